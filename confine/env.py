@@ -1,0 +1,80 @@
+"""Runtime environment: import dolfinx in the right order and report versions.
+
+The PyPI wheel ``dolfinx-solver-real`` needs ``dolfinx_solver`` imported before
+``dolfinx``/``petsc4py`` (it orders the MPI libraries); conda and spack builds
+have no such module and need nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import subprocess
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+from confine import __version__
+
+
+@cache
+def import_dolfinx() -> ModuleType:
+    """Import dolfinx (after ``dolfinx_solver`` where the wheel provides it).
+
+    Returns:
+        The dolfinx module.
+
+    Raises:
+        ImportError: with install instructions when dolfinx is missing.
+    """
+    try:
+        importlib.import_module("dolfinx_solver")
+    except ImportError:
+        pass  # conda/spack dolfinx: nothing to order
+    try:
+        return importlib.import_module("dolfinx")
+    except ImportError as err:
+        raise ImportError(
+            "dolfinx is not importable: run `make setup` (installs the dolfinx-solver-real "
+            "wheel), or install FEniCSx with conda/spack and `pip install -e .` into it"
+        ) from err
+
+
+def _version(module: str) -> str | None:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return str(getattr(mod, "__version__", "unknown"))
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of confine and the libraries it runs on (None: not installed)."""
+    out: dict[str, str | None] = {"confine": __version__, "python": platform.python_version()}
+    try:
+        import_dolfinx()
+        out["dolfinx"] = _version("dolfinx")
+        from petsc4py import PETSc
+
+        out["petsc"] = ".".join(str(v) for v in PETSc.Sys.getVersion())
+    except ImportError:
+        out["dolfinx"] = out["petsc"] = None
+    for name in ("gmsh", "numpy", "scipy", "pint", "meshio", "pyvista"):
+        out[name] = _version(name)
+    return out
+
+
+def git_revision() -> str | None:
+    """The git revision of the confine checkout, if it is one."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        res = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None
