@@ -330,7 +330,7 @@ def _section_to_dict(obj: Any, cls: type, units: dict[str, str] | None = None) -
 
 
 # --------------------------------------------------------------------------- errors
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Problem:
     """One validation problem."""
 

@@ -21,10 +21,8 @@ AVOGADRO = 6.02214076e23  # 1/mol
 
 @cache
 def registry() -> pint.UnitRegistry:
-    """The one unit registry (M = mol/L is pint's `molar`)."""
-    ureg = pint.UnitRegistry()
-    ureg.define("percent_ = 0.01 = %")  # "5 %" as a plain fraction
-    return ureg
+    """The one unit registry (M = mol/L is pint's `molar`; "5 %" is 0.05)."""
+    return pint.UnitRegistry()
 
 
 class UnitError(ValueError):

@@ -134,7 +134,7 @@ def _check_geometry(case: Case) -> list[Problem]:
 
 # --------------------------------------------------------------------------- species
 _ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*)")
-_CHARGE_SUFFIX = re.compile(r"(\^?\d*[+-]+|\(aq\)|\(g\))$")
+_CHARGE_SUFFIX = re.compile(r"(\^\d*[+-]|[+-]+|\(aq\)|\(g\))$")
 
 
 def elements(formula: str) -> Counter[str] | None:
