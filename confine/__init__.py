@@ -10,6 +10,6 @@ Typical use::
 
 __version__ = "0.1.0"
 
-from confine.case import Case, CaseError, load_case  # noqa: E402
+from confine.case import Case, CaseError, load_case
 
 __all__ = ["Case", "CaseError", "__version__", "load_case"]

@@ -71,9 +71,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = f"{args.case}: valid ({len(case.species)} species, {len(case.reactions)} reactions"
     lat = lattice_of(case)
     if lat is not None:
-        summary += (f"; {lat.count} pores, smallest wall {lat.min_wall:.2f} nm at the cavity "
-                    f"radius, porosity {lat.porosity:.3f}"
-                    f"{', pores filled by the layer' if pore_is_filled(case) else ''}")
+        summary += (
+            f"; {lat.count} pores, smallest wall {lat.min_wall:.2f} nm at the cavity "
+            f"radius, porosity {lat.porosity:.3f}"
+            f"{', pores filled by the layer' if pore_is_filled(case) else ''}"
+        )
     log.info(summary + ")")
     return EXIT_OK
 
@@ -177,12 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
         sp.add_argument("case", help="case file (TOML)")
         if sets:
-            sp.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
-                            help='override a key before validation, e.g. '
-                            '--set geometry.pore_diameter="4 nm" (repeatable)')
+            sp.add_argument(
+                "--set",
+                action="append",
+                metavar="KEY=VALUE",
+                default=[],
+                help="override a key before validation, e.g. "
+                '--set geometry.pore_diameter="4 nm" (repeatable)',
+            )
         if out:
-            sp.add_argument("--out", required=(name == "run"), default="results/mesh",
-                            metavar="DIR", help="output directory")
+            sp.add_argument(
+                "--out",
+                required=(name == "run"),
+                default="results/mesh",
+                metavar="DIR",
+                help="output directory",
+            )
         return sp
 
     case_cmd("validate", "check a case file; exit 2 listing every problem", False, True)

@@ -14,10 +14,9 @@ def _check_dolfinx() -> tuple[str, bool]:
         import numpy as np
         from dolfinx import fem, mesh
         from mpi4py import MPI
-        from petsc4py import PETSc
 
         msh = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
-        one = fem.assemble_scalar(fem.form(fem.Constant(msh, PETSc.ScalarType(1.0)) * _dx(msh)))
+        one = fem.assemble_scalar(fem.form(fem.Constant(msh, 1.0) * _dx(msh)))
         ok = bool(np.isclose(msh.comm.allreduce(one), 1.0))
         return f"assembles a form on {MPI.COMM_WORLD.size} rank(s)", ok
     except Exception as err:  # report, don't crash: this is a diagnostic
@@ -36,7 +35,8 @@ def _check_solvers() -> tuple[str, bool]:
         from petsc4py import PETSc
 
         have = [
-            name for name in ("mumps", "superlu_dist", "hypre")
+            name
+            for name in ("mumps", "superlu_dist", "hypre")
             if PETSc.Sys.hasExternalPackage(name)
         ]
         return f"external packages: {', '.join(have) or 'none'}", "mumps" in have
@@ -67,7 +67,7 @@ def _check_pyvista() -> tuple[str, bool]:
 
         pv.OFF_SCREEN = True
         with tempfile.TemporaryDirectory() as tmp:
-            plotter = pv.Plotter(off_screen=True, window_size=(64, 64))
+            plotter = pv.Plotter(off_screen=True, window_size=[64, 64])
             plotter.add_mesh(pv.Sphere())
             png = Path(tmp) / "t.png"
             img = plotter.screenshot(str(png))
