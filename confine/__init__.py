@@ -16,7 +16,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from confine.case import Case, CaseError, load_case  # noqa: E402
+from confine.case import Case, CaseError, load_case
 
 
 def run(case: Case, out: Any = None, comm: Any = None, initial: Any = None) -> Any:

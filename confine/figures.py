@@ -67,7 +67,10 @@ def render_field(
         log_scale=use_log,
         scalar_bar_args={"title": f"{name} [{unit}]", "color": "black", "vertical": True},
     )
-    plotter.view_xy() if axisymmetric else plotter.view_vector(_view_normal(axis))
+    if axisymmetric:
+        plotter.view_xy()
+    else:
+        plotter.view_vector(_view_normal(axis))  # type: ignore[arg-type,call-arg]
     plotter.add_text(name, color="black", font_size=12)
     img = plotter.screenshot(str(path), return_img=True)
     plotter.close()
