@@ -70,7 +70,7 @@ def render_field(
     if axisymmetric:
         plotter.view_xy()
     else:
-        plotter.view_vector(_view_normal(axis))  # type: ignore[arg-type,call-arg]
+        plotter.view_vector(_view_normal(axis))
     plotter.add_text(name, color="black", font_size=12)
     img = plotter.screenshot(str(path), return_img=True)
     plotter.close()
