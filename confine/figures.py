@@ -55,7 +55,7 @@ def render_field(
     cut = section(grid, axisymmetric, axis)
     data = np.asarray(cut.point_data[name], dtype=float)
     positive = data[data > 0]
-    use_log = log_scale and positive.size > 0 and positive.max() / positive.min() > 100
+    use_log = bool(log_scale and positive.size > 0 and positive.max() / positive.min() > 100)
     if use_log:
         cut.point_data[name] = np.clip(data, positive.min(), None)
     plotter = pv.Plotter(off_screen=True, window_size=list(window))
