@@ -102,9 +102,9 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if mesh_mod is None or not hasattr(mesh_mod, "mesh_case"):
         log.error("error: meshing is not available in this version of confine")
         return EXIT_UNAVAILABLE
-    from mpi4py import MPI
+    from confine.env import comm_world
 
-    info = mesh_mod.mesh_case(case, Path(args.out), MPI.COMM_WORLD)
+    info = mesh_mod.mesh_case(case, Path(args.out), comm_world())
     log.info("mesh: %s cells -> %s", info.get("cells"), Path(args.out) / "mesh.json")
     return EXIT_OK
 
@@ -117,9 +117,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = _needs("confine.pipeline", "solver issue")
     if runner is None:
         return EXIT_UNAVAILABLE
-    from mpi4py import MPI
+    from confine.env import comm_world
 
-    result = runner.run(case, out=Path(args.out), comm=MPI.COMM_WORLD)
+    result = runner.run(case, out=Path(args.out), comm=comm_world())
     log.info("results: %s", Path(args.out).resolve())
     return EXIT_OK if result.converged else EXIT_FAIL
 
