@@ -7,7 +7,7 @@ particle centre that contains the pore axis given.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +91,11 @@ def render_fields(
     *,
     axisymmetric: bool,
     axis: Sequence[float] = (0.0, 0.0, 1.0),
+    units: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """One PNG per field into ``out_dir``; blank renders raise.
+
+    ``units`` labels each colour bar (default mol/L).
 
     Raises:
         RuntimeError: a rendered image has no contrast (blank).
@@ -102,7 +105,13 @@ def render_fields(
     for name in names:
         path = out_dir / f"{_safe(name)}.png"
         spread = render_field(
-            grid, name, path, axisymmetric=axisymmetric, axis=axis, log_scale=True
+            grid,
+            name,
+            path,
+            axisymmetric=axisymmetric,
+            axis=axis,
+            unit=(units or {}).get(name, "mol/L"),
+            log_scale=True,
         )
         if spread == 0.0:
             raise RuntimeError(f"figure of {name} is blank")

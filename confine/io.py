@@ -147,10 +147,12 @@ def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet
             f.write_function(fn)
 
 
-def to_pyvista(solution: Any) -> Any:
-    """A pyvista grid of a solution's fields (point data) and subdomains (cell data).
+def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
+    """A pyvista grid of fields (point data) and subdomains (cell data).
 
-    ``solution`` must offer ``fields()`` (name -> P1 Function) and ``cell_tags``.
+    Args:
+        fields: name -> Function, all on one (P1) function space.
+        tags: cell meshtags of that mesh (optional).
     """
     import numpy as np
     import pyvista as pv
@@ -160,14 +162,12 @@ def to_pyvista(solution: Any) -> Any:
     import_dolfinx()
     from dolfinx import plot
 
-    fields = solution.fields()
     first = next(iter(fields.values()))
     V = first.function_space
     topology, cell_types, x = plot.vtk_mesh(V)
     grid = pv.UnstructuredGrid(topology, cell_types, x)
     for name, fn in fields.items():
         grid.point_data[name] = np.asarray(fn.x.array[: len(x)], dtype=float)
-    tags = getattr(solution, "cell_tags", None)
     if tags is not None:
         n_cells = V.mesh.topology.index_map(V.mesh.topology.dim).size_local
         values = np.zeros(n_cells, dtype=np.int32)

@@ -120,6 +120,16 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         _figures(tmp, result, meshdata)
 
 
+def output_fields(result: Result) -> dict[str, Any]:
+    """The solution's fields in output units: species in mol/L, φ in V, coverages in 1."""
+    solution_species = {s.name for s in result.case.species if s.phase == "solution"}
+    fields = dict(result.solution.fields())
+    for name, fn in fields.items():
+        if name in solution_species:
+            fn.x.array[:] *= 1e-3  # mol/m³ -> mol/L (fields() returns fresh copies)
+    return fields
+
+
 def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
     try:
         import pyvista  # noqa: F401
@@ -130,4 +140,6 @@ def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
 
     grid = result.to_pyvista()
     names = [n for n in grid.point_data if n != "subdomain"]
-    render_fields(grid, names, tmp / "figures", axisymmetric=meshdata.axisymmetric)
+    adsorbed = {s.name for s in result.case.species if s.phase == "adsorbed"}
+    units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}
+    render_fields(grid, names, tmp / "figures", axisymmetric=meshdata.axisymmetric, units=units)
