@@ -147,6 +147,27 @@ def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet
             f.write_function(fn)
 
 
+def write_vtk(path: Path, functions: Mapping[str, Any], cell_tags: Any) -> None:
+    """Write fields and a ``subdomain`` cell field as VTK (``.pvd`` + ``.vtu`` per rank).
+
+    pyvista, meshio (the ``.vtu`` pieces) and ParaView read it; collective.
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()
+    import numpy as np
+    from dolfinx import fem, io
+
+    funcs = list(functions.values())
+    msh = funcs[0].function_space.mesh
+    W = fem.functionspace(msh, ("DG", 0))
+    sub = fem.Function(W, name="subdomain")
+    sub.x.array[cell_tags.indices] = cell_tags.values.astype(np.float64)
+    sub.x.scatter_forward()
+    with io.VTKFile(msh.comm, str(path), "w") as f:
+        f.write_function([*funcs, sub], 0.0)
+
+
 def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
     """A pyvista grid of fields (point data) and subdomains (cell data).
 
