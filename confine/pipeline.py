@@ -113,9 +113,9 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         (tmp / "case.toml").write_text(result.case.to_toml(), encoding="utf-8")
     solution = result.solution
     if result.case.output.fields and hasattr(solution, "fields"):
-        io.write_fields(
-            tmp / "fields.xdmf", solution.fields(), meshdata.cell_tags, meshdata.facet_tags
-        )
+        fields = output_fields(result)
+        io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags)
+        io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags)
     if result.case.output.figures and comm.size == 1 and hasattr(solution, "fields"):
         _figures(tmp, result, meshdata)
 
