@@ -119,17 +119,14 @@ class Point:
         overrides: dotted key -> value, applied on the base case.
         coords: per axis, the index of this point's value along it.
         case: the resolved, validated case.
+        hash: hash of the fully resolved case (names the point's directory).
     """
 
     index: int
     overrides: dict[str, Any]
     coords: dict[str, int]
     case: Case = field(repr=False)
-
-    @property
-    def hash(self) -> str:
-        """Hash of the fully resolved case (names the point's directory)."""
-        return self.case.hash()
+    hash: str = ""
 
     def label(self) -> str:
         """``key=value`` pairs, for logs."""
@@ -196,7 +193,7 @@ class SweepSpec:
                 for prob in err.problems:
                     failures.setdefault((prob.key, prob.message), []).append(i)
                 continue
-            points.append(Point(i, overrides, coords, case))
+            points.append(Point(i, overrides, coords, case, case.hash()))
         if failures:
             problems = []
             for (key, msg), which in failures.items():
