@@ -10,6 +10,7 @@ and can be made to sleep or fail on chosen points.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -44,13 +45,28 @@ def renkin(lam: float) -> float:
     return (1 - lam) ** 2 * (1 - 2.104 * lam + 2.09 * lam**3 - 0.95 * lam**5)
 
 
+def _porosity(case: Case) -> float:
+    """Shell porosity of the case's pore lattice (cached: the lattice count is not free)."""
+    return _porosity_of(case.geometry)
+
+
+@functools.lru_cache(maxsize=256)
+def _porosity_of(geometry: Any) -> float:
+    lat = lattice_of(_GeometryOnly(geometry))  # type: ignore[arg-type]  # reads .geometry only
+    return lat.porosity if lat is not None else 0.3
+
+
+@dataclass(frozen=True)
+class _GeometryOnly:
+    geometry: Any
+
+
 def shell_metrics(case: Case) -> dict[str, Any]:
     """Closed-form metrics of a case (one reactant, first order in every step)."""
     g = case.geometry
     r_out = g.outer_diameter / 2
     r_in = r_out - g.shell_thickness
-    lat = lattice_of(case)
-    porosity = lat.porosity if lat is not None else 0.3
+    porosity = _porosity(case)
     rp = g.pore_diameter / 2
     core = rp - g.catalyst_layer
     layer_fraction = 1.0 if core < g.layer_fill_core else 1 - (core / rp) ** 2
