@@ -221,8 +221,11 @@ def run_chain(
     """
     initial = None
     statuses = []
+    collective = comm is not None and getattr(comm, "size", 1) > 1
     for p in chain:
-        status = point_status(point_dir(out, p))
+        status = point_status(point_dir(out, p)) if root else None
+        if collective:  # one decision for the whole group: rank 0 may already have written
+            status = comm.bcast(status, root=0)
         if status == STATUS_DONE or (status == STATUS_FAILED and not retry_failed):
             statuses.append((p.index, status))
             continue
@@ -459,7 +462,13 @@ def _run_pool(
 
 def _launched_comm() -> Any:
     """MPI.COMM_WORLD when launched under mpiexec with several ranks, else None."""
-    sizes = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+    sizes = (
+        "PMI_SIZE",
+        "OMPI_COMM_WORLD_SIZE",
+        "PMIX_SIZE",
+        "MPI_LOCALNRANKS",
+        "SLURM_STEP_NUM_TASKS",
+    )
     if not any(int(os.environ.get(v, "1") or 1) > 1 for v in sizes):
         return None
     from mpi4py import MPI
@@ -609,6 +618,20 @@ def merge(
     return df
 
 
+def collect(
+    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec, out: str | Path, plots: bool = True
+) -> pd.DataFrame:
+    """Merge ``DIR/results.csv`` (and bands) and draw the default plots, running nothing.
+
+    For the end of a SLURM job array, or to look at a sweep still running.
+    """
+    spec = path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
+    table = merge(spec, out)
+    if plots and (table["status"] == STATUS_DONE).any():
+        default_plots(table, spec, Path(out) / "plots")
+    return table
+
+
 def bands(df: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """Spread of every numeric metric over the samples of a sampled sweep.
 
@@ -667,6 +690,7 @@ def plot(
     spec: SweepSpec | None = None,
     logy: bool = False,
     title: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> Any:
     """Plot metrics against a swept parameter; a line per value of the other swept keys.
 
@@ -680,38 +704,35 @@ def plot(
         spec: the sweep (to know which columns are swept); default: guessed.
         logy: logarithmic y axis.
         title: figure title.
+        labels: legend names of the metrics (default: their paths).
     """
-    import matplotlib
-
-    if path is not None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no backend switch, no global state
 
     metrics = [metric] if isinstance(metric, str) else list(metric)
     xcol = find_column(df, parameter)
-    swept = (
-        [p.column for p in spec.parameters if not p.sampled]
-        if spec is not None
-        else [c for c in df.columns if c.split(" [")[0].count(".") and c in _param_like(df)]
-    )
+    swept = [p.column for p in spec.parameters if not p.sampled] if spec else _swept_columns(df)
     others = [c for c in swept if c != xcol and df[c].nunique() > 1]
-    sampled = "sample" in df.columns
+    banded = "sample" in df.columns and xcol in swept
     done = df[df["status"] == STATUS_DONE]
-    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     for m in metrics:
         ycol = find_column(df, m)
         groups = done.groupby(others, sort=False) if others else [((), done)]
         for key, g in groups:
             key = key if isinstance(key, tuple) else (key,)
-            label = m.split(" [")[0] if len(metrics) > 1 else ""
+            name = (labels or {}).get(m, m.split(" [")[0])
+            label = name if len(metrics) > 1 else ""
             label += "".join(
                 f" {c.split(' [')[0].split('.')[-1]}={v:g}" if isinstance(v, float) else f" {c}={v}"
                 for c, v in zip(others, key, strict=True)
             )
-            if sampled:
+            if banded:  # a sampled sweep: median and 5-95 % band over the samples
                 q = g.groupby(xcol)[ycol].quantile([0.05, 0.5, 0.95]).unstack()
                 ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25)
                 ax.plot(q.index, q[0.5], marker="o", label=label.strip() or None)
+            elif "sample" in df.columns:  # x is itself sampled: a scatter
+                ax.scatter(g[xcol], g[ycol], s=8, label=label.strip() or None)
             else:
                 s = g.sort_values(xcol)
                 ax.plot(s[xcol], s[ycol], marker="o", label=label.strip() or None)
@@ -726,11 +747,11 @@ def plot(
     if path is None:
         return fig
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return Path(path)
 
 
-def _param_like(df: pd.DataFrame) -> list[str]:
+def _swept_columns(df: pd.DataFrame) -> list[str]:
+    """Columns between ``point`` and ``status`` (the swept values), without ``sample``."""
     cols = list(df.columns)
     end = cols.index("status") if "status" in cols else 0
     return [c for c in cols[1:end] if c != "sample"]
@@ -773,7 +794,9 @@ def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Pa
             continue
         out.mkdir(parents=True, exist_ok=True)
         positive = all((df[c].dropna() > 0).all() for c in cols)
-        written.append(
-            plot(df, cols, x, out / f"{stem}.png", spec=spec, logy=logy and positive, title=stem)
-        )
+        names = {c: c.split(" [")[0][len(head) :].removesuffix(tail) for c in cols}
+        ylabel = f"{tail.strip('.')} [{cols[0].rsplit(' [', 1)[-1]}" if " [" in cols[0] else tail
+        path = out / f"{stem}.png"
+        plot(df, cols, x, path, spec=spec, logy=logy and positive, title=ylabel, labels=names)
+        written.append(path)
     return written

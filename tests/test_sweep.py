@@ -473,3 +473,49 @@ def test_latin_hypercube_stratifies(tmp_path: Path) -> None:
     (p,) = spec.parameters
     bins = np.floor((np.array(p.numbers) + 1.1) / 0.04).astype(int)
     assert sorted(bins) == list(range(10))  # one sample per tenth of the range
+
+
+# --------------------------------------------------------------------------- MPI
+@pytest.mark.mpi
+@pytest.mark.parametrize("ranks_per_point", [1, 2])
+def test_mpi_sub_communicators_share_the_points(tmp_path: Path, ranks_per_point: int) -> None:
+    """Under ``mpiexec -n 2``: groups of ``ranks_per_point`` ranks run disjoint chains."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    if comm.size % ranks_per_point:
+        pytest.skip("needs a rank count divisible by ranks_per_point")
+    base = Path(comm.bcast(str(tmp_path), root=0))
+    path = base / "s.sweep.toml"
+    if comm.rank == 0:
+        write_sweep(base, GRID)
+    comm.Barrier()
+    calls = base / "calls"
+    df = sweep(
+        path,
+        base / "out",
+        runner=ShellRunner(calls=str(calls)),
+        comm=comm,
+        ranks_per_point=ranks_per_point,
+        plots=False,
+    )
+    assert len(df) == 9 and (df["status"] == "done").all()
+    comm.Barrier()
+    counts = calls_by_point(calls)
+    assert len(counts) == 9
+    # every rank of a group calls the runner (it is collective): ranks_per_point calls a point
+    assert set(counts.values()) == {ranks_per_point}
+    groups = comm.size // ranks_per_point
+    pids = {f.name.split(".")[1] for f in calls.iterdir()}
+    assert len(pids) == min(comm.size, 3 * ranks_per_point) if groups > 1 else len(pids) >= 1
+
+
+def test_shipped_example_sweeps_are_valid() -> None:
+    files = sorted((ROOT / "cases" / "sweeps").glob("*.sweep.toml"))
+    assert len(files) >= 3
+    for f in files:
+        spec = load_sweep(f)
+        points = spec.points()
+        assert len(points) == spec.size() > 1, f
+    pore = load_sweep(ROOT / "cases" / "sweeps" / "pore-size.sweep.toml")
+    assert [len(c) for c in chains(pore, pore.points())] == [5, 5, 5]
