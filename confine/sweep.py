@@ -118,6 +118,22 @@ def chains(spec: SweepSpec, points: Sequence[Point]) -> list[list[Point]]:
     return [sorted(g, key=lambda p: p.coords[spec.warm_axis or ""]) for g in groups.values()]
 
 
+def split_chains(all_chains: Sequence[list[Point]], n: int) -> list[list[Point]]:
+    """Split the longest chains in halves until there are ``n`` (parallelism over warm starts).
+
+    Each half warm-starts within itself; its first point starts cold. Deterministic:
+    every SLURM task computes the same split.
+    """
+    out = [list(c) for c in all_chains]
+    while len(out) < n:
+        i = max(range(len(out)), key=lambda k: len(out[k]), default=None)
+        if i is None or len(out[i]) < 2:
+            break
+        c = out[i]
+        out[i : i + 1] = [c[: (len(c) + 1) // 2], c[(len(c) + 1) // 2 :]]
+    return out
+
+
 def slurm_task(env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
     """``(index, count)`` of this SLURM array task, or None outside a job array.
 
@@ -182,7 +198,17 @@ def run_point(
         "pid": os.getpid(),
     }
     try:
-        result = runner(point.case, out=d, comm=comm, initial=initial)
+        try:
+            result = runner(point.case, out=d, comm=comm, initial=initial)
+        except Exception as err:
+            if initial is None:
+                raise
+            # a warm start is only a shortcut: say so and start cold
+            marker["warm_start_error"] = f"{type(err).__name__}: {err}"
+            marker["warm_started"] = False
+            if root:
+                log.warning("point %d: warm start failed (%s); starting cold", point.index, err)
+            result = runner(point.case, out=d, comm=comm, initial=None)
         converged = bool(getattr(result, "converged", True))
         error = None if converged else "the solver did not converge"
     except Exception as err:  # a failed point is recorded; the sweep goes on
@@ -374,9 +400,16 @@ def sweep(
     points = spec.points()  # every point validated before anything runs
     all_chains = chains(spec, points)
     task = task if task is not None else slurm_task()
+    if task:
+        all_chains = split_chains(all_chains, task[1])
     mine = task_slice(all_chains, *task) if task else all_chains
     comm = comm if comm is not None else _launched_comm()
     mpi = comm is not None and comm.size > 1
+    if mpi:
+        groups = comm.size // (ranks_per_point or spec.ranks_per_point)
+        mine = split_chains(mine, groups)
+    elif jobs > 1:
+        mine = split_chains(mine, jobs)
     rank = comm.rank if mpi else 0
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)

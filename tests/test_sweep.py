@@ -31,6 +31,7 @@ from confine.sweep import (
     merge,
     point_dir,
     slurm_task,
+    split_chains,
     sweep,
     task_slice,
 )
@@ -519,3 +520,16 @@ def test_shipped_example_sweeps_are_valid() -> None:
         assert len(points) == spec.size() > 1, f
     pore = load_sweep(ROOT / "cases" / "sweeps" / "pore-size.sweep.toml")
     assert [len(c) for c in chains(pore, pore.points())] == [5, 5, 5]
+
+
+def test_a_single_chain_is_split_across_workers(tmp_path: Path) -> None:
+    body = '[parameters]\n"electrode.potential" = { linspace = [-0.7, -1.2, 6], unit = "V" }\n'
+    path = write_sweep(tmp_path, body)
+    spec = load_sweep(path)
+    (chain,) = chains(spec, spec.points())
+    halves = split_chains([chain], 2)
+    assert [[p.index for p in c] for c in halves] == [[0, 1, 2], [3, 4, 5]]
+    assert split_chains(halves, 100) == [[p] for p in chain]  # no further than single points
+    df = sweep(path, tmp_path / "out", jobs=2, runner=ShellRunner(), plots=False)
+    assert (df["status"] == "done").all()
+    assert df["warm_started"].tolist() == [False, True, True, False, True, True]
