@@ -229,6 +229,11 @@ def run_point(
     return STATUS_DONE, result
 
 
+def _todo(point: Point, out: Path, retry_failed: bool) -> bool:
+    status = point_status(point_dir(out, point))
+    return status == STATUS_PENDING or (status == STATUS_FAILED and retry_failed)
+
+
 def run_chain(
     chain: Sequence[Point],
     out: Path,
@@ -411,6 +416,12 @@ def sweep(
     elif jobs > 1:
         mine = split_chains(mine, jobs)
     rank = comm.rank if mpi else 0
+    if mpi and jobs > 1 and rank == 0:
+        log.warning("under MPI, -j is ignored: the ranks split into groups of ranks_per_point")
+    # chains with nothing left to run are not handed out (no idle worker start-up)
+    keep = [any(_todo(p, out, retry_failed) for p in c) for c in mine] if rank == 0 else None
+    keep = comm.bcast(keep, root=0) if mpi else keep
+    mine = [c for c, k in zip(mine, keep or [], strict=True) if k]
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomic(out / "sweep.json", json.dumps(_describe(spec, points), indent=1))
