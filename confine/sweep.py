@@ -41,6 +41,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from confine import progress
@@ -758,36 +759,62 @@ def plot(
     others = [c for c in swept if c != xcol and df[c].nunique() > 1]
     banded = "sample" in df.columns and xcol in swept
     done = df[df["status"] == STATUS_DONE]
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    for m in metrics:
-        ycol = find_column(df, m)
-        groups = done.groupby(others, sort=False) if others else [((), done)]
-        for key, g in groups:
-            key = key if isinstance(key, tuple) else (key,)
+    combos = list(done.groupby(others, sort=False)) if others else [((), done)]
+    facets = len(metrics) > 1 and len(combos) > 1  # a panel per value of the other keys
+    if facets and len(combos) > MAX_PANELS:
+        pick = np.linspace(0, len(combos) - 1, MAX_PANELS).round().astype(int)
+        combos = [combos[i] for i in sorted(set(pick))]
+    panels = len(combos) if facets else 1
+    ncols = min(3, panels)
+    nrows = -(-panels // ncols)
+    fig = Figure(figsize=(4.2 * ncols + 1.8, 3.3 * nrows + 0.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+    axes = axes.ravel()
+
+    def describe(key: Any) -> str:
+        key = key if isinstance(key, tuple) else (key,)
+        return ", ".join(
+            f"{c.split(' [')[0].split('.')[-1]}={v:g}" if isinstance(v, float) else f"{c}={v}"
+            for c, v in zip(others, key, strict=True)
+        )
+
+    for k, (key, g) in enumerate(combos):
+        ax = axes[k if facets else 0]
+        if facets:
+            ax.set_title(describe(key), fontsize=9)
+        for i, m in enumerate(metrics):
+            ycol = find_column(df, m)
             name = (labels or {}).get(m, m.split(" [")[0])
-            label = name if len(metrics) > 1 else ""
-            label += "".join(
-                f" {c.split(' [')[0].split('.')[-1]}={v:g}" if isinstance(v, float) else f" {c}={v}"
-                for c, v in zip(others, key, strict=True)
-            )
+            label: str | None = name if len(metrics) > 1 else describe(key)
+            if label is not None and not facets and len(metrics) > 1 and others:
+                label += f" ({describe(key)})"
+            style = {"color": f"C{i % 10}", "linestyle": ("-", "--", ":")[i // 10 % 3]}
+            if not (facets or len(metrics) == 1):
+                style = {}
+            if k and facets:
+                label = None  # one legend entry per metric
             if banded:  # a sampled sweep: median and 5-95 % band over the samples
                 q = g.groupby(xcol)[ycol].quantile([0.05, 0.5, 0.95]).unstack()
-                ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25)
-                ax.plot(q.index, q[0.5], marker="o", label=label.strip() or None)
+                ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25, **style)
+                ax.plot(q.index, q[0.5], marker="o", ms=3, label=label or None, **style)
             elif "sample" in df.columns:  # x is itself sampled: a scatter
-                ax.scatter(g[xcol], g[ycol], s=8, label=label.strip() or None)
+                ax.scatter(g[xcol], g[ycol], s=8, label=label or None, **style)
             else:
-                s = g.sort_values(xcol)
-                ax.plot(s[xcol], s[ycol], marker="o", label=label.strip() or None)
-    ax.set_xlabel(xcol)
-    ax.set_ylabel(find_column(df, metrics[0]) if len(metrics) == 1 else _common_unit(df, metrics))
-    if logy:
-        ax.set_yscale("log")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
+                srt = g.sort_values(xcol)
+                ax.plot(srt[xcol], srt[ycol], marker="o", ms=3, label=label or None, **style)
+    ylabel = find_column(df, metrics[0]) if len(metrics) == 1 else _common_unit(df, metrics)
+    for ax in axes[:panels]:
+        ax.set_xlabel(xcol, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        if logy:
+            ax.set_yscale("log")
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    handles, names = axes[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, loc="outside right upper", fontsize=7)
     if title:
-        ax.set_title(title)
+        fig.suptitle(title)
     if path is None:
         return fig
     fig.savefig(path, dpi=120)
@@ -805,6 +832,8 @@ def _common_unit(df: pd.DataFrame, metrics: Sequence[str]) -> str:
     units = {find_column(df, m).rsplit(" [", 1)[-1].rstrip("]") for m in metrics}
     return f"[{units.pop()}]" if len(units) == 1 else ""
 
+
+MAX_PANELS = 6
 
 DEFAULT_PLOTS: tuple[tuple[str, str, str, bool], ...] = (
     # file stem, x parameter, metric pattern (prefix.*.suffix), log y
