@@ -687,6 +687,7 @@ class _Model:
         self.runs = 0
         self.log_path = log_path
         self.last_case: Case | None = None
+        self.warm_broken = False
         if log_path is not None:
             header = ["evaluation", *[p.key for p in spec.parameters], "chi2"]
             log_path.write_text(",".join(header) + "\n", encoding="utf-8")
@@ -706,7 +707,7 @@ class _Model:
         for ci, cond in enumerate(self.conds):
             case = self.base.replace(**sets, **cond)
             try:
-                result = self.runner(case, out=None, comm=self.comm, initial=self.warm.get(ci))
+                result = self._run(case, self.warm.get(ci))
             except Exception as e:
                 raise FitError(f"the run at {sets} {cond} failed: {type(e).__name__}: {e}") from e
             self.runs += 1
@@ -718,6 +719,16 @@ class _Model:
             self.last_case = case
         self.cache[key] = out
         return out
+
+    def _run(self, case: Case, initial: Any) -> Any:
+        """One run, warm-started when possible (a failed warm start is retried cold)."""
+        if initial is not None and not self.warm_broken:
+            try:
+                return self.runner(case, out=None, comm=self.comm, initial=initial)
+            except Exception as e:
+                self.warm_broken = True
+                log.warning("fit: warm start failed (%s); cold starts from now on", e)
+        return self.runner(case, out=None, comm=self.comm, initial=None)
 
     def _metric(self, result: Any, ti: int, t: Target) -> float:
         node: Any = result.metrics

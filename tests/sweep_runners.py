@@ -142,12 +142,14 @@ class ShellRunner:
         sleep: seconds to sleep per point (to be killed midway).
         fail_key: a dotted case key; points where it equals ``fail_value`` raise.
         fail_value: see ``fail_key`` (SI).
+        warm_fails: raise when given a warm start (like a solver that cannot use it).
     """
 
     calls: str | None = None
     sleep: float = 0.0
     fail_key: str | None = None
     fail_value: float | None = None
+    warm_fails: bool = False
 
     def __call__(
         self, case: Case, out: Path | None = None, comm: Any = None, initial: Any = None
@@ -159,6 +161,8 @@ class ShellRunner:
             (Path(self.calls) / tag).write_text("warm" if initial is not None else "cold")
         if self.sleep:
             time.sleep(self.sleep)
+        if self.warm_fails and initial is not None:
+            raise ValueError("cannot warm-start from this solution")
         if (
             self.fail_key is not None
             and self.fail_value is not None

@@ -271,3 +271,16 @@ relative_uncertainty = 0.15 }}
     path.write_text(path.read_text().replace(", relative_uncertainty = 0.15", ""))
     with pytest.raises(CaseError, match=r"line \d+: no uncertainty"):
         load_fit(path)
+
+
+def test_fit_survives_a_solver_that_cannot_warm_start(tmp_path: Path) -> None:
+    params = """
+    [parameters."reactions.one.transfer_coefficient"]
+    start = 0.5
+    bounds = [0.1, 1.0]
+    """
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, params, data, "max_evaluations = 20")
+    report = fit(path, None, runner=ShellRunner(warm_fails=True))
+    assert report.runs >= 2 * len(POTENTIALS)
+    assert report.parameter("reactions.one.transfer_coefficient").value != 0.5

@@ -533,3 +533,13 @@ def test_a_single_chain_is_split_across_workers(tmp_path: Path) -> None:
     df = sweep(path, tmp_path / "out", jobs=2, runner=ShellRunner(), plots=False)
     assert (df["status"] == "done").all()
     assert df["warm_started"].tolist() == [False, True, True, False, True, True]
+
+
+def test_a_failed_warm_start_is_retried_cold(tmp_path: Path) -> None:
+    path = write_sweep(tmp_path, GRID)
+    df = sweep(path, tmp_path / "out", runner=ShellRunner(warm_fails=True), plots=False)
+    assert (df["status"] == "done").all()
+    assert not df["warm_started"].any()
+    d = point_dir(tmp_path / "out", load_sweep(path).points()[1])
+    marker = json.loads((d / DONE).read_text())
+    assert "cannot warm-start" in marker["warm_start_error"]
