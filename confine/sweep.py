@@ -294,7 +294,7 @@ class _Progress:
 
     def __init__(self, name: str, points: Sequence[Point], out: Path, show: bool):
         self.name, self.points, self.out = name, list(points), out
-        self.live = show and progress.interactive()
+        self.live = show and progress.interactive() and log.isEnabledFor(logging.INFO)
         self.t0 = time.perf_counter()
         self.known = {p.index: point_status(point_dir(out, p)) for p in self.points}
         self.start_done = sum(s != STATUS_PENDING for s in self.known.values())
@@ -307,6 +307,8 @@ class _Progress:
         n = sum(s != STATUS_PENDING for s in self.known.values())
         if status == STATUS_FAILED:
             err = _read_json(point_dir(self.out, p) / FAILED) or {}
+            if self.live:
+                sys.stderr.write("\r\033[K")  # clear the live line before the warning
             log.warning("point %d failed: %s (%s)", p.index, err.get("error", "?"), p.label())
         elif not self.live and self.show:
             log.info("[%d/%d] point %d done: %s", n, len(self.points), p.index, p.label())
