@@ -784,7 +784,8 @@ def fit(
             ``evaluations.csv`` (None: nothing written).
         runner: ``runner(case, out=None, comm=..., initial=...) -> Result``; default
             :func:`confine.pipeline.run`.
-        comm: communicator passed to the runner.
+        comm: communicator passed to the runner (collective: call on every rank;
+            rank 0 writes the files).
 
     Returns:
         The report: fitted values with 95 % intervals, residuals, sensitivities,
@@ -801,9 +802,11 @@ def fit(
         from confine.pipeline import run
 
         runner = run
-    if out is not None:
+    root = comm is None or getattr(comm, "rank", 0) == 0  # files from one rank only
+    if out is not None and root:
         Path(out).mkdir(parents=True, exist_ok=True)
-    model = _Model(spec, runner, comm, Path(out) / "evaluations.csv" if out else None)
+    evaluations = Path(out) / "evaluations.csv" if out is not None and root else None
+    model = _Model(spec, runner, comm, evaluations)
     ps = spec.parameters
     x0 = np.array([p.to_x(p.start) for p in ps])
     lo = np.array([p.to_x(p.lower) for p in ps])
@@ -828,7 +831,7 @@ def fit(
         x_scale=1.0,
     )
     report = _report(spec, model, res, time.perf_counter() - t0)
-    if out is not None:
+    if out is not None and root:
         report.write(out)
         log.info("fit %s: chi2 = %.4g -> %s", spec.name, report.chi2, Path(out) / "fit.md")
     for w in report.warnings:
