@@ -430,8 +430,12 @@ def _read_targets(
     err: Any,
 ) -> list[Target]:
     text = data.read_text(encoding="utf-8")
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    first = next(i for i, ln in enumerate(text.splitlines()) if ln in lines[:1]) if lines else 0
+    numbered = [
+        (n, ln)
+        for n, ln in enumerate(text.splitlines(), start=1)
+        if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    lines = [ln for _, ln in numbered]
     reader = csv.DictReader(lines)
     need = {"quantity", "value", "uncertainty", "unit"}
     fields = set(reader.fieldnames or [])
@@ -462,7 +466,7 @@ def _read_targets(
             continue
         rel = spec.get("relative_uncertainty", opts.get("default_relative_uncertainty"))
         for i, r in mine:
-            line = first + i + 2
+            line = numbered[i + 1][0]  # the file's line number (header is numbered[0])
             try:
                 value = float(r["value"])
             except ValueError:
