@@ -277,9 +277,21 @@ def _default_runner() -> Runner:
 
 
 def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent and die on SIGTERM."""
+    """Pool workers leave Ctrl-C to the parent, die on SIGTERM, and die with the parent.
+
+    On Linux a worker gets SIGTERM when the sweep process dies (even by SIGKILL), so
+    that no orphan goes on running points beside a restarted sweep.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+            if os.getppid() == 1:  # the parent died before prctl
+                os._exit(1)
 
 
 def _worker_chain(

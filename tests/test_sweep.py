@@ -394,14 +394,15 @@ def test_killed_sweep_restarts_where_it_stopped(tmp_path: Path, sig: signal.Sign
     assert sum(counts.values()) == 10  # the interrupted point ran twice, the rest once
 
 
-def test_sigterm_stops_worker_processes_too(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_stopping_the_sweep_stops_its_workers(tmp_path: Path, sig: signal.Signals) -> None:
     path = write_sweep(tmp_path, GRID)
     out, calls = tmp_path / "out", tmp_path / "calls"
     proc = _start(path, out, calls, jobs=2, sleep=0.25)
     _wait_for_markers(out, 2, proc, calls)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert proc.returncode == (128 + sig if sig == signal.SIGTERM else -sig), err
     done = len(list(out.glob(f"points/*/{DONE}")))
     time.sleep(1.0)  # no orphaned worker goes on writing markers
     assert len(list(out.glob(f"points/*/{DONE}"))) == done < 9
