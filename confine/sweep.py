@@ -507,8 +507,12 @@ def _run_pool(
             finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for f in finished:
                 exc = f.exception()
-                if exc is not None:
-                    log.error("a worker process died: %s (its chain stays pending)", exc)
+                if exc is not None:  # a crash (BrokenProcessPool) or e.g. an import error
+                    log.error(
+                        "a chain could not run in its worker: %s: %s (its points stay pending)",
+                        type(exc).__name__,
+                        exc,
+                    )
             bar.scan()
     except BaseException:
         for proc in list(getattr(pool, "_processes", {}).values()):
@@ -687,7 +691,10 @@ def collect(
     spec = path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
     table = merge(spec, out)
     if plots and (table["status"] == STATUS_DONE).any():
-        default_plots(table, spec, Path(out) / "plots")
+        try:
+            default_plots(table, spec, Path(out) / "plots")
+        except ImportError as err:  # matplotlib missing: the table is what matters
+            log.warning("no plots: %s", err)
     return table
 
 
