@@ -284,3 +284,35 @@ def test_fit_survives_a_solver_that_cannot_warm_start(tmp_path: Path) -> None:
     report = fit(path, None, runner=ShellRunner(warm_fails=True))
     assert report.runs >= 2 * len(POTENTIALS)
     assert report.parameter("reactions.one.transfer_coefficient").value != 0.5
+
+
+def test_intervals_are_those_of_the_weighted_jacobian(twin: tuple[Path, FitReport]) -> None:
+    """Recompute cov = (JᵀJ)⁻¹ by central differences of the closed form at the truth."""
+    report = twin[1]
+    keys = list(TRUE)
+    h = 1e-5
+
+    def model(x: dict[str, float]) -> np.ndarray:
+        sets = {k: f"{v} {UNITS[k]}" if k in UNITS else v for k, v in x.items()}
+        fe, cur = [], []  # the report's order: targets as in the fit file, rows as in the CSV
+        for e in POTENTIALS:
+            m = shell_metrics(load_case(TWO_PATH, set={**sets, "electrode.potential": f"{e} V"}))
+            fe.append(m["products"]["B-"]["faradaic_efficiency"]["value"] * 100)
+            cur.append(m["current_A"]["value"] * 1e9)
+        return np.array(fe + cur)
+
+    sigma = np.array([t.uncertainty for t in report.targets])
+    cols = []
+    for k in keys:  # fit coordinates: ln k for rate constants, α / α_start for the others
+        p = report.parameter(k)
+        if p.scale == "log":
+            up_v, down_v = TRUE[k] * math.exp(h), TRUE[k] * math.exp(-h)
+        else:
+            up_v, down_v = TRUE[k] + h * abs(p.start), TRUE[k] - h * abs(p.start)
+        up = model({**TRUE, k: up_v})
+        down = model({**TRUE, k: down_v})
+        cols.append((up - down) / (2 * h) / sigma)
+    jac = np.array(cols).T
+    std = np.sqrt(np.diag(np.linalg.inv(jac.T @ jac)))
+    got = np.array([report.parameter(k).std_fit_coordinate for k in keys])
+    np.testing.assert_allclose(got, std, rtol=0.03)
