@@ -370,6 +370,13 @@ def _parse_parameters(raw: Any, err: Any) -> list[FitParameter]:
         for k in spec:
             if k not in PARAM_KEYS:
                 err(f"{where}.{k}", f"unknown key{_nearest(k, PARAM_KEYS)}")
+        if key.split(".")[0] in ("geometry", "mesh"):
+            err(
+                where,
+                "fits run on a fixed mesh: geometry and mesh keys cannot be fitted "
+                "(sweep them, or make them conditions)",
+            )
+            continue
         scale = spec.get("scale", "log" if key.endswith("rate_constant") else "linear")
         if scale not in ("log", "linear"):
             err(f"{where}.scale", f"'{scale}' is not one of log, linear")

@@ -184,6 +184,12 @@ def test_insensitive_parameter_is_flagged(tmp_path: Path) -> None:
         ("metod = 'trf'", FOUR, "fit.metod", "did you mean 'method'"),
         (
             "",
+            '[parameters."geometry.pore_diameter"]\nstart = "7 nm"\nbounds = ["4 nm", "11 nm"]\n',
+            "geometry.pore_diameter",
+            "fixed mesh",
+        ),
+        (
+            "",
             FOUR.replace("start = 0.55", "start = 1.5"),
             "transfer_coefficient",
             "inside the bounds",
