@@ -254,7 +254,7 @@ def test_reads_the_du2025_measurements(tmp_path: Path) -> None:
             [targets]
             "faradaic_efficiency.urea" = "products.urea.faradaic_efficiency"
             "yield.urea" = "yield_g_per_h_per_g_cat"
-            "partial_current_density.urea" = {{ metric = "current_density_A_per_m2", \
+            "current_density.total" = {{ metric = "current_density_A_per_m2", \
 relative_uncertainty = 0.15 }}
             """
         )
@@ -269,8 +269,8 @@ relative_uncertainty = 0.15 }}
     fe = by[("faradaic_efficiency.urea", "-0.7 V")]
     assert (fe.value, fe.uncertainty, fe.unit) == (16.5, 1.2, "%")
     assert by[("faradaic_efficiency.urea", "-1.1 V")].value == 13.3
-    j = by[("partial_current_density.urea", "-1.1 V")]
-    assert j.uncertainty == pytest.approx(0.15 * 7.5) and j.unit == "mA/cm2"
+    j = by[("current_density.total", "-1.1 V")]
+    assert j.uncertainty == pytest.approx(0.15 * 37) and j.unit == "mA/cm2"
     assert by[("yield.urea", "-1.1 V")].uncertainty == 0.22
     assert len(spec.conditions()) == 2
     # a row without an uncertainty and no rule for it is an error naming the line
