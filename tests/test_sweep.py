@@ -23,7 +23,7 @@ from sweep_runners import TWO_PATH, ShellRunner, calls_by_point, shell_metrics
 
 from confine.case import CaseError, load_case
 from confine.sampling import load_sweep
-from confine.sweep import (
+from confine.sweeps import (
     DONE,
     FAILED,
     chains,
@@ -336,7 +336,7 @@ def test_slurm_environment_is_read_by_sweep(
 # --------------------------------------------------------------------------- killed sweeps
 SCRIPT = """
 import sys
-from confine.sweep import sweep
+from confine.sweeps import sweep
 from sweep_runners import ShellRunner
 sweep(sys.argv[1], sys.argv[2], jobs=int(sys.argv[4]), plots=False,
       runner=ShellRunner(calls=sys.argv[3], sleep=float(sys.argv[5])))

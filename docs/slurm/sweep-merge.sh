@@ -17,7 +17,7 @@ SWEEP=${SWEEP:-cases/sweeps/pore-size.sweep.toml}
 OUT=${OUT:-results/pore-size}
 python - "$SWEEP" "$OUT" <<'PY'
 import sys
-from confine.sweep import collect
+from confine.sweeps import collect
 
 table = collect(sys.argv[1], sys.argv[2])
 print(table["status"].value_counts().to_string())
