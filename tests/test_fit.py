@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from sweep_runners import TWO_PATH, ShellRunner, shell_metrics
 
-from confine.case import CaseError, load_case
 from confine.calibrate import FitError, FitReport, conversion_factor, fit, load_fit, normalize_unit
+from confine.case import CaseError, load_case
 
 ROOT = Path(__file__).resolve().parent.parent
 DU2025 = Path("/work/shared/data/du2025-mchs7.csv")
