@@ -131,15 +131,52 @@ def output_fields(result: Result) -> dict[str, Any]:
 
 
 def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
+    """Concentration maps on a cut through a pore, and profiles along its axis."""
     try:
         import pyvista  # noqa: F401
     except ImportError:
         log.warning("pyvista is not installed: no figures")
         return
-    from confine.figures import render_fields
+    from confine.figures import render_fields, render_profiles
 
     grid = result.to_pyvista()
     names = [n for n in grid.point_data if n != "subdomain"]
     adsorbed = {s.name for s in result.case.species if s.phase == "adsorbed"}
     units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}
-    render_fields(grid, names, tmp / "figures", axisymmetric=meshdata.axisymmetric, units=units)
+    window, marks = _shell_window(result.case)
+    axis = meshdata.info.get("pore_axis", (0.0, 0.0, 1.0))
+    render_fields(
+        grid,
+        names,
+        tmp / "figures",
+        axisymmetric=meshdata.axisymmetric,
+        units=units,
+        radial_window=window,
+        axis=axis,
+    )
+    if window is not None:
+        solution_species = [n for n in names if units[n] == "mol/L"]
+        outer = window[1]
+        render_profiles(
+            grid,
+            solution_species,
+            tmp / "figures" / "profiles.png",
+            axisymmetric=meshdata.axisymmetric,
+            r_range=(0.0, outer),
+            axis=axis,
+            marks=marks,
+        )
+
+
+def _shell_window(case: Case) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Radial zoom on the shell (nm) and the radii to mark, for particle kinds."""
+    g = case.geometry
+    if g.kind not in ("hollow-sphere", "solid-sphere"):
+        return None, {}
+    r_out = g.outer_diameter / 2 / 1e-9
+    r_in = r_out - g.shell_thickness / 1e-9 if g.kind == "hollow-sphere" else 0.0
+    margin = 0.5 * g.shell_thickness / 1e-9
+    marks = {"outer surface": r_out}
+    if g.kind == "hollow-sphere":
+        marks["cavity wall"] = r_in
+    return (max(r_in - margin, 0.0), r_out + margin), marks
