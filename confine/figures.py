@@ -60,8 +60,8 @@ def render_field(
     cut = section(grid, axisymmetric, axis)
     if radial_window is not None:
         cut.point_data["_radius"] = np.linalg.norm(cut.points, axis=1)
-        cut = cut.clip_scalar("_radius", value=radial_window[1], invert=True)
-        cut = cut.clip_scalar("_radius", value=radial_window[0], invert=False)
+        cut = cut.clip_scalar(scalars="_radius", value=radial_window[1], invert=True)
+        cut = cut.clip_scalar(scalars="_radius", value=radial_window[0], invert=False)
     data = np.asarray(cut.point_data[name], dtype=float)
     positive = data[data > 0]
     use_log = bool(log_scale and positive.size > 0 and positive.max() / positive.min() > 100)
