@@ -186,7 +186,7 @@ def render_profiles(
     valid = np.asarray(line.point_data.get("vtkValidPointMask", np.ones(len(radius))), bool)
     out: dict[str, np.ndarray] = {"r": radius[valid]}
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
-    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+    ax.set_prop_cycle(color=[plt.get_cmap("tab20")(i) for i in range(20)])
     for name in names:
         values = np.asarray(line.point_data[name], dtype=float)[valid]
         out[name] = values
