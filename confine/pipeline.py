@@ -48,12 +48,15 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     comm = MPI.COMM_WORLD if comm is None else comm
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
+    warm = getattr(initial, "solution", initial)
     with step("mesh", comm.rank) as t:
-        meshdata = load_mesh(case, comm)
+        meshdata = _same_mesh(warm, case)
+        if meshdata is None:
+            meshdata = load_mesh(case, comm)
     timings["mesh_s"] = t["seconds"]
     try:
         with step("solve", comm.rank) as t:
-            solution = solve(case, meshdata, comm, initial=getattr(initial, "solution", initial))
+            solution = solve(case, meshdata, comm, initial=warm)
         timings["solve_s"] = t["seconds"]
     except Exception as err:
         if out is not None:
@@ -72,6 +75,16 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         timings["total_s"] = time.perf_counter() - t_start
         result.out = out
     return result
+
+
+def _same_mesh(warm: Any, case: Case) -> Any:
+    """The warm start's mesh when this case has the same one (same forms: no recompilation)."""
+    from confine.mesh import mesh_hash
+
+    meshdata = getattr(warm, "meshdata", None)
+    if meshdata is None or "directory" not in meshdata.info:
+        return None
+    return meshdata if Path(meshdata.info["directory"]).name == mesh_hash(case) else None
 
 
 def _document(
