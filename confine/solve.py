@@ -1,0 +1,853 @@
+"""Steady reaction–transport solver: Nernst–Planck + potential + kinetics on dolfinx.
+
+Unknowns (all dimensionless, Lagrange P``solver.degree``):
+
+* block 0, on the whole fluid mesh: ĉ_i = c_i / c_ref,i for every solution
+  species (the ion eliminated by the electroneutral model excepted) and, for
+  the ``secondary`` and ``electroneutral`` models, φ̂ = Fφ/RT;
+* block 1, on a submesh of the catalyst (layer cells, or surface facets): the
+  coverages θ_a of adsorbed species.
+
+Lengths are mesh units (nm, ``MeshData.length_scale`` m each). Each species
+balance is divided by D_i c_ref,i L^(d−2) so its diffusion term is O(1); each
+adsorbate balance by a rate scale of its own. Values that sweeps change
+(electrode potential, rate constants, bulk concentrations) are
+``fem.Constant``s: the forms compile once per mesh and are reused through
+:class:`Problem`.
+
+Newton is PETSc SNES (default ``vinewtonrsls``: concentrations ≥ 0 and
+0 ≤ θ ≤ 1 as bounds, MUMPS LU). The path to the solution is continuation on
+a multiplier s of every catalytic rate constant, s = s_0 … 1 geometrically
+from the bulk state (which solves s → 0 exactly), with step halving on
+failure; a warm start (``initial``) first tries s = 1 directly.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import ufl
+
+from confine.case import Case, Reaction
+from confine.env import import_dolfinx
+from confine.geometry.groups import tag, tags
+from confine.mesh import MeshData
+from confine.physics import hindrance, kinetics, potential, transport
+from confine.units import FARADAY, GAS_CONSTANT
+
+import_dolfinx()
+from dolfinx import fem, la  # noqa: E402
+from dolfinx import mesh as dmesh  # noqa: E402
+from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
+
+#: Floor of a reference concentration, relative to the largest bulk value.
+C_REF_FLOOR = 1e-6
+#: First continuation multiplier (the bulk state solves s → 0).
+S_START = 1e-8
+#: Most halvings of a failed continuation step.
+MAX_HALVINGS = 12
+
+Expr = Any
+FieldFn = Callable[[Any], Any]  # x (mesh coordinates, nm) -> UFL expression
+
+
+class SolverError(RuntimeError):
+    """Newton did not converge.
+
+    Attributes:
+        history: residual norms of every Newton iteration of the failed solve.
+        step: continuation step reached (index into ``multipliers``).
+        multiplier: the rate-constant multiplier at which it failed.
+        converged_multiplier: the last multiplier that converged (None: none did).
+        reason: the SNES converged reason (negative).
+    """
+
+    def __init__(self, message: str, *, history: Sequence[float], step: int,
+                 multiplier: float, converged_multiplier: float | None, reason: int):
+        self.history = list(history)
+        self.step = step
+        self.multiplier = multiplier
+        self.converged_multiplier = converged_multiplier
+        self.reason = reason
+        tail = ", ".join(f"{r:.3e}" for r in self.history[-12:])
+        super().__init__(
+            f"{message}: continuation step {step} (rate multiplier {multiplier:.3e}; last "
+            f"converged {converged_multiplier!s}), SNES reason {reason}, residual history "
+            f"[{tail}]"
+        )
+
+
+@dataclass
+class Manufactured:
+    """Exact fields for the method of manufactured solutions (verification only).
+
+    Each callable maps the mesh coordinates (UFL, nm) to a UFL expression in
+    physical units: concentrations in mol/m³, coverages as fractions, φ in V.
+    The solver adds the sources that make them exact and imposes them on the
+    outer boundary (Dirichlet) instead of the bulk values.
+    """
+
+    concentration: dict[str, FieldFn]
+    coverage: dict[str, FieldFn] = field(default_factory=dict)
+    potential: FieldFn | None = None
+
+
+@dataclass
+class Solution:
+    """A converged steady state.
+
+    Attributes:
+        case: the case solved.
+        meshdata: its mesh.
+        problem: the :class:`Problem` (functions, forms, UFL expressions for metrics).
+        converged: always True for a returned Solution (failures raise SolverError).
+        newton_iterations: Newton iterations over all continuation steps.
+        linear_iterations: Krylov iterations over all Newton steps (1 per LU solve).
+        residual_history: residual norm at every Newton iteration, all steps.
+        multipliers: the continuation multipliers that converged, in order.
+        wall_time_s: time spent in solve.
+        dofs: global number of unknowns.
+    """
+
+    case: Case
+    meshdata: MeshData
+    problem: Problem
+    converged: bool
+    newton_iterations: int
+    linear_iterations: int
+    residual_history: list[float]
+    multipliers: list[float]
+    wall_time_s: float
+    dofs: int
+
+    def concentration(self, name: str) -> Expr:
+        """UFL expression of a solution species' concentration (mol/m³)."""
+        return self.problem.conc[name]
+
+    def coverage(self, name: str) -> Expr:
+        """UFL expression of an adsorbed species' coverage (on the catalyst submesh)."""
+        return self.problem.cov[name]
+
+    def fields(self) -> dict[str, Any]:
+        """Collapsed dolfinx Functions in physical units (mol/m³, V, coverage) for output."""
+        return self.problem.physical_functions()
+
+
+def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
+          initial: Solution | None = None, *, manufactured: Manufactured | None = None,
+          petsc_options: Mapping[str, Any] | None = None) -> Solution:
+    """Solve a case to steady state on a mesh.
+
+    Args:
+        case: the validated case.
+        meshdata: the mesh with its tags (coordinates in nm).
+        comm: communicator (must be the mesh's; default the mesh's).
+        initial: a converged solution on the same mesh to warm-start from
+            (e.g. the nearest point of a sweep).
+        manufactured: verification hook (method of manufactured solutions).
+        petsc_options: extra PETSc options (over the defaults and the case's).
+
+    Returns:
+        The converged solution.
+
+    Raises:
+        SolverError: Newton failed; carries the residual history and the
+            continuation step reached.
+        NotImplementedError: a transient run or a potential model the solver lacks.
+    """
+    if initial is not None and initial.meshdata is meshdata:
+        problem = initial.problem
+        problem.update(case)
+        return problem.solve(warm=True)
+    problem = Problem(case, meshdata, comm, manufactured=manufactured,
+                      petsc_options=petsc_options)
+    if initial is not None:
+        problem.copy_state(initial.problem)
+        return problem.solve(warm=True)
+    return problem.solve()
+
+
+# --------------------------------------------------------------------------- the problem
+class Problem:
+    """Function spaces, forms and SNES for one case on one mesh (reusable across sweeps)."""
+
+    def __init__(self, case: Case, meshdata: MeshData, comm: MPI.Comm | None = None, *,
+                 manufactured: Manufactured | None = None,
+                 petsc_options: Mapping[str, Any] | None = None):
+        if case.solver.transient:
+            raise NotImplementedError("transient runs are not implemented yet (steady only)")
+        model = case.electrolyte.potential_model
+        if model not in ("none", "secondary", "electroneutral"):
+            raise NotImplementedError(f"potential model {model!r} is not in this solver yet "
+                                      "(none, secondary, electroneutral)")
+        self.case = case
+        self.meshdata = meshdata
+        self.mesh = meshdata.mesh
+        self.comm = comm if comm is not None else self.mesh.comm
+        self.manufactured = manufactured
+        self.model = model
+        self.L = meshdata.length_scale
+        self.axisymmetric = meshdata.axisymmetric
+        self.tdim = self.mesh.topology.dim
+        #: Dimension of integrals: volumes are L^d m^d (axisymmetric: r-weighted, 3).
+        self.d = 3 if self.axisymmetric else self.mesh.geometry.dim
+        self.temperature = case.electrolyte.temperature
+        self.vt = GAS_CONSTANT * self.temperature / FARADAY
+        self._extra_options = dict(petsc_options or {})
+
+        sol = [s for s in case.species if s.phase == "solution"]
+        self.adsorbed = [s.name for s in case.species if s.phase == "adsorbed"]
+        self.charges = {s.name: s.charge for s in sol}
+        self.diffusivity = {s.name: float(s.diffusivity or 0.0) for s in sol}
+        max_bulk = max([s.bulk for s in sol] + [0.0])
+        floor = C_REF_FLOOR * max_bulk if max_bulk > 0 else 1.0
+        #: Reference concentration of each solution species (mol/m³).
+        self.c_ref = {s.name: max(s.bulk, floor) for s in sol}
+        self.eliminated: str | None = None
+        if model == "electroneutral":
+            self.eliminated = potential.eliminated_ion(case).name
+        self.unknowns = [s.name for s in sol if s.name != self.eliminated]
+        self.has_phi = model in ("secondary", "electroneutral")
+        if self.has_phi:
+            self.unknowns.append("phi")
+
+        self._build_measures()
+        self._build_spaces()
+        self._build_constants()
+        self._build_forms()
+        self._build_solver()
+
+    # ------------------------------------------------------------------ setup
+    def _build_measures(self) -> None:
+        md, case = self.meshdata, self.case
+        deg = 2 * case.solver.degree + (3 if self.axisymmetric else 2)
+        meta = {"quadrature_degree": deg}
+        self.dx = ufl.Measure("dx", domain=self.mesh, subdomain_data=md.cell_tags, metadata=meta)
+        self.ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=md.facet_tags, metadata=meta)
+        self.dS = ufl.Measure("dS", domain=self.mesh, subdomain_data=md.facet_tags, metadata=meta)
+        self.x = ufl.SpatialCoordinate(self.mesh)
+        self.w = 2 * math.pi * self.x[0] if self.axisymmetric else 1.0
+        present = set(np.unique(md.cell_tags.values).tolist())
+        present = set().union(*self.comm.allgather(present))
+        self.catalyst = case.geometry.catalyst
+        layer = tuple(t for t in tags("catalyst_layer") if t in present)
+        self.layer_tags = layer
+        self.dx_layer = self.dx(layer) if layer else None
+        self.ds_surface = self.ds(tag("catalyst_surface"))
+        self.cell_groups = present
+
+    def _region_indicator(self, groups: Sequence[int]) -> fem.Function:
+        """DG0 function: 1 on cells with one of these tags, 0 elsewhere."""
+        Q = fem.functionspace(self.mesh, ("DG", 0))
+        chi = fem.Function(Q)
+        ct = self.meshdata.cell_tags
+        cells = ct.indices[np.isin(ct.values, np.asarray(groups, dtype=ct.values.dtype))]
+        dofs = Q.dofmap.list[cells].ravel() if len(cells) else np.zeros(0, dtype=np.int32)
+        chi.x.array[dofs] = 1.0
+        chi.x.scatter_forward()
+        return chi
+
+    def _build_spaces(self) -> None:
+        p = self.case.solver.degree
+        n = len(self.unknowns)
+        self.V = fem.functionspace(self.mesh, ("Lagrange", p, (n,)))
+        self.u = fem.Function(self.V, name="u")
+        self.v = ufl.TestFunction(self.V)
+        self.entity_maps: list[Any] = []
+        self.submesh = None
+        self.theta: fem.Function | None = None
+        self.q: Any = None
+        if self.adsorbed:
+            if self.catalyst == "layer":
+                ct = self.meshdata.cell_tags
+                ent = ct.indices[np.isin(ct.values, np.asarray(tags("catalyst_layer"),
+                                                                dtype=ct.values.dtype))]
+                dim = self.tdim
+            else:
+                ft = self.meshdata.facet_tags
+                ent = ft.indices[ft.values == tag("catalyst_surface")]
+                dim = self.tdim - 1
+            count = self.comm.allreduce(len(ent), op=MPI.SUM)
+            if count == 0:
+                raise ValueError("adsorbed species need a catalyst region, but the mesh has no "
+                                 f"{self.catalyst} entities")
+            self.mesh.topology.create_connectivity(dim, self.tdim)
+            sub, emap, _, _ = dmesh.create_submesh(self.mesh, dim, np.sort(ent).astype(np.int32))
+            self.submesh = sub
+            self.entity_maps = [emap]
+            self.W = fem.functionspace(sub, ("Lagrange", p, (len(self.adsorbed),)))
+            self.theta = fem.Function(self.W, name="theta")
+            self.q = ufl.TestFunction(self.W)
+        self.chi_pore = self._region_indicator(tags("pores"))
+        self.chi_layer = self._region_indicator(tags("catalyst_layer"))
+        self.chi_interior = self._region_indicator(tags("interior"))
+
+    def _const(self, value: float) -> fem.Constant:
+        return fem.Constant(self.mesh, PETSc.ScalarType(value))
+
+    def _build_constants(self) -> None:
+        case = self.case
+        self.E = self._const(case.electrode.potential)
+        self.s = self._const(1.0)  # continuation multiplier of catalytic rates
+        self.k = {r.name: self._const(r.rate_constant) for r in case.reactions}
+        self.kb = {r.name: self._const(r.backward_rate_constant) for r in case.reactions
+                   if r.backward_rate_constant is not None}
+        self.bulk_hat = {s: self._const(case.species_named(s).bulk / self.c_ref[s])
+                         for s in self.c_ref}
+
+    def update(self, case: Case) -> None:
+        """Take a case that differs only in swept values (potential, rate constants, bulk).
+
+        Raises:
+            ValueError: the case differs in anything that changes the forms.
+        """
+        old = self.case
+        if (old.geometry != case.geometry or old.mesh != case.mesh
+                or [s.name for s in old.species] != [s.name for s in case.species]
+                or [r.name for r in old.reactions] != [r.name for r in case.reactions]):
+            raise ValueError("only potential, rate constants and bulk values can change on a "
+                             "reused problem")
+        self.case = case
+        self.E.value = case.electrode.potential
+        for r in case.reactions:
+            self.k[r.name].value = r.rate_constant
+            if r.backward_rate_constant is not None:
+                self.kb[r.name].value = r.backward_rate_constant
+        for s in self.c_ref:
+            self.bulk_hat[s].value = case.species_named(s).bulk / self.c_ref[s]
+
+    # ------------------------------------------------------------------ fields
+    def _physical_fields(self, u: Any, theta: Any) -> tuple[dict[str, Expr], dict[str, Expr],
+                                                            Expr]:
+        """Concentrations (mol/m³), coverages and φ (V) as UFL from the unknowns."""
+        conc: dict[str, Expr] = {}
+        for i, name in enumerate(self.unknowns):
+            if name != "phi":
+                conc[name] = self.c_ref[name] * u[i]
+        phi_hat = u[self.unknowns.index("phi")] if self.has_phi else None
+        if self.eliminated is not None:
+            z_e = self.charges[self.eliminated]
+            conc[self.eliminated] = potential.eliminated_concentration(
+                self.charges, conc, self.eliminated, z_e)
+            conc = {s: conc[s] for s in self.c_ref}  # case order
+        cov = {a: theta[j] for j, a in enumerate(self.adsorbed)} if theta is not None else {}
+        phi = self.vt * phi_hat if phi_hat is not None else 0.0
+        return conc, cov, phi
+
+    def _rates(self, conc: Mapping[str, Expr], cov: Mapping[str, Expr], phi: Expr,
+               ramp: bool = True) -> dict[str, Expr]:
+        """Physical rate of every reaction (catalytic ones × the continuation multiplier)."""
+        values = {**conc, **cov}
+        out = {}
+        for r in self.case.reactions:
+            k = self.k[r.name]
+            if r.type != "homogeneous" and ramp:
+                k = self.s * k
+            out[r.name] = kinetics.reaction_rate(
+                r, values, cov, k=k, kb=self.kb.get(r.name), potential=self.E, phi=phi,
+                temperature=self.temperature)
+        return out
+
+    def _measure(self, r: Reaction) -> Any:
+        if r.where == "electrolyte":
+            return self.dx
+        if r.where == "surface":
+            return self.ds_surface
+        if self.dx_layer is None:
+            return None
+        return self.dx_layer
+
+    def _geo_factor(self, r: Reaction) -> float:
+        """L-power turning a scaled integral of a rate into a physical one (per L^(d−2))."""
+        return self.L ** (1 if r.where == "surface" else 2)
+
+    def _diffusivity_hat(self, name: str) -> Expr:
+        """D_eff / D in each region: hindrance in pores, ε/τ in the catalytic layer."""
+        case = self.case
+        sp = case.species_named(name)
+        h = hindrance.hindrance_factor(case.electrolyte.hindrance, sp.radius,
+                                       case.geometry.pore_diameter / 2)
+        eps_tau = case.catalyst.layer_porosity / case.catalyst.layer_tortuosity
+        out: Expr = 1.0
+        if h != 1.0:
+            out = 1.0 + (h - 1.0) * self.chi_pore
+        if eps_tau != 1.0:
+            out = out * (1.0 + (eps_tau - 1.0) * self.chi_layer)
+        return out
+
+    def _steric(self, conc_hat: Mapping[str, Expr]) -> Expr | None:
+        """Gradient of S = −ln(1 − Σ v_j c_j) in mesh units, or None."""
+        e = self.case.electrolyte
+        if not e.steric:
+            return None
+        ions = [s for s in self.case.species if s.phase == "solution" and s.charge != 0]
+        vols, cs = [], []
+        for s in ions:
+            size = e.ion_size if e.ion_size is not None else 2.0 * float(s.radius or 0.0)
+            vols.append(transport.lattice_volume(size))
+            cs.append(self.c_ref[s.name] * conc_hat[s.name])
+        return ufl.grad(transport.steric_potential(cs, vols))
+
+    def _far_field_radius(self) -> float:
+        g = self.case.geometry
+        if g.kind not in ("hollow-sphere", "solid-sphere"):
+            raise ValueError("bath_boundary = 'far-field' needs a spherical particle")
+        return (g.outer_diameter / 2 + g.bath_thickness) / self.L  # mesh units
+
+    # ------------------------------------------------------------------ forms
+    def _build_forms(self) -> None:
+        case, w, dx = self.case, self.w, self.dx
+        u, v = self.u, self.v
+        conc, cov, phi = self._physical_fields(u, self.theta)
+        self.conc, self.cov, self.phi = conc, cov, phi
+        self.rates = self._rates(conc, cov, phi)
+        conc_hat = {s: conc[s] / self.c_ref[s] for s in conc}
+        phi_hat = u[self.unknowns.index("phi")] if self.has_phi else None
+        grad_steric = self._steric(conc_hat)
+        nu = {r.name: kinetics.stoichiometry(r) for r in case.reactions}
+        far = case.geometry.bath_boundary == "far-field"
+        outer = tag("outer_boundary")
+
+        ex = self._manufactured_fields()
+        self.eq_forms: dict[str, Any] = {}  # species balances, interior part (test fn v)
+        self.eq_scale: dict[str, float] = {}  # scaled -> physical (mol/s per L-power)
+        self.eq_test: dict[str, int] = {}  # component of v each balance is tested with
+        F0 = 0
+        for name in self.c_ref:
+            test_comp = self.unknowns.index("phi" if name == self.eliminated else name)
+            vi = v[test_comp]
+            D = self.diffusivity[name]
+            z = self.charges[name]
+            Dhat = self._diffusivity_hat(name)
+            flux = transport.nernst_planck_flux(
+                conc_hat[name], ufl.grad(conc_hat[name]), Dhat, z,
+                ufl.grad(phi_hat) if phi_hat is not None else None, grad_steric)
+            form = -ufl.inner(flux, ufl.grad(vi)) * w * dx
+            scale = D * self.c_ref[name]
+            for r in case.reactions:
+                coef = nu[r.name].get(name, 0.0)
+                meas = self._measure(r)
+                if coef == 0.0 or meas is None:
+                    continue
+                form -= (self._geo_factor(r) / scale) * coef * self.rates[r.name] * vi * w * meas
+            if ex is not None:
+                src = self._mms_species_source(name, ex, nu)
+                form -= (self.L**2 / scale) * src * vi * w * dx
+            self.eq_forms[name] = form
+            self.eq_scale[name] = scale * self.L ** (self.d - 2)
+            self.eq_test[name] = test_comp
+            F0 += form
+            if far:
+                rb = self._far_field_radius()
+                F0 += (conc_hat[name] - self.bulk_hat[name]) / rb * vi * w * self.ds(outer)
+        if self.model == "secondary":
+            assert phi_hat is not None
+            kappa = potential.conductivity(case)
+            wphi = v[self.unknowns.index("phi")]
+            form = ufl.inner(ufl.grad(phi_hat), ufl.grad(wphi)) * w * dx
+            fac = FARADAY / (kappa * self.vt)
+            for r in case.reactions:
+                meas = self._measure(r)
+                if r.type != "electrochemical" or meas is None:
+                    continue
+                form += fac * self._geo_factor(r) * r.electrons * self.rates[r.name] * wphi * w \
+                    * meas
+            if ex is not None:
+                form -= fac * self.L**2 * self._mms_phi_source(ex) * wphi * w * dx
+            F0 += form
+            if far:
+                F0 += phi_hat / self._far_field_radius() * wphi * w * self.ds(outer)
+        forms = [F0]
+        if self.adsorbed:
+            forms.append(self._adsorbate_form(conc, cov, phi, nu, ex))
+        self.F = forms
+        self._build_bcs(ex)
+
+    def _adsorbate_form(self, conc: Mapping[str, Expr], cov: Mapping[str, Expr], phi: Expr,
+                        nu: Mapping[str, Mapping[str, float]], ex: Any) -> Any:
+        """Site balances: Γ D_s ∇²θ + Σ ν r = 0, rates not ramped (homogeneous in s)."""
+        case = self.case
+        assert self.theta is not None
+        if self.catalyst == "layer":
+            meas = self.dx_layer
+            gamma = case.catalyst.site_density / case.geometry.catalyst_layer  # mol/m³
+        else:
+            meas = self.ds_surface
+            gamma = case.catalyst.site_density  # mol/m²
+        rates1 = self._rates(conc, cov, phi, ramp=False)
+        scales = self._adsorbate_rate_scales()
+        form = 0
+        for j, a in enumerate(self.adsorbed):
+            qa = self.q[j]
+            Rs = scales[a]
+            prod = 0
+            for r in case.reactions:
+                c = nu[r.name].get(a, 0.0)
+                if c:
+                    prod = prod + c * rates1[r.name]
+            if ex is not None:
+                prod = prod + self._mms_adsorbate_source(a, ex, nu)
+            term = -(prod / Rs) * qa * self.w * meas
+            ds_ = case.species_named(a).surface_diffusivity
+            if ds_ > 0.0:
+                if self.catalyst != "layer":
+                    raise NotImplementedError("surface diffusion on an areal catalyst")
+                # Γ D_s ∇θ·∇q / (L² R_s), divided by s like the rates it balances
+                th = self.theta[j]
+                term += (gamma * ds_ / (self.L**2 * Rs)) / self.s * \
+                    ufl.inner(ufl.grad(th), ufl.grad(qa)) * self.w * meas
+            form += term
+        return form
+
+    def _adsorbate_rate_scales(self) -> dict[str, float]:
+        """Magnitude of each adsorbate's rate terms at bulk, θ = 0.1, φ = 0 (float)."""
+        case = self.case
+        vals: dict[str, float] = {s: max(case.species_named(s).bulk, self.c_ref[s])
+                                  for s in self.c_ref}
+        cov = dict.fromkeys(self.adsorbed, 0.1)
+        out = {}
+        for a in self.adsorbed:
+            total = 0.0
+            for r in case.reactions:
+                c = kinetics.stoichiometry(r).get(a, 0.0)
+                if not c:
+                    continue
+                rate = kinetics.reaction_rate(
+                    r, {**vals, **cov}, cov, k=r.rate_constant, kb=None,
+                    potential=case.electrode.potential, phi=0.0, temperature=self.temperature)
+                total += abs(c * rate)
+            out[a] = total if total > 0 and math.isfinite(total) else 1.0
+        return out
+
+    def _build_bcs(self, ex: Any) -> None:
+        self.bcs: list[Any] = []
+        if self.case.geometry.bath_boundary != "bulk":
+            return
+        fdim = self.tdim - 1
+        ft = self.meshdata.facet_tags
+        facets = ft.indices[ft.values == tag("outer_boundary")]
+        for i, name in enumerate(self.unknowns):
+            sub = self.V.sub(i)
+            if ex is not None:
+                Vi, _ = sub.collapse()
+                g = fem.Function(Vi)
+                target = (ex["phi"] / self.vt if name == "phi" else
+                          ex["conc"][name] / self.c_ref[name])
+                g.interpolate(fem.Expression(target, Vi.element.interpolation_points))
+                dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)
+                self.bcs.append(fem.dirichletbc(g, dofs, sub))
+                continue
+            dofs = fem.locate_dofs_topological(sub, fdim, facets)
+            value = 0.0 if name == "phi" else self.bulk_hat[name]
+            if name == "phi":
+                self.bcs.append(fem.dirichletbc(PETSc.ScalarType(value), dofs, sub))
+            else:
+                self.bcs.append(fem.dirichletbc(value, dofs, sub))
+
+    # ------------------------------------------------------------------ MMS
+    def _manufactured_fields(self) -> dict[str, Any] | None:
+        m = self.manufactured
+        if m is None:
+            return None
+        x = self.x
+        conc = {s: m.concentration[s](x) for s in m.concentration}
+        if self.eliminated is not None and self.eliminated not in conc:
+            conc[self.eliminated] = potential.eliminated_concentration(
+                self.charges, conc, self.eliminated, self.charges[self.eliminated])
+        cov = {a: m.coverage[a](x) for a in m.coverage}
+        phi = m.potential(x) if m.potential is not None else 0.0
+        rates = self._rates(conc, cov, phi)
+        return {"conc": conc, "cov": cov, "phi": phi, "rates": rates}
+
+    def _mms_species_source(self, name: str, ex: Mapping[str, Any],
+                            nu: Mapping[str, Mapping[str, float]]) -> Expr:
+        """f = ∇·N(exact) − R(exact), physical (mol/(m³ s)), with ∇ in mesh units / L."""
+        c = ex["conc"][name]
+        phi_hat = ex["phi"] / self.vt
+        grad_steric = self._steric({s: ex["conc"][s] / self.c_ref[s] for s in ex["conc"]})
+        flux = transport.nernst_planck_flux(
+            c, ufl.grad(c), self.diffusivity[name] * self._diffusivity_hat(name),
+            self.charges[name], ufl.grad(phi_hat) if self.has_phi else None,
+            None if grad_steric is None else grad_steric)
+        div = transport.divergence(flux, self.x, self.axisymmetric) / self.L**2
+        react: Expr = 0.0
+        for r in self.case.reactions:
+            coef = nu[r.name].get(name, 0.0)
+            if coef and r.where != "surface":
+                chi = 1.0 if r.where == "electrolyte" else self.chi_layer
+                react = react + coef * chi * ex["rates"][r.name]
+        return div - react
+
+    def _mms_phi_source(self, ex: Mapping[str, Any]) -> Expr:
+        """g = −∇·(κ∇φ) + F Σ n r (exact), divided by κ (V/m²)."""
+        kappa = potential.conductivity(self.case)
+        phi = ex["phi"]
+        lap = transport.divergence(ufl.grad(phi), self.x, self.axisymmetric) / self.L**2
+        src: Expr = 0.0
+        for r in self.case.reactions:
+            if r.type == "electrochemical" and r.where == "layer":
+                src = src + r.electrons * self.chi_layer * ex["rates"][r.name]
+        return -kappa * lap / FARADAY + src
+
+    def _mms_adsorbate_source(self, a: str, ex: Mapping[str, Any],
+                              nu: Mapping[str, Mapping[str, float]]) -> Expr:
+        """h = −Σ ν r(exact) − Γ D_s ∇²θ(exact) (unramped rates)."""
+        rates = self._rates(ex["conc"], ex["cov"], ex["phi"], ramp=False)
+        total: Expr = 0.0
+        for r in self.case.reactions:
+            c = nu[r.name].get(a, 0.0)
+            if c:
+                total = total + c * rates[r.name]
+        sp = self.case.species_named(a)
+        if sp.surface_diffusivity > 0.0:
+            gamma = self.case.catalyst.site_density / self.case.geometry.catalyst_layer
+            th = ex["cov"][a]
+            lap = transport.divergence(ufl.grad(th), self.x, self.axisymmetric) / self.L**2
+            total = total + gamma * sp.surface_diffusivity / self.s * lap
+        return -total
+
+    # ------------------------------------------------------------------ SNES
+    def _options(self) -> dict[str, Any]:
+        s = self.case.solver
+        opts: dict[str, Any] = {
+            "snes_type": "vinewtonrsls",
+            "snes_linesearch_type": "bt",
+            "snes_rtol": s.rtol,
+            "snes_atol": s.atol,
+            "snes_stol": 0.0,
+            "snes_max_it": s.max_iterations,
+            "snes_divergence_tolerance": -1,
+            "ksp_type": "preonly",
+            "pc_type": "lu",
+            "pc_factor_mat_solver_type": "mumps",
+        }
+        opts.update(s.petsc_options)
+        opts.update(self._extra_options)
+        return opts
+
+    def _build_solver(self) -> None:
+        fs: Any = self.F if self.adsorbed else self.F[0]
+        us: Any = [self.u, self.theta] if self.adsorbed else self.u
+        self._prefix = f"confine_{id(self)}_"
+        self.nlp = fem_petsc.NonlinearProblem(
+            fs, us, bcs=self.bcs, petsc_options_prefix=self._prefix,
+            petsc_options=self._options(), kind=None,
+            entity_maps=self.entity_maps or None)
+        snes = self.nlp.solver
+        self.history: list[float] = []
+        snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
+        if snes.getType() in ("vinewtonrsls", "vinewtonssls"):
+            self._set_bounds()
+        self.dofs = self._global_dofs()
+
+    def _set_bounds(self) -> None:
+        big = PETSc.INFINITY if hasattr(PETSc, "INFINITY") else 1e300
+        funcs = [self.u] + ([self.theta] if self.theta is not None else [])
+        lo = [fem.Function(f.function_space) for f in funcs]
+        hi = [fem.Function(f.function_space) for f in funcs]
+        bs = len(self.unknowns)
+        lo0 = lo[0].x.array.reshape(-1, bs)
+        hi0 = hi[0].x.array.reshape(-1, bs)
+        for i, name in enumerate(self.unknowns):
+            lo0[:, i] = -big if name == "phi" else 0.0
+            hi0[:, i] = big
+        if self.theta is not None:
+            lo[1].x.array[:] = 0.0
+            hi[1].x.array[:] = 1.0
+        xl, xu = self.nlp.x.duplicate(), self.nlp.x.duplicate()
+        target_lo: Any = lo if self.adsorbed else lo[0]
+        target_hi: Any = hi if self.adsorbed else hi[0]
+        fem_petsc.assign(target_lo, xl)
+        fem_petsc.assign(target_hi, xu)
+        self.nlp.solver.setVariableBounds(xl, xu)
+        self._bounds = (xl, xu)
+
+    def _global_dofs(self) -> int:
+        n = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
+        if self.theta is not None:
+            n += self.W.dofmap.index_map.size_global * self.W.dofmap.index_map_bs
+        return int(n)
+
+    # ------------------------------------------------------------------ state
+    def set_bulk_state(self) -> None:
+        """Bulk concentrations everywhere, φ = 0, coverages at their initial values."""
+        bs = len(self.unknowns)
+        arr = self.u.x.array.reshape(-1, bs)
+        for i, name in enumerate(self.unknowns):
+            arr[:, i] = 0.0 if name == "phi" else float(self.bulk_hat[name].value)
+        if self.theta is not None:
+            tarr = self.theta.x.array.reshape(-1, len(self.adsorbed))
+            for j, a in enumerate(self.adsorbed):
+                tarr[:, j] = self.case.species_named(a).initial
+
+    def _state(self) -> list[np.ndarray]:
+        out = [self.u.x.array.copy()]
+        if self.theta is not None:
+            out.append(self.theta.x.array.copy())
+        return out
+
+    def _restore(self, state: Sequence[np.ndarray]) -> None:
+        self.u.x.array[:] = state[0]
+        if self.theta is not None:
+            self.theta.x.array[:] = state[1]
+
+    def copy_state(self, other: Problem) -> None:
+        """Warm start from another problem on the same mesh and species layout."""
+        if other.unknowns != self.unknowns or other.adsorbed != self.adsorbed:
+            raise ValueError("cannot warm-start from a problem with other unknowns")
+        self.u.x.array[:] = other.u.x.array
+        if self.theta is not None and other.theta is not None:
+            self.theta.x.array[:] = other.theta.x.array
+
+    def _newton(self) -> tuple[int, int, int]:
+        """One SNES solve from the current state: (reason, iterations, linear iterations)."""
+        self.history.clear()
+        snes = self.nlp.solver
+        self.nlp.solve()
+        reason = snes.getConvergedReason()
+        its = snes.getIterationNumber()
+        lits = snes.getLinearSolveIterations()
+        return int(reason), int(its), int(lits)
+
+    def solve(self, warm: bool = False) -> Solution:
+        """Continuation from the bulk state (or a warm start) to s = 1.
+
+        Raises:
+            SolverError: a step failed even after halving.
+        """
+        t0 = time.perf_counter()
+        n_steps = self.case.solver.continuation_steps
+        newton = linear = 0
+        history: list[float] = []
+        reached: list[float] = []
+        if warm:
+            saved = self._state()
+            self.s.value = 1.0
+            reason, its, lits = self._newton()
+            newton += its
+            linear += lits
+            history += self.history
+            if reason > 0 and self._finite():
+                return self._result(t0, newton, linear, history, [1.0])
+            self._restore(saved)  # fall back to the cold path from the warm state
+        else:
+            self.set_bulk_state()
+        logs = np.linspace(math.log10(S_START), 0.0, n_steps + 1)
+        log_done: float | None = None
+        step = 0
+        target_idx = 0
+        log_target = float(logs[0])
+        halvings = 0
+        while True:
+            saved = self._state()
+            self.s.value = 10.0**log_target
+            reason, its, lits = self._newton()
+            newton += its
+            linear += lits
+            history += self.history
+            if reason > 0 and self._finite():
+                reached.append(10.0**log_target)
+                log_done = log_target
+                step += 1
+                if log_target >= 0.0:
+                    break
+                halvings = 0
+                while target_idx < len(logs) - 1 and logs[target_idx] <= log_target + 1e-12:
+                    target_idx += 1
+                log_target = float(logs[target_idx])
+                continue
+            self._restore(saved)
+            halvings += 1
+            if log_done is None or halvings > MAX_HALVINGS:
+                raise SolverError(
+                    "Newton did not converge", history=self.history, step=step,
+                    multiplier=10.0**log_target,
+                    converged_multiplier=None if log_done is None else 10.0**log_done,
+                    reason=reason)
+            log_target = 0.5 * (log_done + log_target)
+        return self._result(t0, newton, linear, history, reached)
+
+    def _finite(self) -> bool:
+        ok = bool(np.all(np.isfinite(self.u.x.array)))
+        if self.theta is not None:
+            ok = ok and bool(np.all(np.isfinite(self.theta.x.array)))
+        return bool(self.comm.allreduce(ok, op=MPI.LAND))
+
+    def _result(self, t0: float, newton: int, linear: int, history: list[float],
+                reached: list[float]) -> Solution:
+        return Solution(case=self.case, meshdata=self.meshdata, problem=self, converged=True,
+                        newton_iterations=newton, linear_iterations=linear,
+                        residual_history=history, multipliers=reached,
+                        wall_time_s=time.perf_counter() - t0, dofs=self.dofs)
+
+    # ------------------------------------------------------------------ evaluation
+    def form(self, expr: Any) -> Any:
+        """Compile a form (with the catalyst entity maps when there are adsorbates)."""
+        return fem.form(expr, entity_maps=self.entity_maps or None)
+
+    def integrate(self, expr: Any) -> float:
+        """Assemble a scalar form and sum over ranks."""
+        local = fem.assemble_scalar(self.form(expr))
+        return float(self.comm.allreduce(local, op=MPI.SUM))
+
+    def rate_integral(self, name: str) -> float:
+        """∫ r dV (or dA) over where the reaction happens, mol/s per cell (not × multiplicity)."""
+        r = self.case.reaction_named(name)
+        meas = self._measure(r)
+        if meas is None:
+            return 0.0
+        dim = self.d - 1 if r.where == "surface" else self.d
+        return self.integrate(self.rates[name] * self.w * meas) * self.L**dim
+
+    def outward_flux(self, name: str) -> float:
+        """Outward flux (mol/s per cell) through outer_boundary from the assembled residual.
+
+        The residual of the species balance tested with the P1 function that is
+        1 on outer-boundary nodes and 0 elsewhere (the consistent flux), so it
+        is exact to the solver tolerance, unlike −D∇c·n of the P1 field.
+        """
+        g = fem.Function(self.V)
+        fdim = self.tdim - 1
+        ft = self.meshdata.facet_tags
+        facets = ft.indices[ft.values == tag("outer_boundary")]
+        comp = self.eq_test[name]
+        sub = self.V.sub(comp)
+        Vi, _ = sub.collapse()
+        dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
+        g.x.array[dofs] = 1.0
+        g.x.scatter_forward()
+        functional = ufl.replace(self.eq_forms[name], {self.v: g})
+        return -self.integrate(functional) * self.eq_scale[name]
+
+    def physical_functions(self) -> dict[str, fem.Function]:
+        """Collapsed P-degree Functions in mol/m³ (species), V (phi), 1 (coverages)."""
+        out: dict[str, fem.Function] = {}
+        for i, name in enumerate(self.unknowns):
+            f = self.u.sub(i).collapse()
+            f.x.array[:] *= self.vt if name == "phi" else self.c_ref[name]
+            f.name = name
+            out[name] = f
+        if self.eliminated is not None:
+            Vi = out[self.unknowns[0]].function_space
+            f = fem.Function(Vi, name=self.eliminated)
+            f.interpolate(fem.Expression(self.conc[self.eliminated],
+                                         Vi.element.interpolation_points))
+            out[self.eliminated] = f
+        if self.theta is not None:
+            for j, a in enumerate(self.adsorbed):
+                f = self.theta.sub(j).collapse()
+                f.name = a
+                out[a] = f
+        return out
+
+
+def scatter(x: Any) -> None:
+    """Forward-scatter a dolfinx vector (helper for callers that edit arrays)."""
+    la.petsc._ghost_update(x, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)
