@@ -14,10 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import ufl
 
 from confine.case import SOLVENT, Case
-from confine.geometry.groups import tag, tags
+from confine.geometry.groups import tag
 from confine.physics.kinetics import stoichiometry
 from confine.solve import Solution
 from confine.units import FARADAY
@@ -117,14 +116,23 @@ def _ph(c_h: float | None, c_oh: float | None) -> float | None:
     return None
 
 
-def compute_metrics(solution: Solution) -> dict[str, Any]:
-    """All metrics of a converged solution as a plain nested dict (see module doc).
+def compute_metrics(case: Case, meshdata: Any, solution: Solution,
+                    comm: Any = None) -> dict[str, Any]:
+    """All metrics of a converged solution as a nested dict (see module doc).
 
-    Collective: every rank must call it; every rank gets the same dict.
+    Every number is a leaf ``{"value": v, "unit": u}``; ``definitions`` holds
+    strings. Collective: every rank must call it and gets the same dict.
+
+    Args:
+        case: the case solved (its output section picks interior/exterior).
+        meshdata: the mesh it was solved on.
+        solution: the converged solution.
+        comm: the communicator (must be the mesh's; the solution's by default).
     """
     p = solution.problem
-    case = solution.case
-    md = solution.meshdata
+    md = meshdata
+    if comm is not None and comm.size != p.comm.size:
+        raise ValueError("compute_metrics: communicator differs from the solution's")
     m = float(md.multiplicity)
     w, dx, dS, ds = p.w, p.dx, p.dS, p.ds
     vol = p.L**p.d  # m³ per scaled volume unit
@@ -178,7 +186,6 @@ def compute_metrics(solution: Solution) -> dict[str, Any]:
                   if r.type == "electrochemical")
 
     species: dict[str, Any] = {}
-    balance_num, balance_den = 0.0, 0.0
     for s in case.species:
         entry: dict[str, Any] = {}
         prod = production(s.name, rates)
@@ -195,25 +202,24 @@ def compute_metrics(solution: Solution) -> dict[str, Any]:
             out = p.outward_flux(s.name) * m
             entry["outward_flux_mol_s"] = out
             entry["production_mol_s"] = prod
-            scale = max(abs(out), abs(prod))
-            entry["mass_balance_relative_error"] = abs(out - prod) / scale if scale > 0 else 0.0
-            balance_num = max(balance_num, abs(out - prod))
-            balance_den = max(balance_den, scale)
+            gross = sum(abs(nu[k].get(s.name, 0.0) * v) for k, v in rates.items())
+            entry["mass_balance_relative_error"] = (abs(out - prod) / max(abs(out), abs(prod),
+                                                                           gross)
+                                                    if gross > 0 else None)
         else:
-            j = p.adsorbed.index(s.name)
             meas = p.dx_layer if p.catalyst == "layer" else p.ds_surface
             theta = p.cov[s.name]
             size = p.integrate(w * meas)
             entry["mean_coverage"] = p.integrate(theta * w * meas) / size if size > 0 else None
             gross = sum(abs(nu[k].get(s.name, 0.0) * v) for k, v in rates.items())
             entry["production_mol_s"] = prod
-            entry["mass_balance_relative_error"] = abs(prod) / gross if gross > 0 else 0.0
-            del j
+            entry["mass_balance_relative_error"] = abs(prod) / gross if gross > 0 else None
         species[s.name] = entry
-    mass_balance = balance_num / balance_den if balance_den > 0 else 0.0
-    for s in case.species:
-        if s.phase == "adsorbed":
-            mass_balance = max(mass_balance, species[s.name]["mass_balance_relative_error"])
+    # the worst species: outflow vs integrated stoichiometry (solution species), net
+    # production vs gross turnover (adsorbates); species that never react are skipped
+    errs = [e["mass_balance_relative_error"] for e in species.values()
+            if e.get("mass_balance_relative_error") is not None]
+    mass_balance = max(errs) if errs else 0.0
 
     e_per = electrons_per_molecule(case)
     mass = particle_mass(case)
@@ -253,7 +259,7 @@ def compute_metrics(solution: Solution) -> dict[str, Any]:
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
-    return {
+    return _with_units({
         "basis": "per whole particle (cell integrals x multiplicity)",
         "multiplicity": m,
         "definitions": {
@@ -300,9 +306,31 @@ def compute_metrics(solution: Solution) -> dict[str, Any]:
         "local_pH": ph,
         "layer_volume_m3": (p.integrate(w * p.dx_layer) * vol * m
                             if p.dx_layer is not None else None),
-        "catalyst_tags": list(tags("catalyst_layer")),
-    }
+    })
+
+
+#: Units of keys that do not carry theirs in the name.
+KEY_UNITS = {"multiplicity": "1", "electrode_potential_V": "V", "newton_iterations": "1",
+             "linear_iterations": "1", "wall_time_s": "s", "cells": "1", "dofs": "1",
+             "faradaic_efficiency_sum": "1", "layer_volume_m3": "m^3", "cavity": "1",
+             "mouth_outer": "1", "converged": "1"}
+
+
+def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
+    """Wrap every number (and None) as {"value": v, "unit": u}; definitions stay text."""
+    if isinstance(node, dict):
+        if key in ("definitions", "units"):
+            return node
+        return {k: _with_units(v, k, key) for k, v in node.items()}
+    if isinstance(node, list | str):
+        return node
+    if isinstance(node, bool | int | float | np.floating | np.integer) or node is None:
+        unit = UNITS.get(key) or KEY_UNITS.get(key)
+        if unit is None:
+            unit = "1" if parent in ("N", "N_atoms", "local_pH") else ""
+        value = node.item() if isinstance(node, np.generic) else node
+        return {"value": value, "unit": unit}
+    return node
 
 
 __all__ = ["compute_metrics", "electrons_per_molecule", "molar_mass", "particle_mass"]
-_ = ufl  # UFL restrictions are used through the expressions

@@ -135,8 +135,14 @@ class Solution:
         """UFL expression of an adsorbed species' coverage (on the catalyst submesh)."""
         return self.problem.cov[name]
 
+    @property
+    def cell_tags(self) -> Any:
+        """The mesh's cell tags (subdomains), for output."""
+        return self.meshdata.cell_tags
+
     def fields(self) -> dict[str, Any]:
-        """Collapsed dolfinx Functions in physical units (mol/m³, V, coverage) for output."""
+        """P-degree Functions on the whole mesh in mol/m³ (species), V (phi) and
+        coverage (adsorbates, 0 off the catalyst), for output."""
         return self.problem.physical_functions()
 
 
@@ -617,7 +623,7 @@ class Problem:
     def _options(self) -> dict[str, Any]:
         s = self.case.solver
         opts: dict[str, Any] = {
-            "snes_type": "vinewtonrsls",
+            "snes_type": "newtonls",
             "snes_linesearch_type": "bt",
             "snes_rtol": s.rtol,
             "snes_atol": s.atol,
@@ -643,8 +649,8 @@ class Problem:
         snes = self.nlp.solver
         self.history: list[float] = []
         snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
-        if snes.getType() in ("vinewtonrsls", "vinewtonssls"):
-            self._set_bounds()
+        self._base_type = snes.getType()
+        self._set_bounds()
         self.dofs = self._global_dofs()
 
     def _set_bounds(self) -> None:
@@ -661,13 +667,15 @@ class Problem:
         if self.theta is not None:
             lo[1].x.array[:] = 0.0
             hi[1].x.array[:] = 1.0
+        self._lower = lo
         xl, xu = self.nlp.x.duplicate(), self.nlp.x.duplicate()
         target_lo: Any = lo if self.adsorbed else lo[0]
         target_hi: Any = hi if self.adsorbed else hi[0]
         fem_petsc.assign(target_lo, xl)
         fem_petsc.assign(target_hi, xu)
-        self.nlp.solver.setVariableBounds(xl, xu)
         self._bounds = (xl, xu)
+        if self.nlp.solver.getType().startswith("vi"):
+            self.nlp.solver.setVariableBounds(xl, xu)
 
     def _global_dofs(self) -> int:
         n = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
@@ -684,8 +692,43 @@ class Problem:
             arr[:, i] = 0.0 if name == "phi" else float(self.bulk_hat[name].value)
         if self.theta is not None:
             tarr = self.theta.x.array.reshape(-1, len(self.adsorbed))
+            theta0 = self.initial_coverages()
             for j, a in enumerate(self.adsorbed):
-                tarr[:, j] = self.case.species_named(a).initial
+                tarr[:, j] = theta0[a]
+
+    def initial_coverages(self) -> dict[str, float]:
+        """Coverages that balance the site kinetics at bulk concentrations and φ = 0.
+
+        With every catalytic rate scaled by s, the site balances do not depend
+        on s, so bulk concentrations with these coverages solve s → 0 exactly;
+        starting from θ = 0 instead would make the Jacobian singular (every
+        rate then sees only Σθ through θ_free). Starts from ``species.initial``.
+        """
+        from scipy.optimize import least_squares
+
+        case = self.case
+        vals = {s: case.species_named(s).bulk for s in self.c_ref}
+        scales = self._adsorbate_rate_scales()
+        nus = {r.name: kinetics.stoichiometry(r) for r in case.reactions}
+
+        def residual(th: np.ndarray) -> np.ndarray:
+            cov = dict(zip(self.adsorbed, th.tolist(), strict=True))
+            out = np.zeros(len(self.adsorbed))
+            for r in case.reactions:
+                if not any(a in nus[r.name] for a in self.adsorbed):
+                    continue
+                rate = kinetics.reaction_rate(
+                    r, {**vals, **cov}, cov, k=r.rate_constant, kb=r.backward_rate_constant,
+                    potential=case.electrode.potential, phi=0.0, temperature=self.temperature)
+                for j, a in enumerate(self.adsorbed):
+                    out[j] += nus[r.name].get(a, 0.0) * rate / scales[a]
+            return out
+
+        start = np.array([case.species_named(a).initial for a in self.adsorbed], dtype=float)
+        start = np.clip(start, 1e-6, 1.0 - 1e-6) / max(1.0, start.sum() + 1e-3)
+        fit = least_squares(residual, start, bounds=(0.0, 1.0), xtol=1e-15, ftol=1e-15,
+                            gtol=1e-15)
+        return dict(zip(self.adsorbed, fit.x.tolist(), strict=True))
 
     def _state(self) -> list[np.ndarray]:
         out = [self.u.x.array.copy()]
@@ -707,14 +750,46 @@ class Problem:
             self.theta.x.array[:] = other.theta.x.array
 
     def _newton(self) -> tuple[int, int, int]:
-        """One SNES solve from the current state: (reason, iterations, linear iterations)."""
+        """One SNES solve from the current state: (reason, iterations, linear iterations).
+
+        Newton (line search) first; if it converges to a state with negative
+        concentrations or coverages outside [0, 1], the step is redone from
+        the same start as a variational inequality (``vinewtonrsls``) with
+        those bounds.
+        """
+        saved = self._state()
+        reason, its, lits = self._snes_solve()
+        if reason > 0 and not self._admissible() and not self._base_type.startswith("vi"):
+            self._restore(saved)
+            snes = self.nlp.solver
+            snes.setType("vinewtonrsls")
+            snes.setVariableBounds(*self._bounds)
+            try:
+                r2, i2, l2 = self._snes_solve()
+            finally:
+                snes.setType(self._base_type)
+            reason, its, lits = r2, its + i2, lits + l2
+        return reason, its, lits
+
+    def _snes_solve(self) -> tuple[int, int, int]:
         self.history.clear()
         snes = self.nlp.solver
         self.nlp.solve()
-        reason = snes.getConvergedReason()
-        its = snes.getIterationNumber()
-        lits = snes.getLinearSolveIterations()
-        return int(reason), int(its), int(lits)
+        return (int(snes.getConvergedReason()), int(snes.getIterationNumber()),
+                int(snes.getLinearSolveIterations()))
+
+    def _admissible(self, tol: float = 1e-9) -> bool:
+        """Concentrations ≥ −tol·c_ref and coverages in [−tol, 1 + tol], on every rank."""
+        bs = len(self.unknowns)
+        arr = self.u.x.array.reshape(-1, bs)
+        ok = True
+        for i, name in enumerate(self.unknowns):
+            if name != "phi" and arr.shape[0] and arr[:, i].min() < -tol:
+                ok = False
+        if self.theta is not None and self.theta.x.array.size:
+            th = self.theta.x.array
+            ok = ok and th.min() >= -tol and th.max() <= 1.0 + tol
+        return bool(self.comm.allreduce(ok, op=MPI.LAND))
 
     def solve(self, warm: bool = False) -> Solution:
         """Continuation from the bulk state (or a warm start) to s = 1.
@@ -840,10 +915,17 @@ class Problem:
             f.interpolate(fem.Expression(self.conc[self.eliminated],
                                          Vi.element.interpolation_points))
             out[self.eliminated] = f
-        if self.theta is not None:
+        if self.theta is not None and self.catalyst == "layer":
+            Vp = out[self.unknowns[0]].function_space
+            ct = self.meshdata.cell_tags
+            cells = np.sort(ct.indices[np.isin(ct.values, np.asarray(
+                tags("catalyst_layer"), dtype=ct.values.dtype))]).astype(np.int32)
+            sub_cells = self.entity_maps[0].sub_topology_to_topology(cells, inverse=True)
             for j, a in enumerate(self.adsorbed):
-                f = self.theta.sub(j).collapse()
-                f.name = a
+                th = self.theta.sub(j).collapse()
+                f = fem.Function(Vp, name=a)
+                f.interpolate(th, cells0=cells, cells1=sub_cells)
+                f.x.scatter_forward()
                 out[a] = f
         return out
 
