@@ -129,7 +129,7 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
         solution: the converged solution.
         comm: the communicator (must be the mesh's; the solution's by default).
     """
-    p = solution.problem
+    p = solution.activate()
     md = meshdata
     if comm is not None and comm.size != p.comm.size:
         raise ValueError("compute_metrics: communicator differs from the solution's")

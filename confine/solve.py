@@ -126,6 +126,19 @@ class Solution:
     multipliers: list[float]
     wall_time_s: float
     dofs: int
+    state: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def activate(self) -> Problem:
+        """Put this solution's state and values back into its (possibly shared) problem.
+
+        Warm starts on the same mesh reuse one :class:`Problem` (forms compile
+        once), so a later solve overwrites its functions; metrics and fields
+        call this first.
+        """
+        self.problem.update(self.case)
+        self.problem.s.value = 1.0
+        self.problem._restore(self.state)
+        return self.problem
 
     def concentration(self, name: str) -> Expr:
         """UFL expression of a solution species' concentration (mol/m³)."""
@@ -143,7 +156,7 @@ class Solution:
     def fields(self) -> dict[str, Any]:
         """P-degree Functions on the whole mesh in mol/m³ (species), V (phi) and
         coverage (adsorbates, 0 off the catalyst), for output."""
-        return self.problem.physical_functions()
+        return self.activate().physical_functions()
 
 
 def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
@@ -168,16 +181,47 @@ def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
             continuation step reached.
         NotImplementedError: a transient run or a potential model the solver lacks.
     """
-    if initial is not None and initial.meshdata is meshdata:
+    if initial is not None and initial.meshdata is meshdata and manufactured is None \
+            and not petsc_options:
         problem = initial.problem
-        problem.update(case)
-        return problem.solve(warm=True)
+        try:
+            problem.update(case)  # same forms: reuse them (no recompilation)
+        except ValueError:
+            pass
+        else:
+            problem._restore(initial.state)
+            return problem.solve(warm=True)
     problem = Problem(case, meshdata, comm, manufactured=manufactured,
                       petsc_options=petsc_options)
     if initial is not None:
-        problem.copy_state(initial.problem)
+        problem.copy_state(initial.problem, initial.state)
         return problem.solve(warm=True)
     return problem.solve()
+
+
+# --------------------------------------------------------------------------- helpers
+def _shape(n: int) -> tuple[int, ...]:
+    """Value shape of n unknowns: blocked (n,), or scalar for one (dolfinx cannot
+    take a sub-space of a one-component blocked element)."""
+    return (n,) if n > 1 else ()
+
+
+def _part(f: Any, i: int) -> Any:
+    """Component i of a (possibly scalar) Function, TestFunction or expression."""
+    return f[i] if len(f.ufl_shape) else f
+
+
+def _sub(V: Any, i: int) -> Any:
+    return V.sub(i) if V.num_sub_spaces else V
+
+
+def _sub_function(f: Any, i: int) -> Any:
+    """A collapsed copy of component i."""
+    if f.function_space.num_sub_spaces:
+        return f.sub(i).collapse()
+    out = fem.Function(f.function_space)
+    out.x.array[:] = f.x.array
+    return out
 
 
 # --------------------------------------------------------------------------- the problem
@@ -263,7 +307,7 @@ class Problem:
     def _build_spaces(self) -> None:
         p = self.case.solver.degree
         n = len(self.unknowns)
-        self.V = fem.functionspace(self.mesh, ("Lagrange", p, (n,)))
+        self.V = fem.functionspace(self.mesh, ("Lagrange", p, _shape(n)))
         self.u = fem.Function(self.V, name="u")
         self.v = ufl.TestFunction(self.V)
         self.entity_maps: list[Any] = []
@@ -288,7 +332,7 @@ class Problem:
             sub, emap, _, _ = dmesh.create_submesh(self.mesh, dim, np.sort(ent).astype(np.int32))
             self.submesh = sub
             self.entity_maps = [emap]
-            self.W = fem.functionspace(sub, ("Lagrange", p, (len(self.adsorbed),)))
+            self.W = fem.functionspace(sub, ("Lagrange", p, _shape(len(self.adsorbed))))
             self.theta = fem.Function(self.W, name="theta")
             self.q = ufl.TestFunction(self.W)
         self.chi_pore = self._region_indicator(tags("pores"))
@@ -336,14 +380,15 @@ class Problem:
         conc: dict[str, Expr] = {}
         for i, name in enumerate(self.unknowns):
             if name != "phi":
-                conc[name] = self.c_ref[name] * u[i]
-        phi_hat = u[self.unknowns.index("phi")] if self.has_phi else None
+                conc[name] = self.c_ref[name] * _part(u, i)
+        phi_hat = _part(u, self.unknowns.index("phi")) if self.has_phi else None
         if self.eliminated is not None:
             z_e = self.charges[self.eliminated]
             conc[self.eliminated] = potential.eliminated_concentration(
                 self.charges, conc, self.eliminated, z_e)
             conc = {s: conc[s] for s in self.c_ref}  # case order
-        cov = {a: theta[j] for j, a in enumerate(self.adsorbed)} if theta is not None else {}
+        cov = ({a: _part(theta, j) for j, a in enumerate(self.adsorbed)}
+               if theta is not None else {})
         phi = self.vt * phi_hat if phi_hat is not None else 0.0
         return conc, cov, phi
 
@@ -415,7 +460,7 @@ class Problem:
         self.conc, self.cov, self.phi = conc, cov, phi
         self.rates = self._rates(conc, cov, phi)
         conc_hat = {s: conc[s] / self.c_ref[s] for s in conc}
-        phi_hat = u[self.unknowns.index("phi")] if self.has_phi else None
+        phi_hat = _part(u, self.unknowns.index("phi")) if self.has_phi else None
         grad_steric = self._steric(conc_hat)
         nu = {r.name: kinetics.stoichiometry(r) for r in case.reactions}
         far = case.geometry.bath_boundary == "far-field"
@@ -428,7 +473,7 @@ class Problem:
         F0 = 0
         for name in self.c_ref:
             test_comp = self.unknowns.index("phi" if name == self.eliminated else name)
-            vi = v[test_comp]
+            vi = _part(v, test_comp)
             D = self.diffusivity[name]
             z = self.charges[name]
             Dhat = self._diffusivity_hat(name)
@@ -456,7 +501,7 @@ class Problem:
         if self.model == "secondary":
             assert phi_hat is not None
             kappa = potential.conductivity(case)
-            wphi = v[self.unknowns.index("phi")]
+            wphi = _part(v, self.unknowns.index("phi"))
             form = ufl.inner(ufl.grad(phi_hat), ufl.grad(wphi)) * w * dx
             fac = FARADAY / (kappa * self.vt)
             for r in case.reactions:
@@ -491,7 +536,7 @@ class Problem:
         scales = self._adsorbate_rate_scales()
         form = 0
         for j, a in enumerate(self.adsorbed):
-            qa = self.q[j]
+            qa = _part(self.q, j)
             Rs = scales[a]
             prod = 0
             for r in case.reactions:
@@ -506,7 +551,7 @@ class Problem:
                 if self.catalyst != "layer":
                     raise NotImplementedError("surface diffusion on an areal catalyst")
                 # Γ D_s ∇θ·∇q / (L² R_s), divided by s like the rates it balances
-                th = self.theta[j]
+                th = _part(self.theta, j)
                 term += (gamma * ds_ / (self.L**2 * Rs)) / self.s * \
                     ufl.inner(ufl.grad(th), ufl.grad(qa)) * self.w * meas
             form += term
@@ -540,7 +585,7 @@ class Problem:
         ft = self.meshdata.facet_tags
         facets = ft.indices[ft.values == tag("outer_boundary")]
         for i, name in enumerate(self.unknowns):
-            sub = self.V.sub(i)
+            sub = _sub(self.V, i)
             if ex is not None:
                 Vi, _ = sub.collapse()
                 g = fem.Function(Vi)
@@ -650,8 +695,53 @@ class Problem:
         self.history: list[float] = []
         snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
         self._base_type = snes.getType()
+        snes.setConvergenceTest(self._convergence_test)
+        self._masks = self._field_masks()
         self._set_bounds()
         self.dofs = self._global_dofs()
+
+    def _field_masks(self) -> list[np.ndarray]:
+        """Index arrays into the owned part of the solution vector, one per field."""
+        bs0 = len(self.unknowns)
+        n0 = self.V.dofmap.index_map.size_local * bs0
+        masks = [np.arange(i, n0, bs0) for i in range(bs0)]
+        if self.theta is not None:
+            bs1 = len(self.adsorbed)
+            n1 = self.W.dofmap.index_map.size_local * bs1
+            masks += [n0 + np.arange(j, n1, bs1) for j in range(bs1)]
+        return masks
+
+    def _convergence_test(self, snes: Any, it: int, norms: tuple[float, float, float]) -> int:
+        """Converged when every field's Newton step is below rtol of that field's size.
+
+        A global residual norm mixes fields of very different sizes (a trace
+        product next to the supporting electrolyte), so PETSc's default test
+        can stop before small fields are resolved; this test asks each field
+        (each species, φ, each coverage) separately, with the global test on
+        the residual kept for the absolute floor.
+        """
+        _, _, fnorm = norms
+        x = snes.getSolution().array_r
+        if it == 0:
+            self._xprev = x.copy()
+            self._fnorm0 = fnorm
+            return 0
+        if not math.isfinite(fnorm):
+            return int(PETSc.SNES.ConvergedReason.DIVERGED_FNORM_NAN)
+        dx = x - self._xprev
+        self._xprev = x.copy()
+        rtol = self.case.solver.rtol
+        loc = np.array([[np.abs(dx[m]).max(initial=0.0), np.abs(x[m]).max(initial=0.0)]
+                        for m in self._masks])
+        glob = np.empty_like(loc)
+        self.comm.Allreduce(loc, glob, op=MPI.MAX)
+        small = bool(np.all(glob[:, 0] <= rtol * glob[:, 1]))
+        if small or fnorm <= self.case.solver.atol:
+            return int(PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE if small
+                       else PETSc.SNES.ConvergedReason.CONVERGED_FNORM_ABS)
+        if it >= snes.getTolerances()[3]:
+            return int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT)
+        return 0
 
     def _set_bounds(self) -> None:
         big = PETSc.INFINITY if hasattr(PETSc, "INFINITY") else 1e300
@@ -741,13 +831,12 @@ class Problem:
         if self.theta is not None:
             self.theta.x.array[:] = state[1]
 
-    def copy_state(self, other: Problem) -> None:
-        """Warm start from another problem on the same mesh and species layout."""
-        if other.unknowns != self.unknowns or other.adsorbed != self.adsorbed:
-            raise ValueError("cannot warm-start from a problem with other unknowns")
-        self.u.x.array[:] = other.u.x.array
-        if self.theta is not None and other.theta is not None:
-            self.theta.x.array[:] = other.theta.x.array
+    def copy_state(self, other: Problem, state: Sequence[np.ndarray]) -> None:
+        """Warm start from another problem's state on the same mesh and unknowns."""
+        if other.unknowns != self.unknowns or other.adsorbed != self.adsorbed or \
+                other.mesh is not self.mesh:
+            raise ValueError("cannot warm-start from a problem with other unknowns or mesh")
+        self._restore(state)
 
     def _newton(self) -> tuple[int, int, int]:
         """One SNES solve from the current state: (reason, iterations, linear iterations).
@@ -820,7 +909,10 @@ class Problem:
         target_idx = 0
         log_target = float(logs[0])
         halvings = 0
+        attempts = 0
+        max_attempts = 4 * (n_steps + MAX_HALVINGS)
         while True:
+            attempts += 1
             saved = self._state()
             self.s.value = 10.0**log_target
             reason, its, lits = self._newton()
@@ -840,7 +932,7 @@ class Problem:
                 continue
             self._restore(saved)
             halvings += 1
-            if log_done is None or halvings > MAX_HALVINGS:
+            if log_done is None or halvings > MAX_HALVINGS or attempts >= max_attempts:
                 raise SolverError(
                     "Newton did not converge", history=self.history, step=step,
                     multiplier=10.0**log_target,
@@ -860,7 +952,8 @@ class Problem:
         return Solution(case=self.case, meshdata=self.meshdata, problem=self, converged=True,
                         newton_iterations=newton, linear_iterations=linear,
                         residual_history=history, multipliers=reached,
-                        wall_time_s=time.perf_counter() - t0, dofs=self.dofs)
+                        wall_time_s=time.perf_counter() - t0, dofs=self.dofs,
+                        state=self._state())
 
     # ------------------------------------------------------------------ evaluation
     def form(self, expr: Any) -> Any:
@@ -893,7 +986,7 @@ class Problem:
         ft = self.meshdata.facet_tags
         facets = ft.indices[ft.values == tag("outer_boundary")]
         comp = self.eq_test[name]
-        sub = self.V.sub(comp)
+        sub = _sub(self.V, comp)
         Vi, _ = sub.collapse()
         dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
         g.x.array[dofs] = 1.0
@@ -905,7 +998,7 @@ class Problem:
         """Collapsed P-degree Functions in mol/m³ (species), V (phi), 1 (coverages)."""
         out: dict[str, fem.Function] = {}
         for i, name in enumerate(self.unknowns):
-            f = self.u.sub(i).collapse()
+            f = _sub_function(self.u, i)
             f.x.array[:] *= self.vt if name == "phi" else self.c_ref[name]
             f.name = name
             out[name] = f
@@ -922,7 +1015,7 @@ class Problem:
                 tags("catalyst_layer"), dtype=ct.values.dtype))]).astype(np.int32)
             sub_cells = self.entity_maps[0].sub_topology_to_topology(cells, inverse=True)
             for j, a in enumerate(self.adsorbed):
-                th = self.theta.sub(j).collapse()
+                th = _sub_function(self.theta, j)
                 f = fem.Function(Vp, name=a)
                 f.interpolate(th, cells0=cells, cells1=sub_cells)
                 f.x.scatter_forward()

@@ -82,11 +82,12 @@ def box(comm: MPI.Comm, dim: int, n: int, size: float = 10.0, layer_from: float 
 
 
 def shell(comm: MPI.Comm, r_in: float, r_out: float, n_rho: int, n_theta: int,
-          grading: float = 1.0) -> MeshData:
-    """Axisymmetric spherical shell r_in < ρ < r_out (nm), all catalytic layer.
+          grading: float = 1.0, bath_from: float | None = None) -> MeshData:
+    """Axisymmetric spherical shell r_in < ρ < r_out (nm), catalytic layer.
 
     A (ρ, ϑ) rectangle mapped to r = ρ sin ϑ, z = ρ cos ϑ. ``grading`` > 1
     packs cells toward the outer face (ρ = r_out − (r_out − r_in)(1 − t)^grading).
+    Cells beyond ρ = ``bath_from`` (if given) are bath.
     """
     msh = dmesh.create_rectangle(comm, [[0.0, 0.0], [1.0, np.pi]], [n_rho, n_theta])
     x = msh.geometry.x
@@ -95,7 +96,10 @@ def shell(comm: MPI.Comm, r_in: float, r_out: float, n_rho: int, n_theta: int,
     x[:, 0] = rho * np.sin(th)
     x[:, 1] = rho * np.cos(th)
     x[np.abs(x[:, 0]) < 1e-12, 0] = 0.0
-    ct = tag_cells(msh, [], "cavity_layer")
+    rules: list[tuple[str, Marker]] = []
+    if bath_from is not None:
+        rules.append(("bath", lambda p: np.hypot(p[0], p[1]) > bath_from))
+    ct = tag_cells(msh, rules, "cavity_layer")
     eps = 1e-6 * r_out
     ft = tag_facets(msh, [
         ("axis", lambda p: np.isclose(p[0], 0.0, atol=eps), True),
@@ -103,6 +107,28 @@ def shell(comm: MPI.Comm, r_in: float, r_out: float, n_rho: int, n_theta: int,
         ("cavity_wall", lambda p: np.isclose(np.hypot(p[0], p[1]), r_in, atol=eps), True),
     ])
     return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True, multiplicity=1.0)
+
+
+def interval(comm: MPI.Comm, n: int, length: float,
+             regions: list[tuple[str, float, float]] | None = None,
+             surface_at_zero: bool = True) -> MeshData:
+    """[0, length] nm in 1D: x = length is outer_boundary, x = 0 catalyst_surface.
+
+    ``regions`` tags cells whose midpoint lies in (a, b) with a group name;
+    the rest is bath.
+    """
+    msh = dmesh.create_interval(comm, n, [0.0, length])
+    rules: list[tuple[str, Marker]] = [
+        (name, lambda p, a=a, b=b: (p[0] > a) & (p[0] < b)) for name, a, b in (regions or [])
+    ]
+    ct = tag_cells(msh, rules, "bath")
+    e = 1e-9 * length
+    frules: list[tuple[str, Marker, bool]] = [
+        ("outer_boundary", lambda p: np.isclose(p[0], length, atol=e), True)]
+    if surface_at_zero:
+        frules.append(("catalyst_surface", lambda p: np.isclose(p[0], 0.0, atol=e), True))
+    ft = tag_facets(msh, frules)
+    return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=False, multiplicity=1.0)
 
 
 def pore_cell(comm: MPI.Comm, h: float = 1.0, r_pore: float = 3.5, r_cell: float = 6.0,
