@@ -25,16 +25,37 @@ MOL_L = 1e3  # mol/m³ per mol/L
 PKW = 14.0  # pKw at 25 °C, for a pH from OH− when H+ is not a species
 
 #: Atomic masses (g/mol), IUPAC 2021 conventional values, for yields.
-ATOMIC_MASS = {"H": 1.008, "C": 12.011, "N": 14.007, "O": 15.999, "K": 39.098, "Na": 22.990,
-               "Cl": 35.45, "S": 32.06, "P": 30.974, "Cu": 63.546, "Ru": 101.07, "X": 0.0}
+ATOMIC_MASS = {
+    "H": 1.008,
+    "C": 12.011,
+    "N": 14.007,
+    "O": 15.999,
+    "K": 39.098,
+    "Na": 22.990,
+    "Cl": 35.45,
+    "S": 32.06,
+    "P": 30.974,
+    "Cu": 63.546,
+    "Ru": 101.07,
+    "X": 0.0,
+}
 
 UNITS = {
-    "interior_mean_mol_L": "mol/L", "exterior_mean_mol_L": "mol/L",
-    "ratio_interior_exterior": "1", "flux_into_cavity_mol_s": "mol/s",
-    "outward_flux_mol_s": "mol/s", "production_mol_s": "mol/s", "rate_mol_s": "mol/s",
-    "current_A": "A", "faradaic_efficiency": "1", "electrons_per_molecule": "1",
-    "mean_coverage": "1", "mass_balance_relative_error": "1", "pH": "1",
-    "yield_g_per_h_per_g_cat": "g/(h g_cat)", "current_density_A_per_m2": "A/m^2",
+    "interior_mean_mol_L": "mol/L",
+    "exterior_mean_mol_L": "mol/L",
+    "ratio_interior_exterior": "1",
+    "flux_into_cavity_mol_s": "mol/s",
+    "outward_flux_mol_s": "mol/s",
+    "production_mol_s": "mol/s",
+    "rate_mol_s": "mol/s",
+    "current_A": "A",
+    "faradaic_efficiency": "1",
+    "electrons_per_molecule": "1",
+    "mean_coverage": "1",
+    "mass_balance_relative_error": "1",
+    "pH": "1",
+    "yield_g_per_h_per_g_cat": "g/(h g_cat)",
+    "current_density_A_per_m2": "A/m^2",
     "particle_mass_g": "g",
 }
 
@@ -116,8 +137,9 @@ def _ph(c_h: float | None, c_oh: float | None) -> float | None:
     return None
 
 
-def compute_metrics(case: Case, meshdata: Any, solution: Solution,
-                    comm: Any = None) -> dict[str, Any]:
+def compute_metrics(
+    case: Case, meshdata: Any, solution: Solution, comm: Any = None
+) -> dict[str, Any]:
     """All metrics of a converged solution as a nested dict (see module doc).
 
     Every number is a leaf ``{"value": v, "unit": u}``; ``definitions`` holds
@@ -140,8 +162,11 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
     facet_present = set(np.unique(md.facet_tags.values).tolist())
     facet_present = set().union(*p.comm.allgather(facet_present))
 
-    interior_groups = {"cavity": ("cavity",), "cavity+layer": ("cavity", "cavity_layer"),
-                       "particle": ("cavity", "cavity_layer", "pore", "pore_layer")}
+    interior_groups = {
+        "cavity": ("cavity",),
+        "cavity+layer": ("cavity", "cavity_layer"),
+        "particle": ("cavity", "cavity_layer", "pore", "pore_layer"),
+    }
     in_tags = tuple(tag(g) for g in interior_groups[case.output.interior] if tag(g) in present)
     ex_kind = case.output.exterior
 
@@ -156,7 +181,7 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
             t = tag("mouth_outer")
             if t not in facet_present:
                 return None
-            wr = w("+") if p.axisymmetric else 1.0
+            wr: Any = w("+") if p.axisymmetric else 1.0
             return p.integrate(expr("+") * wr * dS(t)) / p.integrate(wr * dS(t))
         if ex_kind == "bath":
             if tag("bath") not in present:
@@ -182,8 +207,9 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
     def production(name: str, where: Mapping[str, float]) -> float:
         return sum(nu[k].get(name, 0.0) * v for k, v in where.items())
 
-    current = sum(r.electrons * FARADAY * rates[r.name] for r in case.reactions
-                  if r.type == "electrochemical")
+    current = sum(
+        r.electrons * FARADAY * rates[r.name] for r in case.reactions if r.type == "electrochemical"
+    )
 
     species: dict[str, Any] = {}
     for s in case.species:
@@ -194,18 +220,20 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
             ci, ce = interior_mean(c), exterior_mean(c)
             entry["interior_mean_mol_L"] = None if ci is None else ci / MOL_L
             entry["exterior_mean_mol_L"] = None if ce is None else ce / MOL_L
-            entry["ratio_interior_exterior"] = (ci / ce if ci is not None and ce not in (None, 0.0)
-                                                else None)
+            entry["ratio_interior_exterior"] = (
+                ci / ce if ci is not None and ce not in (None, 0.0) else None
+            )
             has_interior = tag("cavity") in present
-            entry["flux_into_cavity_mol_s"] = (-production(s.name, rates_in) if has_interior
-                                               else None)
+            entry["flux_into_cavity_mol_s"] = (
+                -production(s.name, rates_in) if has_interior else None
+            )
             out = p.outward_flux(s.name) * m
             entry["outward_flux_mol_s"] = out
             entry["production_mol_s"] = prod
             gross = sum(abs(nu[k].get(s.name, 0.0) * v) for k, v in rates.items())
-            entry["mass_balance_relative_error"] = (abs(out - prod) / max(abs(out), abs(prod),
-                                                                           gross)
-                                                    if gross > 0 else None)
+            entry["mass_balance_relative_error"] = (
+                abs(out - prod) / max(abs(out), abs(prod), gross) if gross > 0 else None
+            )
         else:
             meas = p.dx_layer if p.catalyst == "layer" else p.ds_surface
             theta = p.cov[s.name]
@@ -217,8 +245,11 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
         species[s.name] = entry
     # the worst species: outflow vs integrated stoichiometry (solution species), net
     # production vs gross turnover (adsorbates); species that never react are skipped
-    errs = [e["mass_balance_relative_error"] for e in species.values()
-            if e.get("mass_balance_relative_error") is not None]
+    errs = [
+        e["mass_balance_relative_error"]
+        for e in species.values()
+        if e.get("mass_balance_relative_error") is not None
+    ]
     mass_balance = max(errs) if errs else 0.0
 
     e_per = electrons_per_molecule(case)
@@ -230,8 +261,12 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
         fe = (n_e * FARADAY * prod / current) if (n_e is not None and current != 0) else None
         mm = molar_mass(case, name)
         yld = prod * mm * 3600.0 / mass if (mm is not None and mass) else None
-        products[name] = {"production_mol_s": prod, "electrons_per_molecule": n_e,
-                          "faradaic_efficiency": fe, "yield_g_per_h_per_g_cat": yld}
+        products[name] = {
+            "production_mol_s": prod,
+            "electrons_per_molecule": n_e,
+            "faradaic_efficiency": fe,
+            "yield_g_per_h_per_g_cat": yld,
+        }
 
     n_prod = {n: _elements(case, n).get("N", 0) for n in case.output.products}
     n_products = [n for n, k in n_prod.items() if k > 0]
@@ -242,8 +277,9 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
         if tot > 0:
             sel["N"] = {n: products[n]["production_mol_s"] / tot for n in n_products}
         if tot_atoms > 0:
-            sel["N_atoms"] = {n: n_prod[n] * products[n]["production_mol_s"] / tot_atoms
-                              for n in n_products}
+            sel["N_atoms"] = {
+                n: n_prod[n] * products[n]["production_mol_s"] / tot_atoms for n in n_products
+            }
 
     def conc_or_none(name: str, fn: Any) -> float | None:
         try:
@@ -259,61 +295,94 @@ def compute_metrics(case: Case, meshdata: Any, solution: Solution,
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
-    return _with_units({
-        "basis": "per whole particle (cell integrals x multiplicity)",
-        "multiplicity": m,
-        "definitions": {
-            "interior": f"volume mean over {'+'.join(interior_groups[case.output.interior])} "
-                        "cells",
-            "exterior": {"mouth_outer": "area mean over the outer pore mouths (mouth_outer "
-                                        "facets, '+' side; the field is continuous)",
-                         "bath": "volume mean over the bath",
-                         "outer_boundary": "area mean over the bath's outer face"}[ex_kind],
-            "flux_into_cavity": "net inflow into cavity + cavity layer through the inner pore "
-                                "mouths = their net consumption (steady state, consistent)",
-            "outward_flux": "outflow through outer_boundary from the assembled residual "
-                            "(consistent flux)",
-            "faradaic_efficiency": "electrons_per_molecule * F * production / current",
-            "electrons_per_molecule": "electron accounting over the network relative to the "
-                                      "bulk species",
-            "current": "sum over electrochemical steps of n F rate (cathodic positive)",
-            "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
-        },
-        "units": UNITS,
-        "solver": {"converged": solution.converged,
-                   "newton_iterations": solution.newton_iterations,
-                   "linear_iterations": solution.linear_iterations,
-                   "continuation_multipliers": list(solution.multipliers),
-                   "wall_time_s": solution.wall_time_s},
-        "mesh": {"cells": int(cells), "dofs": solution.dofs},
-        "electrode_potential_V": case.electrode.potential,
-        "mass_balance_relative_error": mass_balance,
-        "current_A": current,
-        "current_density_A_per_m2": (current * particles_per_area
-                                     if particles_per_area is not None else None),
-        "particle_mass_g": mass,
-        "species": species,
-        "reactions": {r.name: {"rate_mol_s": rates[r.name],
-                               "current_A": (r.electrons * FARADAY * rates[r.name]
-                                             if r.type == "electrochemical" else 0.0)}
-                      for r in case.reactions},
-        "products": products,
-        "faradaic_efficiency_sum": (sum(v["faradaic_efficiency"] for v in products.values()
-                                        if v["faradaic_efficiency"] is not None)
-                                    if products else None),
-        "selectivity": sel,
-        "yield_g_per_h_per_g_cat": products[first]["yield_g_per_h_per_g_cat"] if first else None,
-        "local_pH": ph,
-        "layer_volume_m3": (p.integrate(w * p.dx_layer) * vol * m
-                            if p.dx_layer is not None else None),
-    })
+    return _with_units(
+        {
+            "basis": "per whole particle (cell integrals x multiplicity)",
+            "multiplicity": m,
+            "definitions": {
+                "interior": f"volume mean over {'+'.join(interior_groups[case.output.interior])} "
+                "cells",
+                "exterior": {
+                    "mouth_outer": "area mean over the outer pore mouths (mouth_outer "
+                    "facets, '+' side; the field is continuous)",
+                    "bath": "volume mean over the bath",
+                    "outer_boundary": "area mean over the bath's outer face",
+                }[ex_kind],
+                "flux_into_cavity": "net inflow into cavity + cavity layer through the inner pore "
+                "mouths = their net consumption (steady state, consistent)",
+                "outward_flux": "outflow through outer_boundary from the assembled residual "
+                "(consistent flux)",
+                "faradaic_efficiency": "electrons_per_molecule * F * production / current",
+                "electrons_per_molecule": "electron accounting over the network relative to the "
+                "bulk species",
+                "current": "sum over electrochemical steps of n F rate (cathodic positive)",
+                "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
+            },
+            "units": UNITS,
+            "solver": {
+                "converged": solution.converged,
+                "newton_iterations": solution.newton_iterations,
+                "linear_iterations": solution.linear_iterations,
+                "continuation_multipliers": list(solution.multipliers),
+                "wall_time_s": solution.wall_time_s,
+            },
+            "mesh": {"cells": int(cells), "dofs": solution.dofs},
+            "electrode_potential_V": case.electrode.potential,
+            "mass_balance_relative_error": mass_balance,
+            "current_A": current,
+            "current_density_A_per_m2": (
+                current * particles_per_area if particles_per_area is not None else None
+            ),
+            "particle_mass_g": mass,
+            "species": species,
+            "reactions": {
+                r.name: {
+                    "rate_mol_s": rates[r.name],
+                    "current_A": (
+                        r.electrons * FARADAY * rates[r.name]
+                        if r.type == "electrochemical"
+                        else 0.0
+                    ),
+                }
+                for r in case.reactions
+            },
+            "products": products,
+            "faradaic_efficiency_sum": (
+                sum(
+                    v["faradaic_efficiency"]
+                    for v in products.values()
+                    if v["faradaic_efficiency"] is not None
+                )
+                if products
+                else None
+            ),
+            "selectivity": sel,
+            "yield_g_per_h_per_g_cat": products[first]["yield_g_per_h_per_g_cat"]
+            if first
+            else None,
+            "local_pH": ph,
+            "layer_volume_m3": (
+                p.integrate(w * p.dx_layer) * vol * m if p.dx_layer is not None else None
+            ),
+        }
+    )
 
 
 #: Units of keys that do not carry theirs in the name.
-KEY_UNITS = {"multiplicity": "1", "electrode_potential_V": "V", "newton_iterations": "1",
-             "linear_iterations": "1", "wall_time_s": "s", "cells": "1", "dofs": "1",
-             "faradaic_efficiency_sum": "1", "layer_volume_m3": "m^3", "cavity": "1",
-             "mouth_outer": "1", "converged": "1"}
+KEY_UNITS = {
+    "multiplicity": "1",
+    "electrode_potential_V": "V",
+    "newton_iterations": "1",
+    "linear_iterations": "1",
+    "wall_time_s": "s",
+    "cells": "1",
+    "dofs": "1",
+    "faradaic_efficiency_sum": "1",
+    "layer_volume_m3": "m^3",
+    "cavity": "1",
+    "mouth_outer": "1",
+    "converged": "1",
+}
 
 
 def _with_units(node: Any, key: str = "", parent: str = "") -> Any:

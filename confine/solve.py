@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import ufl
@@ -41,7 +41,7 @@ from confine.physics import hindrance, kinetics, potential, transport
 from confine.units import FARADAY, GAS_CONSTANT
 
 import_dolfinx()
-from dolfinx import fem, la  # noqa: E402
+from dolfinx import fem  # noqa: E402
 from dolfinx import mesh as dmesh  # noqa: E402
 from dolfinx.fem import petsc as fem_petsc  # noqa: E402
 from mpi4py import MPI  # noqa: E402
@@ -69,8 +69,16 @@ class SolverError(RuntimeError):
         reason: the SNES converged reason (negative).
     """
 
-    def __init__(self, message: str, *, history: Sequence[float], step: int,
-                 multiplier: float, converged_multiplier: float | None, reason: int):
+    def __init__(
+        self,
+        message: str,
+        *,
+        history: Sequence[float],
+        step: int,
+        multiplier: float,
+        converged_multiplier: float | None,
+        reason: int,
+    ):
         self.history = list(history)
         self.step = step
         self.multiplier = multiplier
@@ -136,7 +144,7 @@ class Solution:
         call this first.
         """
         self.problem.update(self.case)
-        self.problem.s.value = 1.0
+        _assign(self.problem.s, 1.0)
         self.problem._restore(self.state)
         return self.problem
 
@@ -159,9 +167,15 @@ class Solution:
         return self.activate().physical_functions()
 
 
-def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
-          initial: Solution | None = None, *, manufactured: Manufactured | None = None,
-          petsc_options: Mapping[str, Any] | None = None) -> Solution:
+def solve(
+    case: Case,
+    meshdata: MeshData,
+    comm: MPI.Comm | None = None,
+    initial: Solution | None = None,
+    *,
+    manufactured: Manufactured | None = None,
+    petsc_options: Mapping[str, Any] | None = None,
+) -> Solution:
     """Solve a case to steady state on a mesh.
 
     Args:
@@ -181,8 +195,12 @@ def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
             continuation step reached.
         NotImplementedError: a transient run or a potential model the solver lacks.
     """
-    if initial is not None and initial.meshdata is meshdata and manufactured is None \
-            and not petsc_options:
+    if (
+        initial is not None
+        and initial.meshdata is meshdata
+        and manufactured is None
+        and not petsc_options
+    ):
         problem = initial.problem
         try:
             problem.update(case)  # same forms: reuse them (no recompilation)
@@ -191,8 +209,7 @@ def solve(case: Case, meshdata: MeshData, comm: MPI.Comm | None = None,
         else:
             problem._restore(initial.state)
             return problem.solve(warm=True)
-    problem = Problem(case, meshdata, comm, manufactured=manufactured,
-                      petsc_options=petsc_options)
+    problem = Problem(case, meshdata, comm, manufactured=manufactured, petsc_options=petsc_options)
     if initial is not None:
         problem.copy_state(initial.problem, initial.state)
         return problem.solve(warm=True)
@@ -204,6 +221,11 @@ def _shape(n: int) -> tuple[int, ...]:
     """Value shape of n unknowns: blocked (n,), or scalar for one (dolfinx cannot
     take a sub-space of a one-component blocked element)."""
     return (n,) if n > 1 else ()
+
+
+def _assign(c: Any, value: float) -> None:
+    """Set a scalar fem.Constant (sweeps change values, not forms)."""
+    c.value = value
 
 
 def _part(f: Any, i: int) -> Any:
@@ -228,15 +250,23 @@ def _sub_function(f: Any, i: int) -> Any:
 class Problem:
     """Function spaces, forms and SNES for one case on one mesh (reusable across sweeps)."""
 
-    def __init__(self, case: Case, meshdata: MeshData, comm: MPI.Comm | None = None, *,
-                 manufactured: Manufactured | None = None,
-                 petsc_options: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        case: Case,
+        meshdata: MeshData,
+        comm: MPI.Comm | None = None,
+        *,
+        manufactured: Manufactured | None = None,
+        petsc_options: Mapping[str, Any] | None = None,
+    ):
         if case.solver.transient:
             raise NotImplementedError("transient runs are not implemented yet (steady only)")
         model = case.electrolyte.potential_model
         if model not in ("none", "secondary", "electroneutral"):
-            raise NotImplementedError(f"potential model {model!r} is not in this solver yet "
-                                      "(none, secondary, electroneutral)")
+            raise NotImplementedError(
+                f"potential model {model!r} is not in this solver yet "
+                "(none, secondary, electroneutral)"
+            )
         self.case = case
         self.meshdata = meshdata
         self.mesh = meshdata.mesh
@@ -283,13 +313,13 @@ class Problem:
         self.ds = ufl.Measure("ds", domain=self.mesh, subdomain_data=md.facet_tags, metadata=meta)
         self.dS = ufl.Measure("dS", domain=self.mesh, subdomain_data=md.facet_tags, metadata=meta)
         self.x = ufl.SpatialCoordinate(self.mesh)
-        self.w = 2 * math.pi * self.x[0] if self.axisymmetric else 1.0
+        self.w: Any = 2 * math.pi * self.x[0] if self.axisymmetric else 1.0
         present = set(np.unique(md.cell_tags.values).tolist())
         present = set().union(*self.comm.allgather(present))
         self.catalyst = case.geometry.catalyst
         layer = tuple(t for t in tags("catalyst_layer") if t in present)
         self.layer_tags = layer
-        self.dx_layer = self.dx(layer) if layer else None
+        self.dx_layer: Any = self.dx(layer) if layer else None
         self.ds_surface = self.ds(tag("catalyst_surface"))
         self.cell_groups = present
 
@@ -317,8 +347,9 @@ class Problem:
         if self.adsorbed:
             if self.catalyst == "layer":
                 ct = self.meshdata.cell_tags
-                ent = ct.indices[np.isin(ct.values, np.asarray(tags("catalyst_layer"),
-                                                                dtype=ct.values.dtype))]
+                ent = ct.indices[
+                    np.isin(ct.values, np.asarray(tags("catalyst_layer"), dtype=ct.values.dtype))
+                ]
                 dim = self.tdim
             else:
                 ft = self.meshdata.facet_tags
@@ -326,8 +357,10 @@ class Problem:
                 dim = self.tdim - 1
             count = self.comm.allreduce(len(ent), op=MPI.SUM)
             if count == 0:
-                raise ValueError("adsorbed species need a catalyst region, but the mesh has no "
-                                 f"{self.catalyst} entities")
+                raise ValueError(
+                    "adsorbed species need a catalyst region, but the mesh has no "
+                    f"{self.catalyst} entities"
+                )
             self.mesh.topology.create_connectivity(dim, self.tdim)
             sub, emap, _, _ = dmesh.create_submesh(self.mesh, dim, np.sort(ent).astype(np.int32))
             self.submesh = sub
@@ -340,17 +373,21 @@ class Problem:
         self.chi_interior = self._region_indicator(tags("interior"))
 
     def _const(self, value: float) -> fem.Constant:
-        return fem.Constant(self.mesh, PETSc.ScalarType(value))
+        return fem.Constant(self.mesh, float(value))
 
     def _build_constants(self) -> None:
         case = self.case
         self.E = self._const(case.electrode.potential)
         self.s = self._const(1.0)  # continuation multiplier of catalytic rates
         self.k = {r.name: self._const(r.rate_constant) for r in case.reactions}
-        self.kb = {r.name: self._const(r.backward_rate_constant) for r in case.reactions
-                   if r.backward_rate_constant is not None}
-        self.bulk_hat = {s: self._const(case.species_named(s).bulk / self.c_ref[s])
-                         for s in self.c_ref}
+        self.kb = {
+            r.name: self._const(r.backward_rate_constant)
+            for r in case.reactions
+            if r.backward_rate_constant is not None
+        }
+        self.bulk_hat = {
+            s: self._const(case.species_named(s).bulk / self.c_ref[s]) for s in self.c_ref
+        }
 
     def update(self, case: Case) -> None:
         """Take a case that differs only in swept values (potential, rate constants, bulk).
@@ -359,23 +396,26 @@ class Problem:
             ValueError: the case differs in anything that changes the forms.
         """
         old = self.case
-        if (old.geometry != case.geometry or old.mesh != case.mesh
-                or [s.name for s in old.species] != [s.name for s in case.species]
-                or [r.name for r in old.reactions] != [r.name for r in case.reactions]):
-            raise ValueError("only potential, rate constants and bulk values can change on a "
-                             "reused problem")
+        if (
+            old.geometry != case.geometry
+            or old.mesh != case.mesh
+            or [s.name for s in old.species] != [s.name for s in case.species]
+            or [r.name for r in old.reactions] != [r.name for r in case.reactions]
+        ):
+            raise ValueError(
+                "only potential, rate constants and bulk values can change on a reused problem"
+            )
         self.case = case
-        self.E.value = case.electrode.potential
+        _assign(self.E, case.electrode.potential)
         for r in case.reactions:
-            self.k[r.name].value = r.rate_constant
+            _assign(self.k[r.name], r.rate_constant)
             if r.backward_rate_constant is not None:
-                self.kb[r.name].value = r.backward_rate_constant
+                _assign(self.kb[r.name], r.backward_rate_constant)
         for s in self.c_ref:
-            self.bulk_hat[s].value = case.species_named(s).bulk / self.c_ref[s]
+            _assign(self.bulk_hat[s], case.species_named(s).bulk / self.c_ref[s])
 
     # ------------------------------------------------------------------ fields
-    def _physical_fields(self, u: Any, theta: Any) -> tuple[dict[str, Expr], dict[str, Expr],
-                                                            Expr]:
+    def _physical_fields(self, u: Any, theta: Any) -> tuple[dict[str, Expr], dict[str, Expr], Expr]:
         """Concentrations (mol/m³), coverages and φ (V) as UFL from the unknowns."""
         conc: dict[str, Expr] = {}
         for i, name in enumerate(self.unknowns):
@@ -385,15 +425,16 @@ class Problem:
         if self.eliminated is not None:
             z_e = self.charges[self.eliminated]
             conc[self.eliminated] = potential.eliminated_concentration(
-                self.charges, conc, self.eliminated, z_e)
+                self.charges, conc, self.eliminated, z_e
+            )
             conc = {s: conc[s] for s in self.c_ref}  # case order
-        cov = ({a: _part(theta, j) for j, a in enumerate(self.adsorbed)}
-               if theta is not None else {})
+        cov = {a: _part(theta, j) for j, a in enumerate(self.adsorbed)} if theta is not None else {}
         phi = self.vt * phi_hat if phi_hat is not None else 0.0
         return conc, cov, phi
 
-    def _rates(self, conc: Mapping[str, Expr], cov: Mapping[str, Expr], phi: Expr,
-               ramp: bool = True) -> dict[str, Expr]:
+    def _rates(
+        self, conc: Mapping[str, Expr], cov: Mapping[str, Expr], phi: Expr, ramp: bool = True
+    ) -> dict[str, Expr]:
         """Physical rate of every reaction (catalytic ones × the continuation multiplier)."""
         values = {**conc, **cov}
         out = {}
@@ -402,8 +443,15 @@ class Problem:
             if r.type != "homogeneous" and ramp:
                 k = self.s * k
             out[r.name] = kinetics.reaction_rate(
-                r, values, cov, k=k, kb=self.kb.get(r.name), potential=self.E, phi=phi,
-                temperature=self.temperature)
+                r,
+                values,
+                cov,
+                k=k,
+                kb=self.kb.get(r.name),
+                potential=self.E,
+                phi=phi,
+                temperature=self.temperature,
+            )
         return out
 
     def _measure(self, r: Reaction) -> Any:
@@ -423,8 +471,9 @@ class Problem:
         """D_eff / D in each region: hindrance in pores, ε/τ in the catalytic layer."""
         case = self.case
         sp = case.species_named(name)
-        h = hindrance.hindrance_factor(case.electrolyte.hindrance, sp.radius,
-                                       case.geometry.pore_diameter / 2)
+        h = hindrance.hindrance_factor(
+            case.electrolyte.hindrance, sp.radius, case.geometry.pore_diameter / 2
+        )
         eps_tau = case.catalyst.layer_porosity / case.catalyst.layer_tortuosity
         out: Expr = 1.0
         if h != 1.0:
@@ -478,8 +527,13 @@ class Problem:
             z = self.charges[name]
             Dhat = self._diffusivity_hat(name)
             flux = transport.nernst_planck_flux(
-                conc_hat[name], ufl.grad(conc_hat[name]), Dhat, z,
-                ufl.grad(phi_hat) if phi_hat is not None else None, grad_steric)
+                conc_hat[name],
+                ufl.grad(conc_hat[name]),
+                Dhat,
+                z,
+                ufl.grad(phi_hat) if phi_hat is not None else None,
+                grad_steric,
+            )
             form = -ufl.inner(flux, ufl.grad(vi)) * w * dx
             scale = D * self.c_ref[name]
             for r in case.reactions:
@@ -508,8 +562,9 @@ class Problem:
                 meas = self._measure(r)
                 if r.type != "electrochemical" or meas is None:
                     continue
-                form += fac * self._geo_factor(r) * r.electrons * self.rates[r.name] * wphi * w \
-                    * meas
+                form += (
+                    fac * self._geo_factor(r) * r.electrons * self.rates[r.name] * wphi * w * meas
+                )
             if ex is not None:
                 form -= fac * self.L**2 * self._mms_phi_source(ex) * wphi * w * dx
             F0 += form
@@ -521,8 +576,14 @@ class Problem:
         self.F = forms
         self._build_bcs(ex)
 
-    def _adsorbate_form(self, conc: Mapping[str, Expr], cov: Mapping[str, Expr], phi: Expr,
-                        nu: Mapping[str, Mapping[str, float]], ex: Any) -> Any:
+    def _adsorbate_form(
+        self,
+        conc: Mapping[str, Expr],
+        cov: Mapping[str, Expr],
+        phi: Expr,
+        nu: Mapping[str, Mapping[str, float]],
+        ex: Any,
+    ) -> Any:
         """Site balances: Γ D_s ∇²θ + Σ ν r = 0, rates not ramped (homogeneous in s)."""
         case = self.case
         assert self.theta is not None
@@ -552,16 +613,22 @@ class Problem:
                     raise NotImplementedError("surface diffusion on an areal catalyst")
                 # Γ D_s ∇θ·∇q / (L² R_s), divided by s like the rates it balances
                 th = _part(self.theta, j)
-                term += (gamma * ds_ / (self.L**2 * Rs)) / self.s * \
-                    ufl.inner(ufl.grad(th), ufl.grad(qa)) * self.w * meas
+                term += (
+                    (gamma * ds_ / (self.L**2 * Rs))
+                    / self.s
+                    * ufl.inner(ufl.grad(th), ufl.grad(qa))
+                    * self.w
+                    * meas
+                )
             form += term
         return form
 
     def _adsorbate_rate_scales(self) -> dict[str, float]:
         """Magnitude of each adsorbate's rate terms at bulk, θ = 0.1, φ = 0 (float)."""
         case = self.case
-        vals: dict[str, float] = {s: max(case.species_named(s).bulk, self.c_ref[s])
-                                  for s in self.c_ref}
+        vals: dict[str, float] = {
+            s: max(case.species_named(s).bulk, self.c_ref[s]) for s in self.c_ref
+        }
         cov = dict.fromkeys(self.adsorbed, 0.1)
         out = {}
         for a in self.adsorbed:
@@ -571,8 +638,15 @@ class Problem:
                 if not c:
                     continue
                 rate = kinetics.reaction_rate(
-                    r, {**vals, **cov}, cov, k=r.rate_constant, kb=None,
-                    potential=case.electrode.potential, phi=0.0, temperature=self.temperature)
+                    r,
+                    {**vals, **cov},
+                    cov,
+                    k=r.rate_constant,
+                    kb=None,
+                    potential=case.electrode.potential,
+                    phi=0.0,
+                    temperature=self.temperature,
+                )
                 total += abs(c * rate)
             out[a] = total if total > 0 and math.isfinite(total) else 1.0
         return out
@@ -589,8 +663,9 @@ class Problem:
             if ex is not None:
                 Vi, _ = sub.collapse()
                 g = fem.Function(Vi)
-                target = (ex["phi"] / self.vt if name == "phi" else
-                          ex["conc"][name] / self.c_ref[name])
+                target = (
+                    ex["phi"] / self.vt if name == "phi" else ex["conc"][name] / self.c_ref[name]
+                )
                 g.interpolate(fem.Expression(target, Vi.element.interpolation_points))
                 dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)
                 self.bcs.append(fem.dirichletbc(g, dofs, sub))
@@ -598,7 +673,7 @@ class Problem:
             dofs = fem.locate_dofs_topological(sub, fdim, facets)
             value = 0.0 if name == "phi" else self.bulk_hat[name]
             if name == "phi":
-                self.bcs.append(fem.dirichletbc(PETSc.ScalarType(value), dofs, sub))
+                self.bcs.append(fem.dirichletbc(float(value), dofs, sub))
             else:
                 self.bcs.append(fem.dirichletbc(value, dofs, sub))
 
@@ -611,22 +686,28 @@ class Problem:
         conc = {s: m.concentration[s](x) for s in m.concentration}
         if self.eliminated is not None and self.eliminated not in conc:
             conc[self.eliminated] = potential.eliminated_concentration(
-                self.charges, conc, self.eliminated, self.charges[self.eliminated])
+                self.charges, conc, self.eliminated, self.charges[self.eliminated]
+            )
         cov = {a: m.coverage[a](x) for a in m.coverage}
         phi = m.potential(x) if m.potential is not None else 0.0
         rates = self._rates(conc, cov, phi)
         return {"conc": conc, "cov": cov, "phi": phi, "rates": rates}
 
-    def _mms_species_source(self, name: str, ex: Mapping[str, Any],
-                            nu: Mapping[str, Mapping[str, float]]) -> Expr:
+    def _mms_species_source(
+        self, name: str, ex: Mapping[str, Any], nu: Mapping[str, Mapping[str, float]]
+    ) -> Expr:
         """f = ∇·N(exact) − R(exact), physical (mol/(m³ s)), with ∇ in mesh units / L."""
         c = ex["conc"][name]
         phi_hat = ex["phi"] / self.vt
         grad_steric = self._steric({s: ex["conc"][s] / self.c_ref[s] for s in ex["conc"]})
         flux = transport.nernst_planck_flux(
-            c, ufl.grad(c), self.diffusivity[name] * self._diffusivity_hat(name),
-            self.charges[name], ufl.grad(phi_hat) if self.has_phi else None,
-            None if grad_steric is None else grad_steric)
+            c,
+            ufl.grad(c),
+            self.diffusivity[name] * self._diffusivity_hat(name),
+            self.charges[name],
+            ufl.grad(phi_hat) if self.has_phi else None,
+            None if grad_steric is None else grad_steric,
+        )
         div = transport.divergence(flux, self.x, self.axisymmetric) / self.L**2
         react: Expr = 0.0
         for r in self.case.reactions:
@@ -647,8 +728,9 @@ class Problem:
                 src = src + r.electrons * self.chi_layer * ex["rates"][r.name]
         return -kappa * lap / FARADAY + src
 
-    def _mms_adsorbate_source(self, a: str, ex: Mapping[str, Any],
-                              nu: Mapping[str, Mapping[str, float]]) -> Expr:
+    def _mms_adsorbate_source(
+        self, a: str, ex: Mapping[str, Any], nu: Mapping[str, Mapping[str, float]]
+    ) -> Expr:
         """h = −Σ ν r(exact) − Γ D_s ∇²θ(exact) (unramped rates)."""
         rates = self._rates(ex["conc"], ex["cov"], ex["phi"], ramp=False)
         total: Expr = 0.0
@@ -688,14 +770,19 @@ class Problem:
         us: Any = [self.u, self.theta] if self.adsorbed else self.u
         self._prefix = f"confine_{id(self)}_"
         self.nlp = fem_petsc.NonlinearProblem(
-            fs, us, bcs=self.bcs, petsc_options_prefix=self._prefix,
-            petsc_options=self._options(), kind=None,
-            entity_maps=self.entity_maps or None)
+            fs,
+            us,
+            bcs=self.bcs,
+            petsc_options_prefix=self._prefix,
+            petsc_options=self._options(),
+            kind=None,
+            entity_maps=self.entity_maps or None,
+        )
         snes = self.nlp.solver
         self.history: list[float] = []
         snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
         self._base_type = snes.getType()
-        snes.setConvergenceTest(self._convergence_test)
+        snes.setConvergenceTest(cast(Any, self._convergence_test))
         self._masks = self._field_masks()
         self._set_bounds()
         self.dofs = self._global_dofs()
@@ -727,18 +814,22 @@ class Problem:
             self._fnorm0 = fnorm
             return 0
         if not math.isfinite(fnorm):
-            return int(PETSc.SNES.ConvergedReason.DIVERGED_FNORM_NAN)
+            return int(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF)
         dx = x - self._xprev
         self._xprev = x.copy()
         rtol = self.case.solver.rtol
-        loc = np.array([[np.abs(dx[m]).max(initial=0.0), np.abs(x[m]).max(initial=0.0)]
-                        for m in self._masks])
+        loc = np.array(
+            [[np.abs(dx[m]).max(initial=0.0), np.abs(x[m]).max(initial=0.0)] for m in self._masks]
+        )
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
         small = bool(np.all(glob[:, 0] <= rtol * glob[:, 1]))
         if small or fnorm <= self.case.solver.atol:
-            return int(PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE if small
-                       else PETSc.SNES.ConvergedReason.CONVERGED_FNORM_ABS)
+            return int(
+                PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE
+                if small
+                else PETSc.SNES.ConvergedReason.CONVERGED_FNORM_ABS
+            )
         if it >= snes.getTolerances()[3]:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT)
         return 0
@@ -808,16 +899,22 @@ class Problem:
                 if not any(a in nus[r.name] for a in self.adsorbed):
                     continue
                 rate = kinetics.reaction_rate(
-                    r, {**vals, **cov}, cov, k=r.rate_constant, kb=r.backward_rate_constant,
-                    potential=case.electrode.potential, phi=0.0, temperature=self.temperature)
+                    r,
+                    {**vals, **cov},
+                    cov,
+                    k=r.rate_constant,
+                    kb=r.backward_rate_constant,
+                    potential=case.electrode.potential,
+                    phi=0.0,
+                    temperature=self.temperature,
+                )
                 for j, a in enumerate(self.adsorbed):
                     out[j] += nus[r.name].get(a, 0.0) * rate / scales[a]
             return out
 
         start = np.array([case.species_named(a).initial for a in self.adsorbed], dtype=float)
         start = np.clip(start, 1e-6, 1.0 - 1e-6) / max(1.0, start.sum() + 1e-3)
-        fit = least_squares(residual, start, bounds=(0.0, 1.0), xtol=1e-15, ftol=1e-15,
-                            gtol=1e-15)
+        fit = least_squares(residual, start, bounds=(0.0, 1.0), xtol=1e-15, ftol=1e-15, gtol=1e-15)
         return dict(zip(self.adsorbed, fit.x.tolist(), strict=True))
 
     def _state(self) -> list[np.ndarray]:
@@ -833,8 +930,11 @@ class Problem:
 
     def copy_state(self, other: Problem, state: Sequence[np.ndarray]) -> None:
         """Warm start from another problem's state on the same mesh and unknowns."""
-        if other.unknowns != self.unknowns or other.adsorbed != self.adsorbed or \
-                other.mesh is not self.mesh:
+        if (
+            other.unknowns != self.unknowns
+            or other.adsorbed != self.adsorbed
+            or other.mesh is not self.mesh
+        ):
             raise ValueError("cannot warm-start from a problem with other unknowns or mesh")
         self._restore(state)
 
@@ -853,21 +953,24 @@ class Problem:
             snes = self.nlp.solver
             snes.setType("vinewtonrsls")
             snes.setVariableBounds(*self._bounds)
-            snes.setConvergenceTest(self._convergence_test)
+            snes.setConvergenceTest(cast(Any, self._convergence_test))
             try:
                 r2, i2, l2 = self._snes_solve()
             finally:
                 snes.setType(self._base_type)
-                snes.setConvergenceTest(self._convergence_test)
+                snes.setConvergenceTest(cast(Any, self._convergence_test))
             reason, its, lits = r2, its + i2, lits + l2
         return reason, its, lits
 
     def _snes_solve(self) -> tuple[int, int, int]:
         self.history.clear()
-        snes = self.nlp.solver
+        snes: Any = self.nlp.solver
         self.nlp.solve()
-        return (int(snes.getConvergedReason()), int(snes.getIterationNumber()),
-                int(snes.getLinearSolveIterations()))
+        return (
+            int(cast(Any, snes.getConvergedReason())),
+            int(snes.getIterationNumber()),
+            int(snes.getLinearSolveIterations()),
+        )
 
     def _admissible(self, tol: float = 1e-3) -> bool:
         """No field far outside its bounds: min c ≥ −tol·max c, θ in [−tol, 1 + tol].
@@ -880,8 +983,12 @@ class Problem:
         """
         bs = len(self.unknowns)
         arr = self.u.x.array.reshape(-1, bs)
-        lo = np.array([arr[:, i].min(initial=np.inf) if n != "phi" else np.inf
-                       for i, n in enumerate(self.unknowns)])
+        lo = np.array(
+            [
+                arr[:, i].min(initial=np.inf) if n != "phi" else np.inf
+                for i, n in enumerate(self.unknowns)
+            ]
+        )
         hi = np.array([np.abs(arr[:, i]).max(initial=0.0) for i in range(bs)])
         glo, ghi = np.empty_like(lo), np.empty_like(hi)
         self.comm.Allreduce(lo, glo, op=MPI.MIN)
@@ -907,7 +1014,7 @@ class Problem:
         reached: list[float] = []
         if warm:
             saved = self._state()
-            self.s.value = 1.0
+            _assign(self.s, 1.0)
             reason, its, lits = self._newton()
             newton += its
             linear += lits
@@ -928,7 +1035,7 @@ class Problem:
         while True:
             attempts += 1
             saved = self._state()
-            self.s.value = 10.0**log_target
+            _assign(self.s, 10.0**log_target)
             reason, its, lits = self._newton()
             newton += its
             linear += lits
@@ -948,10 +1055,13 @@ class Problem:
             halvings += 1
             if log_done is None or halvings > MAX_HALVINGS or attempts >= max_attempts:
                 raise SolverError(
-                    "Newton did not converge", history=self.history, step=step,
+                    "Newton did not converge",
+                    history=self.history,
+                    step=step,
                     multiplier=10.0**log_target,
                     converged_multiplier=None if log_done is None else 10.0**log_done,
-                    reason=reason)
+                    reason=reason,
+                )
             log_target = 0.5 * (log_done + log_target)
         return self._result(t0, newton, linear, history, reached)
 
@@ -961,13 +1071,22 @@ class Problem:
             ok = ok and bool(np.all(np.isfinite(self.theta.x.array)))
         return bool(self.comm.allreduce(ok, op=MPI.LAND))
 
-    def _result(self, t0: float, newton: int, linear: int, history: list[float],
-                reached: list[float]) -> Solution:
-        return Solution(case=self.case, meshdata=self.meshdata, problem=self, converged=True,
-                        newton_iterations=newton, linear_iterations=linear,
-                        residual_history=history, multipliers=reached,
-                        wall_time_s=time.perf_counter() - t0, dofs=self.dofs,
-                        state=self._state())
+    def _result(
+        self, t0: float, newton: int, linear: int, history: list[float], reached: list[float]
+    ) -> Solution:
+        return Solution(
+            case=self.case,
+            meshdata=self.meshdata,
+            problem=self,
+            converged=True,
+            newton_iterations=newton,
+            linear_iterations=linear,
+            residual_history=history,
+            multipliers=reached,
+            wall_time_s=time.perf_counter() - t0,
+            dofs=self.dofs,
+            state=self._state(),
+        )
 
     # ------------------------------------------------------------------ evaluation
     def form(self, expr: Any) -> Any:
@@ -1019,14 +1138,18 @@ class Problem:
         if self.eliminated is not None:
             Vi = out[self.unknowns[0]].function_space
             f = fem.Function(Vi, name=self.eliminated)
-            f.interpolate(fem.Expression(self.conc[self.eliminated],
-                                         Vi.element.interpolation_points))
+            f.interpolate(
+                fem.Expression(self.conc[self.eliminated], Vi.element.interpolation_points)
+            )
             out[self.eliminated] = f
         if self.theta is not None and self.catalyst == "layer":
             Vp = out[self.unknowns[0]].function_space
             ct = self.meshdata.cell_tags
-            cells = np.sort(ct.indices[np.isin(ct.values, np.asarray(
-                tags("catalyst_layer"), dtype=ct.values.dtype))]).astype(np.int32)
+            cells = np.sort(
+                ct.indices[
+                    np.isin(ct.values, np.asarray(tags("catalyst_layer"), dtype=ct.values.dtype))
+                ]
+            ).astype(np.int32)
             sub_cells = self.entity_maps[0].sub_topology_to_topology(cells, inverse=True)
             for j, a in enumerate(self.adsorbed):
                 th = _sub_function(self.theta, j)
@@ -1035,8 +1158,3 @@ class Problem:
                 f.x.scatter_forward()
                 out[a] = f
         return out
-
-
-def scatter(x: Any) -> None:
-    """Forward-scatter a dolfinx vector (helper for callers that edit arrays)."""
-    la.petsc._ghost_update(x, PETSc.InsertMode.INSERT, PETSc.ScatterMode.FORWARD)

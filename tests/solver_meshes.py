@@ -6,6 +6,7 @@ cells and facets with the shared physical-group tags.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -59,8 +60,14 @@ def tag_facets(msh: dmesh.Mesh, rules: list[tuple[str, Marker, bool]]) -> dmesh.
     return dmesh.meshtags(msh, fdim, indices[order], values[order])
 
 
-def box(comm: MPI.Comm, dim: int, n: int, size: float = 10.0, layer_from: float = 0.5,
-        axisymmetric: bool = False) -> MeshData:
+def box(
+    comm: MPI.Comm,
+    dim: int,
+    n: int,
+    size: float = 10.0,
+    layer_from: float = 0.5,
+    axisymmetric: bool = False,
+) -> MeshData:
     """[0, size]^dim; cells with x[0] >= layer_from·size are catalytic layer, the rest cavity.
 
     Every exterior facet is outer_boundary, except x[0] = 0 when axisymmetric
@@ -77,12 +84,20 @@ def box(comm: MPI.Comm, dim: int, n: int, size: float = 10.0, layer_from: float 
         rules.append(("axis", lambda x: np.isclose(x[0], 0.0, atol=eps), True))
     rules.append(("outer_boundary", lambda x: np.full(x.shape[1], True), True))
     ft = tag_facets(msh, rules)
-    return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=axisymmetric,
-                    multiplicity=1.0)
+    return MeshData(
+        mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=axisymmetric, multiplicity=1.0
+    )
 
 
-def shell(comm: MPI.Comm, r_in: float, r_out: float, n_rho: int, n_theta: int,
-          grading: float = 1.0, bath_from: float | None = None) -> MeshData:
+def shell(
+    comm: MPI.Comm,
+    r_in: float,
+    r_out: float,
+    n_rho: int,
+    n_theta: int,
+    grading: float = 1.0,
+    bath_from: float | None = None,
+) -> MeshData:
     """Axisymmetric spherical shell r_in < ρ < r_out (nm), catalytic layer.
 
     A (ρ, ϑ) rectangle mapped to r = ρ sin ϑ, z = ρ cos ϑ. ``grading`` > 1
@@ -101,17 +116,24 @@ def shell(comm: MPI.Comm, r_in: float, r_out: float, n_rho: int, n_theta: int,
         rules.append(("bath", lambda p: np.hypot(p[0], p[1]) > bath_from))
     ct = tag_cells(msh, rules, "cavity_layer")
     eps = 1e-6 * r_out
-    ft = tag_facets(msh, [
-        ("axis", lambda p: np.isclose(p[0], 0.0, atol=eps), True),
-        ("outer_boundary", lambda p: np.isclose(np.hypot(p[0], p[1]), r_out, atol=eps), True),
-        ("cavity_wall", lambda p: np.isclose(np.hypot(p[0], p[1]), r_in, atol=eps), True),
-    ])
+    ft = tag_facets(
+        msh,
+        [
+            ("axis", lambda p: np.isclose(p[0], 0.0, atol=eps), True),
+            ("outer_boundary", lambda p: np.isclose(np.hypot(p[0], p[1]), r_out, atol=eps), True),
+            ("cavity_wall", lambda p: np.isclose(np.hypot(p[0], p[1]), r_in, atol=eps), True),
+        ],
+    )
     return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True, multiplicity=1.0)
 
 
-def interval(comm: MPI.Comm, n: int, length: float,
-             regions: list[tuple[str, float, float]] | None = None,
-             surface_at_zero: bool = True) -> MeshData:
+def interval(
+    comm: MPI.Comm,
+    n: int,
+    length: float,
+    regions: list[tuple[str, float, float]] | None = None,
+    surface_at_zero: bool = True,
+) -> MeshData:
     """[0, length] nm in 1D: x = length is outer_boundary, x = 0 catalyst_surface.
 
     ``regions`` tags cells whose midpoint lies in (a, b) with a group name;
@@ -124,16 +146,25 @@ def interval(comm: MPI.Comm, n: int, length: float,
     ct = tag_cells(msh, rules, "bath")
     e = 1e-9 * length
     frules: list[tuple[str, Marker, bool]] = [
-        ("outer_boundary", lambda p: np.isclose(p[0], length, atol=e), True)]
+        ("outer_boundary", lambda p: np.isclose(p[0], length, atol=e), True)
+    ]
     if surface_at_zero:
         frules.append(("catalyst_surface", lambda p: np.isclose(p[0], 0.0, atol=e), True))
     ft = tag_facets(msh, frules)
     return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=False, multiplicity=1.0)
 
 
-def pore_cell(comm: MPI.Comm, h: float = 1.0, r_pore: float = 3.5, r_cell: float = 6.0,
-              layer: float = 1.0, z_cavity: float = 20.0, shell: float = 10.0,
-              bath: float = 20.0, multiplicity: float = 100.0) -> MeshData:
+def pore_cell(
+    comm: MPI.Comm,
+    h: float = 1.0,
+    r_pore: float = 3.5,
+    r_cell: float = 6.0,
+    layer: float = 1.0,
+    z_cavity: float = 20.0,
+    shell: float = 10.0,
+    bath: float = 20.0,
+    multiplicity: float = 100.0,
+) -> MeshData:
     """A mini axisymmetric pore cell (r, z): cavity below, one pore on the axis, bath above.
 
     Carbon (r > r_pore, z_cavity < z < z_cavity + shell) is not meshed. The
@@ -147,7 +178,7 @@ def pore_cell(comm: MPI.Comm, h: float = 1.0, r_pore: float = 3.5, r_cell: float
 
     def ticks(stops: list[float]) -> np.ndarray:
         pts = [stops[0]]
-        for a, b in zip(stops[:-1], stops[1:], strict=True):
+        for a, b in itertools.pairwise(stops):
             m = max(1, round((b - a) / h))
             pts += list(np.linspace(a, b, m + 1)[1:])
         return np.array(pts)
@@ -179,24 +210,37 @@ def pore_cell(comm: MPI.Comm, h: float = 1.0, r_pore: float = 3.5, r_cell: float
     part = dmesh.create_cell_partitioner(dmesh.GhostMode.shared_facet, 2)
     msh = dmesh.create_mesh(comm, cells, domain, x, partitioner=part)
     in_shell = lambda p: (p[1] > z_cavity) & (p[1] < z_out)  # noqa: E731
-    ct = tag_cells(msh, [
-        ("pore", lambda p: in_shell(p) & (p[0] < r_pore - layer)),
-        ("pore_layer", lambda p: in_shell(p)),
-        ("cavity_layer", lambda p: (p[1] < z_cavity) & (p[1] > z_cavity - layer)
-         & (p[0] > r_pore)),
-        ("bath", lambda p: p[1] > z_out),
-    ], "cavity")
+    ct = tag_cells(
+        msh,
+        [
+            ("pore", lambda p: in_shell(p) & (p[0] < r_pore - layer)),
+            ("pore_layer", lambda p: in_shell(p)),
+            (
+                "cavity_layer",
+                lambda p: (p[1] < z_cavity) & (p[1] > z_cavity - layer) & (p[0] > r_pore),
+            ),
+            ("bath", lambda p: p[1] > z_out),
+        ],
+        "cavity",
+    )
     e = 1e-6
-    ft = tag_facets(msh, [
-        ("axis", lambda p: np.isclose(p[0], 0.0, atol=e), True),
-        ("outer_boundary", lambda p: np.isclose(p[1], z_top, atol=e), True),
-        ("symmetry", lambda p: np.isclose(p[0], r_cell, atol=e), True),
-        ("pore_wall", lambda p: np.isclose(p[0], r_pore, atol=e) & in_shell(p), True),
-        ("cavity_wall", lambda p: np.isclose(p[1], z_cavity, atol=e), True),
-        ("outer_surface", lambda p: np.isclose(p[1], z_out, atol=e), True),
-        ("mouth_inner", lambda p: np.isclose(p[1], z_cavity, atol=e) & (p[0] < r_pore + e),
-         False),
-        ("mouth_outer", lambda p: np.isclose(p[1], z_out, atol=e) & (p[0] < r_pore + e), False),
-    ])
-    return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True,
-                    multiplicity=multiplicity)
+    ft = tag_facets(
+        msh,
+        [
+            ("axis", lambda p: np.isclose(p[0], 0.0, atol=e), True),
+            ("outer_boundary", lambda p: np.isclose(p[1], z_top, atol=e), True),
+            ("symmetry", lambda p: np.isclose(p[0], r_cell, atol=e), True),
+            ("pore_wall", lambda p: np.isclose(p[0], r_pore, atol=e) & in_shell(p), True),
+            ("cavity_wall", lambda p: np.isclose(p[1], z_cavity, atol=e), True),
+            ("outer_surface", lambda p: np.isclose(p[1], z_out, atol=e), True),
+            (
+                "mouth_inner",
+                lambda p: np.isclose(p[1], z_cavity, atol=e) & (p[0] < r_pore + e),
+                False,
+            ),
+            ("mouth_outer", lambda p: np.isclose(p[1], z_out, atol=e) & (p[0] < r_pore + e), False),
+        ],
+    )
+    return MeshData(
+        mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True, multiplicity=multiplicity
+    )

@@ -13,40 +13,53 @@ from __future__ import annotations
 import math
 
 import pytest
-import ufl
-
 import solver_meshes as sm
+import ufl
+from mpi4py import MPI
+
 from confine.case import Case, case_from_dict
 from confine.solve import Manufactured, solve
-
-from mpi4py import MPI  # noqa: I001  (after confine.env ordering)
 
 SIZE = 10.0  # nm
 
 
 def mms_case(model: str = "secondary") -> Case:
     """The coupled test network with values that make every term O(1)."""
-    return case_from_dict({
-        "case": {"name": "mms"},
-        "geometry": {"kind": "planar", "model": "2d", "length": "10 nm"},
-        "electrolyte": {"potential_model": model, "hindrance": "none"},
-        "electrode": {"potential": "-0.1 V"},
-        "species": [
-            {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
-            {"name": "OH-", "charge": -1, "diffusivity": "5.273e-9 m^2/s", "bulk": "0.1 mol/L"},
-            {"name": "O2", "diffusivity": "2.0e-9 m^2/s", "bulk": "0.001 mol/L"},
-            {"name": "*OH", "phase": "adsorbed"},
-        ],
-        "reactions": [
-            {"name": "adsorb", "type": "chemical", "where": "layer",
-             "reactants": {"O2": 1, "H2O": 2}, "products": {"*OH": 4},
-             "rate_constant": "1e7 1/s"},
-            {"name": "reduce", "type": "electrochemical", "where": "layer",
-             "reactants": {"*OH": 1}, "products": {"OH-": 1}, "electrons": 1,
-             "rate_constant": "1e6 mol/(m^3*s)", "transfer_coefficient": 0.5},
-        ],
-        "solver": {"continuation_steps": 2},
-    })
+    return case_from_dict(
+        {
+            "case": {"name": "mms"},
+            "geometry": {"kind": "planar", "model": "2d", "length": "10 nm"},
+            "electrolyte": {"potential_model": model, "hindrance": "none"},
+            "electrode": {"potential": "-0.1 V"},
+            "species": [
+                {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {"name": "OH-", "charge": -1, "diffusivity": "5.273e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {"name": "O2", "diffusivity": "2.0e-9 m^2/s", "bulk": "0.001 mol/L"},
+                {"name": "*OH", "phase": "adsorbed"},
+            ],
+            "reactions": [
+                {
+                    "name": "adsorb",
+                    "type": "chemical",
+                    "where": "layer",
+                    "reactants": {"O2": 1, "H2O": 2},
+                    "products": {"*OH": 4},
+                    "rate_constant": "1e7 1/s",
+                },
+                {
+                    "name": "reduce",
+                    "type": "electrochemical",
+                    "where": "layer",
+                    "reactants": {"*OH": 1},
+                    "products": {"OH-": 1},
+                    "electrons": 1,
+                    "rate_constant": "1e6 mol/(m^3*s)",
+                    "transfer_coefficient": 0.5,
+                },
+            ],
+            "solver": {"continuation_steps": 2},
+        }
+    )
 
 
 def _shape(x, dim: int, phase: float):
@@ -85,7 +98,8 @@ def errors(dim: int, n: int, axisymmetric: bool) -> dict[str, tuple[float, float
         l2 = p.integrate((h - e) ** 2 * w * meas) / p.integrate(e**2 * w * meas)
         d = ufl.grad(h - e)
         h1 = p.integrate(ufl.inner(d, d) * w * meas) / p.integrate(
-            ufl.inner(ufl.grad(e), ufl.grad(e)) * w * meas)
+            ufl.inner(ufl.grad(e), ufl.grad(e)) * w * meas
+        )
         return math.sqrt(l2), math.sqrt(h1)
 
     for s, f in ex.concentration.items():
@@ -103,8 +117,10 @@ def orders(dim: int, ns: list[int], axisymmetric: bool = False) -> dict[str, tup
     errs = [errors(dim, n, axisymmetric) for n in ns]
     ratio = ns[-1] / ns[-2]
     return {
-        k: (math.log(errs[-2][k][0] / errs[-1][k][0]) / math.log(ratio),
-            math.log(errs[-2][k][1] / errs[-1][k][1]) / math.log(ratio))
+        k: (
+            math.log(errs[-2][k][0] / errs[-1][k][0]) / math.log(ratio),
+            math.log(errs[-2][k][1] / errs[-1][k][1]) / math.log(ratio),
+        )
         for k in errs[-1]
     }
 
@@ -127,4 +143,3 @@ def test_mms_axisymmetric() -> None:
 @pytest.mark.slow
 def test_mms_3d() -> None:
     _check(orders(3, [4, 8, 16]))
-

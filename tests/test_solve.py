@@ -8,16 +8,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+import solver_meshes as sm
+from mpi4py import MPI
 from scipy.optimize import brentq
 
-import solver_meshes as sm
 from confine.case import Case, case_from_dict, load_case
 from confine.metrics import compute_metrics
 from confine.physics import hindrance
 from confine.solve import SolverError, solve
 from confine.units import FARADAY, GAS_CONSTANT
-
-from mpi4py import MPI  # noqa: I001
 
 ROOT = Path(__file__).resolve().parent.parent
 COMM = MPI.COMM_WORLD
@@ -32,21 +31,39 @@ def value(metrics: dict[str, Any], dotted: str) -> Any:
 
 # --------------------------------------------------------------------------- shell
 def shell_case(k: float, bath_boundary: str = "bulk", bath_thickness: str = "100 nm") -> Case:
-    return case_from_dict({
-        "case": {"name": "shell"},
-        "geometry": {"kind": "hollow-sphere", "model": "axisymmetric-cell",
-                     "wall_thickness": "3 nm", "bath_boundary": bath_boundary,
-                     "bath_thickness": bath_thickness},
-        "electrolyte": {"potential_model": "none", "hindrance": "none"},
-        "species": [
-            {"name": "A", "formula": "X", "diffusivity": "1.91e-9 m^2/s", "bulk": "0.034 mol/L"},
-            {"name": "B", "formula": "X", "diffusivity": "1.91e-9 m^2/s"},
-        ],
-        "reactions": [{"name": "consume", "type": "chemical", "where": "layer",
-                       "reactants": {"A": 1}, "products": {"B": 1},
-                       "rate_constant": f"{k} 1/s"}],
-        "output": {"products": ["B"]},
-    })
+    return case_from_dict(
+        {
+            "case": {"name": "shell"},
+            "geometry": {
+                "kind": "hollow-sphere",
+                "model": "axisymmetric-cell",
+                "wall_thickness": "3 nm",
+                "bath_boundary": bath_boundary,
+                "bath_thickness": bath_thickness,
+            },
+            "electrolyte": {"potential_model": "none", "hindrance": "none"},
+            "species": [
+                {
+                    "name": "A",
+                    "formula": "X",
+                    "diffusivity": "1.91e-9 m^2/s",
+                    "bulk": "0.034 mol/L",
+                },
+                {"name": "B", "formula": "X", "diffusivity": "1.91e-9 m^2/s"},
+            ],
+            "reactions": [
+                {
+                    "name": "consume",
+                    "type": "chemical",
+                    "where": "layer",
+                    "reactants": {"A": 1},
+                    "products": {"B": 1},
+                    "rate_constant": f"{k} 1/s",
+                }
+            ],
+            "output": {"products": ["B"]},
+        }
+    )
 
 
 def shell_rate(k: float, d: float, r_in: float, r_out: float, c_s: float) -> float:
@@ -56,8 +73,12 @@ def shell_rate(k: float, d: float, r_in: float, r_out: float, c_s: float) -> flo
     rate is the diffusive inflow 4π r_out² D c'(r_out) (= η k V c_s).
     """
     m = math.sqrt(k / d)
-    mat = np.array([[math.exp(m * r_out) / r_out, math.exp(-m * r_out) / r_out],
-                    [(m * r_in - 1) * math.exp(m * r_in), (-m * r_in - 1) * math.exp(-m * r_in)]])
+    mat = np.array(
+        [
+            [math.exp(m * r_out) / r_out, math.exp(-m * r_out) / r_out],
+            [(m * r_in - 1) * math.exp(m * r_in), (-m * r_in - 1) * math.exp(-m * r_in)],
+        ]
+    )
     a, b = np.linalg.solve(mat, [c_s, 0.0])
     ep, em = math.exp(m * r_out), math.exp(-m * r_out)
     dc = (m * (a * ep - b * em) * r_out - (a * ep + b * em)) / r_out**2
@@ -98,21 +119,48 @@ def test_hindered_pore_conductance_series_resistances() -> None:
     """bath | pore (D·H) | bath in 1D with a first-order sink at x = 0: the piecewise-linear
     exact solution is in the P1 space, so the flux matches resistances in series exactly."""
     radius, pore_d = 0.5e-9, 3.0e-9
-    case = case_from_dict({
-        "case": {"name": "pore"},
-        "geometry": {"kind": "planar", "model": "1d", "length": "30 nm", "catalyst": "surface",
-                     "pore_diameter": "3 nm"},
-        "electrolyte": {"potential_model": "none", "hindrance": "renkin"},
-        "species": [
-            {"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s", "bulk": "1 mol/L",
-             "radius": "0.5 nm", "radius_kind": "stokes", "radius_source": "test value"},
-            {"name": "B", "formula": "X", "diffusivity": "1e-9 m^2/s", "radius": "0.5 nm",
-             "radius_kind": "stokes", "radius_source": "test value"},
-        ],
-        "reactions": [{"name": "sink", "type": "chemical", "where": "surface",
-                       "reactants": {"A": 1}, "products": {"B": 1},
-                       "rate_constant": "0.05 m/s"}],
-    })
+    case = case_from_dict(
+        {
+            "case": {"name": "pore"},
+            "geometry": {
+                "kind": "planar",
+                "model": "1d",
+                "length": "30 nm",
+                "catalyst": "surface",
+                "pore_diameter": "3 nm",
+            },
+            "electrolyte": {"potential_model": "none", "hindrance": "renkin"},
+            "species": [
+                {
+                    "name": "A",
+                    "formula": "X",
+                    "diffusivity": "1e-9 m^2/s",
+                    "bulk": "1 mol/L",
+                    "radius": "0.5 nm",
+                    "radius_kind": "stokes",
+                    "radius_source": "test value",
+                },
+                {
+                    "name": "B",
+                    "formula": "X",
+                    "diffusivity": "1e-9 m^2/s",
+                    "radius": "0.5 nm",
+                    "radius_kind": "stokes",
+                    "radius_source": "test value",
+                },
+            ],
+            "reactions": [
+                {
+                    "name": "sink",
+                    "type": "chemical",
+                    "where": "surface",
+                    "reactants": {"A": 1},
+                    "products": {"B": 1},
+                    "rate_constant": "0.05 m/s",
+                }
+            ],
+        }
+    )
     md = sm.interval(COMM, 30, 30.0, regions=[("pore", 10.0, 20.0)])
     sol = solve(case, md)
     h = hindrance.renkin(radius / (pore_d / 2))
@@ -134,21 +182,31 @@ def test_transport_limited_deposition_with_migration() -> None:
     2D (c_b − c_s)/δ = k c_s exp(−α (E − φ_s − E_ref) F/RT), φ_s = (RT/F) ln(c_s/c_b).
     """
     delta, d, cb, k, alpha, e = 10e-9, 1.6e-9, 10.0, 0.05, 0.5, -0.1
-    case = case_from_dict({
-        "case": {"name": "ag"},
-        "geometry": {"kind": "planar", "model": "1d", "length": "10 nm", "catalyst": "surface"},
-        "electrolyte": {"potential_model": "electroneutral", "hindrance": "none"},
-        "electrode": {"potential": f"{e} V"},
-        "species": [
-            {"name": "Ag+", "charge": 1, "diffusivity": f"{d} m^2/s", "bulk": "0.01 mol/L"},
-            {"name": "NO3-", "charge": -1, "diffusivity": "1.9e-9 m^2/s",
-             "bulk": "0.01 mol/L"},
-            {"name": "Ag", "diffusivity": "1e-9 m^2/s"},
-        ],
-        "reactions": [{"name": "deposit", "type": "electrochemical", "where": "surface",
-                       "reactants": {"Ag+": 1}, "products": {"Ag": 1}, "electrons": 1,
-                       "rate_constant": f"{k} m/s", "transfer_coefficient": alpha}],
-    })
+    case = case_from_dict(
+        {
+            "case": {"name": "ag"},
+            "geometry": {"kind": "planar", "model": "1d", "length": "10 nm", "catalyst": "surface"},
+            "electrolyte": {"potential_model": "electroneutral", "hindrance": "none"},
+            "electrode": {"potential": f"{e} V"},
+            "species": [
+                {"name": "Ag+", "charge": 1, "diffusivity": f"{d} m^2/s", "bulk": "0.01 mol/L"},
+                {"name": "NO3-", "charge": -1, "diffusivity": "1.9e-9 m^2/s", "bulk": "0.01 mol/L"},
+                {"name": "Ag", "diffusivity": "1e-9 m^2/s"},
+            ],
+            "reactions": [
+                {
+                    "name": "deposit",
+                    "type": "electrochemical",
+                    "where": "surface",
+                    "reactants": {"Ag+": 1},
+                    "products": {"Ag": 1},
+                    "electrons": 1,
+                    "rate_constant": f"{k} m/s",
+                    "transfer_coefficient": alpha,
+                }
+            ],
+        }
+    )
     vt = GAS_CONSTANT * 298.15 / FARADAY
 
     def balance(cs: float) -> float:
@@ -170,19 +228,28 @@ def test_transport_limited_deposition_with_migration() -> None:
 def test_langmuir_coverage_at_equilibrium() -> None:
     """A ⇌ *A on the layer and nothing else: θ = Kc/(1 + Kc) everywhere, c = bulk."""
     kf, kb, c = 2e3, 5e4, 40.0
-    case = case_from_dict({
-        "case": {"name": "langmuir"},
-        "geometry": {"kind": "planar", "model": "2d", "length": "10 nm"},
-        "electrolyte": {"potential_model": "none", "hindrance": "none"},
-        "species": [
-            {"name": "A", "formula": "CO", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
-            {"name": "*A", "phase": "adsorbed", "formula": "CO"},
-        ],
-        "reactions": [{"name": "ads", "type": "chemical", "where": "layer",
-                       "reactants": {"A": 1}, "products": {"*A": 1},
-                       "rate_constant": f"{kf} 1/s",
-                       "backward_rate_constant": f"{kb} mol/(m^3*s)"}],
-    })
+    case = case_from_dict(
+        {
+            "case": {"name": "langmuir"},
+            "geometry": {"kind": "planar", "model": "2d", "length": "10 nm"},
+            "electrolyte": {"potential_model": "none", "hindrance": "none"},
+            "species": [
+                {"name": "A", "formula": "CO", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
+                {"name": "*A", "phase": "adsorbed", "formula": "CO"},
+            ],
+            "reactions": [
+                {
+                    "name": "ads",
+                    "type": "chemical",
+                    "where": "layer",
+                    "reactants": {"A": 1},
+                    "products": {"*A": 1},
+                    "rate_constant": f"{kf} 1/s",
+                    "backward_rate_constant": f"{kb} mol/(m^3*s)",
+                }
+            ],
+        }
+    )
     sol = solve(case, sm.box(COMM, 2, 8, 10.0))
     th = sol.problem.theta.x.array
     expected = kf / kb * c / (1 + kf / kb * c)
@@ -193,16 +260,28 @@ def test_langmuir_coverage_at_equilibrium() -> None:
 
 # --------------------------------------------------------------------------- urea network
 def urea_case(potential: str = "-1.1 V", model: str = "secondary", **more: Any) -> Case:
-    over = {"geometry.bath_boundary": "bulk", "electrode.potential": potential,
-            "electrolyte.potential_model": model,
-            "output.products": ["urea", "NH4+", "NH3", "NO2-", "H2"]}
+    over = {
+        "geometry.bath_boundary": "bulk",
+        "electrode.potential": potential,
+        "electrolyte.potential_model": model,
+        "output.products": ["urea", "NH4+", "NH3", "NO2-", "H2"],
+    }
     over.update(more)
     return load_case(ROOT / "cases" / "mchs-7nm.toml", set=over)
 
 
 def urea_mesh(comm: MPI.Comm = COMM, h: float = 1.0) -> Any:
-    return sm.pore_cell(comm, h=h, r_pore=3.775, r_cell=6.0, layer=2.0, z_cavity=20.0,
-                        shell=20.0, bath=20.0, multiplicity=480.0)
+    return sm.pore_cell(
+        comm,
+        h=h,
+        r_pore=3.775,
+        r_cell=6.0,
+        layer=2.0,
+        z_cavity=20.0,
+        shell=20.0,
+        bath=20.0,
+        multiplicity=480.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -230,8 +309,10 @@ def test_conservation_on_the_urea_network(urea_solution) -> None:
         prod = value(m, f"species/{name}/production_mol_s")
         assert out == pytest.approx(prod, rel=1e-6), name
     # elements: what leaves carries what came in (every step balances them)
-    n_out = sum(value(m, f"species/{s}/outward_flux_mol_s") * n
-                for s, n in (("NO3-", 1), ("NO2-", 1), ("NH4+", 1), ("NH3", 1), ("urea", 2)))
+    n_out = sum(
+        value(m, f"species/{s}/outward_flux_mol_s") * n
+        for s, n in (("NO3-", 1), ("NO2-", 1), ("NH4+", 1), ("NH3", 1), ("urea", 2))
+    )
     scale = abs(value(m, "species/NO3-/outward_flux_mol_s"))
     assert abs(n_out) < 1e-6 * scale
 
@@ -254,8 +335,12 @@ def test_metrics_keys_and_units(urea_solution) -> None:
     case, md, sol = urea_solution
     m = compute_metrics(case, md, sol, COMM)
     urea = m["species"]["urea"]
-    for key, unit in (("interior_mean_mol_L", "mol/L"), ("exterior_mean_mol_L", "mol/L"),
-                      ("ratio_interior_exterior", "1"), ("flux_into_cavity_mol_s", "mol/s")):
+    for key, unit in (
+        ("interior_mean_mol_L", "mol/L"),
+        ("exterior_mean_mol_L", "mol/L"),
+        ("ratio_interior_exterior", "1"),
+        ("flux_into_cavity_mol_s", "mol/s"),
+    ):
         assert urea[key]["unit"] == unit
         assert urea[key]["value"] is not None and math.isfinite(urea[key]["value"])
     assert m["reactions"]["coupling"]["rate_mol_s"]["unit"] == "mol/s"

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 import solver_meshes as sm
-from confine.metrics import compute_metrics
-from confine.solve import solve
+from mpi4py import MPI
 from test_solve import urea_case
 
-from mpi4py import MPI  # noqa: I001
+from confine.metrics import compute_metrics
+from confine.solve import solve
 
 # solver counters and timings legitimately differ; mass-balance errors and the net
 # production of adsorbates are residuals (zero up to the solver tolerance)
@@ -39,8 +38,17 @@ def leaves(node: Any, path: str = "") -> dict[str, tuple[float, str]]:
 
 
 def metrics_on(comm: MPI.Comm, case: Any) -> dict[str, tuple[float, str]]:
-    md = sm.pore_cell(comm, h=1.0, r_pore=3.775, r_cell=6.0, layer=2.0, z_cavity=20.0,
-                      shell=20.0, bath=20.0, multiplicity=480.0)
+    md = sm.pore_cell(
+        comm,
+        h=1.0,
+        r_pore=3.775,
+        r_cell=6.0,
+        layer=2.0,
+        z_cavity=20.0,
+        shell=20.0,
+        bath=20.0,
+        multiplicity=480.0,
+    )
     return leaves(compute_metrics(case, md, solve(case, md, comm), comm))
 
 
@@ -61,8 +69,11 @@ def test_same_metrics_on_one_and_two_ranks(model: str) -> None:
     scale: dict[str, float] = {}
     for v, unit in ser.values():
         scale[unit] = max(scale.get(unit, 0.0), abs(v))
-    bad = {k: (par[k][0], ser[k][0]) for k in ser
-           if abs(par[k][0] - ser[k][0]) > 1e-8 * max(abs(ser[k][0]), abs(par[k][0]))
-           + 1e-12 * scale[ser[k][1]]}
+    bad = {
+        k: (par[k][0], ser[k][0])
+        for k in ser
+        if abs(par[k][0] - ser[k][0])
+        > 1e-8 * max(abs(ser[k][0]), abs(par[k][0])) + 1e-12 * scale[ser[k][1]]
+    }
     assert not bad, sorted(bad.items())
     assert len(ser) > 100

@@ -84,8 +84,10 @@ def hindrance_factor(model: str, solute_radius: float | None, pore_radius: float
     else:
         raise ValueError(f"unknown hindrance model {model!r}")
     if h <= 0.0:
-        raise ValueError(f"solute of radius {solute_radius:g} m cannot enter a pore of radius "
-                         f"{pore_radius:g} m (lambda = {lam:.3g})")
+        raise ValueError(
+            f"solute of radius {solute_radius:g} m cannot enter a pore of radius "
+            f"{pore_radius:g} m (lambda = {lam:.3g})"
+        )
     return h
 
 

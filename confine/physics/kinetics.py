@@ -80,8 +80,9 @@ def thermal_voltage(temperature: Expr) -> Expr:
     return GAS_CONSTANT * temperature / FARADAY
 
 
-def tafel_factor(alpha: Expr, potential: Expr, phi: Expr, reference: Expr,
-                 temperature: Expr) -> Expr:
+def tafel_factor(
+    alpha: Expr, potential: Expr, phi: Expr, reference: Expr, temperature: Expr
+) -> Expr:
     """exp(−α_c F (E − φ − E_ref) / RT): cathodic Tafel factor at the local overpotential.
 
     Args:

@@ -33,8 +33,9 @@ def conductivity(case: Case) -> float:
     ions = [s for s in case.species if s.phase == "solution" and s.charge != 0]
     kappa = conductivity_from_ions(ions, case.electrolyte.temperature)
     if kappa <= 0.0:
-        raise ValueError("secondary potential model: no ions to conduct (give "
-                         "electrolyte.conductivity)")
+        raise ValueError(
+            "secondary potential model: no ions to conduct (give electrolyte.conductivity)"
+        )
     return kappa
 
 
@@ -64,8 +65,9 @@ def eliminated_ion(case: Case) -> Species:
     return max(pool, key=lambda s: (s.bulk, -abs(s.charge)))
 
 
-def eliminated_concentration(charges: Mapping[str, int], conc: Mapping[str, Expr],
-                             eliminated: str, z_eliminated: int) -> Expr:
+def eliminated_concentration(
+    charges: Mapping[str, int], conc: Mapping[str, Expr], eliminated: str, z_eliminated: int
+) -> Expr:
     """c_e = −Σ_{j≠e} z_j c_j / z_e."""
     total: Expr = 0.0
     for name, z in charges.items():
