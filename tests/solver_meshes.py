@@ -67,6 +67,7 @@ def box(
     size: float = 10.0,
     layer_from: float = 0.5,
     axisymmetric: bool = False,
+    surface_left: bool = False,
 ) -> MeshData:
     """[0, size]^dim; cells with x[0] >= layer_from·size are catalytic layer, the rest cavity.
 
@@ -80,6 +81,15 @@ def box(
     eps = 1e-9 * size
     ct = tag_cells(msh, [("cavity_layer", lambda x: x[0] > layer_from * size)], "cavity")
     rules: list[tuple[str, Marker, bool]] = []
+    if surface_left:  # x = 0 is a reacting surface, x = size the bath face, the rest walls
+        rules += [
+            ("catalyst_surface", lambda x: np.isclose(x[0], 0.0, atol=eps), True),
+            ("outer_boundary", lambda x: np.isclose(x[0], size, atol=eps), True),
+        ]
+        ft = tag_facets(msh, rules)
+        return MeshData(
+            mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=axisymmetric, multiplicity=1.0
+        )
     if axisymmetric:
         rules.append(("axis", lambda x: np.isclose(x[0], 0.0, atol=eps), True))
     rules.append(("outer_boundary", lambda x: np.full(x.shape[1], True), True))

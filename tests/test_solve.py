@@ -258,6 +258,64 @@ def test_langmuir_coverage_at_equilibrium() -> None:
     assert np.allclose(a, 1.0, rtol=1e-10)
 
 
+def test_langmuir_on_a_surface_catalyst_with_a_sink() -> None:
+    """Adsorbates on a facet submesh: A ⇌ *A on the x = 0 face, *A → B consumes them.
+
+    1D in effect (walls at y = 0, 10): the surface balance kf c_s (1 − θ) − kb θ = kr θ
+    and the flux D (c_b − c_s)/L = kr θ (areal rates; Γ drops out at steady state) give c_s, θ in closed
+    form; P1 represents the linear profile exactly.
+    """
+    kf, kb, kr, d, cb, length = 1e-3, 2e-5, 1e-5, 1e-9, 40.0, 10e-9
+    case = case_from_dict(
+        {
+            "case": {"name": "surface-langmuir"},
+            "geometry": {
+                "kind": "planar",
+                "model": "2d",
+                "length": "10 nm",
+                "catalyst": "surface",
+            },
+            "electrolyte": {"potential_model": "none", "hindrance": "none"},
+            "species": [
+                {"name": "A", "formula": "CO", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
+                {"name": "*A", "phase": "adsorbed", "formula": "CO"},
+                {"name": "B", "formula": "CO", "diffusivity": "1e-9 m^2/s"},
+            ],
+            "reactions": [
+                {
+                    "name": "ads",
+                    "type": "chemical",
+                    "where": "surface",
+                    "reactants": {"A": 1},
+                    "products": {"*A": 1},
+                    "rate_constant": f"{kf} m/s",
+                    "backward_rate_constant": f"{kb} mol/(m^2*s)",
+                },
+                {
+                    "name": "react",
+                    "type": "chemical",
+                    "where": "surface",
+                    "reactants": {"*A": 1},
+                    "products": {"B": 1},
+                    "rate_constant": f"{kr} mol/(m^2*s)",
+                },
+            ],
+        }
+    )
+    sol = solve(case, sm.box(COMM, 2, 8, 10.0, surface_left=True))
+
+    def gap(cs: float) -> float:
+        theta = kf * cs / (kf * cs + kb + kr)
+        return d * (cb - cs) / length - kr * theta
+
+    cs = brentq(gap, 0.0, cb, xtol=1e-14)
+    theta = kf * cs / (kf * cs + kb + kr)
+    assert np.allclose(sol.problem.theta.x.array, theta, rtol=1e-9)
+    width = 10e-9  # per metre of depth: the face is 10 nm wide
+    assert sol.problem.rate_integral("react") == pytest.approx(kr * theta * width, rel=1e-9)
+    assert sol.problem.outward_flux("B") == pytest.approx(kr * theta * width, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- urea network
 def urea_case(potential: str = "-1.1 V", model: str = "secondary", **more: Any) -> Case:
     over = {
