@@ -262,8 +262,8 @@ def test_langmuir_on_a_surface_catalyst_with_a_sink() -> None:
     """Adsorbates on a facet submesh: A ⇌ *A on the x = 0 face, *A → B consumes them.
 
     1D in effect (walls at y = 0, 10): the surface balance kf c_s (1 − θ) − kb θ = kr θ
-    and the flux D (c_b − c_s)/L = kr θ (areal rates; Γ drops out at steady state) give c_s, θ in closed
-    form; P1 represents the linear profile exactly.
+    and the flux D (c_b − c_s)/L = kr θ (areal rates; Γ drops out at steady state) give
+    c_s and θ in closed form; P1 represents the linear profile exactly.
     """
     kf, kb, kr, d, cb, length = 1e-3, 2e-5, 1e-5, 1e-9, 40.0, 10e-9
     case = case_from_dict(
