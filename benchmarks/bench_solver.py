@@ -21,6 +21,7 @@ Run: ``PYTHONPATH=. python benchmarks/bench_solver.py [--quick] [--out FILE.json
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import sys
@@ -30,8 +31,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the dolfinx-built test meshes and MMS problem
-
-import itertools
 
 import solver_meshes as sm  # noqa: E402
 import ufl  # noqa: E402

@@ -268,6 +268,11 @@ def _assign(c: Any, value: float) -> None:
     c.value = value
 
 
+def _index_set(indices: np.ndarray, comm: Any) -> Any:
+    """A PETSc index set of global indices (owned by this rank)."""
+    return PETSc.IS().createGeneral(cast(Any, indices), comm=comm)
+
+
 def _part(f: Any, i: int) -> Any:
     """Component i of a (possibly scalar) Function, TestFunction or expression."""
     return f[i] if len(f.ufl_shape) else f
@@ -860,13 +865,13 @@ class Problem:
             splits = []
             for i, name in enumerate(self.unknowns):
                 idx = start + np.arange(i, n0, bs0, dtype=np.int32)
-                splits.append((name, PETSc.IS().createGeneral(idx, comm=self.comm)))
+                splits.append((name, _index_set(idx, self.comm)))
             pc.setFieldSplitIS(*splits)
             return
         n1 = self.W.dofmap.index_map.size_local * len(self.adsorbed)
-        is0 = PETSc.IS().createGeneral(start + np.arange(n0, dtype=np.int32), comm=self.comm)
+        is0 = _index_set(start + np.arange(n0, dtype=np.int32), self.comm)
         is0.setBlockSize(bs0)
-        is1 = PETSc.IS().createGeneral(start + n0 + np.arange(n1, dtype=np.int32), comm=self.comm)
+        is1 = _index_set(start + n0 + np.arange(n1, dtype=np.int32), self.comm)
         pc.setFieldSplitIS(("c", is0), ("theta", is1))
 
     def _field_masks(self) -> list[np.ndarray]:
