@@ -163,6 +163,7 @@ class Solution:
     wall_time_s: float
     dofs: int
     state: list[np.ndarray] = field(default_factory=list, repr=False)
+    times: list[float] = field(default_factory=list)
 
     def activate(self) -> Problem:
         """Put this solution's state and values back into its (possibly shared) problem.
@@ -225,7 +226,12 @@ def solve(
     Raises:
         SolverError: Newton failed; carries the residual history and the
             continuation step reached.
-        NotImplementedError: a transient run or a potential model the solver lacks.
+        NotImplementedError: a potential model the solver lacks.
+
+    A transient case (``solver.transient``) is marched with backward Euler from
+    the bulk state (coverages at ``species.initial``) to ``solver.end_time``
+    with steps of ``solver.time_step`` (halved on failure); the returned
+    solution is the final state, ``Solution.times`` the times reached.
     """
     if (
         initial is not None
@@ -308,8 +314,7 @@ class Problem:
         if linear_solver not in ("auto", "direct", "iterative"):
             raise ValueError(f"linear_solver must be auto, direct or iterative: {linear_solver!r}")
         self.linear_solver = linear_solver
-        if case.solver.transient:
-            raise NotImplementedError("transient runs are not implemented yet (steady only)")
+        self.transient = case.solver.transient
         model = case.electrolyte.potential_model
         if model not in ("none", "secondary", "electroneutral"):
             raise NotImplementedError(
@@ -554,6 +559,11 @@ class Problem:
     def _build_forms(self) -> None:
         case, w, dx = self.case, self.w, self.dx
         u, v = self.u, self.v
+        if self.transient:
+            self.u_old = fem.Function(self.V, name="u_old")
+            self.theta_old = fem.Function(self.W) if self.theta is not None else None
+            self.dt = self._const(float(case.solver.time_step or 1.0))
+            self.conc_old, self.cov_old, _ = self._physical_fields(self.u_old, self.theta_old)
         conc, cov, phi = self._physical_fields(u, self.theta)
         self.conc, self.cov, self.phi = conc, cov, phi
         self.rates = self._rates(conc, cov, phi)
@@ -594,6 +604,9 @@ class Problem:
             if ex is not None:
                 src = self._mms_species_source(name, ex, nu)
                 form -= (self.L**2 / scale) * src * vi * w * dx
+            if self.transient:  # backward Euler accumulation ∂c/∂t
+                rate = (conc[name] - self.conc_old[name]) / self.dt
+                form += (self.L**2 / scale) * rate * vi * w * dx
             self.eq_forms[name] = form
             self.eq_scale[name] = scale * self.L ** (self.d - 2)
             self.eq_test[name] = test_comp
@@ -656,6 +669,9 @@ class Problem:
             if ex is not None:
                 prod = prod + self._mms_adsorbate_source(a, ex, nu)
             term = -(prod / Rs) * qa * self.w * meas
+            if self.transient:  # Γ ∂θ/∂t
+                dtheta = (cov[a] - self.cov_old[a]) / self.dt
+                term += (gamma / Rs) * dtheta * qa * self.w * meas
             ds_ = case.species_named(a).surface_diffusivity
             if ds_ > 0.0:
                 if self.catalyst != "layer":
@@ -1094,6 +1110,8 @@ class Problem:
         Raises:
             SolverError: a step failed even after halving.
         """
+        if self.transient:
+            return self._march()
         t0 = time.perf_counter()
         n_steps = self.case.solver.continuation_steps
         newton = linear = 0
@@ -1151,6 +1169,53 @@ class Problem:
                 )
             log_target = 0.5 * (log_done + log_target)
         return self._result(t0, newton, linear, history, reached)
+
+    def _march(self) -> Solution:
+        """Backward Euler from the bulk state to end_time (steps halved on failure)."""
+        t0 = time.perf_counter()
+        sv = self.case.solver
+        end = float(sv.end_time or 0.0)
+        dt_max = float(sv.time_step or end)
+        self.set_bulk_state()
+        if self.theta is not None:  # a transient starts from the declared coverages
+            tarr = self.theta.x.array.reshape(-1, len(self.adsorbed))
+            for j, a in enumerate(self.adsorbed):
+                tarr[:, j] = self.case.species_named(a).initial
+        _assign(self.s, 1.0)
+        t, dt = 0.0, dt_max
+        newton = linear = 0
+        history: list[float] = []
+        times = [0.0]
+        while t < end * (1 - 1e-12):
+            step = min(dt, end - t)
+            self.u_old.x.array[:] = self.u.x.array
+            if self.theta_old is not None and self.theta is not None:
+                self.theta_old.x.array[:] = self.theta.x.array
+            saved = self._state()
+            _assign(self.dt, step)
+            reason, its, lits = self._newton()
+            newton += its
+            linear += lits
+            history += self.history
+            if reason > 0 and self._finite():
+                t += step
+                times.append(t)
+                dt = min(2 * dt, dt_max) if its <= 4 else dt
+                continue
+            self._restore(saved)
+            dt = step / 2
+            if dt < 1e-9 * dt_max:
+                raise SolverError(
+                    f"time step collapsed at t = {t:.6g} s",
+                    history=self.history,
+                    step=len(times) - 1,
+                    multiplier=1.0,
+                    converged_multiplier=None,
+                    reason=reason,
+                )
+        sol = self._result(t0, newton, linear, history, [1.0])
+        sol.times = times
+        return sol
 
     def _finite(self) -> bool:
         ok = bool(np.all(np.isfinite(self.u.x.array)))

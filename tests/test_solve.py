@@ -446,3 +446,46 @@ def test_failure_raises_with_history() -> None:
     assert err.history and err.reason < 0
     assert err.step >= 0 and err.multiplier <= 1.0
     assert "residual history" in str(err)
+
+
+# --------------------------------------------------------------------------- transient
+def test_transient_first_order_decay_is_backward_euler() -> None:
+    """A → B everywhere in a closed box, uniform: c_n = c_0 / (1 + k Δt)^n exactly, and
+    the metrics balance production against accumulation."""
+    k, c0, dt, n = 2e3, 40.0, 1e-4, 10
+    case = case_from_dict(
+        {
+            "case": {"name": "decay"},
+            "geometry": {
+                "kind": "planar",
+                "model": "2d",
+                "length": "10 nm",
+                "bath_boundary": "closed",
+            },
+            "electrolyte": {"potential_model": "none", "hindrance": "none"},
+            "solver": {"transient": True, "end_time": f"{n * dt} s", "time_step": f"{dt} s"},
+            "species": [
+                {"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
+                {"name": "B", "formula": "X", "diffusivity": "1e-9 m^2/s"},
+            ],
+            "reactions": [
+                {
+                    "name": "decay",
+                    "type": "chemical",
+                    "where": "layer",
+                    "reactants": {"A": 1},
+                    "products": {"B": 1},
+                    "rate_constant": f"{k} 1/s",
+                }
+            ],
+        }
+    )
+    md = sm.box(COMM, 2, 4, 10.0, layer_from=-1.0)  # all catalytic layer
+    sol = solve(case, md)
+    assert sol.times[-1] == pytest.approx(n * dt)
+    expected = c0 / (1 + k * dt) ** (len(sol.times) - 1)
+    a = sol.problem.u.x.array.reshape(-1, 2)[:, 0] * c0
+    assert np.allclose(a, expected, rtol=1e-10)
+    m = compute_metrics(case, md, sol, COMM)
+    assert value(m, "mass_balance_relative_error") < 1e-8
+    assert value(m, "time_s") == pytest.approx(n * dt)
