@@ -1280,33 +1280,36 @@ class Problem:
         return -self.integrate(functional) * self.eq_scale[name]
 
     def physical_functions(self) -> dict[str, fem.Function]:
-        """Collapsed P-degree Functions in mol/m³ (species), V (phi), 1 (coverages)."""
+        """P1 Functions on the whole mesh in mol/m³ (species), V (phi) and coverage
+        (adsorbates on a layer, 0 elsewhere); higher degrees are interpolated to P1."""
+        P1 = fem.functionspace(self.mesh, ("Lagrange", 1))
+        pts = P1.element.interpolation_points
+
+        def to_p1(expr: Any, name: str) -> fem.Function:
+            f = fem.Function(P1, name=name)
+            f.interpolate(fem.Expression(expr, pts))
+            return f
+
         out: dict[str, fem.Function] = {}
-        for i, name in enumerate(self.unknowns):
-            f = _sub_function(self.u, i)
-            f.x.array[:] *= self.vt if name == "phi" else self.c_ref[name]
-            f.name = name
-            out[name] = f
-        if self.eliminated is not None:
-            Vi = out[self.unknowns[0]].function_space
-            f = fem.Function(Vi, name=self.eliminated)
-            f.interpolate(
-                fem.Expression(self.conc[self.eliminated], Vi.element.interpolation_points)
-            )
-            out[self.eliminated] = f
+        for name in self.c_ref:
+            out[name] = to_p1(self.conc[name], name)
+        if self.has_phi:
+            out["phi"] = to_p1(self.phi, "phi")
         if self.theta is not None and self.catalyst == "layer":
-            Vp = out[self.unknowns[0]].function_space
-            ct = self.meshdata.cell_tags
-            cells = np.sort(
-                ct.indices[
-                    np.isin(ct.values, np.asarray(tags("catalyst_layer"), dtype=ct.values.dtype))
-                ]
-            ).astype(np.int32)
-            sub_cells = self.entity_maps[0].sub_topology_to_topology(cells, inverse=True)
+            tdim = self.tdim
+            sub = self.submesh
+            assert sub is not None
+            imap = sub.topology.index_map(tdim)
+            sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+            cells = self.entity_maps[0].sub_topology_to_topology(sub_cells, inverse=False)
+            Wp = fem.functionspace(sub, ("Lagrange", 1))
             for j, a in enumerate(self.adsorbed):
-                th = _sub_function(self.theta, j)
-                f = fem.Function(Vp, name=a)
-                f.interpolate(th, cells0=cells, cells1=sub_cells)
+                th = fem.Function(Wp)
+                th.interpolate(
+                    fem.Expression(_part(self.theta, j), Wp.element.interpolation_points)
+                )
+                f = fem.Function(P1, name=a)
+                f.interpolate(th, cells0=sub_cells, cells1=np.asarray(cells, dtype=np.int32))
                 f.x.scatter_forward()
                 out[a] = f
         return out

@@ -489,3 +489,18 @@ def test_transient_first_order_decay_is_backward_euler() -> None:
     m = compute_metrics(case, md, sol, COMM)
     assert value(m, "mass_balance_relative_error") < 1e-8
     assert value(m, "time_s") == pytest.approx(n * dt)
+
+
+def test_fields_for_output(urea_solution) -> None:
+    """P1 fields on the whole mesh: species in mol/m³, φ in V, coverages (0 off the layer)."""
+    case, md, sol = urea_solution
+    f = sol.fields()
+    assert set(f) == {s.name for s in case.species} | {"phi"}
+    V = f["urea"].function_space
+    assert all(g.function_space.mesh is md.mesh for g in f.values())
+    n = V.dofmap.index_map.size_local
+    no3 = f["NO3-"].x.array[:n]
+    assert 50.0 < no3.min() <= no3.max() <= 100.0 + 1e-9  # mol/m³ around 0.1 M
+    th = f["*H"].x.array[:n]
+    assert th.min() >= 0.0 and th.max() <= 1.0 and th.max() > 0.5  # lives on the layer
+    assert (th == 0.0).any()  # and is zero off it
