@@ -79,6 +79,9 @@ ITERATIVE_OPTIONS: dict[str, Any] = {
     "fieldsplit_theta_ksp_type": "preonly",
     "fieldsplit_theta_pc_type": "bjacobi",
 }
+#: A Newton solve converges only once its residual fell by this factor (besides the
+#: per-field step test), or below the absolute tolerance.
+RESIDUAL_DROP = 1e-6
 #: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
 DIRECT_MAX_DOFS = 150_000
 
@@ -864,6 +867,7 @@ class Problem:
         self.history: list[float] = []
         snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
         self._base_type = snes.getType()
+        self._vi: Any = None
         snes.setConvergenceTest(cast(Any, self._convergence_test))
         self._masks = self._field_masks()
         self._set_bounds()
@@ -928,6 +932,10 @@ class Problem:
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
         small = bool(np.all(glob[:, 0] <= rtol * glob[:, 1]))
+        # a small step only counts with a residual that fell too (an inexact or
+        # failed linear solve can also give small steps)
+        reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)
+        small = small and reduced
         if small or fnorm <= self.case.solver.atol:
             return int(
                 PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE
@@ -1054,22 +1062,53 @@ class Problem:
         reason, its, lits = self._snes_solve()
         if reason > 0 and not self._admissible() and not self._base_type.startswith("vi"):
             self._restore(saved)
-            snes = self.nlp.solver
-            snes.setType("vinewtonrsls")
-            snes.setVariableBounds(*self._bounds)
-            snes.setConvergenceTest(cast(Any, self._convergence_test))
-            try:
-                r2, i2, l2 = self._snes_solve()
-            finally:
-                snes.setType(self._base_type)
-                snes.setConvergenceTest(cast(Any, self._convergence_test))
+            r2, i2, l2 = self._snes_solve(self._vi_solver())
             reason, its, lits = r2, its + i2, lits + l2
         return reason, its, lits
 
-    def _snes_solve(self) -> tuple[int, int, int]:
+    def _vi_solver(self) -> Any:
+        """A second SNES (``vinewtonrsls``, bounds) on the same callbacks and matrices.
+
+        A separate object because PETSc does not let a SNES drop its bounds
+        once set, and the line-search Newton must stay unbounded.
+        """
+        if self._vi is not None:
+            return self._vi
+        main: Any = self.nlp.solver
+        snes: Any = PETSc.SNES().create(self.comm)
+        snes.setOptionsPrefix(f"{self._prefix}vi_")
+        _, (fn, fargs, fkargs) = main.getFunction()
+        _, _, (jfn, jargs, jkargs) = main.getJacobian()
+        snes.setFunction(fn, self.nlp.b, args=fargs, kargs=fkargs)
+        snes.setJacobian(jfn, self.nlp.A, self.nlp.P_mat, args=jargs, kargs=jkargs)
+        opts = PETSc.Options()
+        values = {**self._options(), "snes_type": "vinewtonrsls"}
+        for k, v in values.items():
+            opts[f"{self._prefix}vi_{k}"] = v
+        snes.setFromOptions()
+        for k in values:
+            del opts[f"{self._prefix}vi_{k}"]
+        snes.setVariableBounds(*self._bounds)
+        snes.setConvergenceTest(cast(Any, self._convergence_test))
+        snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
+        if snes.getKSP().getPC().getType() == "fieldsplit":
+            self._split_fields(snes.getKSP().getPC())
+        self._vi = snes
+        return snes
+
+    def _snes_solve(self, snes: Any = None) -> tuple[int, int, int]:
+        """Run a SNES (default the line-search Newton) from the current functions."""
         self.history.clear()
-        snes: Any = self.nlp.solver
-        self.nlp.solve()
+        if snes is None:
+            snes = self.nlp.solver
+            self.nlp.solve()
+        else:  # what NonlinearProblem.solve does, on another SNES
+            funcs: Any = [self.u, self.theta] if self.theta is not None else self.u
+            x = self.nlp.x
+            fem_petsc.assign(funcs, x)
+            snes.solve(None, x)
+            x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+            fem_petsc.assign(x, funcs)
         return (
             int(cast(Any, snes.getConvergedReason())),
             int(snes.getIterationNumber()),
