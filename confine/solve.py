@@ -1,25 +1,33 @@
-"""Steady reaction–transport solver: Nernst–Planck + potential + kinetics on dolfinx.
+"""Reaction–transport solver: Nernst–Planck + potential + kinetics on dolfinx.
 
 Unknowns (all dimensionless, Lagrange P``solver.degree``):
 
 * block 0, on the whole fluid mesh: ĉ_i = c_i / c_ref,i for every solution
   species (the ion eliminated by the electroneutral model excepted) and, for
   the ``secondary`` and ``electroneutral`` models, φ̂ = Fφ/RT;
-* block 1, on a submesh of the catalyst (layer cells, or surface facets): the
-  coverages θ_a of adsorbed species.
+* block 1, on a submesh of the catalyst (layer cells, or surface facets, via
+  ``create_submesh`` + ``entity_maps``): the coverages θ_a of adsorbed species.
 
 Lengths are mesh units (nm, ``MeshData.length_scale`` m each). Each species
-balance is divided by D_i c_ref,i L^(d−2) so its diffusion term is O(1); each
+balance is divided by D_i c_ref,i L^(d−2) so its diffusion term is O(1)
+(c_ref = bulk, floored at 1e-6 of the largest bulk for products); each
 adsorbate balance by a rate scale of its own. Values that sweeps change
 (electrode potential, rate constants, bulk concentrations) are
-``fem.Constant``s: the forms compile once per mesh and are reused through
-:class:`Problem`.
+``fem.Constant``s: forms compile once per mesh, and a warm start on the same
+mesh reuses the :class:`Problem`.
 
-Newton is PETSc SNES (default ``vinewtonrsls``: concentrations ≥ 0 and
-0 ≤ θ ≤ 1 as bounds, MUMPS LU). The path to the solution is continuation on
-a multiplier s of every catalytic rate constant, s = s_0 … 1 geometrically
-from the bulk state (which solves s → 0 exactly), with step halving on
-failure; a warm start (``initial``) first tries s = 1 directly.
+Steady runs: continuation on a multiplier s of every catalytic rate constant,
+s = 1e-8 … 1 geometrically, from the bulk state with coverages balancing the
+site kinetics (which solves s → 0 exactly); a failed step is halved. Each
+step is a line-search Newton (SNES ``newtonls``/``bt``, MUMPS LU in 2D and
+small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_DOFS` in 3D). If it
+converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
+root), the step is redone as a variational inequality (``vinewtonrsls``).
+Convergence is judged per field (each species, φ, each coverage: Newton step
+below ``solver.rtol`` of the field's size, and the residual fallen by
+:data:`RESIDUAL_DROP`), so trace products are resolved next to the
+supporting electrolyte. A warm start (``initial``) first tries s = 1.
+Transient runs march with backward Euler (see :func:`solve`).
 """
 
 from __future__ import annotations
