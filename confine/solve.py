@@ -1083,13 +1083,13 @@ class Problem:
         if self._vi is not None:
             return self._vi
         main: Any = self.nlp.solver
-        snes: Any = PETSc.SNES().create(self.comm)
+        snes: Any = PETSc.SNES().create(cast(Any, self.comm))
         snes.setOptionsPrefix(f"{self._prefix}vi_")
         _, (fn, fargs, fkargs) = main.getFunction()
         _, _, (jfn, jargs, jkargs) = main.getJacobian()
         snes.setFunction(fn, self.nlp.b, args=fargs, kargs=fkargs)
         snes.setJacobian(jfn, self.nlp.A, self.nlp.P_mat, args=jargs, kargs=jkargs)
-        opts = PETSc.Options()
+        opts: Any = PETSc.Options()
         values = {**self._options(), "snes_type": "vinewtonrsls"}
         for k, v in values.items():
             opts[f"{self._prefix}vi_{k}"] = v
@@ -1112,11 +1112,12 @@ class Problem:
             self.nlp.solve()
         else:  # what NonlinearProblem.solve does, on another SNES
             funcs: Any = [self.u, self.theta] if self.theta is not None else self.u
-            x = self.nlp.x
-            fem_petsc.assign(funcs, x)
+            x: Any = self.nlp.x
+            assign: Any = fem_petsc.assign
+            assign(funcs, x)
             snes.solve(None, x)
             x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-            fem_petsc.assign(x, funcs)
+            assign(x, funcs)
         return (
             int(cast(Any, snes.getConvergedReason())),
             int(snes.getIterationNumber()),
