@@ -928,6 +928,10 @@ class Problem:
         if it == 0:
             self._xprev = x.copy()
             self._fnorm0 = fnorm
+            # already solved (e.g. pure diffusion from the bulk state): a Newton
+            # step from a zero residual would only fail its line search
+            if fnorm <= self.case.solver.atol:
+                return int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_ABS)
             return 0
         if not math.isfinite(fnorm):
             return int(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF)
