@@ -119,8 +119,11 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     out = info.to_dict()
     out.update(stats)
     out["hash"] = mesh_hash(case)
-    out["timings"] = {**info.timings, "convert_s": time.perf_counter() - t1,
-                      "build_total_s": time.perf_counter() - t0}
+    out["timings"] = {
+        **info.timings,
+        "convert_s": time.perf_counter() - t1,
+        "build_total_s": time.perf_counter() - t0,
+    }
     out["peak_rss_mb"] = max(_peak_rss_mb(), peak0)
     out["key"] = mesh_key(case)
     (directory / INFO_FILE).write_text(json.dumps(out, indent=2, default=str))
@@ -134,8 +137,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def ensure_cached(case: Case, comm: Any, cache_dir: Path = Path("meshes"),
-                  verbose: bool = False) -> tuple[Path, bool]:
+def ensure_cached(
+    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> tuple[Path, bool]:
     """Build the case's mesh into the cache unless it is there (collective).
 
     Returns:
@@ -181,13 +185,19 @@ def read_mesh(directory: Path, comm: Any) -> MeshData:
         tdim = mesh.topology.dim
         mesh.topology.create_connectivity(tdim - 1, tdim)
         facet_tags = xdmf.read_meshtags(mesh, name="facet_tags")
-    return MeshData(mesh=mesh, cell_tags=cell_tags, facet_tags=facet_tags,
-                    axisymmetric=bool(info["axisymmetric"]),
-                    multiplicity=float(info["multiplicity"]), info=info)
+    return MeshData(
+        mesh=mesh,
+        cell_tags=cell_tags,
+        facet_tags=facet_tags,
+        axisymmetric=bool(info["axisymmetric"]),
+        multiplicity=float(info["multiplicity"]),
+        info=info,
+    )
 
 
-def load_mesh(case: Case, comm: Any, cache_dir: Path = Path("meshes"),
-              verbose: bool = False) -> MeshData:
+def load_mesh(
+    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> MeshData:
     """The mesh of a case: built on rank 0 (or reused from the cache), read on every rank.
 
     Args:
@@ -235,8 +245,9 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
             local = 0.0
             if len(ents) and dim > 0:
                 nodes = dolfinx.mesh.entities_to_geometry(mesh, dim, ents)
-                local = float(np.sum(_measures(x[nodes][:, :, : mesh.geometry.dim],
-                                               data.axisymmetric)))
+                local = float(
+                    np.sum(_measures(x[nodes][:, :, : mesh.geometry.dim], data.axisymmetric))
+                )
             elif len(ents):
                 local = float(len(ents))  # points: count (1D meshes)
             total = comm.allreduce(local)
@@ -257,8 +268,9 @@ def _measures(p: np.ndarray, axisymmetric: bool) -> np.ndarray:
     return size
 
 
-def mesh_case(case: Case, out_dir: Path, comm: Any, cache_dir: Path = Path("meshes"),
-              verbose: bool = False) -> dict[str, Any]:
+def mesh_case(
+    case: Case, out_dir: Path, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> dict[str, Any]:
     """Build or reuse the mesh of a case and write ``out_dir/mesh.json`` and
     ``out_dir/subdomains.xdmf`` (mesh with cell and facet tags, for ParaView).
 

@@ -56,8 +56,12 @@ def _solid_angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
 
 def hex_patch(rings: int) -> list[tuple[int, int]]:
     """Axial coordinates of a hexagon and ``rings`` rings of neighbours."""
-    return [(q, r) for q in range(-rings, rings + 1) for r in range(-rings, rings + 1)
-            if abs(q + r) <= rings]
+    return [
+        (q, r)
+        for q in range(-rings, rings + 1)
+        for r in range(-rings, rings + 1)
+        if abs(q + r) <= rings
+    ]
 
 
 def _hexagons(apothem: float, rings: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -91,8 +95,9 @@ def sector_apothem(pores: int, rings: int) -> float:
     return float(brentq(lambda s: patch_solid_angle(s, rings) - target, 1e-6, 10.0))
 
 
-def closed_forms(r_out: float, r_cav: float, r_bath: float, a: float, t: float, n: int,
-                 layer: bool, filled: bool) -> tuple[dict[str, float], dict[str, float]]:
+def closed_forms(
+    r_out: float, r_cav: float, r_bath: float, a: float, t: float, n: int, layer: bool, filled: bool
+) -> tuple[dict[str, float], dict[str, float]]:
     """Whole-particle volumes and areas of every group (nm³, nm²)."""
     vol: dict[str, float] = {"bath": ball_volume(r_bath) - ball_volume(r_out)}
     if layer:
@@ -102,8 +107,9 @@ def closed_forms(r_out: float, r_cav: float, r_bath: float, a: float, t: float, 
             vol["pore_layer"] = n * pore_volume(a, r_cav, r_out)
         else:
             vol["pore"] = n * pore_volume(a - t, r_cav, r_out)
-            vol["pore_layer"] = n * (pore_volume(a, r_cav, r_out)
-                                     - pore_volume(a - t, r_cav, r_out))
+            vol["pore_layer"] = n * (
+                pore_volume(a, r_cav, r_out) - pore_volume(a - t, r_cav, r_out)
+            )
     else:
         vol["cavity"] = ball_volume(r_cav)
         vol["pore"] = n * pore_volume(a, r_cav, r_out)
@@ -118,15 +124,22 @@ def closed_forms(r_out: float, r_cav: float, r_bath: float, a: float, t: float, 
     return vol, area
 
 
-def _ball(dim: int, radius: float) -> tuple[int, int]:
+def ball(dim: int, radius: float) -> tuple[int, int]:
     o = gmsh.model.occ
     if dim == 2:
         return (2, o.addDisk(0, 0, 0, radius, radius))
     return (3, o.addSphere(0, 0, 0, radius))
 
 
-def _pores(dim: int, dirs: np.ndarray, radius: float, r_cav: float, r_out: float,
-           shell: tuple[int, int], keep_shell: bool) -> list[tuple[int, int]]:
+def _pores(
+    dim: int,
+    dirs: np.ndarray,
+    radius: float,
+    r_cav: float,
+    r_out: float,
+    shell: tuple[int, int],
+    keep_shell: bool,
+) -> list[tuple[int, int]]:
     """Pore cylinders of ``radius`` cut to the shell (OCC intersect)."""
     o = gmsh.model.occ
     lo = math.sqrt(r_cav**2 - radius**2) - 1.0
@@ -160,8 +173,10 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
     if level == "axisymmetric-cell":
         half = cone_half_angle(n) if n > 1 else math.pi
         if n > 1 and a >= r_cav * math.sin(half):
-            raise ValueError(f"the pore (radius {a:g} nm) does not fit in the cone cell "
-                             f"(radius {r_cav * math.sin(half):.3g} nm at the cavity)")
+            raise ValueError(
+                f"the pore (radius {a:g} nm) does not fit in the cone cell "
+                f"(radius {r_cav * math.sin(half):.3g} nm at the cavity)"
+            )
         dirs = np.array([[0.0, 1.0, 0.0]])
         multiplicity, in_cell = float(n), 1
     elif level == "sector-3d":
@@ -180,30 +195,35 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
         raise ValueError(f"hollow-sphere has no model {level!r}")
 
     o = gmsh.model.occ
-    shell_out = _ball(dim, r_out)
-    shell_in = _ball(dim, r_cav)
+    shell_out = ball(dim, r_out)
+    shell_in = ball(dim, r_cav)
     shell, _ = o.cut([shell_out], [shell_in])
     cores: list[tuple[int, int]] = []
     if layer and not filled:
         cores = _pores(dim, dirs, a - t, r_cav, r_out, shell[0], keep_shell=True)
     pores = _pores(dim, dirs, a, r_cav, r_out, shell[0], keep_shell=False)
-    cav = [_ball(dim, r_cav)]
-    inner = [_ball(dim, r_cav - t)] if layer else []
-    bath_out = _ball(dim, r_bath)
-    bath_in = _ball(dim, r_out)
+    cav = [ball(dim, r_cav)]
+    inner = [ball(dim, r_cav - t)] if layer else []
+    bath_out = ball(dim, r_bath)
+    bath_in = ball(dim, r_out)
     bath, _ = o.cut([bath_out], [bath_in])
-    ingredients = [("cavity", cav), ("inner", inner), ("pore", pores), ("core", cores),
-                   ("bath", bath)]
+    ingredients = [
+        ("cavity", cav),
+        ("inner", inner),
+        ("pore", pores),
+        ("core", cores),
+        ("bath", bath),
+    ]
     ingredients = [(k, v) for k, v in ingredients if v]
     if level == "axisymmetric-cell":
         assert half is not None
         clip = (2, G.cone_polygon(half, r_bath))
-        ingredients = _clip(ingredients, clip)
+        ingredients = clip_to(ingredients, clip)
     elif level == "sector-3d":
         vols = [(3, G.pyramid([tuple(p) for p in c], 1.05 * r_bath)) for c in clip_outline]
         if len(vols) > 1:
             vols, _ = o.fuse(vols[:1], vols[1:])
-        ingredients = _clip(ingredients, vols[0])
+        ingredients = clip_to(ingredients, vols[0])
 
     def rule(names: frozenset[str]) -> str | None:
         if "core" in names:
@@ -221,32 +241,49 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
     asm = G.assemble(dim, ingredients, rule)
     rules = G.FacetRules(
         named=[("outer_boundary", G.on_sphere(r_bath))],
-        interface=[(G.PORE_GROUPS, frozenset({"bath"}), "mouth_outer"),
-                   (G.PORE_GROUPS, G.CAVITY_GROUPS, "mouth_inner")],
-        wall={"pore": "pore_wall", "pore_layer": "pore_wall", "cavity": "cavity_wall",
-              "cavity_layer": "cavity_wall", "bath": "outer_surface"},
+        interface=[
+            (G.PORE_GROUPS, frozenset({"bath"}), "mouth_outer", None),
+            (G.PORE_GROUPS, G.CAVITY_GROUPS, "mouth_inner", None),
+        ],
+        wall={
+            "pore": "pore_wall",
+            "pore_layer": "pore_wall",
+            "cavity": "cavity_wall",
+            "cavity_layer": "cavity_wall",
+            "bath": "outer_surface",
+        },
     )
     if dim == 2:
         rules.named.insert(0, ("axis", lambda p: bool(np.all(np.abs(p[:, 0]) < 1e-6 * r_bath))))
-        rules.named.insert(1, ("symmetry", _through_origin(1, r_bath)))
+        rules.named.insert(1, ("symmetry", through_origin(1, r_bath)))
     else:
-        rules.named.insert(0, ("symmetry", _through_origin(2, r_bath)))
+        rules.named.insert(0, ("symmetry", through_origin(2, r_bath)))
     facets = G.tag_boundaries(asm, rules)
     _set_sizes(asm, facets, sizes, r_cav - t, r_out, dim)
 
     vol, area = closed_forms(r_out, r_cav, r_bath, a, t, n, layer, filled)
     return GeometryInfo(
-        kind=g.kind, model=level, dimension=dim, axisymmetric=dim == 2,
-        multiplicity=multiplicity, pore_count=n, pores_in_cell=in_cell,
-        min_wall=lat.min_wall, mean_wall=lat.mean_wall, porosity=lat.porosity,
-        pore_filled=filled, cone_half_angle=half,
+        kind=g.kind,
+        model=level,
+        dimension=dim,
+        axisymmetric=dim == 2,
+        multiplicity=multiplicity,
+        pore_count=n,
+        pores_in_cell=in_cell,
+        min_wall=lat.min_wall,
+        mean_wall=lat.mean_wall,
+        porosity=lat.porosity,
+        pore_filled=filled,
+        cone_half_angle=half,
         catalytic=(("pore_layer", "cavity_layer") if layer else ("pore_wall", "cavity_wall")),
-        volumes=vol, areas=area, cell_groups=tuple(sorted(asm.cells)),
+        volumes=vol,
+        areas=area,
+        cell_groups=tuple(sorted(asm.cells)),
         facet_groups=tuple(sorted(facets)),
     )
 
 
-def _through_origin(rank: int, scale: float) -> G.PointTest:
+def through_origin(rank: int, scale: float) -> G.PointTest:
     """Points on a line (rank 1) or plane (rank 2) through the origin."""
 
     def test(p: np.ndarray) -> bool:
@@ -256,8 +293,9 @@ def _through_origin(rank: int, scale: float) -> G.PointTest:
     return test
 
 
-def _clip(ingredients: list[tuple[str, list[tuple[int, int]]]], clip: tuple[int, int]
-          ) -> list[tuple[str, list[tuple[int, int]]]]:
+def clip_to(
+    ingredients: list[tuple[str, list[tuple[int, int]]]], clip: tuple[int, int]
+) -> list[tuple[str, list[tuple[int, int]]]]:
     """Intersect every ingredient with the cell (the clip shape is consumed)."""
     o = gmsh.model.occ
     out = []
@@ -284,8 +322,14 @@ def _check_fits(hexes: list[tuple[np.ndarray, np.ndarray]], a: float, r_cav: flo
                 raise ValueError("a pore does not fit in its sector tile at the cavity radius")
 
 
-def _set_sizes(asm: G.Assembly, facets: dict[str, list[int]], sizes: G.Sizes, r_in: float,
-               r_out: float, dim: int) -> None:
+def _set_sizes(
+    asm: G.Assembly,
+    facets: dict[str, list[int]],
+    sizes: G.Sizes,
+    r_in: float,
+    r_out: float,
+    dim: int,
+) -> None:
     fields = G.radial_grading(sizes, r_in, r_out, sizes.wall, sizes.pore, dim)
     pores = asm.cells.get("pore", []) + asm.cells.get("pore_layer", [])
     if asm.cells.get("pore"):

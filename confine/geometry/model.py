@@ -103,8 +103,9 @@ def debye_length(case: Case) -> float | None:
     if strength <= 0:
         return None
     e = case.electrolyte
-    lam = math.sqrt(e.relative_permittivity * _EPS0 * _KB * e.temperature
-                    / (_E**2 * _NA * strength))
+    lam = math.sqrt(
+        e.relative_permittivity * _EPS0 * _KB * e.temperature / (_E**2 * _NA * strength)
+    )
     return lam / NM
 
 
@@ -124,9 +125,14 @@ def sizes_of(case: Case) -> Sizes:
         lam = debye_length(case)
         if lam is not None:
             first = m.first_cell_debye_fraction * lam * k
-    return Sizes(pore=h_pore * k, layer=h_layer * k, wall=wall * k,
-                 max=max(m.max_cell_size / NM * k, h_pore * k), growth=m.growth,
-                 boundary_first=first)
+    return Sizes(
+        pore=h_pore * k,
+        layer=h_layer * k,
+        wall=wall * k,
+        max=max(m.max_cell_size / NM * k, h_pore * k),
+        growth=m.growth,
+        boundary_first=first,
+    )
 
 
 def build_model(case: Case) -> GeometryInfo:
@@ -193,8 +199,11 @@ def generate_mesh(info: GeometryInfo, threads: int = 2) -> dict[str, Any]:
     cells = int(sum(len(t) for t in elem_tags))
     quality = 1.0
     if dim >= 2:
-        q = [np.min(gmsh.model.mesh.getElementQualities(list(t), "minSICN"))
-             for t in elem_tags if len(t)]
+        q = [
+            np.min(gmsh.model.mesh.getElementQualities(list(t), "minSICN"))
+            for t in elem_tags
+            if len(t)
+        ]
         quality = float(min(q)) if q else 1.0
     vertices = len(gmsh.model.mesh.getNodes()[0])
     del types

@@ -44,8 +44,9 @@ class Assembly:
         return {t: name for name, tags in self.cells.items() for t in tags}
 
 
-def assemble(dim: int, ingredients: Sequence[tuple[str, Sequence[DimTag]]],
-             rule: PieceRule) -> Assembly:
+def assemble(
+    dim: int, ingredients: Sequence[tuple[str, Sequence[DimTag]]], rule: PieceRule
+) -> Assembly:
     """Fragment all ingredients together and keep the fluid pieces.
 
     Args:
@@ -121,13 +122,15 @@ class FacetRules:
     Attributes:
         named: geometric predicates tried first, in order (name, test), for
             entities on one side only (axis, symmetry planes, outer sphere...).
-        interface: (group set a, group set b, name) for interior entities
-            between a piece of a group in a and one in b (pore mouths).
+        interface: (group set a, group set b, name, test or None) for interior
+            entities between a piece of a group in a and one in b (pore mouths).
         wall: cell group -> facet name for the remaining one-sided entities.
     """
 
     named: list[tuple[str, PointTest]] = field(default_factory=list)
-    interface: list[tuple[frozenset[str], frozenset[str], str]] = field(default_factory=list)
+    interface: list[tuple[frozenset[str], frozenset[str], str, PointTest | None]] = field(
+        default_factory=list
+    )
     wall: dict[str, str] = field(default_factory=dict)
 
 
@@ -158,8 +161,10 @@ def tag_boundaries(asm: Assembly, rules: FacetRules) -> dict[str, list[int]]:
                 name = rules.wall.get(sides[0])
         elif len(sides) == 2:
             a, b = sides
-            for ga, gb, candidate in rules.interface:
-                if (a in ga and b in gb) or (a in gb and b in ga):
+            for ga, gb, candidate, test in rules.interface:
+                if ((a in ga and b in gb) or (a in gb and b in ga)) and (
+                    test is None or test(sample_points(dim - 1, f))
+                ):
                     name = candidate
                     break
         if name is not None:
@@ -184,8 +189,9 @@ class Sizes:
     boundary_first: float | None = None  # boundary layer: first cell at walls
 
 
-def radial_grading(sizes: Sizes, r_inner: float, r_outer: float, h_inner: float,
-                   h_outer: float, dims: int) -> list[int]:
+def radial_grading(
+    sizes: Sizes, r_inner: float, r_outer: float, h_inner: float, h_outer: float, dims: int
+) -> list[int]:
     """Two MathEval fields growing linearly away from the spheres r_inner and r_outer.
 
     Returns:
@@ -200,6 +206,19 @@ def radial_grading(sizes: Sizes, r_inner: float, r_outer: float, h_inner: float,
         f.setString(fid, "F", f"{h0:.12g} + {g:.12g}*Fabs({r} - {r0:.12g})")
         out.append(fid)
     return out
+
+
+def relu(expr: str) -> str:
+    """max(expr, 0) in gmsh's MathEval syntax."""
+    return f"(({expr}) + Fabs({expr}))/2"
+
+
+def graded(h0: float, growth: float, distance: str) -> int:
+    """A MathEval size h0 + (growth − 1)·distance (distance: a MathEval expression ≥ 0)."""
+    f = gmsh.model.mesh.field
+    fid = f.add("MathEval")
+    f.setString(fid, "F", f"{h0:.12g} + {growth - 1.0:.12g}*({distance})")
+    return fid
 
 
 def restricted(value: float, dim: int, entities: Iterable[int]) -> int:
