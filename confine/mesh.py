@@ -103,10 +103,11 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
         info = build_model(case)
         stats = generate_mesh(info, case.mesh.threads)
         t1 = time.perf_counter()
-        gdim = 2 if info.axisymmetric else (1 if info.dimension == 1 else 3)
+        gdim = info.dimension
         data = gmshio.model_to_mesh(gmsh.model, MPI.COMM_SELF, 0, gdim=gdim)
         gmsh.model.remove()
     mesh = data.mesh
+    assert data.cell_tags is not None and data.facet_tags is not None
     mesh.name = "mesh"
     data.cell_tags.name = "cell_tags"
     data.facet_tags.name = "facet_tags"
@@ -160,7 +161,7 @@ def ensure_cached(
             except OSError:
                 if not (final / INFO_FILE).exists():
                     raise
-        except Exception as err:  # noqa: BLE001 - re-raised on every rank below
+        except Exception as err:
             error = f"{type(err).__name__}: {err}"
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -228,6 +229,7 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
     """
     from confine.env import import_dolfinx
     from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+    from confine.geometry.model import simplex_measures
 
     dolfinx = import_dolfinx()
     mesh = data.mesh
@@ -255,17 +257,6 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
             if has:
                 out[kind][name] = total * data.multiplicity
     return out
-
-
-def _measures(p: np.ndarray, axisymmetric: bool) -> np.ndarray:
-    """Measure of each simplex (k+1 points in R^g); revolved about x[1] if axisymmetric."""
-    edges = p[:, 1:, :] - p[:, :1, :]
-    k = edges.shape[1]
-    gram = np.einsum("nig,njg->nij", edges, edges)
-    size = np.sqrt(np.clip(np.linalg.det(gram), 0.0, None)) / float(np.prod(range(1, k + 1)))
-    if axisymmetric:
-        size = size * 2.0 * np.pi * p[:, :, 0].mean(axis=1)
-    return size
 
 
 def mesh_case(

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from confine.case import Case
-from confine.geometry import occ as G
+from confine.geometry import occ
 from confine.geometry.lattice import (
     cone_half_angle,
     fibonacci_directions,
@@ -147,12 +147,12 @@ def _pores(
     if dim == 2:
         tools = [(2, o.addRectangle(0.0, lo, 0.0, radius, hi - lo))]
     else:
-        tools = [(3, G.cylinder(u, lo, hi, radius)) for u in dirs]
+        tools = [(3, occ.cylinder(u, lo, hi, radius)) for u in dirs]
     out, _ = o.intersect(tools, [shell], removeObject=True, removeTool=not keep_shell)
     return [e for e in out if e[0] == dim]
 
 
-def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
+def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     """Build a hollow-sphere model at the case's fidelity level (see module doc)."""
     g = case.geometry
     lat = lattice_of(case)
@@ -217,10 +217,10 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
     ingredients = [(k, v) for k, v in ingredients if v]
     if level == "axisymmetric-cell":
         assert half is not None
-        clip = (2, G.cone_polygon(half, r_bath))
+        clip = (2, occ.cone_polygon(half, r_bath))
         ingredients = clip_to(ingredients, clip)
     elif level == "sector-3d":
-        vols = [(3, G.pyramid([tuple(p) for p in c], 1.05 * r_bath)) for c in clip_outline]
+        vols = [(3, occ.pyramid([tuple(p) for p in c], 1.05 * r_bath)) for c in clip_outline]
         if len(vols) > 1:
             vols, _ = o.fuse(vols[:1], vols[1:])
         ingredients = clip_to(ingredients, vols[0])
@@ -238,12 +238,12 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
             return "bath"
         return None
 
-    asm = G.assemble(dim, ingredients, rule)
-    rules = G.FacetRules(
-        named=[("outer_boundary", G.on_sphere(r_bath))],
+    asm = occ.assemble(dim, ingredients, rule)
+    rules = occ.FacetRules(
+        named=[("outer_boundary", occ.on_sphere(r_bath))],
         interface=[
-            (G.PORE_GROUPS, frozenset({"bath"}), "mouth_outer", None),
-            (G.PORE_GROUPS, G.CAVITY_GROUPS, "mouth_inner", None),
+            (occ.PORE_GROUPS, frozenset({"bath"}), "mouth_outer", None),
+            (occ.PORE_GROUPS, occ.CAVITY_GROUPS, "mouth_inner", None),
         ],
         wall={
             "pore": "pore_wall",
@@ -258,7 +258,7 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
         rules.named.insert(1, ("symmetry", through_origin(1, r_bath)))
     else:
         rules.named.insert(0, ("symmetry", through_origin(2, r_bath)))
-    facets = G.tag_boundaries(asm, rules)
+    facets = occ.tag_boundaries(asm, rules)
     _set_sizes(asm, facets, sizes, r_cav - t, r_out, dim)
 
     vol, area = closed_forms(r_out, r_cav, r_bath, a, t, n, layer, filled)
@@ -283,7 +283,7 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
     )
 
 
-def through_origin(rank: int, scale: float) -> G.PointTest:
+def through_origin(rank: int, scale: float) -> occ.PointTest:
     """Points on a line (rank 1) or plane (rank 2) through the origin."""
 
     def test(p: np.ndarray) -> bool:
@@ -323,24 +323,24 @@ def _check_fits(hexes: list[tuple[np.ndarray, np.ndarray]], a: float, r_cav: flo
 
 
 def _set_sizes(
-    asm: G.Assembly,
+    asm: occ.Assembly,
     facets: dict[str, list[int]],
-    sizes: G.Sizes,
+    sizes: occ.Sizes,
     r_in: float,
     r_out: float,
     dim: int,
 ) -> None:
-    fields = G.radial_grading(sizes, r_in, r_out, sizes.wall, sizes.pore, dim)
+    fields = occ.radial_grading(sizes, r_in, r_out, sizes.wall, sizes.pore, dim)
     pores = asm.cells.get("pore", []) + asm.cells.get("pore_layer", [])
     if asm.cells.get("pore"):
-        fields.append(G.restricted(sizes.pore, dim, asm.cells["pore"]))
+        fields.append(occ.restricted(sizes.pore, dim, asm.cells["pore"]))
     layers = asm.cells.get("pore_layer", []) + asm.cells.get("cavity_layer", [])
     if layers:
-        fields.append(G.restricted(sizes.layer, dim, layers))
+        fields.append(occ.restricted(sizes.layer, dim, layers))
     elif pores:
-        fields.append(G.restricted(sizes.pore, dim, pores))
+        fields.append(occ.restricted(sizes.pore, dim, pores))
     walls = [f for k in ("pore_wall", "cavity_wall", "outer_surface") for f in facets.get(k, [])]
-    bl = G.boundary_layer(sizes, dim, walls)
+    bl = occ.boundary_layer(sizes, dim, walls)
     if bl is not None:
         fields.append(bl)
-    G.set_background(fields, sizes)
+    occ.set_background(fields, sizes)

@@ -209,3 +209,45 @@ def generate_mesh(info: GeometryInfo, threads: int = 2) -> dict[str, Any]:
     del types
     info.timings["mesh_s"] = t_mesh
     return {"cells": cells, "vertices": vertices, "min_quality": quality, "mesh_s": t_mesh}
+
+
+def simplex_measures(p: np.ndarray, axisymmetric: bool) -> np.ndarray:
+    """Measure of each simplex, points ``p`` of shape (n, k+1, g).
+
+    Revolved about the axis x[0] = 0 when ``axisymmetric`` (Pappus: exact for
+    straight-sided cells: 2π × centroid radius × area or length).
+    """
+    edges = p[:, 1:, :] - p[:, :1, :]
+    k = edges.shape[1]
+    gram = np.einsum("nig,njg->nij", edges, edges)
+    size = np.sqrt(np.clip(np.linalg.det(gram), 0.0, None)) / float(math.factorial(k))
+    if axisymmetric:
+        size = size * 2.0 * np.pi * p[:, :, 0].mean(axis=1)
+    return np.asarray(size)
+
+
+def measure_model(info: GeometryInfo) -> dict[str, dict[str, float]]:
+    """Volume per cell group and area per facet group of the current gmsh mesh,
+    whole particle (× multiplicity, revolved if axisymmetric), nm³ and nm²."""
+    from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+
+    node_tags, coords, _ = gmsh.model.mesh.getNodes()
+    xyz = np.zeros((int(node_tags.max()) + 1, 3))
+    xyz[node_tags.astype(int)] = np.asarray(coords).reshape(-1, 3)
+    gdim = 2 if info.axisymmetric else 3
+    out: dict[str, dict[str, float]] = {"volumes": {}, "areas": {}}
+    for dim, tag in gmsh.model.getPhysicalGroups():
+        name = gmsh.model.getPhysicalName(dim, tag)
+        kind = "volumes" if name in CELL_GROUPS else "areas"
+        total = 0.0
+        for ent in gmsh.model.getEntitiesForPhysicalGroup(dim, tag):
+            _, _, enodes = gmsh.model.mesh.getElements(dim, int(ent))
+            if dim == 0:
+                total += len(enodes[0]) if enodes else 0
+                continue
+            for conn in enodes:
+                idx = np.asarray(conn, dtype=int).reshape(-1, dim + 1)
+                total += float(np.sum(simplex_measures(xyz[idx][:, :, :gdim],
+                                                       info.axisymmetric)))
+        out[kind][name] = total * info.multiplicity
+    return out

@@ -13,7 +13,7 @@ planes, outer sphere). Lengths are in nm. No dolfinx here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import gmsh
@@ -161,9 +161,9 @@ def tag_boundaries(asm: Assembly, rules: FacetRules) -> dict[str, list[int]]:
                 name = rules.wall.get(sides[0])
         elif len(sides) == 2:
             a, b = sides
-            for ga, gb, candidate, test in rules.interface:
+            for ga, gb, candidate, where in rules.interface:
                 if ((a in ga and b in gb) or (a in gb and b in ga)) and (
-                    test is None or test(sample_points(dim - 1, f))
+                    where is None or where(sample_points(dim - 1, f))
                 ):
                     name = candidate
                     break

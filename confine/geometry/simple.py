@@ -24,11 +24,11 @@ import gmsh
 import numpy as np
 
 from confine.case import Case
-from confine.geometry import occ as G
+from confine.geometry import occ
 from confine.geometry.model import NM, GeometryInfo
 
 
-def build_planar(case: Case, sizes: G.Sizes) -> GeometryInfo:
+def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     """Build the planar slab (see module doc)."""
     g = case.geometry
     assert g.length is not None
@@ -45,13 +45,13 @@ def build_planar(case: Case, sizes: G.Sizes) -> GeometryInfo:
         o.synchronize()
         cells = {"outer_layer": [lines[0]], "bath": [lines[1]]} if layer else {"bath": lines}
         for name, tags in cells.items():
-            gmsh.model.addPhysicalGroup(1, tags, G.CELL_GROUPS[name], name)
-        gmsh.model.addPhysicalGroup(0, [pts[0]], G.FACET_GROUPS["electrode"], "electrode")
+            gmsh.model.addPhysicalGroup(1, tags, occ.CELL_GROUPS[name], name)
+        gmsh.model.addPhysicalGroup(0, [pts[0]], occ.FACET_GROUPS["electrode"], "electrode")
         gmsh.model.addPhysicalGroup(
-            0, [pts[-1]], G.FACET_GROUPS["outer_boundary"], "outer_boundary"
+            0, [pts[-1]], occ.FACET_GROUPS["outer_boundary"], "outer_boundary"
         )
         facets = {"electrode": [pts[0]], "outer_boundary": [pts[-1]]}
-        asm = G.Assembly(dim=1, cells=cells)
+        asm = occ.Assembly(dim=1, cells=cells)
     else:
 
         def box(x1: float) -> tuple[int, int]:
@@ -62,24 +62,25 @@ def build_planar(case: Case, sizes: G.Sizes) -> GeometryInfo:
         ingredients = [("slab", [box(length)])]
         if layer:
             ingredients.append(("lay", [box(t)]))
-        asm = G.assemble(
+        asm = occ.assemble(
             dim, ingredients, lambda names: "outer_layer" if "lay" in names else "bath"
         )
-        rules = G.FacetRules(
+        rules = occ.FacetRules(
             named=[
-                ("electrode", G.on_plane((1, 0, 0), 0.0)),
-                ("outer_boundary", G.on_plane((1, 0, 0), length)),
+                ("electrode", occ.on_plane((1, 0, 0), 0.0)),
+                ("outer_boundary", occ.on_plane((1, 0, 0), length)),
             ],
             wall={"bath": "symmetry", "outer_layer": "symmetry"},
         )
-        facets = G.tag_boundaries(asm, rules)
-    fields = [G.graded(sizes.layer if layer else sizes.pore, sizes.growth, G.relu(f"x - {t:.12g}"))]
+        facets = occ.tag_boundaries(asm, rules)
+    h0 = sizes.layer if layer else sizes.pore
+    fields = [occ.graded(h0, sizes.growth, occ.relu(f"x - {t:.12g}"))]
     if layer and dim > 1:
-        fields.append(G.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
-    bl = G.boundary_layer(sizes, dim, facets.get("electrode", [])) if dim > 1 else None
+        fields.append(occ.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
+    bl = occ.boundary_layer(sizes, dim, facets.get("electrode", [])) if dim > 1 else None
     if bl is not None:
         fields.append(bl)
-    G.set_background(fields, sizes)
+    occ.set_background(fields, sizes)
     cross = width ** (dim - 1)
     vol = {"bath": (length - t) * cross}
     if layer:
@@ -98,7 +99,7 @@ def build_planar(case: Case, sizes: G.Sizes) -> GeometryInfo:
     )
 
 
-def build_cylinder_pore(case: Case, sizes: G.Sizes) -> GeometryInfo:
+def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     """Build one cylindrical pore, optionally between reservoirs (see module doc)."""
     g = case.geometry
     assert g.pore_length is not None
@@ -130,7 +131,7 @@ def build_cylinder_pore(case: Case, sizes: G.Sizes) -> GeometryInfo:
             return "pore_layer" if layer else "pore"
         return "bath" if "res" in names else None
 
-    asm = G.assemble(dim, ingredients, rule)
+    asm = occ.assemble(dim, ingredients, rule)
     z = "y" if dim == 2 else "z"
     rr = "x" if dim == 2 else "Sqrt(x*x+y*y)"
     side = (
@@ -142,11 +143,11 @@ def build_cylinder_pore(case: Case, sizes: G.Sizes) -> GeometryInfo:
             )
         )
     )
-    rules = G.FacetRules(
-        named=[("end_a", G.on_plane(zaxis, -res)), ("end_b", G.on_plane(zaxis, length + res))],
+    rules = occ.FacetRules(
+        named=[("end_a", occ.on_plane(zaxis, -res)), ("end_b", occ.on_plane(zaxis, length + res))],
         interface=[
-            (G.PORE_GROUPS, frozenset({"bath"}), "mouth_inner", G.on_plane(zaxis, 0.0)),
-            (G.PORE_GROUPS, frozenset({"bath"}), "mouth_outer", G.on_plane(zaxis, length)),
+            (occ.PORE_GROUPS, frozenset({"bath"}), "mouth_inner", occ.on_plane(zaxis, 0.0)),
+            (occ.PORE_GROUPS, frozenset({"bath"}), "mouth_outer", occ.on_plane(zaxis, length)),
         ],
         wall={"pore": "pore_wall", "pore_layer": "pore_wall", "bath": "outer_surface"},
     )
@@ -154,25 +155,20 @@ def build_cylinder_pore(case: Case, sizes: G.Sizes) -> GeometryInfo:
         rules.named.insert(0, ("axis", lambda p: bool(np.all(np.abs(p[:, 0]) < 1e-9 * a))))
     if res > 0:
         rules.named.insert(0, ("symmetry", side))
-    facets = G.tag_boundaries(asm, rules)
+    facets = occ.tag_boundaries(asm, rules)
 
     half = length / 2
-    fields = [
-        G.graded(
-            sizes.pore,
-            sizes.growth,
-            G.relu(f"Fabs({z} - {half:.12g}) - {half:.12g}") + " + " + G.relu(f"{rr} - {a:.12g}"),
-        )
-    ]
+    away = occ.relu(f"Fabs({z} - {half:.12g}) - {half:.12g}") + " + " + occ.relu(f"{rr} - {a:.12g}")
+    fields = [occ.graded(sizes.pore, sizes.growth, away)]
     if asm.cells.get("pore"):
-        fields.append(G.restricted(sizes.pore, dim, asm.cells["pore"]))
+        fields.append(occ.restricted(sizes.pore, dim, asm.cells["pore"]))
     if asm.cells.get("pore_layer"):
-        fields.append(G.restricted(sizes.layer, dim, asm.cells["pore_layer"]))
+        fields.append(occ.restricted(sizes.layer, dim, asm.cells["pore_layer"]))
     walls = [f for k in ("pore_wall", "outer_surface") for f in facets.get(k, [])]
-    bl = G.boundary_layer(sizes, dim, walls)
+    bl = occ.boundary_layer(sizes, dim, walls)
     if bl is not None:
         fields.append(bl)
-    G.set_background(fields, sizes)
+    occ.set_background(fields, sizes)
 
     disc = math.pi * a * a
     vol: dict[str, float] = {}

@@ -14,12 +14,12 @@ import math
 import numpy as np
 
 from confine.case import Case
-from confine.geometry import occ as G
+from confine.geometry import occ
 from confine.geometry.hollow import ball, ball_volume, clip_to
 from confine.geometry.model import NM, GeometryInfo
 
 
-def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
+def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     """Build a solid-sphere model (see module doc).
 
     Raises:
@@ -44,30 +44,30 @@ def build(case: Case, sizes: G.Sizes) -> GeometryInfo:
     if layer:
         ingredients.append(("lay", [ball(dim, r_out + t)]))
     if dim == 2:
-        ingredients = clip_to(ingredients, (2, G.cone_polygon(math.pi, r_bath)))
+        ingredients = clip_to(ingredients, (2, occ.cone_polygon(math.pi, r_bath)))
 
     def rule(names: frozenset[str]) -> str | None:
         if "bath" not in names:
             return None
         return "outer_layer" if "lay" in names else "bath"
 
-    asm = G.assemble(dim, ingredients, rule)
+    asm = occ.assemble(dim, ingredients, rule)
     surface = "outer_surface" if layer else "catalyst_surface"
-    rules = G.FacetRules(
-        named=[("outer_boundary", G.on_sphere(r_bath))],
+    rules = occ.FacetRules(
+        named=[("outer_boundary", occ.on_sphere(r_bath))],
         wall={"bath": surface, "outer_layer": surface},
     )
     if dim == 2:
         rules.named.insert(0, ("axis", lambda p: bool(np.all(np.abs(p[:, 0]) < 1e-6 * r_bath))))
-    facets = G.tag_boundaries(asm, rules)
+    facets = occ.tag_boundaries(asm, rules)
 
-    fields = G.radial_grading(sizes, r_out, r_out + t, sizes.wall, sizes.wall, dim)
+    fields = occ.radial_grading(sizes, r_out, r_out + t, sizes.wall, sizes.wall, dim)
     if layer:
-        fields.append(G.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
-    bl = G.boundary_layer(sizes, dim, facets.get(surface, []))
+        fields.append(occ.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
+    bl = occ.boundary_layer(sizes, dim, facets.get(surface, []))
     if bl is not None:
         fields.append(bl)
-    G.set_background(fields, sizes)
+    occ.set_background(fields, sizes)
 
     vol = {"bath": ball_volume(r_bath) - ball_volume(r_out + t)}
     if layer:
