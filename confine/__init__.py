@@ -5,11 +5,25 @@ Typical use::
     import confine
     case = confine.load_case("cases/mchs-7nm.toml", set={"electrode.potential": "-0.9 V"})
     result = confine.run(case)
-    result.metrics["species"]["urea"]["ratio_interior_exterior"]
+    result.metric("species.urea.ratio_interior_exterior")
+
+``run``, ``sweep`` and ``fit`` import dolfinx only when called.
 """
+
+from __future__ import annotations
+
+from typing import Any
 
 __version__ = "0.1.0"
 
-from confine.case import Case, CaseError, load_case  # noqa: E402
+from confine.case import Case, CaseError, load_case
 
-__all__ = ["Case", "CaseError", "__version__", "load_case"]
+
+def run(case: Case, out: Any = None, comm: Any = None, initial: Any = None) -> Any:
+    """Solve a case; see :func:`confine.pipeline.run`."""
+    from confine.pipeline import run as _run
+
+    return _run(case, out=out, comm=comm, initial=initial)
+
+
+__all__ = ["Case", "CaseError", "__version__", "load_case", "run"]

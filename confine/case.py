@@ -50,99 +50,201 @@ class Geometry:
         default="axisymmetric-cell",
         choices=MODELS,
     )
-    outer_diameter: float = key("quantity", "particle outer diameter", unit="nm",
-                                default="214 nm", positive=True)
-    shell_thickness: float = key("quantity", "shell thickness (hollow sphere)", unit="nm",
-                                 default="52 nm", positive=True)
-    pore_diameter: float = key("quantity", "mean pore diameter", unit="nm", default="7.55 nm",
-                               positive=True)
+    outer_diameter: float = key(
+        "quantity", "particle outer diameter", unit="nm", default="214 nm", positive=True
+    )
+    shell_thickness: float = key(
+        "quantity", "shell thickness (hollow sphere)", unit="nm", default="52 nm", positive=True
+    )
+    pore_diameter: float = key(
+        "quantity", "mean pore diameter", unit="nm", default="7.55 nm", positive=True
+    )
     wall_thickness: float | None = key(
-        "quantity", "smallest carbon wall between pores at the cavity radius (sets the lattice)",
-        unit="nm", positive=True)
-    porosity: float | None = key("float", "shell porosity: pore volume / shell volume "
-                                 "(sets the lattice)", positive=True, maximum=0.9069)
+        "quantity",
+        "smallest carbon wall between pores at the cavity radius (sets the lattice)",
+        unit="nm",
+        positive=True,
+    )
+    porosity: float | None = key(
+        "float",
+        "shell porosity: pore volume / shell volume (sets the lattice)",
+        positive=True,
+        maximum=0.9069,
+    )
     pore_count: int | None = key("int", "number of pores (sets the lattice)", positive=True)
-    min_wall: float = key("quantity", "smallest wall at the cavity radius accepted before meshing",
-                          unit="nm", default="0.5 nm", positive=True)
-    catalyst: str = key("str", "catalyst as a volumetric layer or an areal surface",
-                        default="layer", choices=("layer", "surface"))
-    catalyst_layer: float = key("quantity", "catalytic layer thickness on every inner carbon "
-                                "face", unit="nm", default="2 nm", positive=True)
+    min_wall: float = key(
+        "quantity",
+        "smallest wall at the cavity radius accepted before meshing",
+        unit="nm",
+        default="0.5 nm",
+        positive=True,
+    )
+    catalyst: str = key(
+        "str",
+        "catalyst as a volumetric layer or an areal surface",
+        default="layer",
+        choices=("layer", "surface"),
+    )
+    catalyst_layer: float = key(
+        "quantity",
+        "catalytic layer thickness on every inner carbon face",
+        unit="nm",
+        default="2 nm",
+        positive=True,
+    )
     layer_fill_core: float = key(
-        "quantity", "a pore whose core (radius − layer) is thinner than this is all layer",
-        unit="nm", default="0.5 nm", nonnegative=True)
-    bath_thickness: float = key("quantity", "electrolyte bath around the particle", unit="nm",
-                                default="300 nm", positive=True)
-    bath_boundary: str = key("str", "condition on the bath's outer face", default="bulk",
-                             choices=("bulk", "closed", "far-field"))
-    sector_rings: int = key("int", "sector-3d: rings of neighbour pores around the central one",
-                            default=0, nonnegative=True)
-    pore_length: float | None = key("quantity", "cylinder-pore: pore length", unit="nm",
-                                    positive=True)
-    reservoir_length: float = key("quantity", "cylinder-pore: reservoir length at each end "
-                                  "(0: none)", unit="nm", default="0 nm", nonnegative=True)
-    length: float | None = key("quantity", "planar: electrode-to-bath distance", unit="nm",
-                               positive=True)
-    width: float = key("quantity", "planar 2d/3d: lateral size of the slab", unit="nm",
-                       default="10 nm", positive=True)
+        "quantity",
+        "a pore whose core (radius − layer) is thinner than this is all layer",
+        unit="nm",
+        default="0.5 nm",
+        nonnegative=True,
+    )
+    bath_thickness: float = key(
+        "quantity",
+        "electrolyte bath around the particle",
+        unit="nm",
+        default="300 nm",
+        positive=True,
+    )
+    bath_boundary: str = key(
+        "str",
+        "condition on the bath's outer face",
+        default="bulk",
+        choices=("bulk", "closed", "far-field"),
+    )
+    sector_rings: int = key(
+        "int",
+        "sector-3d: rings of neighbour pores around the central one",
+        default=0,
+        nonnegative=True,
+    )
+    pore_length: float | None = key(
+        "quantity", "cylinder-pore: pore length", unit="nm", positive=True
+    )
+    reservoir_length: float = key(
+        "quantity",
+        "cylinder-pore: reservoir length at each end (0: none)",
+        unit="nm",
+        default="0 nm",
+        nonnegative=True,
+    )
+    length: float | None = key(
+        "quantity", "planar: electrode-to-bath distance", unit="nm", positive=True
+    )
+    width: float = key(
+        "quantity",
+        "planar 2d/3d: lateral size of the slab",
+        unit="nm",
+        default="10 nm",
+        positive=True,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class MeshSettings:
     """[mesh]: resolution and grading."""
 
-    cells_per_pore_diameter: int = key("int", "cells across a pore diameter", default=6,
-                                       positive=True)
-    cells_across_layer: int = key("int", "cells through the catalytic layer", default=2,
-                                  positive=True)
-    max_cell_size: float = key("quantity", "coarsest cell (cavity centre, far bath)", unit="nm",
-                               default="20 nm", positive=True)
-    growth: float = key("float", "cell-size growth rate away from walls", default=1.3,
-                        positive=True)
-    boundary_layer: bool = key("bool", "refine at charged walls (double-layer runs)",
-                               default=False)
-    first_cell_debye_fraction: float = key("float", "boundary layer: first cell / Debye length",
-                                           default=0.1, positive=True)
+    cells_per_pore_diameter: int = key(
+        "int", "cells across a pore diameter", default=6, positive=True
+    )
+    cells_across_layer: int = key(
+        "int", "cells through the catalytic layer", default=2, positive=True
+    )
+    max_cell_size: float = key(
+        "quantity",
+        "coarsest cell (cavity centre, far bath)",
+        unit="nm",
+        default="20 nm",
+        positive=True,
+    )
+    growth: float = key(
+        "float", "cell-size growth rate away from walls", default=1.3, positive=True
+    )
+    boundary_layer: bool = key("bool", "refine at charged walls (double-layer runs)", default=False)
+    first_cell_debye_fraction: float = key(
+        "float", "boundary layer: first cell / Debye length", default=0.1, positive=True
+    )
     threads: int = key("int", "gmsh threads", default=2, positive=True)
-    refine: int = key("int", "uniform halving of every size (convergence studies)", default=0,
-                      nonnegative=True)
+    refine: int = key(
+        "int", "uniform halving of every size (convergence studies)", default=0, nonnegative=True
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Catalyst:
     """[catalyst]: metal inventory and sites (per particle, equal across supports)."""
 
-    metal_loading: float = key("quantity", "metal mass fraction of the particle", unit="%",
-                               default="5 %", positive=True, maximum=1.0)
-    electrode_loading: float = key("quantity", "catalyst mass per electrode area",
-                                   unit="mg/cm^2", default="0.02 mg/cm^2", positive=True)
-    site_density: float = key("quantity", "catalytic sites per catalytic area", unit="mol/m^2",
-                              default="3e-5 mol/m^2", positive=True)
-    carbon_density: float = key("quantity", "skeletal density of the carbon", unit="g/cm^3",
-                                default="1.9 g/cm^3", positive=True)
-    layer_porosity: float = key("float", "fluid fraction of the cluster-filled layer",
-                                default=1.0, positive=True, maximum=1.0)
-    layer_tortuosity: float = key("float", "tortuosity of the cluster-filled layer",
-                                  default=1.0, positive=True)
+    metal_loading: float = key(
+        "quantity",
+        "metal mass fraction of the particle",
+        unit="%",
+        default="5 %",
+        positive=True,
+        maximum=1.0,
+    )
+    electrode_loading: float = key(
+        "quantity",
+        "catalyst mass per electrode area",
+        unit="mg/cm^2",
+        default="0.02 mg/cm^2",
+        positive=True,
+    )
+    site_density: float = key(
+        "quantity",
+        "catalytic sites per catalytic area",
+        unit="mol/m^2",
+        default="3e-5 mol/m^2",
+        positive=True,
+    )
+    carbon_density: float = key(
+        "quantity",
+        "skeletal density of the carbon",
+        unit="g/cm^3",
+        default="1.9 g/cm^3",
+        positive=True,
+    )
+    layer_porosity: float = key(
+        "float",
+        "fluid fraction of the cluster-filled layer",
+        default=1.0,
+        positive=True,
+        maximum=1.0,
+    )
+    layer_tortuosity: float = key(
+        "float", "tortuosity of the cluster-filled layer", default=1.0, positive=True
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Electrolyte:
     """[electrolyte]: temperature, potential model, hindrance."""
 
-    temperature: float = key("quantity", "temperature", unit="K", default="298.15 K",
-                             positive=True)
-    potential_model: str = key("str", "how the electrolyte potential is found",
-                               default="secondary", choices=POTENTIAL_MODELS)
-    conductivity: float | None = key("quantity", "secondary: conductivity (computed from the "
-                                     "ions if omitted)", unit="S/m", positive=True)
-    hindrance: str = key("str", "hindered diffusion in pores", default="renkin",
-                         choices=("none", "renkin", "dechadilok-deen"))
-    relative_permittivity: float = key("float", "relative permittivity of the electrolyte",
-                                       default=78.5, positive=True)
+    temperature: float = key("quantity", "temperature", unit="K", default="298.15 K", positive=True)
+    potential_model: str = key(
+        "str",
+        "how the electrolyte potential is found",
+        default="secondary",
+        choices=POTENTIAL_MODELS,
+    )
+    conductivity: float | None = key(
+        "quantity",
+        "secondary: conductivity (computed from the ions if omitted)",
+        unit="S/m",
+        positive=True,
+    )
+    hindrance: str = key(
+        "str",
+        "hindered diffusion in pores",
+        default="renkin",
+        choices=("none", "renkin", "dechadilok-deen"),
+    )
+    relative_permittivity: float = key(
+        "float", "relative permittivity of the electrolyte", default=78.5, positive=True
+    )
     steric: bool = key("bool", "mean-field steric (Bikerman) flux term", default=False)
-    ion_size: float | None = key("quantity", "steric: one size for all ions (lattice spacing)",
-                                 unit="nm", positive=True)
+    ion_size: float | None = key(
+        "quantity", "steric: one size for all ions (lattice spacing)", unit="nm", positive=True
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,17 +260,18 @@ class Solver:
 
     transient: bool = key("bool", "time-dependent run (default steady)", default=False)
     end_time: float | None = key("quantity", "transient: end time", unit="s", positive=True)
-    time_step: float | None = key("quantity", "transient: first time step", unit="s",
-                                  positive=True)
+    time_step: float | None = key("quantity", "transient: first time step", unit="s", positive=True)
     degree: int = key("int", "Lagrange degree of the concentrations", default=1, positive=True)
-    rtol: float = key("float", "Newton relative residual tolerance", default=1e-10,
-                      positive=True)
-    atol: float = key("float", "Newton absolute residual tolerance (scaled units)",
-                      default=1e-12, positive=True)
-    max_iterations: int = key("int", "Newton iterations per continuation step", default=50,
-                              positive=True)
-    continuation_steps: int = key("int", "steps from the always-converging start", default=8,
-                                  positive=True)
+    rtol: float = key("float", "Newton relative residual tolerance", default=1e-10, positive=True)
+    atol: float = key(
+        "float", "Newton absolute residual tolerance (scaled units)", default=1e-12, positive=True
+    )
+    max_iterations: int = key(
+        "int", "Newton iterations per continuation step", default=50, positive=True
+    )
+    continuation_steps: int = key(
+        "int", "steps from the always-converging start", default=8, positive=True
+    )
     petsc_options: dict[str, Any] = key("options", "PETSc options passed through (name -> value)")
 
 
@@ -177,10 +280,18 @@ class Output:
     """[output]: what is reported and written."""
 
     products: tuple[str, ...] = key("list", "species reported as products (rates, FE)")
-    interior: str = key("str", "interior of C_I/C_E", default="cavity",
-                        choices=("cavity", "cavity+layer", "particle"))
-    exterior: str = key("str", "exterior of C_I/C_E", default="mouth_outer",
-                        choices=("mouth_outer", "bath", "outer_boundary"))
+    interior: str = key(
+        "str",
+        "interior of C_I/C_E",
+        default="cavity",
+        choices=("cavity", "cavity+layer", "particle"),
+    )
+    exterior: str = key(
+        "str",
+        "exterior of C_I/C_E",
+        default="mouth_outer",
+        choices=("mouth_outer", "bath", "outer_boundary"),
+    )
     fields: bool = key("bool", "write fields for ParaView", default=True)
     figures: bool = key("bool", "write PNG figures", default=True)
 
@@ -190,23 +301,37 @@ class Species:
     """[[species]]: one transported or adsorbed species."""
 
     name: str = key("str", "species name, e.g. CO2, NO3-, *H", default=REQUIRED)
-    phase: str = key("str", "solution (transported) or adsorbed (coverage on sites)",
-                     default="solution", choices=("solution", "adsorbed"))
+    phase: str = key(
+        "str",
+        "solution (transported) or adsorbed (coverage on sites)",
+        default="solution",
+        choices=("solution", "adsorbed"),
+    )
     charge: int = key("int", "charge number", default=0)
     formula: str | None = key("str", "elemental formula if the name is not one (urea: CH4N2O)")
-    diffusivity: float | None = key("quantity", "diffusivity in bulk water", unit="m^2/s",
-                                    positive=True)
-    bulk: float = key("quantity", "bulk concentration (bath)", unit="mol/L", default="0 mol/L",
-                      nonnegative=True)
-    radius: float | None = key("quantity", "solute radius for hindrance/steric terms", unit="nm",
-                               positive=True)
-    radius_kind: str | None = key("str", "which radius", choices=("stokes", "hydrated",
-                                                                   "crystal", "molecular"))
+    diffusivity: float | None = key(
+        "quantity", "diffusivity in bulk water", unit="m^2/s", positive=True
+    )
+    bulk: float = key(
+        "quantity", "bulk concentration (bath)", unit="mol/L", default="0 mol/L", nonnegative=True
+    )
+    radius: float | None = key(
+        "quantity", "solute radius for hindrance/steric terms", unit="nm", positive=True
+    )
+    radius_kind: str | None = key(
+        "str", "which radius", choices=("stokes", "hydrated", "crystal", "molecular")
+    )
     radius_source: str | None = key("str", "where the radius comes from (reference)")
-    surface_diffusivity: float = key("quantity", "adsorbed: surface diffusivity", unit="m^2/s",
-                                     default="0 m^2/s", nonnegative=True)
-    initial: float = key("float", "adsorbed: initial coverage", default=0.0, nonnegative=True,
-                         maximum=1.0)
+    surface_diffusivity: float = key(
+        "quantity",
+        "adsorbed: surface diffusivity",
+        unit="m^2/s",
+        default="0 m^2/s",
+        nonnegative=True,
+    )
+    initial: float = key(
+        "float", "adsorbed: initial coverage", default=0.0, nonnegative=True, maximum=1.0
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,28 +339,43 @@ class Reaction:
     """[[reactions]]: one step of the network."""
 
     name: str = key("str", "reaction name", default=REQUIRED)
-    type: str = key("str", "reaction type", default=REQUIRED,
-                    choices=("electrochemical", "chemical", "homogeneous"))
-    where: str = key("str", "catalytic layer (volumetric), catalytic surface (areal), or the "
-                     "whole electrolyte", default="layer", choices=("layer", "surface",
-                                                                    "electrolyte"))
-    reactants: dict[str, float] = key("table", "reactant -> stoichiometric coefficient "
-                                      "(H2O is the solvent)")
+    type: str = key(
+        "str",
+        "reaction type",
+        default=REQUIRED,
+        choices=("electrochemical", "chemical", "homogeneous"),
+    )
+    where: str = key(
+        "str",
+        "catalytic layer (volumetric), catalytic surface (areal), or the whole electrolyte",
+        default="layer",
+        choices=("layer", "surface", "electrolyte"),
+    )
+    reactants: dict[str, float] = key(
+        "table", "reactant -> stoichiometric coefficient (H2O is the solvent)"
+    )
     products: dict[str, float] = key("table", "product -> stoichiometric coefficient")
     orders: dict[str, float] = key("table", "reaction orders (default: the coefficients)")
-    backward_orders: dict[str, float] = key("table", "orders of the backward step "
-                                            "(default: product coefficients)")
+    backward_orders: dict[str, float] = key(
+        "table", "orders of the backward step (default: product coefficients)"
+    )
     lumped: bool = key("bool", "a lumped step: its orders must be declared", default=False)
-    electrons: float = key("float", "electrons transferred (cathodic, per reaction event)",
-                           default=0.0, nonnegative=True)
-    rate_constant: float = key("quantity", "forward rate at the reference potential",
-                               unit="", default=REQUIRED)
-    backward_rate_constant: float = key("quantity", "backward rate constant (homogeneous)",
-                                        unit="")
-    reference_potential: float = key("quantity", "potential at which the rate constant holds "
-                                     "(vs RHE)", unit="V", default="0 V")
-    transfer_coefficient: float = key("float", "IUPAC cathodic transfer coefficient α_c",
-                                      default=0.5, nonnegative=True)
+    electrons: float = key(
+        "float",
+        "electrons transferred (cathodic, per reaction event)",
+        default=0.0,
+        nonnegative=True,
+    )
+    rate_constant: float = key(
+        "quantity", "forward rate at the reference potential", unit="", default=REQUIRED
+    )
+    backward_rate_constant: float = key("quantity", "backward rate constant (homogeneous)", unit="")
+    reference_potential: float = key(
+        "quantity", "potential at which the rate constant holds (vs RHE)", unit="V", default="0 V"
+    )
+    transfer_coefficient: float = key(
+        "float", "IUPAC cathodic transfer coefficient α_c", default=0.5, nonnegative=True
+    )
 
 
 SECTIONS: dict[str, type] = {
@@ -305,7 +445,7 @@ class Case:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
 
     def replace(self, **overrides: Any) -> Case:
-        """A validated copy with dotted-key overrides, e.g. ``{"electrode.potential": "-0.9 V"}``."""
+        """A validated copy with dotted-key overrides, e.g. ``{"electrode.potential": "-1 V"}``."""
         raw = self.to_dict()
         apply_overrides(raw, overrides, self.source)
         return case_from_dict(raw, self.source)
@@ -330,7 +470,7 @@ def _section_to_dict(obj: Any, cls: type, units: dict[str, str] | None = None) -
 
 
 # --------------------------------------------------------------------------- errors
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class Problem:
     """One validation problem."""
 
@@ -356,7 +496,7 @@ def _nearest(name: str, valid: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------------------- loading
-def load_case(path: str | Path, set: Mapping[str, Any] | None = None) -> Case:  # noqa: A002
+def load_case(path: str | Path, set: Mapping[str, Any] | None = None) -> Case:
     """Load, override and validate a case file.
 
     Args:
@@ -407,8 +547,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
         val = parse_override_value(value)
         if parts[0] in ARRAYS:
             if len(parts) < 3:
-                problems.append(Problem(file, dotted, "address as "
-                                        f"{parts[0]}.NAME.KEY (--set)"))
+                problems.append(Problem(file, dotted, f"address as {parts[0]}.NAME.KEY (--set)"))
                 continue
             *name_parts, field_name = parts[1:]
             name = ".".join(name_parts)
@@ -416,8 +555,11 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
             match = [e for e in entries if isinstance(e, dict) and e.get("name") == name]
             if not match:
                 names = [str(e.get("name")) for e in entries if isinstance(e, dict)]
-                problems.append(Problem(file, dotted, f"no {parts[0]} entry named "
-                                        f"'{name}'{_nearest(name, names)}"))
+                problems.append(
+                    Problem(
+                        file, dotted, f"no {parts[0]} entry named '{name}'{_nearest(name, names)}"
+                    )
+                )
                 continue
             match[0][field_name] = val
         elif parts[0] in SECTIONS and len(parts) >= 2:
@@ -427,14 +569,16 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
             table[parts[-1]] = val
         else:
             valid = list(SECTIONS) + list(ARRAYS)
-            problems.append(Problem(file, dotted, "unknown section "
-                                    f"'{parts[0]}'{_nearest(parts[0], valid)}"))
+            problems.append(
+                Problem(file, dotted, f"unknown section '{parts[0]}'{_nearest(parts[0], valid)}")
+            )
     if problems:
         raise CaseError(problems)
 
 
-def _read_value(spec: Key, value: Any, where: str, file: str, problems: list[Problem],
-                unit: str | None = None) -> Any:
+def _read_value(
+    spec: Key, value: Any, where: str, file: str, problems: list[Problem], unit: str | None = None
+) -> Any:
     """Convert one TOML value per its spec; append a problem and return None on error."""
     bad = len(problems)
 
@@ -451,8 +595,9 @@ def _read_value(spec: Key, value: Any, where: str, file: str, problems: list[Pro
         if not isinstance(value, str):
             fail(f"expected a string, got {value!r}")
         elif spec.choices and value not in spec.choices:
-            fail(f"'{value}' is not one of {', '.join(spec.choices)}"
-                 f"{_nearest(value, spec.choices)}")
+            fail(
+                f"'{value}' is not one of {', '.join(spec.choices)}{_nearest(value, spec.choices)}"
+            )
         else:
             out = value
     elif spec.kind == "int":
@@ -504,8 +649,14 @@ def _read_value(spec: Key, value: Any, where: str, file: str, problems: list[Pro
     return out
 
 
-def _read_section(cls: type, raw: Any, where: str, file: str, problems: list[Problem],
-                  units: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+def _read_section(
+    cls: type,
+    raw: Any,
+    where: str,
+    file: str,
+    problems: list[Problem],
+    units: Mapping[str, str] | None = None,
+) -> dict[str, Any] | None:
     """Values of one section (or array entry), defaults filled; None if not a table."""
     if not isinstance(raw, dict):
         problems.append(Problem(file, where, f"expected a table, got {raw!r}"))
@@ -513,8 +664,7 @@ def _read_section(cls: type, raw: Any, where: str, file: str, problems: list[Pro
     specs = keys_of(cls)
     for name in raw:
         if name not in specs:
-            problems.append(Problem(file, f"{where}.{name}",
-                                    f"unknown key{_nearest(name, specs)}"))
+            problems.append(Problem(file, f"{where}.{name}", f"unknown key{_nearest(name, specs)}"))
     values: dict[str, Any] = {}
     for name, spec in specs.items():
         unit = (units or {}).get(name)
@@ -524,8 +674,9 @@ def _read_section(cls: type, raw: Any, where: str, file: str, problems: list[Pro
             problems.append(Problem(file, f"{where}.{name}", "required key is missing"))
             values[name] = None
         elif spec.default is None:
-            values[name] = {} if spec.kind in ("table", "options") else (
-                () if spec.kind == "list" else None)
+            values[name] = (
+                {} if spec.kind in ("table", "options") else (() if spec.kind == "list" else None)
+            )
         else:
             values[name] = _read_value(spec, spec.default, f"{where}.{name}", file, problems)
     return values
@@ -541,8 +692,9 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
     problems: list[Problem] = []
     for sec in raw:
         if sec not in SECTIONS and sec not in ARRAYS:
-            problems.append(Problem(file, sec, "unknown section"
-                                    f"{_nearest(sec, list(SECTIONS) + list(ARRAYS))}"))
+            problems.append(
+                Problem(file, sec, f"unknown section{_nearest(sec, list(SECTIONS) + list(ARRAYS))}")
+            )
     if "case" not in raw:
         problems.append(Problem(file, "case.name", "required key is missing"))
     sections: dict[str, Any] = {}
@@ -556,8 +708,13 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
         label = _label("reactions", entry, i)
         units = _expected_rate_units(entry, phases) if isinstance(entry, dict) else None
         if isinstance(entry, dict) and units is None:
-            problems.append(Problem(file, f"{label}.rate_constant",
-                                    "cannot check units: fix 'where' and 'orders' first"))
+            problems.append(
+                Problem(
+                    file,
+                    f"{label}.rate_constant",
+                    "cannot check units: fix 'where' and 'orders' first",
+                )
+            )
             units = {}
         vals = _read_section(Reaction, entry, label, file, problems, units)
         if vals is not None:
@@ -591,8 +748,9 @@ def _label(arr: str, entry: Any, i: int) -> str:
     return f"{arr}.{name}" if isinstance(name, str) else f"{arr}[{i}]"
 
 
-def _read_array(arr: str, cls: type, raw: Mapping[str, Any], file: str,
-                problems: list[Problem]) -> list[dict[str, Any]]:
+def _read_array(
+    arr: str, cls: type, raw: Mapping[str, Any], file: str, problems: list[Problem]
+) -> list[dict[str, Any]]:
     out = []
     for i, entry in enumerate(_entries(arr, raw, file, problems)):
         vals = _read_section(cls, entry, _label(arr, entry, i), file, problems)
@@ -617,7 +775,7 @@ def _order_sum(orders: Mapping[str, Any], phases: Mapping[str, Any]) -> float | 
 
 
 def _unit_for(base: str, order: float) -> str:
-    dims = registry().Quantity(1.0, base) / registry().Quantity(1.0, "mol/m^3") ** order
+    dims: Any = registry().Quantity(1.0, base) / registry().Quantity(1.0, "mol/m^3") ** order
     return f"{dims.to_base_units().units:~C}".replace("**", "^") or "1"
 
 
@@ -641,8 +799,13 @@ def _expected_rate_units(entry: Mapping[str, Any], phases: Mapping[str, Any]) ->
 def _rate_units(r: Reaction, case: Case) -> dict[str, str]:
     phases = {s.name: s.phase for s in case.species}
     return _expected_rate_units(
-        {"where": r.where, "orders": r.orders or r.reactants,
-         "backward_orders": r.backward_orders or r.products}, phases)
+        {
+            "where": r.where,
+            "orders": r.orders or r.reactants,
+            "backward_orders": r.backward_orders or r.products,
+        },
+        phases,
+    )
 
 
 def forward_orders(r: Reaction) -> dict[str, float]:
@@ -657,15 +820,27 @@ def backward_orders(r: Reaction) -> dict[str, float]:
 
 def key_reference() -> str:
     """Markdown reference of every case-file key: unit, default, meaning."""
-    lines = ["# Case-file key reference", "",
-             "Generated from `confine/case.py` by `confine keys`; quantities are strings with "
-             "units.", ""]
+    lines = [
+        "# Case-file key reference",
+        "",
+        "Generated from `confine/case.py` by `confine keys`; quantities are strings with units.",
+        "",
+    ]
     for sec, cls in [*SECTIONS.items(), *(("[" + a + "]", c) for a, c in ARRAYS.items())]:
-        lines += [f"## [{sec}]", "", "| key | kind | unit | default | meaning |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            f"## [{sec}]",
+            "",
+            "| key | kind | unit | default | meaning |",
+            "|---|---|---|---|---|",
+        ]
         for name, spec in keys_of(cls).items():
-            default = ("required" if spec.default is REQUIRED else
-                       "" if spec.default is None else f"`{spec.default}`")
+            default = (
+                "required"
+                if spec.default is REQUIRED
+                else ""
+                if spec.default is None
+                else f"`{spec.default}`"
+            )
             unit = spec.unit or ("per orders" if name.endswith("rate_constant") else "")
             doc = spec.doc + (f" ({' / '.join(spec.choices)})" if spec.choices else "")
             lines.append(f"| `{name}` | {spec.kind} | {unit} | {default} | {doc} |")

@@ -7,6 +7,7 @@ have no such module and need nothing.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import platform
 import subprocess
@@ -27,10 +28,8 @@ def import_dolfinx() -> ModuleType:
     Raises:
         ImportError: with install instructions when dolfinx is missing.
     """
-    try:
+    with contextlib.suppress(ImportError):  # conda/spack dolfinx: nothing to order
         importlib.import_module("dolfinx_solver")
-    except ImportError:
-        pass  # conda/spack dolfinx: nothing to order
     try:
         return importlib.import_module("dolfinx")
     except ImportError as err:

@@ -21,10 +21,8 @@ AVOGADRO = 6.02214076e23  # 1/mol
 
 @cache
 def registry() -> pint.UnitRegistry:
-    """The one unit registry (M = mol/L is pint's `molar`)."""
-    ureg = pint.UnitRegistry()
-    ureg.define("percent_ = 0.01 = %")  # "5 %" as a plain fraction
-    return ureg
+    """The one unit registry (M = mol/L is pint's `molar`; "5 %" is 0.05)."""
+    return pint.UnitRegistry()
 
 
 class UnitError(ValueError):
@@ -58,11 +56,11 @@ def parse_quantity(text: object, unit: str) -> float:
     if isinstance(text, int | float):
         if want.dimensionless:
             return float(text) * float(want.to_base_units().magnitude)
-        raise UnitError(f"{text!r} has no unit: write it as a string, e.g. \"{text} {unit}\"")
+        raise UnitError(f'{text!r} has no unit: write it as a string, e.g. "{text} {unit}"')
     try:
         q = ureg.Quantity(text.strip())
     except Exception as err:  # pint raises many types for bad syntax
-        raise UnitError(f"cannot parse {text!r} as a quantity ({type(err).__name__})") from err
+        raise UnitError(f"cannot parse {text!r} as a quantity with units") from err
     if not isinstance(q, pint.Quantity):
         q = ureg.Quantity(float(q), "")
     if q.dimensionality != want.dimensionality:
@@ -81,9 +79,3 @@ def format_si(value: float, unit: str) -> str:
     """Format an SI float back into a quantity string that parses to the same float."""
     text = _si_unit_text(unit)
     return repr(value) if text == "1" else f"{value!r} {text}"
-
-
-def same_dimension(unit_a: str, unit_b: str) -> bool:
-    """Whether two unit strings have the same dimension."""
-    ureg = registry()
-    return bool(ureg.Quantity(1.0, unit_a).dimensionality == ureg.Quantity(1.0, unit_b).dimensionality)

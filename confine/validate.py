@@ -83,8 +83,10 @@ def _check_geometry(case: Case) -> list[Problem]:
 
     particle = g.kind in ("hollow-sphere", "solid-sphere")
     if particle and g.model not in PARTICLE_MODELS:
-        err("model", f"'{g.model}' is not a fidelity level of a particle "
-            f"({', '.join(PARTICLE_MODELS)})")
+        err(
+            "model",
+            f"'{g.model}' is not a fidelity level of a particle ({', '.join(PARTICLE_MODELS)})",
+        )
     if g.kind == "planar":
         if g.model not in ("1d", "2d", "3d"):
             err("model", f"'{g.model}' is not a planar dimension (1d, 2d, 3d)")
@@ -98,35 +100,53 @@ def _check_geometry(case: Case) -> list[Problem]:
     radius = g.outer_diameter / 2
     if g.kind == "hollow-sphere":
         if g.shell_thickness >= radius:
-            err("shell_thickness", f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
-                f"the particle radius {radius / NM:g} nm")
+            err(
+                "shell_thickness",
+                f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
+                f"the particle radius {radius / NM:g} nm",
+            )
             return out
         if g.pore_diameter >= g.shell_thickness:
             err("pore_diameter", "pore diameter must be smaller than the shell thickness")
-        given = [k for k in ("wall_thickness", "porosity", "pore_count")
-                 if getattr(g, k) is not None]
+        given = [
+            k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None
+        ]
         if len(given) != 1:
-            err("wall_thickness", "give exactly one of wall_thickness, porosity, pore_count "
-                f"to set the pore lattice (got {', '.join(given) or 'none'})")
+            err(
+                "wall_thickness",
+                "give exactly one of wall_thickness, porosity, pore_count "
+                f"to set the pore lattice (got {', '.join(given) or 'none'})",
+            )
         else:
             lat = lattice_of(case)
             assert lat is not None
             if lat.min_wall < g.min_wall / NM:
-                what = ("the pore is wider than its pitch: pores overlap"
-                        if lat.min_wall <= 0 else "pores too close")
-                err(given[0], f"{what} at the cavity radius (smallest wall "
+                what = (
+                    "the pore is wider than its pitch: pores overlap"
+                    if lat.min_wall <= 0
+                    else "pores too close"
+                )
+                err(
+                    given[0],
+                    f"{what} at the cavity radius (smallest wall "
                     f"{lat.min_wall:.3g} nm with {lat.count} pores of "
-                    f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)")
+                    f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)",
+                )
         if g.catalyst == "layer":
             if g.catalyst_layer > g.pore_diameter / 2:
-                err("catalyst_layer", f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
-                    f"the pore radius {g.pore_diameter / 2 / NM:g} nm")
+                err(
+                    "catalyst_layer",
+                    f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
+                    f"the pore radius {g.pore_diameter / 2 / NM:g} nm",
+                )
             if g.catalyst_layer >= radius - g.shell_thickness:
                 err("catalyst_layer", "layer is thicker than the cavity radius")
     if g.kind == "solid-sphere" and g.catalyst == "layer" and g.catalyst_layer >= g.bath_thickness:
         err("catalyst_layer", "layer must be thinner than the bath")
-    if g.kind == "cylinder-pore" and g.catalyst == "layer" and (
-        g.catalyst_layer > g.pore_diameter / 2
+    if (
+        g.kind == "cylinder-pore"
+        and g.catalyst == "layer"
+        and (g.catalyst_layer > g.pore_diameter / 2)
     ):
         err("catalyst_layer", "layer is thicker than the pore radius")
     return out
@@ -134,7 +154,7 @@ def _check_geometry(case: Case) -> list[Problem]:
 
 # --------------------------------------------------------------------------- species
 _ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*)")
-_CHARGE_SUFFIX = re.compile(r"(\^?\d*[+-]+|\(aq\)|\(g\))$")
+_CHARGE_SUFFIX = re.compile(r"(\^\d*[+-]|[+-]+|\(aq\)|\(g\))$")
 
 
 def elements(formula: str) -> Counter[str] | None:
@@ -158,32 +178,63 @@ def _check_species(case: Case) -> list[Problem]:
     if not case.species:
         out.append(Problem(f, "species", "at least one species is needed"))
     needs_radius = case.electrolyte.hindrance != "none" and case.geometry.kind in (
-        "hollow-sphere", "cylinder-pore")
+        "hollow-sphere",
+        "cylinder-pore",
+    )
     for s in case.species:
         k = f"species.{s.name}"
         if s.name == SOLVENT:
             out.append(Problem(f, f"{k}.name", "H2O is the solvent: it is not a species"))
         if s.formula is None and elements(s.name) is None:
-            out.append(Problem(f, f"{k}.formula", f"'{s.name}' is not a formula: give formula "
-                               "(e.g. formula = \"CH4N2O\") for element balances"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.formula",
+                    f"'{s.name}' is not a formula: give formula "
+                    '(e.g. formula = "CH4N2O") for element balances',
+                )
+            )
         if s.formula is not None and elements(s.formula) is None:
             out.append(Problem(f, f"{k}.formula", f"'{s.formula}' is not a plain formula"))
         if s.phase == "solution":
             if s.diffusivity is None:
                 out.append(Problem(f, f"{k}.diffusivity", "required for a solution species"))
             if needs_radius and s.radius is None:
-                out.append(Problem(f, f"{k}.radius", "required for hindered diffusion "
-                                   f"(electrolyte.hindrance = '{case.electrolyte.hindrance}')"))
+                out.append(
+                    Problem(
+                        f,
+                        f"{k}.radius",
+                        "required for hindered diffusion "
+                        f"(electrolyte.hindrance = '{case.electrolyte.hindrance}')",
+                    )
+                )
         else:
             if s.charge != 0:
-                out.append(Problem(f, f"{k}.charge", "an adsorbed species carries no charge "
-                                   "(its charge went to the electrode)"))
+                out.append(
+                    Problem(
+                        f,
+                        f"{k}.charge",
+                        "an adsorbed species carries no charge (its charge went to the electrode)",
+                    )
+                )
             if s.bulk != 0:
-                out.append(Problem(f, f"{k}.bulk", "an adsorbed species has no bulk "
-                                   "concentration (use initial for a coverage)"))
+                out.append(
+                    Problem(
+                        f,
+                        f"{k}.bulk",
+                        "an adsorbed species has no bulk "
+                        "concentration (use initial for a coverage)",
+                    )
+                )
         if s.radius is not None and (s.radius_kind is None or not s.radius_source):
-            out.append(Problem(f, f"{k}.radius_kind", "a radius must say which it is "
-                               "(radius_kind) and where it comes from (radius_source)"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.radius_kind",
+                    "a radius must say which it is "
+                    "(radius_kind) and where it comes from (radius_source)",
+                )
+            )
     return out
 
 
@@ -201,15 +252,16 @@ def _elements_of(case: Case, name: str) -> Counter[str]:
     return elements(s.formula or s.name) or Counter()
 
 
-def _side_sum(case: Case, side: dict[str, float], fn: Callable[[Case, str], object]) -> Counter:
-    total: Counter = Counter()
+def _side_sum(
+    case: Case, side: dict[str, float], fn: Callable[[Case, str], object]
+) -> dict[str, float]:
+    """Σ ν × (charge or element counts) over one side of a reaction."""
+    total: dict[str, float] = {}
     for name, nu in side.items():
         val = fn(case, name)
-        if isinstance(val, Counter):
-            for el, n in val.items():
-                total[el] += nu * n
-        else:
-            total["charge"] += nu * float(val)  # type: ignore[arg-type]
+        counts = val if isinstance(val, Counter) else {"charge": float(val)}  # type: ignore[arg-type]
+        for el, n in counts.items():
+            total[el] = total.get(el, 0.0) + nu * n
     return total
 
 
@@ -233,27 +285,58 @@ def _check_reactions(case: Case) -> list[Problem]:
         if not r.reactants and not r.products:
             out.append(Problem(f, k, "a reaction needs reactants or products"))
         if r.type == "electrochemical" and r.electrons <= 0:
-            out.append(Problem(f, f"{k}.electrons", "an electrochemical step must transfer "
-                               "electrons (electrons > 0)"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.electrons",
+                    "an electrochemical step must transfer electrons (electrons > 0)",
+                )
+            )
         if r.type != "electrochemical" and r.electrons != 0:
             out.append(Problem(f, f"{k}.electrons", f"a {r.type} step transfers no electrons"))
         if r.type == "homogeneous" and r.where != "electrolyte":
-            out.append(Problem(f, f"{k}.where", "a homogeneous reaction happens in the "
-                               "electrolyte (where = \"electrolyte\")"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.where",
+                    'a homogeneous reaction happens in the electrolyte (where = "electrolyte")',
+                )
+            )
         if r.type != "homogeneous" and r.where == "electrolyte":
-            out.append(Problem(f, f"{k}.where", f"a {r.type} step needs the catalyst "
-                               "(where = \"layer\" or \"surface\")"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.where",
+                    f'a {r.type} step needs the catalyst (where = "layer" or "surface")',
+                )
+            )
         if r.where in ("layer", "surface") and r.where != case.geometry.catalyst:
-            out.append(Problem(f, f"{k}.where", f"the catalyst is a {case.geometry.catalyst} "
-                               f"(geometry.catalyst) but this step is on a {r.where}"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.where",
+                    f"the catalyst is a {case.geometry.catalyst} "
+                    f"(geometry.catalyst) but this step is on a {r.where}",
+                )
+            )
         if r.lumped and not r.orders:
             out.append(Problem(f, f"{k}.orders", "a lumped step must declare its orders"))
         if r.backward_rate_constant is not None and r.type == "electrochemical":
-            out.append(Problem(f, f"{k}.backward_rate_constant", "electrochemical steps are "
-                               "cathodic Tafel steps: no backward constant"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.backward_rate_constant",
+                    "electrochemical steps are cathodic Tafel steps: no backward constant",
+                )
+            )
         if r.type == "homogeneous" and r.backward_rate_constant is None:
-            out.append(Problem(f, f"{k}.backward_rate_constant", "a homogeneous reaction is "
-                               "reversible: give its backward constant"))
+            out.append(
+                Problem(
+                    f,
+                    f"{k}.backward_rate_constant",
+                    "a homogeneous reaction is reversible: give its backward constant",
+                )
+            )
         if r.type == "homogeneous" and any(
             phases.get(sp) == "adsorbed" for sp in (*r.reactants, *r.products)
         ):
@@ -261,8 +344,13 @@ def _check_reactions(case: Case) -> list[Problem]:
         for part, side in (("orders", r.reactants), ("backward_orders", r.products)):
             extra = [sp for sp in getattr(r, part) if sp not in side]
             if extra and not bad_species:
-                out.append(Problem(f, f"{k}.{part}", f"orders given for "
-                                   f"{', '.join(extra)}, not on that side of the reaction"))
+                out.append(
+                    Problem(
+                        f,
+                        f"{k}.{part}",
+                        f"orders given for {', '.join(extra)}, not on that side of the reaction",
+                    )
+                )
         if not bad_species:
             out += _balance(case, r)
     return out
@@ -270,11 +358,17 @@ def _check_reactions(case: Case) -> list[Problem]:
 
 def _balance(case: Case, r: Reaction) -> list[Problem]:
     f, k, out = case.source, f"reactions.{r.name}", []
-    q_in = _side_sum(case, r.reactants, _charge)["charge"] - r.electrons
-    q_out = _side_sum(case, r.products, _charge)["charge"]
+    q_in = _side_sum(case, r.reactants, _charge).get("charge", 0.0) - r.electrons
+    q_out = _side_sum(case, r.products, _charge).get("charge", 0.0)
     if abs(q_in - q_out) > 1e-9:
-        out.append(Problem(f, k, f"charge does not balance: reactants {q_in:+g} "
-                           f"(with {r.electrons:g} e-) vs products {q_out:+g}"))
+        out.append(
+            Problem(
+                f,
+                k,
+                f"charge does not balance: reactants {q_in:+g} "
+                f"(with {r.electrons:g} e-) vs products {q_out:+g}",
+            )
+        )
     e_in = _side_sum(case, r.reactants, _elements_of)
     e_out = _side_sum(case, r.products, _elements_of)
     diff = {el: e_out.get(el, 0) - e_in.get(el, 0) for el in set(e_in) | set(e_out)}
@@ -290,41 +384,69 @@ def _check_potential_model(case: Case) -> list[Problem]:
     e, f, out = case.electrolyte, case.source, []
     ions = [s for s in case.species if s.phase == "solution" and s.charge != 0]
     if e.potential_model in ("electroneutral", "poisson", "poisson-steric") and len(ions) < 2:
-        out.append(Problem(f, "electrolyte.potential_model", f"'{e.potential_model}' needs at "
-                           "least two ions"))
+        out.append(
+            Problem(
+                f, "electrolyte.potential_model", f"'{e.potential_model}' needs at least two ions"
+            )
+        )
     if e.potential_model != "none" and ions:
         pos = sum(s.charge * s.bulk for s in ions if s.charge > 0)
         neg = -sum(s.charge * s.bulk for s in ions if s.charge < 0)
         if abs(pos - neg) > 1e-6 * max(pos, neg):
-            out.append(Problem(f, "species", f"bulk is not electroneutral: Σ z c = "
-                               f"{(pos - neg) / 1e3:.4g} mol/L (cations {pos / 1e3:.4g}, anions "
-                               f"{neg / 1e3:.4g})"))
-    if (e.steric or e.potential_model == "poisson-steric") and e.ion_size is None and any(
-        s.radius is None for s in ions
+            out.append(
+                Problem(
+                    f,
+                    "species",
+                    f"bulk is not electroneutral: Σ z c = "
+                    f"{(pos - neg) / 1e3:.4g} mol/L (cations {pos / 1e3:.4g}, anions "
+                    f"{neg / 1e3:.4g})",
+                )
+            )
+    if (
+        (e.steric or e.potential_model == "poisson-steric")
+        and e.ion_size is None
+        and any(s.radius is None for s in ions)
     ):
-        out.append(Problem(f, "electrolyte.ion_size", "the steric term needs ion_size or a "
-                           "radius for every ion"))
+        out.append(
+            Problem(
+                f,
+                "electrolyte.ion_size",
+                "the steric term needs ion_size or a radius for every ion",
+            )
+        )
     return out
 
 
 def _check_steady_state(case: Case) -> list[Problem]:
     if case.solver.transient:
         if case.solver.end_time is None or case.solver.time_step is None:
-            return [Problem(case.source, "solver.end_time", "a transient run needs end_time "
-                            "and time_step")]
+            return [
+                Problem(
+                    case.source, "solver.end_time", "a transient run needs end_time and time_step"
+                )
+            ]
         return []
     if case.geometry.bath_boundary != "closed":
         return []
     producing = [r.name for r in case.reactions if r.backward_rate_constant is None]
     if producing:
-        return [Problem(case.source, "geometry.bath_boundary", "a steady state with a closed "
-                        "bath does not exist: irreversible steps "
-                        f"({', '.join(producing)}) produce net amounts (use bulk or far-field, "
-                        "or solver.transient = true)")]
+        return [
+            Problem(
+                case.source,
+                "geometry.bath_boundary",
+                "a steady state with a closed "
+                "bath does not exist: irreversible steps "
+                f"({', '.join(producing)}) produce net amounts (use bulk or far-field, "
+                "or solver.transient = true)",
+            )
+        ]
     return []
 
 
 def _check_output(case: Case) -> list[Problem]:
     known = {s.name for s in case.species}
-    return [Problem(case.source, "output.products", f"unknown species '{p}'")
-            for p in case.output.products if p not in known]
+    return [
+        Problem(case.source, "output.products", f"unknown species '{p}'")
+        for p in case.output.products
+        if p not in known
+    ]

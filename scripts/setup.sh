@@ -39,7 +39,9 @@ else
     "$py" -m venv "$VENV"
     extras="dev,dolfinx-wheel"
 fi
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-"$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+# (this machine's pip config lists local indexes that may be absent: drop that noise)
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+quiet "$VENV/bin/python" -m pip install --quiet --upgrade pip
+quiet "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
 "$VENV/bin/python" -c 'import confine.env as e; e.import_dolfinx(); print("setup: dolfinx", e.versions()["dolfinx"])'
 echo "$want" > "$stamp"

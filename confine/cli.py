@@ -1,0 +1,235 @@
+"""Command line: parses arguments and calls the Python API, nothing more.
+
+``confine validate|mesh|run|sweep|bench|doctor|keys``; ``confine CMD --help``
+for each. Logging goes to stderr on MPI rank 0 only; progress is shown on a
+terminal and kept quiet otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from confine.case import Case, CaseError, load_case
+
+EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
+log = logging.getLogger("confine")
+
+
+def _rank() -> int:
+    """MPI rank without importing mpi4py unless it is already loaded or launched under MPI."""
+    import os
+
+    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
+        if var in os.environ:
+            return int(os.environ[var])
+    return 0
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr on rank 0 only (other ranks: errors only)."""
+    level = logging.WARNING if verbose < 0 else logging.DEBUG if verbose > 0 else logging.INFO
+    if _rank() != 0:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+
+
+def _parse_sets(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"error: --set {item!r}: expected KEY=VALUE")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _load(args: argparse.Namespace) -> Case | None:
+    """Load and validate the case; print every problem and return None if invalid."""
+    try:
+        return load_case(args.case, set=_parse_sets(getattr(args, "set", None) or []))
+    except CaseError as err:
+        for p in err.problems:
+            print(p, file=sys.stderr)
+        return None
+    except FileNotFoundError:
+        print(f"error: {args.case}: file not found", file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``confine validate CASE``."""
+    case = _load(args)
+    if case is None:
+        return EXIT_INVALID
+    from confine.validate import lattice_of, pore_is_filled
+
+    summary = f"{args.case}: valid ({len(case.species)} species, {len(case.reactions)} reactions"
+    lat = lattice_of(case)
+    if lat is not None:
+        summary += (
+            f"; {lat.count} pores, smallest wall {lat.min_wall:.2f} nm at the cavity "
+            f"radius, porosity {lat.porosity:.3f}"
+            f"{', pores filled by the layer' if pore_is_filled(case) else ''}"
+        )
+    log.info(summary + ")")
+    return EXIT_OK
+
+
+def _needs(module: str, issue: str) -> Any:
+    """Import an optional part of confine, or say plainly that it is not there yet."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name == module:
+            log.error("error: %s is not available in this version of confine (%s)", module, issue)
+            return None
+        raise
+
+
+def cmd_mesh(args: argparse.Namespace) -> int:
+    """``confine mesh CASE [--out DIR]``."""
+    case = _load(args)
+    if case is None:
+        return EXIT_INVALID
+    mesh_mod = _needs("confine.mesh", "geometry issue")
+    if mesh_mod is None or not hasattr(mesh_mod, "mesh_case"):
+        log.error("error: meshing is not available in this version of confine")
+        return EXIT_UNAVAILABLE
+    from mpi4py import MPI
+
+    info = mesh_mod.mesh_case(case, Path(args.out), MPI.COMM_WORLD)
+    log.info("mesh: %s cells -> %s", info.get("cells"), Path(args.out) / "mesh.json")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``confine run CASE --out DIR [--set KEY=VALUE ...]``."""
+    case = _load(args)
+    if case is None:
+        return EXIT_INVALID
+    runner = _needs("confine.pipeline", "solver issue")
+    if runner is None:
+        return EXIT_UNAVAILABLE
+    from mpi4py import MPI
+
+    result = runner.run(case, out=Path(args.out), comm=MPI.COMM_WORLD)
+    log.info("results: %s", Path(args.out).resolve())
+    return EXIT_OK if result.converged else EXIT_FAIL
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``confine sweep SWEEP --out DIR [-j N]``."""
+    sweep = _needs("confine.sweep", "sweeps issue")
+    if sweep is None:
+        return EXIT_UNAVAILABLE
+    sweep.sweep(args.sweep, out=Path(args.out), jobs=args.jobs)
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``confine bench [--full] [--check]``."""
+    bench = _needs("confine.bench", "benchmarks issue")
+    if bench is None:
+        return EXIT_UNAVAILABLE
+    return int(bench.main(full=args.full, check=args.check))
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """``confine doctor``: what is installed and what works."""
+    from confine.doctor import report
+
+    lines, ok = report()
+    print("\n".join(lines))
+    return EXIT_OK if ok else EXIT_FAIL
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """``confine keys``: the case-file key reference (Markdown)."""
+    from confine.case import key_reference
+
+    text = key_reference()
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``confine``."""
+    from confine import __version__
+
+    p = argparse.ArgumentParser(
+        prog="confine",
+        description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
+    )
+    p.add_argument("--version", action="version", version=f"confine {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def case_cmd(name: str, help_: str, out: bool, sets: bool) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("case", help="case file (TOML)")
+        if sets:
+            sp.add_argument(
+                "--set",
+                action="append",
+                metavar="KEY=VALUE",
+                default=[],
+                help="override a key before validation, e.g. "
+                '--set geometry.pore_diameter="4 nm" (repeatable)',
+            )
+        if out:
+            sp.add_argument(
+                "--out",
+                required=(name == "run"),
+                default="results/mesh",
+                metavar="DIR",
+                help="output directory",
+            )
+        return sp
+
+    case_cmd("validate", "check a case file; exit 2 listing every problem", False, True)
+    case_cmd("mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
+    case_cmd("run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True)
+    sp = sub.add_parser("sweep", help="one run per point of a sweep file, resumable")
+    sp.add_argument("sweep", help="sweep file (TOML)")
+    sp.add_argument("--out", required=True, metavar="DIR")
+    sp.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
+    sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
+    sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
+    sp.add_argument("--check", action="store_true", help="compare against stored references")
+    sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
+    sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
+    sp.add_argument("--out", metavar="FILE", help="write it to FILE")
+    return p
+
+
+COMMANDS = {
+    "validate": cmd_validate,
+    "mesh": cmd_mesh,
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "bench": cmd_bench,
+    "doctor": cmd_doctor,
+    "keys": cmd_keys,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``confine`` command."""
+    args = build_parser().parse_args(argv)
+    setup_logging(-1 if args.quiet else args.verbose)
+    return COMMANDS[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

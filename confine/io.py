@@ -1,0 +1,177 @@
+"""Output files: metrics JSON/CSV (rank 0), fields for ParaView, PNG figures.
+
+Output directories are written atomically: everything goes into a sibling
+temporary directory which replaces ``DIR`` only when the run succeeded, so a
+failed or killed run never leaves files that look like success. A failed run
+leaves ``DIR/failure.json`` (the error and residual history) and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+FAILURE_FILE = "failure.json"
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file + rename); NaN/inf become null."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(_clean(data), f, indent=2, sort_keys=False, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _clean(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    if isinstance(x, Mapping):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, str]]:
+    """Flatten a metrics document to ``{"a.b.c": (value, unit)}`` (leaves with a value)."""
+    out: dict[str, tuple[Any, str]] = {}
+    for k, v in metrics.items():
+        path = f"{prefix}{k}"
+        if isinstance(v, Mapping) and "value" in v:
+            out[path] = (v["value"], str(v.get("unit", "")))
+        elif isinstance(v, Mapping):
+            out.update(flatten(v, path + "."))
+        elif isinstance(v, int | float | str | bool) or v is None:
+            out[path] = (v, "")
+    return out
+
+
+def write_metrics_csv(path: Path, metrics: Mapping[str, Any]) -> None:
+    """One row per metric: name, value, unit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["metric", "value", "unit"])
+        for name, (value, unit) in flatten(metrics).items():
+            w.writerow([name, value, unit])
+
+
+@contextlib.contextmanager
+def output_dir(out: Path, comm: Any) -> Iterator[Path]:
+    """A temporary sibling of ``out`` that replaces it when the block succeeds.
+
+    Collective: every rank must enter. On an exception ``out`` holds only
+    ``failure.json`` (written by the caller through :func:`write_failure`).
+
+    Yields:
+        The temporary directory to write into (same path on every rank).
+    """
+    out = Path(out)
+    tmp: str | None = None
+    if comm.rank == 0:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent)
+    tmp = comm.bcast(tmp, root=0)
+    assert tmp is not None
+    ok = False
+    try:
+        yield Path(tmp)
+        ok = True
+    finally:
+        oks = comm.allgather(ok)
+        if comm.rank == 0:
+            if all(oks):
+                if out.exists():
+                    shutil.rmtree(out)
+                os.replace(tmp, out)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+        comm.barrier()
+
+
+def write_failure(out: Path, error: BaseException, case_toml: str, comm: Any) -> None:
+    """Replace ``out`` by a directory holding only failure.json (rank 0)."""
+    if comm.rank != 0:
+        return
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    info: dict[str, Any] = {
+        "converged": False,
+        "error": f"{type(error).__name__}: {error}",
+        "case": case_toml,
+    }
+    for attr in ("residuals", "step", "history"):
+        if hasattr(error, attr):
+            info[attr] = getattr(error, attr)
+    write_json(out / FAILURE_FILE, info)
+
+
+# ----------------------------------------------------------------------------- fields
+def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet_tags: Any) -> None:
+    """Write fields and subdomain tags to one XDMF/HDF5 file (ParaView, parallel).
+
+    Args:
+        path: the ``.xdmf`` file.
+        functions: name -> dolfinx Function (P1 on the mesh of the tags).
+        cell_tags: cell meshtags (subdomains).
+        facet_tags: facet meshtags (walls, mouths, boundaries).
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()
+    from dolfinx import io
+
+    funcs = list(functions.values())
+    msh = funcs[0].function_space.mesh if funcs else cell_tags.topology
+    with io.XDMFFile(msh.comm, str(path), "w") as f:
+        f.write_mesh(msh)
+        msh.topology.create_connectivity(msh.topology.dim - 1, msh.topology.dim)
+        f.write_meshtags(cell_tags, msh.geometry)
+        f.write_meshtags(facet_tags, msh.geometry)
+        for name, fn in functions.items():
+            fn.name = name
+            f.write_function(fn)
+
+
+def to_pyvista(solution: Any) -> Any:
+    """A pyvista grid of a solution's fields (point data) and subdomains (cell data).
+
+    ``solution`` must offer ``fields()`` (name -> P1 Function) and ``cell_tags``.
+    """
+    import numpy as np
+    import pyvista as pv
+
+    from confine.env import import_dolfinx
+
+    import_dolfinx()
+    from dolfinx import plot
+
+    fields = solution.fields()
+    first = next(iter(fields.values()))
+    V = first.function_space
+    topology, cell_types, x = plot.vtk_mesh(V)
+    grid = pv.UnstructuredGrid(topology, cell_types, x)
+    for name, fn in fields.items():
+        grid.point_data[name] = np.asarray(fn.x.array[: len(x)], dtype=float)
+    tags = getattr(solution, "cell_tags", None)
+    if tags is not None:
+        n_cells = V.mesh.topology.index_map(V.mesh.topology.dim).size_local
+        values = np.zeros(n_cells, dtype=np.int32)
+        keep = tags.indices < n_cells
+        values[tags.indices[keep]] = tags.values[keep]
+        grid.cell_data["subdomain"] = values[: grid.n_cells]
+    return grid

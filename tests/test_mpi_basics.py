@@ -1,0 +1,41 @@
+"""Foundation under MPI: every rank reads the same case, dolfinx runs on all ranks.
+
+Run with ``mpiexec -n 2 python -m pytest -m mpi tests``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from confine.case import load_case
+from confine.env import import_dolfinx
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.mpi
+
+
+def test_case_identical_on_every_rank() -> None:
+    import_dolfinx()
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    case = load_case(ROOT / "cases" / "mchs-7nm.toml", set={"electrode.potential": "-0.9 V"})
+    hashes = comm.allgather(case.hash())
+    assert len(set(hashes)) == 1
+    assert comm.size >= 1
+
+
+def test_doctor_assembles_on_all_ranks() -> None:
+    import_dolfinx()
+    import ufl
+    from dolfinx import fem, mesh
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    msh = mesh.create_unit_square(comm, 8, 8)
+    local = fem.assemble_scalar(fem.form(fem.Constant(msh, 2.0) * ufl.dx(domain=msh)))
+    assert comm.allreduce(local, op=MPI.SUM) == pytest.approx(2.0, rel=1e-12)
+    owned = msh.topology.index_map(2).size_local
+    assert comm.allreduce(owned, op=MPI.SUM) == 2 * 8 * 8
