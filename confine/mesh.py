@@ -39,6 +39,8 @@ from confine.case import Case
 MESH_FORMAT = 1
 MESH_FILE = "mesh.xdmf"
 INFO_FILE = "info.json"
+#: Geometry keys that do not change the mesh (boundary condition, validation threshold).
+_NOT_SHAPING = frozenset({"bath_boundary", "min_wall"})
 
 
 @dataclass
@@ -57,10 +59,11 @@ class MeshData:
 def mesh_key(case: Case) -> dict[str, Any]:
     """Everything that shapes the mesh of a case (the data behind :func:`mesh_hash`)."""
     raw = case.to_dict()
+    geometry = {k: v for k, v in raw["geometry"].items() if k not in _NOT_SHAPING}
     key: dict[str, Any] = {
         "format": MESH_FORMAT,
         "confine": __version__,
-        "geometry": raw["geometry"],
+        "geometry": geometry,
         "mesh": raw["mesh"],
     }
     if case.mesh.boundary_layer:  # the first cell follows the Debye length
@@ -149,6 +152,9 @@ def ensure_cached(
     Raises:
         RuntimeError: on every rank when building failed on rank 0.
     """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()  # collective (PETSc initialisation): on every rank, before branching
     final = Path(cache_dir) / mesh_hash(case)
     cached = (final / INFO_FILE).exists()
     error: str | None = None
@@ -248,7 +254,7 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
             if len(ents) and dim > 0:
                 nodes = dolfinx.mesh.entities_to_geometry(mesh, dim, ents)
                 local = float(
-                    np.sum(_measures(x[nodes][:, :, : mesh.geometry.dim], data.axisymmetric))
+                    np.sum(simplex_measures(x[nodes][:, :, : mesh.geometry.dim], data.axisymmetric))
                 )
             elif len(ents):
                 local = float(len(ents))  # points: count (1D meshes)

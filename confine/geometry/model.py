@@ -247,7 +247,6 @@ def measure_model(info: GeometryInfo) -> dict[str, dict[str, float]]:
                 continue
             for conn in enodes:
                 idx = np.asarray(conn, dtype=int).reshape(-1, dim + 1)
-                total += float(np.sum(simplex_measures(xyz[idx][:, :, :gdim],
-                                                       info.axisymmetric)))
+                total += float(np.sum(simplex_measures(xyz[idx][:, :, :gdim], info.axisymmetric)))
         out[kind][name] = total * info.multiplicity
     return out
