@@ -111,7 +111,7 @@ def test_concurrent_runs_share_one_cache_entry(tmp_path: Path) -> None:
         for _ in range(3)
     ]
     outs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outs, strict=True):
+    for p, (_, err) in zip(procs, outs, strict=True):
         assert p.returncode == 0, err
     cells = {out.strip() for out, _ in outs}
     assert len(cells) == 1

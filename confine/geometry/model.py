@@ -229,7 +229,7 @@ def simplex_measures(p: np.ndarray, axisymmetric: bool) -> np.ndarray:
 def measure_model(info: GeometryInfo) -> dict[str, dict[str, float]]:
     """Volume per cell group and area per facet group of the current gmsh mesh,
     whole particle (× multiplicity, revolved if axisymmetric), nm³ and nm²."""
-    from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+    from confine.geometry.groups import CELL_GROUPS
 
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     xyz = np.zeros((int(node_tags.max()) + 1, 3))
