@@ -22,7 +22,7 @@ from confine.geometry import GeometryInfo, build_model, generate_mesh, gmsh_sess
 from confine.geometry.hollow import sector_apothem
 from confine.geometry.lattice import (
     cone_half_angle,
-    fibonacci_directions,
+    pore_directions,
     min_angle,
     pore_volume,
     wall_at,
@@ -254,7 +254,7 @@ def test_full_3d_mini_particle() -> None:
     assert len(axes) == 12
     wall = wall_at(min_angle(axes), 16.0, 10.0)
     assert wall == pytest.approx(lat.min_wall, abs=1e-3)
-    assert wall == pytest.approx(wall_at(min_angle(fibonacci_directions(12)), 16.0, 10.0), abs=1e-3)
+    assert wall == pytest.approx(wall_at(min_angle(pore_directions(12)), 16.0, 10.0), abs=1e-3)
 
 
 def test_wall_thickness_sets_count_and_smallest_wall() -> None:

@@ -12,7 +12,7 @@ the shell, then one fragment with the cavity and bath balls.
   ``sector_rings`` rings of neighbours), side faces are symmetry planes, its
   solid angle is (pores in it) × 4π/N;
 * ``full-3d``: the whole particle, pores along the lattice directions of
-  :func:`confine.geometry.lattice.fibonacci_directions` (same as validation).
+  :func:`confine.geometry.lattice.pore_directions` (same as validation).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from confine.case import Case
 from confine.geometry import occ
 from confine.geometry.lattice import (
     cone_half_angle,
-    fibonacci_directions,
+    pore_directions,
     pore_volume,
     pore_wall_area,
 )
@@ -189,7 +189,7 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         in_cell = len(hexes)
         multiplicity = n / in_cell
     elif level == "full-3d":
-        dirs = fibonacci_directions(n)
+        dirs = pore_directions(n)
         multiplicity, in_cell = 1.0, n
     else:
         raise ValueError(f"hollow-sphere has no model {level!r}")
