@@ -22,8 +22,8 @@ from confine.geometry import GeometryInfo, build_model, generate_mesh, gmsh_sess
 from confine.geometry.hollow import sector_apothem
 from confine.geometry.lattice import (
     cone_half_angle,
-    pore_directions,
     min_angle,
+    pore_directions,
     pore_volume,
     wall_at,
 )

@@ -138,7 +138,8 @@ def count_from_wall(wall: float, r_cavity: float, d: float) -> int:
 
     The smallest spacing is not monotone in the count: start from the ideal
     hexagonal count scaled by the spacing ratio the lattice reaches, step down
-    until the lattice fits, then up while the next count still fits.
+    until the lattice fits, gallop up while it fits and bisect to a count
+    that fits while the next one does not.
     """
     if 2.0 * r_cavity <= d + wall:
         return 1
@@ -157,8 +158,13 @@ def count_from_wall(wall: float, r_cavity: float, d: float) -> int:
     step = max(1, n // 100)
     while n > 1 and not fits(n):
         n = max(1, n - step)
-    while fits(n + 1):
-        n += 1
+    # gallop up while it fits, then bisect between the last fit and the first miss
+    miss = n + step
+    while fits(miss):
+        n, miss = miss, miss + step
+    while miss - n > 1:
+        mid = (n + miss) // 2
+        n, miss = (mid, miss) if fits(mid) else (n, mid)
     return n
 
 
