@@ -27,13 +27,19 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     args = p.parse_args()
     for level in args.levels:
-        case = case_from_dict({
-            "case": {"name": f"render-{level}"},
-            "geometry": {"model": level, "pore_diameter": args.pore,
-                         "wall_thickness": args.wall, "catalyst_layer": "2 nm"},
-            "electrolyte": {"hindrance": "none", "potential_model": "none"},
-            "species": [{"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s"}],
-        })
+        case = case_from_dict(
+            {
+                "case": {"name": f"render-{level}"},
+                "geometry": {
+                    "model": level,
+                    "pore_diameter": args.pore,
+                    "wall_thickness": args.wall,
+                    "catalyst_layer": "2 nm",
+                },
+                "electrolyte": {"hindrance": "none", "potential_model": "none"},
+                "species": [{"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s"}],
+            }
+        )
         if level == "full-3d":
             window, edges = (-130.0, 130.0, -130.0, 130.0), False
         else:
@@ -41,8 +47,13 @@ def main() -> None:
         if level == "axisymmetric-cell":
             window = (0.0, 25.0, 40.0, 115.0)
         path = args.out / f"mesh-{level}.png"
-        info = render_case(case, path, window=window, edges=edges,
-                           title=f"{level}, {args.pore} pores ({info_text(case)})")
+        info = render_case(
+            case,
+            path,
+            window=window,
+            edges=edges,
+            title=f"{level}, {args.pore} pores ({info_text(case)})",
+        )
         print(f"{path}: {info.pore_count} pores, multiplicity {info.multiplicity:g}")
 
 

@@ -26,8 +26,9 @@ COLOURS = {
 }
 
 
-def _cells_near_plane(dim: int, normal: np.ndarray | None, origin: np.ndarray
-                      ) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
+def _cells_near_plane(
+    dim: int, normal: np.ndarray | None, origin: np.ndarray
+) -> tuple[np.ndarray, list[np.ndarray], list[str]]:
     """Mesh nodes, per-group connectivity of the cells (only those the plane cuts in 3D)."""
     tags, coords, _ = gmsh.model.mesh.getNodes()
     xyz = np.zeros((int(tags.max()) + 1, 3))
@@ -50,9 +51,15 @@ def _cells_near_plane(dim: int, normal: np.ndarray | None, origin: np.ndarray
     return xyz, conns, names
 
 
-def render_slice(info: GeometryInfo, path: Path, *, window: Sequence[float] | None = None,
-                 title: str | None = None, edges: bool = True,
-                 size: tuple[int, int] = (1400, 1000)) -> Path:
+def render_slice(
+    info: GeometryInfo,
+    path: Path,
+    *,
+    window: Sequence[float] | None = None,
+    title: str | None = None,
+    edges: bool = True,
+    size: tuple[int, int] = (1400, 1000),
+) -> Path:
     """Write a PNG of the current meshed model: the 2D cell, or a slice through a pore.
 
     Args:
@@ -90,8 +97,7 @@ def render_slice(info: GeometryInfo, path: Path, *, window: Sequence[float] | No
     blocks = []
     for conn, name in zip(conns, names, strict=True):
         cells = np.hstack([np.full((len(conn), 1), dim + 1), conn]).ravel()
-        grid = pv.UnstructuredGrid(cells, np.full(len(conn), cell_type, dtype=np.uint8),
-                                   xyz)
+        grid = pv.UnstructuredGrid(cells, np.full(len(conn), cell_type, dtype=np.uint8), xyz)
         grid = grid.extract_cells(np.arange(grid.n_cells))
         grid.cell_data["group"] = np.full(grid.n_cells, CELL_GROUPS[name])
         if dim == 3:
@@ -109,8 +115,14 @@ def render_slice(info: GeometryInfo, path: Path, *, window: Sequence[float] | No
             grid = grid.clip_box([x0, x1, y0, y1, -1.0, 1.0], invert=False)
         if grid.n_cells == 0:
             continue
-        plotter.add_mesh(grid, color=COLOURS.get(name, "grey"), show_edges=edges,
-                         edge_color="#333333", line_width=0.4, label=name)
+        plotter.add_mesh(
+            grid,
+            color=COLOURS.get(name, "grey"),
+            show_edges=edges,
+            edge_color="#333333",
+            line_width=0.4,
+            label=name,
+        )
     plotter.add_legend(bcolor="white", face="rectangle", size=(0.16, 0.2))
     if title:
         plotter.add_text(title, position="upper_left", font_size=11, color="black")
@@ -125,8 +137,14 @@ def render_slice(info: GeometryInfo, path: Path, *, window: Sequence[float] | No
     return path
 
 
-def render_case(case: Any, path: Path, *, window: Sequence[float] | None = None,
-                title: str | None = None, edges: bool = True) -> GeometryInfo:
+def render_case(
+    case: Any,
+    path: Path,
+    *,
+    window: Sequence[float] | None = None,
+    title: str | None = None,
+    edges: bool = True,
+) -> GeometryInfo:
     """Build, mesh and render a case (gmsh only, no dolfinx)."""
     from confine.geometry.model import build_model, generate_mesh, gmsh_session
 
