@@ -27,7 +27,7 @@ from confine.geometry.lattice import (
     pore_volume,
     wall_at,
 )
-from confine.geometry.model import measure_model
+from confine.geometry.model import debye_length, measure_model
 from confine.validate import lattice_of, pore_is_filled
 
 
@@ -349,3 +349,34 @@ def test_unsupported_level_rejected_before_occ() -> None:
             build_model(case)
         finally:
             assert gmsh.model.getEntities() == []
+
+
+def test_boundary_layer_refines_at_walls() -> None:
+    ions = [
+        {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
+        {"name": "NO3-", "charge": -1, "diffusivity": "1.902e-9 m^2/s", "bulk": "0.1 mol/L"},
+    ]
+    raw = {
+        "case": {"name": "bl"},
+        "geometry": {
+            "model": "axisymmetric-cell",
+            **PARTICLE,
+            "pore_diameter": "7.55 nm",
+            "wall_thickness": "3 nm",
+        },
+        "electrolyte": {"hindrance": "none", "potential_model": "none"},
+        "species": ions,
+    }
+    plain = case_from_dict(raw)
+    refined = case_from_dict({**raw, "mesh": {"boundary_layer": True}})
+    debye = debye_length(refined)
+    assert debye == pytest.approx(0.961, rel=0.01)  # 0.1 M 1:1 electrolyte, 25 °C
+    with gmsh_session():
+        info = build_model(refined)
+        n_refined = generate_mesh(info)["cells"]
+    assert info.sizes["boundary_first"] == pytest.approx(0.1 * debye)
+    with gmsh_session():
+        n_plain = generate_mesh(build_model(plain))["cells"]
+    assert n_refined > 1.5 * n_plain
+    info_r, measured, _ = build(refined)
+    check_closed_forms(info_r, measured, 0.01)
