@@ -340,9 +340,10 @@ def _set_sizes(
     pores = asm.cells.get("pore", []) + asm.cells.get("pore_layer", [])
     if asm.cells.get("pore"):
         fields.append(occ.restricted(sizes.pore, dim, asm.cells["pore"]))
-    layers = asm.cells.get("pore_layer", []) + asm.cells.get("cavity_layer", [])
-    if layers:
-        fields.append(occ.restricted(sizes.layer, dim, layers))
+    if asm.cells.get("cavity_layer"):
+        fields.append(occ.restricted(sizes.wall, dim, asm.cells["cavity_layer"]))
+    if asm.cells.get("pore_layer"):
+        fields.append(occ.restricted(sizes.layer, dim, asm.cells["pore_layer"]))
     elif pores:
         fields.append(occ.restricted(sizes.pore, dim, pores))
     walls = [f for k in ("pore_wall", "cavity_wall", "outer_surface") for f in facets.get(k, [])]

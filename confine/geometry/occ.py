@@ -182,8 +182,8 @@ class Sizes:
     """Target cell sizes (nm), already divided by 2**refine."""
 
     pore: float  # pore core and mouths
-    layer: float  # catalytic layer (its own size)
-    wall: float  # at walls outside the pores (cavity wall, outer surface)
+    layer: float  # catalytic layer in the pores: min(pore, layer / cells_across_layer)
+    wall: float  # cavity wall and cavity layer: layer / cells_across_layer (or pore)
     max: float  # coarsest (cavity centre, far bath)
     growth: float  # size increase per unit distance: growth − 1
     boundary_first: float | None = None  # boundary layer: first cell at walls
