@@ -342,13 +342,11 @@ def test_invalid_geometry_rejected_before_meshing(geometry: dict[str, Any], key:
     assert not gmsh.isInitialized()
 
 
-def test_unsupported_level_rejected_before_occ() -> None:
-    case = make_case(kind="solid-sphere", model="sector-3d", **PARTICLE)
-    with gmsh_session(), pytest.raises(ValueError, match="solid-sphere"):
-        try:
-            build_model(case)
-        finally:
-            assert gmsh.model.getEntities() == []
+def test_unsupported_level_rejected_before_meshing() -> None:
+    with pytest.raises(CaseError) as err:
+        make_case(kind="solid-sphere", model="sector-3d", **PARTICLE)
+    assert [p.key for p in err.value.problems] == ["geometry.model"]
+    assert not gmsh.isInitialized()
 
 
 def test_boundary_layer_refines_at_walls() -> None:

@@ -168,6 +168,8 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     t = g.catalyst_layer / NM if layer else 0.0
     level = g.model
     dim = 2 if level == "axisymmetric-cell" else 3
+    if a >= r_cav:
+        raise ValueError(f"pore radius {a:g} nm is not smaller than the cavity radius {r_cav:g} nm")
 
     half = None
     clip_outline: list[np.ndarray] = []
