@@ -37,8 +37,10 @@ def fibonacci_directions(n: int) -> np.ndarray:
     return np.column_stack([rho * np.cos(phi), rho * np.sin(phi), z])
 
 
-#: Relaxation: iterations, step (× pitch), repulsion exponent, neighbours per point.
+#: Relaxation: iterations, step (× pitch), repulsion exponent, neighbours per point,
+#: iterations between neighbour-list refreshes.
 RELAX_ITERATIONS = 200
+RELAX_REFRESH = 10
 RELAX_STEP = 0.1
 RELAX_EXPONENT = 12.0
 RELAX_NEIGHBOURS = 6
@@ -50,11 +52,15 @@ def _relaxed(n: int) -> np.ndarray:
     if n < 3:
         return x
     pitch = math.sqrt(8.0 * math.pi / (math.sqrt(3.0) * n))
+    nbr = np.zeros((n, 0), dtype=int)
     for it in range(RELAX_ITERATIONS):
-        dist, nbr = cKDTree(x).query(x, k=RELAX_NEIGHBOURS + 1)
-        dist, nbr = dist[:, 1:], nbr[:, 1:]
+        if it % RELAX_REFRESH == 0:  # neighbours change slowly: refresh them now and then
+            _, nbr = cKDTree(x).query(x, k=RELAX_NEIGHBOURS + 1)
+            nbr = nbr[:, 1:]
+        diff = x[:, None, :] - x[nbr]
+        dist = np.linalg.norm(diff, axis=2)
         weight = (pitch / dist) ** (RELAX_EXPONENT + 1.0)
-        force = ((x[:, None, :] - x[nbr]) / dist[..., None] * weight[..., None]).sum(axis=1)
+        force = (diff / dist[..., None] * weight[..., None]).sum(axis=1)
         force -= (force * x).sum(axis=1)[:, None] * x  # tangential
         scale = float(np.linalg.norm(force, axis=1).max())
         if scale == 0.0:
