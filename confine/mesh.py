@@ -9,12 +9,38 @@ Contract used by the solver (confine.solve) and metrics:
 * ``multiplicity``: how many such cells make the whole particle (N pores for
   an axisymmetric or one-pore sector cell, 1 for full-3d and the simple kinds):
   cell integrals × multiplicity = whole-particle values.
+
+Cache: ``meshes/<hash>/`` holds ``mesh.xdmf`` + ``mesh.h5`` (mesh, cell tags
+``cell_tags``, facet tags ``facet_tags``) and ``info.json`` (what the builder
+knows). The hash covers everything that shapes the mesh (see
+:func:`mesh_hash`). Rank 0 builds into a temporary folder and renames it into
+place, so a folder that exists is complete and concurrent runs never see a
+half-written mesh; every rank then reads the XDMF in parallel.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from confine import __version__
+from confine.case import Case
+
+#: Bump when the stored layout or the builders change what a case meshes to.
+MESH_FORMAT = 1
+MESH_FILE = "mesh.xdmf"
+INFO_FILE = "info.json"
+#: Geometry keys that do not change the mesh (boundary condition, validation threshold).
+_NOT_SHAPING = frozenset({"bath_boundary", "min_wall"})
 
 
 @dataclass
@@ -28,3 +54,285 @@ class MeshData:
     multiplicity: float
     length_scale: float = 1e-9
     info: dict[str, Any] = field(default_factory=dict)  # what mesh.json reports
+
+
+def mesh_key(case: Case) -> dict[str, Any]:
+    """Everything that shapes the mesh of a case (the data behind :func:`mesh_hash`)."""
+    raw = case.to_dict()
+    geometry = {k: v for k, v in raw["geometry"].items() if k not in _NOT_SHAPING}
+    key: dict[str, Any] = {
+        "format": MESH_FORMAT,
+        "confine": __version__,
+        "geometry": geometry,
+        "mesh": raw["mesh"],
+    }
+    if case.mesh.boundary_layer:  # the first cell follows the Debye length
+        key["debye"] = {
+            "species": [(s.name, s.phase, s.charge, s.bulk) for s in case.species],
+            "temperature": case.electrolyte.temperature,
+            "relative_permittivity": case.electrolyte.relative_permittivity,
+        }
+    return key
+
+
+def mesh_hash(case: Case) -> str:
+    """Hash of :func:`mesh_key` (names the cache folder)."""
+    text = json.dumps(mesh_key(case), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict[str, Any]:
+    """Build the mesh of a case with gmsh and write it to ``directory`` (serial).
+
+    Writes ``mesh.xdmf``/``mesh.h5`` and ``info.json``.
+
+    Returns:
+        The info written (GeometryInfo fields, mesh statistics, timings).
+    """
+    import gmsh
+    from mpi4py import MPI
+
+    from confine.env import import_dolfinx
+    from confine.geometry.model import build_model, generate_mesh, gmsh_session
+
+    import_dolfinx()
+    from dolfinx.io import XDMFFile
+    from dolfinx.io import gmsh as gmshio
+
+    directory.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    peak0 = _peak_rss_mb()
+    with gmsh_session(verbose):
+        info = build_model(case)
+        stats = generate_mesh(info, case.mesh.threads)
+        t1 = time.perf_counter()
+        gdim = info.dimension
+        data = gmshio.model_to_mesh(gmsh.model, MPI.COMM_SELF, 0, gdim=gdim)
+        gmsh.model.remove()
+    mesh = data.mesh
+    assert data.cell_tags is not None and data.facet_tags is not None
+    mesh.name = "mesh"
+    data.cell_tags.name = "cell_tags"
+    data.facet_tags.name = "facet_tags"
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    with XDMFFile(MPI.COMM_SELF, str(directory / MESH_FILE), "w") as xdmf:
+        xdmf.write_mesh(mesh)
+        xdmf.write_meshtags(data.cell_tags, mesh.geometry)
+        xdmf.write_meshtags(data.facet_tags, mesh.geometry)
+    out = info.to_dict()
+    out.update(stats)
+    out["hash"] = mesh_hash(case)
+    out["timings"] = {
+        **info.timings,
+        "convert_s": time.perf_counter() - t1,
+        "build_total_s": time.perf_counter() - t0,
+    }
+    out["peak_rss_mb"] = max(_peak_rss_mb(), peak0)
+    out["key"] = mesh_key(case)
+    (directory / INFO_FILE).write_text(json.dumps(out, indent=2, default=str))
+    return out
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process (MiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def ensure_cached(
+    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> tuple[Path, bool]:
+    """Build the case's mesh into the cache unless it is there (collective).
+
+    Returns:
+        The cache folder and whether it was already there.
+
+    Raises:
+        RuntimeError: on every rank when building failed on rank 0.
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()  # collective (PETSc initialisation): on every rank, before branching
+    final = Path(cache_dir) / mesh_hash(case)
+    cached = (final / INFO_FILE).exists()
+    error: str | None = None
+    if comm.rank == 0 and not cached:
+        tmp = Path(cache_dir) / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            build_mesh_files(case, tmp, verbose)
+            try:
+                os.rename(tmp, final)  # atomic; fails if another run got there first
+            except OSError:
+                if not (final / INFO_FILE).exists():
+                    raise
+        except Exception as err:
+            error = f"{type(err).__name__}: {err}"
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise RuntimeError(f"meshing failed: {error}")
+    cached = bool(comm.bcast(cached, root=0))
+    return final, cached
+
+
+def read_mesh(directory: Path, comm: Any) -> MeshData:
+    """Read a cached mesh folder on every rank of ``comm`` (collective)."""
+    from confine.env import import_dolfinx
+
+    dolfinx = import_dolfinx()
+    from dolfinx.io import XDMFFile
+
+    info = json.loads((directory / INFO_FILE).read_text())
+    with XDMFFile(comm, str(directory / MESH_FILE), "r") as xdmf:
+        mesh = xdmf.read_mesh(name="mesh", ghost_mode=dolfinx.mesh.GhostMode.shared_facet)
+        cell_tags = xdmf.read_meshtags(mesh, name="cell_tags")
+        tdim = mesh.topology.dim
+        mesh.topology.create_connectivity(tdim - 1, tdim)
+        facet_tags = xdmf.read_meshtags(mesh, name="facet_tags")
+    return MeshData(
+        mesh=mesh,
+        cell_tags=cell_tags,
+        facet_tags=facet_tags,
+        axisymmetric=bool(info["axisymmetric"]),
+        multiplicity=float(info["multiplicity"]),
+        info=info,
+    )
+
+
+def load_mesh(
+    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> MeshData:
+    """The mesh of a case: built on rank 0 (or reused from the cache), read on every rank.
+
+    Args:
+        case: a validated case.
+        comm: MPI communicator (collective over it).
+        cache_dir: cache root; one folder per :func:`mesh_hash`.
+        verbose: print gmsh's log.
+
+    Returns:
+        The distributed mesh with its tags; ``info`` holds the builder's
+        closed-form values, mesh statistics and ``cached``.
+    """
+    t0 = time.perf_counter()
+    directory, cached = ensure_cached(case, comm, cache_dir, verbose)
+    data = read_mesh(directory, comm)
+    data.info["cached"] = cached
+    data.info["load_s"] = time.perf_counter() - t0
+    data.info["directory"] = str(directory)
+    return data
+
+
+def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
+    """Volume per cell group and area per facet group of the mesh, whole particle
+    (nm³, nm²; revolved for the axisymmetric cell; summed over ranks; collective).
+
+    Straight-sided cells are integrated exactly: revolved volumes and areas by
+    Pappus's theorem (2π × centroid radius × area or length).
+    """
+    from confine.env import import_dolfinx
+    from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+    from confine.geometry.model import simplex_measures
+
+    dolfinx = import_dolfinx()
+    mesh = data.mesh
+    tdim = mesh.topology.dim
+    x = mesh.geometry.x
+    out: dict[str, dict[str, float]] = {"volumes": {}, "areas": {}}
+    for kind, dim, tags, table in (
+        ("volumes", tdim, data.cell_tags, CELL_GROUPS),
+        ("areas", tdim - 1, data.facet_tags, FACET_GROUPS),
+    ):
+        n_owned = mesh.topology.index_map(dim).size_local
+        for name, value in table.items():
+            ents = tags.find(value)
+            ents = ents[ents < n_owned]
+            local = 0.0
+            if len(ents) and dim > 0:
+                nodes = dolfinx.mesh.entities_to_geometry(mesh, dim, ents)
+                local = float(
+                    np.sum(simplex_measures(x[nodes][:, :, : mesh.geometry.dim], data.axisymmetric))
+                )
+            elif len(ents):
+                local = float(len(ents))  # points: count (1D meshes)
+            total = comm.allreduce(local)
+            has = comm.allreduce(len(ents))
+            if has:
+                out[kind][name] = total * data.multiplicity
+    return out
+
+
+def mesh_case(
+    case: Case, out_dir: Path, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+) -> dict[str, Any]:
+    """Build or reuse the mesh of a case and write ``out_dir/mesh.json`` and
+    ``out_dir/subdomains.xdmf`` (mesh with cell and facet tags, for ParaView).
+
+    Collective over ``comm``; files are written by rank 0 (XDMF in parallel).
+
+    Returns:
+        What mesh.json holds: cells, vertices, volumes and areas per group
+        (measured on the mesh, whole particle, nm³/nm²) beside their closed
+        forms, pore count, smallest wall at the cavity radius, minimum cell
+        quality, the hash and timings.
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()
+    from dolfinx.io import XDMFFile
+
+    t0 = time.perf_counter()
+    data = load_mesh(case, comm, cache_dir, verbose)
+    t_load = time.perf_counter() - t0
+    measured = measure(data, comm)
+    info = data.info
+    mesh = data.mesh
+    tdim = mesh.topology.dim
+    cells = comm.allreduce(mesh.topology.index_map(tdim).size_local)
+    vertices = comm.allreduce(mesh.topology.index_map(0).size_local)
+    report: dict[str, Any] = {
+        "case": case.case.name,
+        "kind": info["kind"],
+        "model": info["model"],
+        "hash": info["hash"],
+        "cached": info["cached"],
+        "units": {"length": "nm", "volume": "nm^3", "area": "nm^2"},
+        "basis": "whole particle (cell values x multiplicity; axisymmetric values revolved)",
+        "dimension": info["dimension"],
+        "axisymmetric": info["axisymmetric"],
+        "multiplicity": info["multiplicity"],
+        "cells": int(cells),
+        "vertices": int(vertices),
+        "pore_count": info["pore_count"],
+        "pores_in_cell": info["pores_in_cell"],
+        "pore_filled": info["pore_filled"],
+        "min_wall_at_cavity_nm": info["min_wall"],
+        "mean_wall_at_cavity_nm": info["mean_wall"],
+        "porosity": info["porosity"],
+        "min_cell_quality": info["min_quality"],
+        "quality_measure": "gmsh minSICN",
+        "catalytic": info["catalytic"],
+        "volumes_nm3": measured["volumes"],
+        "areas_nm2": measured["areas"],
+        "closed_form": {"volumes_nm3": info["volumes"], "areas_nm2": info["areas"]},
+        "sizes_nm": info["sizes"],
+        "timings_s": {**info["timings"], "load_s": t_load},
+        "peak_rss_mb_build": info.get("peak_rss_mb"),
+        "ranks": comm.size,
+        "cache": info["directory"],
+        "paraview": "subdomains.xdmf",
+    }
+    out_dir = Path(out_dir)
+    if comm.rank == 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+    with XDMFFile(comm, str(out_dir / "subdomains.xdmf"), "w") as xdmf:
+        xdmf.write_mesh(mesh)
+        xdmf.write_meshtags(data.cell_tags, mesh.geometry)
+        xdmf.write_meshtags(data.facet_tags, mesh.geometry)
+    if comm.rank == 0:
+        (out_dir / "mesh.json").write_text(json.dumps(report, indent=2, default=str))
+    return report

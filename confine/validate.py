@@ -87,6 +87,12 @@ def _check_geometry(case: Case) -> list[Problem]:
             "model",
             f"'{g.model}' is not a fidelity level of a particle ({', '.join(PARTICLE_MODELS)})",
         )
+    if g.kind == "solid-sphere" and g.model == "sector-3d":
+        err(
+            "model",
+            "a solid sphere has no pore lattice to tile: use axisymmetric-cell "
+            "(exact for a sphere) or full-3d",
+        )
     if g.kind == "planar":
         if g.model not in ("1d", "2d", "3d"):
             err("model", f"'{g.model}' is not a planar dimension (1d, 2d, 3d)")
