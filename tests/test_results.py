@@ -39,14 +39,25 @@ def test_pure_diffusion_gives_unit_ratios_and_no_flux() -> None:
 def test_run_writes_every_output(tmp_path: Path) -> None:
     import pyvista as pv
 
-    case = load_case(ROOT / "cases" / "first-order-shell.toml",
-                     set={"mesh.cells_per_pore_diameter": "4"})
+    case = load_case(
+        ROOT / "cases" / "first-order-shell.toml", set={"mesh.cells_per_pore_diameter": "4"}
+    )
     out = tmp_path / "run"
     result = confine.run(case, out=out)
     assert result.out == out
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in ("case", "versions", "model", "mesh", "solver", "mass_balance_relative_error",
-                "current_A", "species", "reactions", "products"):
+    for key in (
+        "case",
+        "versions",
+        "model",
+        "mesh",
+        "solver",
+        "mass_balance_relative_error",
+        "current_A",
+        "species",
+        "reactions",
+        "products",
+    ):
         assert key in metrics, key
     assert metrics["solver"]["converged"]["value"] is True
     assert metrics["mass_balance_relative_error"]["value"] < 1e-8
@@ -73,8 +84,10 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
 def test_failed_run_leaves_no_metrics(tmp_path: Path) -> None:
     from confine.solve import SolverError
 
-    case = load_case(ROOT / "cases" / "mchs-7nm.toml",
-                     set={"solver.max_iterations": "1", "solver.continuation_steps": "1"})
+    case = load_case(
+        ROOT / "cases" / "mchs-7nm.toml",
+        set={"solver.max_iterations": "1", "solver.continuation_steps": "1"},
+    )
     out = tmp_path / "run"
     out.mkdir()
     (out / "metrics.json").write_text("{}")  # a stale success from an earlier run
