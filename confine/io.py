@@ -168,6 +168,20 @@ def write_vtk(path: Path, functions: Mapping[str, Any], cell_tags: Any) -> None:
         f.write_function([*funcs, sub], 0.0)
 
 
+def write_revolved(path: Path, grid: Any, angle: float = 270.0, resolution: int = 72) -> None:
+    """Revolve an axisymmetric (r, z) field grid about the z axis into 3D (cut-away).
+
+    The 2D cell's boundary and faces are swept by ``angle`` degrees about the
+    pore axis, so ParaView shows the cell as a solid with its fields (``.vtp``).
+    """
+    surface = grid.extract_surface(algorithm="dataset_surface")
+    revolved = surface.extrude_rotate(
+        resolution=resolution, rotation_axis=(0.0, 1.0, 0.0), angle=angle, capping=True
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    revolved.save(str(path))
+
+
 def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
     """A pyvista grid of fields (point data) and subdomains (cell data).
 

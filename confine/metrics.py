@@ -10,7 +10,7 @@ them and ``definitions`` says what each mean and flux is.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -192,6 +192,36 @@ def compute_metrics(
         t = tag("outer_boundary")
         return p.integrate(expr * w * ds(t)) / p.integrate(w * ds(t))
 
+    def volume_mean(expr: Any, groups: tuple[str, ...]) -> float | None:
+        tags_ = tuple(tag(g) for g in groups if tag(g) in present)
+        if not tags_:
+            return None
+        size = p.integrate(w * dx(tags_))
+        return p.integrate(expr * w * dx(tags_)) / size if size > 0 else None
+
+    def facet_mean(expr: Any, name: str) -> float | None:
+        t = tag(name)
+        if t not in facet_present:
+            return None
+        wr: Any = w("+") if p.axisymmetric else 1.0
+        return p.integrate(expr("+") * wr * dS(t)) / p.integrate(wr * dS(t))
+
+    # C_I/C_E under every supported definition, so users can match a paper's
+    means: dict[str, Callable[[Any], float | None]] = {
+        "cavity": lambda e: volume_mean(e, ("cavity",)),
+        "cavity+layer": lambda e: volume_mean(e, ("cavity", "cavity_layer")),
+        "bath": lambda e: volume_mean(e, ("bath",)),
+        "mouth_inner": lambda e: facet_mean(e, "mouth_inner"),
+        "mouth_outer": lambda e: facet_mean(e, "mouth_outer"),
+    }
+
+    def ratios(expr: Any) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for key in RATIO_DEFINITIONS:
+            num, den = (means[k](expr) for k in key.split("/"))
+            out[key] = num / den if num is not None and den not in (None, 0.0) else None
+        return out
+
     # reaction rates per particle, and their parts inside the interior (cavity + its layer)
     chi_in = p.chi_interior
     rates: dict[str, float] = {}
@@ -225,6 +255,7 @@ def compute_metrics(
             entry["ratio_interior_exterior"] = (
                 ci / ce if ci is not None and ce not in (None, 0.0) else None
             )
+            entry["ratio_by_definition"] = ratios(c)
             has_interior = tag("cavity") in present
             entry["flux_into_cavity_mol_s"] = (
                 -production(s.name, rates_in) if has_interior else None
@@ -406,6 +437,18 @@ KEY_UNITS = {
 }
 
 
+#: C_I/C_E definitions reported per species ("interior mean / exterior mean"):
+#: cavity volume mean over the outer pore-mouth area mean (the default), over
+#: the bath volume mean, the inner over the outer pore mouth, and the cavity
+#: with its catalyst layer over the outer mouth.
+RATIO_DEFINITIONS = (
+    "cavity/mouth_outer",
+    "cavity/bath",
+    "mouth_inner/mouth_outer",
+    "cavity+layer/mouth_outer",
+)
+
+
 def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
     """Wrap every number (and None) as {"value": v, "unit": u}; definitions stay text."""
     if isinstance(node, dict):
@@ -417,7 +460,7 @@ def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
     if isinstance(node, bool | int | float | np.floating | np.integer) or node is None:
         unit = UNITS.get(key) or KEY_UNITS.get(key)
         if unit is None:
-            unit = "1" if parent in ("N", "N_atoms", "local_pH") else ""
+            unit = "1" if parent in ("N", "N_atoms", "local_pH", "ratio_by_definition") else ""
         value = node.item() if isinstance(node, np.generic) else node
         return {"value": value, "unit": unit}
     return node

@@ -129,7 +129,10 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         fields = output_fields(result)
         io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags)
         io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags)
-    if result.case.output.figures and comm.size == 1 and hasattr(solution, "fields"):
+    serial_views = comm.size == 1 and hasattr(solution, "fields") and _have_pyvista()
+    if result.case.output.fields and meshdata.axisymmetric and serial_views:
+        io.write_revolved(tmp / "vtk" / "revolved.vtp", result.to_pyvista())
+    if result.case.output.figures and serial_views:
         _figures(tmp, result, meshdata)
 
 
@@ -143,13 +146,17 @@ def output_fields(result: Result) -> dict[str, Any]:
     return fields
 
 
-def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
-    """Concentration maps on a cut through a pore, and profiles along its axis."""
+def _have_pyvista() -> bool:
     try:
         import pyvista  # noqa: F401
     except ImportError:
-        log.warning("pyvista is not installed: no figures")
-        return
+        log.warning("pyvista is not installed: no figures or revolved view")
+        return False
+    return True
+
+
+def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
+    """Concentration maps on a cut through a pore, and profiles along its axis."""
     from confine.figures import render_fields, render_profiles
 
     grid = result.to_pyvista()

@@ -30,6 +30,8 @@ def test_pure_diffusion_gives_unit_ratios_and_no_flux() -> None:
     for name in ("A", "B"):
         sp = result.metrics["species"][name]
         assert sp["ratio_interior_exterior"]["value"] == pytest.approx(1.0, abs=1e-10)
+        for definition, ratio in sp["ratio_by_definition"].items():
+            assert ratio["value"] == pytest.approx(1.0, abs=1e-10), definition
         bulk = result.case.species_named(name).bulk / 1e3
         assert sp["interior_mean_mol_L"]["value"] == pytest.approx(bulk, rel=1e-10)
         scale = 1e-16  # mol/s: far below any reacting case's fluxes (~1e-15)
@@ -61,6 +63,19 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
         assert key in metrics, key
     assert metrics["solver"]["converged"]["value"] is True
     assert metrics["mass_balance_relative_error"]["value"] < 1e-8
+    # every C_I/C_E definition is reported; the default one is the headline ratio
+    b = metrics["species"]["B"]
+    assert set(b["ratio_by_definition"]) == {
+        "cavity/mouth_outer",
+        "cavity/bath",
+        "mouth_inner/mouth_outer",
+        "cavity+layer/mouth_outer",
+    }
+    assert b["ratio_by_definition"]["cavity/mouth_outer"]["value"] == pytest.approx(
+        b["ratio_interior_exterior"]["value"], rel=1e-12
+    )
+    # a product made in the pores and cavity is richer inside than at the outer mouth
+    assert b["ratio_by_definition"]["mouth_inner/mouth_outer"]["value"] > 1.0
     # case.toml reproduces the run on its own
     assert load_case(out / "case.toml") == case
     # fields: every species, in mol/L, with the subdomains
@@ -70,6 +85,9 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
         assert name in grid.array_names
     assert float(np.max(grid["A"])) == pytest.approx(0.034, rel=1e-6)
     assert (out / "fields.xdmf").exists() and (out / "fields.h5").exists()
+    revolved = pv.read(out / "vtk" / "revolved.vtp")  # the axisymmetric cell in 3D
+    assert revolved.n_cells > 0 and "A" in revolved.array_names
+    assert revolved.bounds[4] < -1.0  # swept out of the r-z plane
     # figures exist and are not blank
     pngs = sorted((out / "figures").glob("*.png"))
     assert {p.stem for p in pngs} >= {"A", "B", "profiles"}
