@@ -319,18 +319,24 @@ def compute_metrics(
             "yield_g_per_h_per_g_cat": yld,
         }
 
-    n_prod = {n: _elements(case, n).get("N", 0) for n in case.output.products}
-    n_products = [n for n, k in n_prod.items() if k > 0]
-    sel: dict[str, Any] = {"N": None, "N_atoms": None}
-    if n_products:
-        tot = sum(products[n]["production_mol_s"] for n in n_products)
-        tot_atoms = sum(n_prod[n] * products[n]["production_mol_s"] for n in n_products)
-        if tot > 0:
-            sel["N"] = {n: products[n]["production_mol_s"] / tot for n in n_products}
-        if tot_atoms > 0:
-            sel["N_atoms"] = {
-                n: n_prod[n] * products[n]["production_mol_s"] / tot_atoms for n in n_products
-            }
+    # N- and C-selectivity (per molecule and per atom) over the declared products
+    # that contain the element: present when at least one product does
+    sel: dict[str, Any] = {}
+    for element in ("N", "C"):
+        atoms = {n: _elements(case, n).get(element, 0) for n in case.output.products}
+        holders = [n for n, k in atoms.items() if k > 0]
+        if not holders:
+            continue
+        tot = sum(products[n]["production_mol_s"] for n in holders)
+        tot_atoms = sum(atoms[n] * products[n]["production_mol_s"] for n in holders)
+        sel[element] = (
+            {n: products[n]["production_mol_s"] / tot for n in holders} if tot > 0 else None
+        )
+        sel[f"{element}_atoms"] = (
+            {n: atoms[n] * products[n]["production_mol_s"] / tot_atoms for n in holders}
+            if tot_atoms > 0
+            else None
+        )
 
     def conc_or_none(name: str, fn: Any) -> float | None:
         try:
@@ -460,7 +466,11 @@ def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
     if isinstance(node, bool | int | float | np.floating | np.integer) or node is None:
         unit = UNITS.get(key) or KEY_UNITS.get(key)
         if unit is None:
-            unit = "1" if parent in ("N", "N_atoms", "local_pH", "ratio_by_definition") else ""
+            unit = (
+                "1"
+                if parent in ("N", "N_atoms", "C", "C_atoms", "local_pH", "ratio_by_definition")
+                else ""
+            )
         value = node.item() if isinstance(node, np.generic) else node
         return {"value": value, "unit": unit}
     return node

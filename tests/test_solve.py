@@ -383,6 +383,9 @@ def test_faradaic_efficiencies_add_to_one(urea_solution) -> None:
     assert sum(fes) == pytest.approx(1.0, abs=1e-8)
     sel = m["selectivity"]["N"]
     assert sum(v["value"] for v in sel.values()) == pytest.approx(1.0, abs=1e-12)
+    # urea is the only carbon product declared: all of the C selectivity
+    assert m["selectivity"]["C"]["urea"]["value"] == pytest.approx(1.0, abs=1e-12)
+    assert set(m["selectivity"]["C"]) == {"urea"}
     assert value(m, "current_A") > 0
     # currents of the steps add up to the total
     total = sum(value(m, f"reactions/{r.name}/current_A") for r in case.reactions)
