@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             rec["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             rec["command"] = " ".join(
                 ["python", "benchmarks/bench_mesh.py", "--levels", level, "--sizes", size]
+                + ["--layer-cells", str(args.layer_cells)]
                 + (["--convert"] if args.convert else [])
             )
             suffix = "" if args.layer_cells == 2 else f"-layer{args.layer_cells}"

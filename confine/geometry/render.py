@@ -109,6 +109,7 @@ def render_slice(
     pv.OFF_SCREEN = True
     plotter = pv.Plotter(off_screen=True, window_size=list(size))
     plotter.set_background("white")
+    labelled: set[str] = set()
     for name, grid in blocks:
         if window is not None:
             x0, x1, y0, y1 = window
@@ -121,8 +122,9 @@ def render_slice(
             show_edges=edges,
             edge_color="#333333",
             line_width=0.4,
-            label=name,
+            label=None if name in labelled else name,
         )
+        labelled.add(name)
     plotter.add_legend(bcolor="white", face="rectangle", size=(0.16, 0.2))
     if title:
         plotter.add_text(title, position="upper_left", font_size=11, color="black")
