@@ -7,7 +7,8 @@ Typical use::
     result = confine.run(case)
     result.metric("species.urea.ratio_interior_exterior")
 
-``run``, ``sweep`` and ``fit`` import dolfinx only when called.
+``run``, ``sweep`` (module confine.sweeps) and ``fit`` (module confine.calibrate)
+import dolfinx only when called.
 """
 
 from __future__ import annotations
@@ -26,4 +27,18 @@ def run(case: Case, out: Any = None, comm: Any = None, initial: Any = None) -> A
     return _run(case, out=out, comm=comm, initial=initial)
 
 
-__all__ = ["Case", "CaseError", "__version__", "load_case", "run"]
+def sweep(path: Any, out: Any, jobs: int = 1, **kwargs: Any) -> Any:
+    """Run a sweep file and return its table; see :func:`confine.sweeps.sweep`."""
+    from confine.sweeps import sweep as _sweep
+
+    return _sweep(path, out=out, jobs=jobs, **kwargs)
+
+
+def fit(path: Any, out: Any = None, **kwargs: Any) -> Any:
+    """Calibrate case parameters; see :func:`confine.calibrate.fit`."""
+    from confine.calibrate import fit as _fit
+
+    return _fit(path, out=out, **kwargs)
+
+
+__all__ = ["Case", "CaseError", "__version__", "fit", "load_case", "run", "sweep"]

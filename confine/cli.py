@@ -1,6 +1,6 @@
 """Command line: parses arguments and calls the Python API, nothing more.
 
-``confine validate|mesh|run|sweep|bench|doctor|keys``; ``confine CMD --help``
+``confine validate|mesh|run|sweep|fit|bench|doctor|keys``; ``confine CMD --help``
 for each. Logging goes to stderr on MPI rank 0 only; progress is shown on a
 terminal and kept quiet otherwise.
 """
@@ -102,9 +102,9 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if mesh_mod is None or not hasattr(mesh_mod, "mesh_case"):
         log.error("error: meshing is not available in this version of confine")
         return EXIT_UNAVAILABLE
-    from mpi4py import MPI
+    from confine.env import comm_world
 
-    info = mesh_mod.mesh_case(case, Path(args.out), MPI.COMM_WORLD)
+    info = mesh_mod.mesh_case(case, Path(args.out), comm_world())
     log.info("mesh: %s cells -> %s", info.get("cells"), Path(args.out) / "mesh.json")
     return EXIT_OK
 
@@ -117,20 +117,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = _needs("confine.pipeline", "solver issue")
     if runner is None:
         return EXIT_UNAVAILABLE
-    from mpi4py import MPI
+    from confine.env import comm_world
 
-    result = runner.run(case, out=Path(args.out), comm=MPI.COMM_WORLD)
+    result = runner.run(case, out=Path(args.out), comm=comm_world())
     log.info("results: %s", Path(args.out).resolve())
     return EXIT_OK if result.converged else EXIT_FAIL
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    """``confine sweep SWEEP --out DIR [-j N]``."""
-    sweep = _needs("confine.sweep", "sweeps issue")
-    if sweep is None:
-        return EXIT_UNAVAILABLE
-    sweep.sweep(args.sweep, out=Path(args.out), jobs=args.jobs)
-    return EXIT_OK
+    """``confine sweep SWEEP --out DIR [-j N]`` (``--merge``: only merge the table)."""
+    from confine import sweeps as sweep_mod
+
+    try:
+        if args.merge:
+            table = sweep_mod.collect(args.sweep, Path(args.out))
+        else:
+            table = sweep_mod.sweep(
+                args.sweep,
+                out=Path(args.out),
+                jobs=args.jobs,
+                retry_failed=args.retry_failed,
+                ranks_per_point=args.ranks_per_point,
+            )
+    except CaseError as err:
+        for p in err.problems:
+            print(p, file=sys.stderr)
+        return EXIT_INVALID
+    failed = int((table["status"] == "failed").sum()) if "status" in table else 0
+    log.info(
+        "sweep: %d points, %d failed -> %s", len(table), failed, Path(args.out) / "results.csv"
+    )
+    # pending rows inside a SLURM array task belong to other tasks: not a failure
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """``confine fit FIT --out DIR``."""
+    from confine import calibrate as fit_mod
+
+    try:
+        report = fit_mod.fit(args.fit, out=Path(args.out))
+    except CaseError as err:
+        for p in err.problems:
+            print(p, file=sys.stderr)
+        return EXIT_INVALID
+    except fit_mod.FitError as err:
+        print(f"error: {args.fit}: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    for warning in report.warnings:
+        log.warning("warning: %s", warning)
+    log.info("fit report: %s", Path(args.out) / "fit.md")
+    return EXIT_OK if report.success else EXIT_FAIL
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -204,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("sweep", help="sweep file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
     sp.add_argument("-j", "--jobs", type=int, default=1, help="parallel processes")
+    sp.add_argument("--retry-failed", action="store_true", help="run failed points again")
+    sp.add_argument(
+        "--ranks-per-point",
+        type=int,
+        default=None,
+        metavar="N",
+        help="under mpiexec: MPI ranks per point (sub-communicators)",
+    )
+    sp.add_argument(
+        "--merge", action="store_true", help="only merge finished points into results.csv and plots"
+    )
+    sp = sub.add_parser("fit", help="calibrate case parameters against measurements")
+    sp.add_argument("fit", help="fit file (TOML)")
+    sp.add_argument("--out", required=True, metavar="DIR")
     sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
     sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
     sp.add_argument("--check", action="store_true", help="compare against stored references")
@@ -218,6 +269,7 @@ COMMANDS = {
     "mesh": cmd_mesh,
     "run": cmd_run,
     "sweep": cmd_sweep,
+    "fit": cmd_fit,
     "bench": cmd_bench,
     "doctor": cmd_doctor,
     "keys": cmd_keys,

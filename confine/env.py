@@ -14,6 +14,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from confine import __version__
 
@@ -37,6 +38,14 @@ def import_dolfinx() -> ModuleType:
             "dolfinx is not importable: run `make setup` (installs the dolfinx-solver-real "
             "wheel), or install FEniCSx with conda/spack and `pip install -e .` into it"
         ) from err
+
+
+def comm_world() -> Any:
+    """MPI.COMM_WORLD, with dolfinx imported first (the wheel must order MPI before mpi4py)."""
+    import_dolfinx()
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
 
 
 def _version(module: str) -> str | None:

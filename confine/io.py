@@ -114,7 +114,7 @@ def write_failure(out: Path, error: BaseException, case_toml: str, comm: Any) ->
         "error": f"{type(error).__name__}: {error}",
         "case": case_toml,
     }
-    for attr in ("residuals", "step", "history"):
+    for attr in ("history", "step", "multiplier", "converged_multiplier", "reason"):
         if hasattr(error, attr):
             info[attr] = getattr(error, attr)
     write_json(out / FAILURE_FILE, info)
@@ -147,10 +147,47 @@ def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet
             f.write_function(fn)
 
 
-def to_pyvista(solution: Any) -> Any:
-    """A pyvista grid of a solution's fields (point data) and subdomains (cell data).
+def write_vtk(path: Path, functions: Mapping[str, Any], cell_tags: Any) -> None:
+    """Write fields and a ``subdomain`` cell field as VTK (``.pvd`` + ``.vtu`` per rank).
 
-    ``solution`` must offer ``fields()`` (name -> P1 Function) and ``cell_tags``.
+    pyvista, meshio (the ``.vtu`` pieces) and ParaView read it; collective.
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()
+    import numpy as np
+    from dolfinx import fem, io
+
+    funcs = list(functions.values())
+    msh = funcs[0].function_space.mesh
+    W = fem.functionspace(msh, ("DG", 0))
+    sub = fem.Function(W, name="subdomain")
+    sub.x.array[cell_tags.indices] = cell_tags.values.astype(np.float64)
+    sub.x.scatter_forward()
+    with io.VTKFile(msh.comm, str(path), "w") as f:
+        f.write_function([*funcs, sub], 0.0)
+
+
+def write_revolved(path: Path, grid: Any, angle: float = 270.0, resolution: int = 72) -> None:
+    """Revolve an axisymmetric (r, z) field grid about the z axis into 3D (cut-away).
+
+    The 2D cell's boundary and faces are swept by ``angle`` degrees about the
+    pore axis, so ParaView shows the cell as a solid with its fields (``.vtp``).
+    """
+    surface = grid.extract_surface(algorithm="dataset_surface")
+    revolved = surface.extrude_rotate(
+        resolution=resolution, rotation_axis=(0.0, 1.0, 0.0), angle=angle, capping=True
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    revolved.save(str(path))
+
+
+def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
+    """A pyvista grid of fields (point data) and subdomains (cell data).
+
+    Args:
+        fields: name -> Function, all on one (P1) function space.
+        tags: cell meshtags of that mesh (optional).
     """
     import numpy as np
     import pyvista as pv
@@ -160,14 +197,12 @@ def to_pyvista(solution: Any) -> Any:
     import_dolfinx()
     from dolfinx import plot
 
-    fields = solution.fields()
     first = next(iter(fields.values()))
     V = first.function_space
     topology, cell_types, x = plot.vtk_mesh(V)
     grid = pv.UnstructuredGrid(topology, cell_types, x)
     for name, fn in fields.items():
         grid.point_data[name] = np.asarray(fn.x.array[: len(x)], dtype=float)
-    tags = getattr(solution, "cell_tags", None)
     if tags is not None:
         n_cells = V.mesh.topology.index_map(V.mesh.topology.dim).size_local
         values = np.zeros(n_cells, dtype=np.int32)

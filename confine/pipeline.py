@@ -48,12 +48,15 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     comm = MPI.COMM_WORLD if comm is None else comm
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
+    warm = getattr(initial, "solution", initial)
     with step("mesh", comm.rank) as t:
-        meshdata = load_mesh(case, comm)
+        meshdata = _same_mesh(warm, case)
+        if meshdata is None:
+            meshdata = load_mesh(case, comm)
     timings["mesh_s"] = t["seconds"]
     try:
         with step("solve", comm.rank) as t:
-            solution = solve(case, meshdata, comm, initial=getattr(initial, "solution", initial))
+            solution = solve(case, meshdata, comm, initial=warm)
         timings["solve_s"] = t["seconds"]
     except Exception as err:
         if out is not None:
@@ -72,6 +75,16 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         timings["total_s"] = time.perf_counter() - t_start
         result.out = out
     return result
+
+
+def _same_mesh(warm: Any, case: Case) -> Any:
+    """The warm start's mesh when this case has the same one (same forms: no recompilation)."""
+    from confine.mesh import mesh_hash
+
+    meshdata = getattr(warm, "meshdata", None)
+    if meshdata is None or "directory" not in meshdata.info:
+        return None
+    return meshdata if Path(meshdata.info["directory"]).name == mesh_hash(case) else None
 
 
 def _document(
@@ -113,21 +126,77 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         (tmp / "case.toml").write_text(result.case.to_toml(), encoding="utf-8")
     solution = result.solution
     if result.case.output.fields and hasattr(solution, "fields"):
-        io.write_fields(
-            tmp / "fields.xdmf", solution.fields(), meshdata.cell_tags, meshdata.facet_tags
-        )
-    if result.case.output.figures and comm.size == 1 and hasattr(solution, "fields"):
+        fields = output_fields(result)
+        io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags)
+        io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags)
+    serial_views = comm.size == 1 and hasattr(solution, "fields") and _have_pyvista()
+    if result.case.output.fields and meshdata.axisymmetric and serial_views:
+        io.write_revolved(tmp / "vtk" / "revolved.vtp", result.to_pyvista())
+    if result.case.output.figures and serial_views:
         _figures(tmp, result, meshdata)
 
 
-def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
+def output_fields(result: Result) -> dict[str, Any]:
+    """The solution's fields in output units: species in mol/L, φ in V, coverages in 1."""
+    solution_species = {s.name for s in result.case.species if s.phase == "solution"}
+    fields = dict(result.solution.fields())
+    for name, fn in fields.items():
+        if name in solution_species:
+            fn.x.array[:] *= 1e-3  # mol/m³ -> mol/L (fields() returns fresh copies)
+    return fields
+
+
+def _have_pyvista() -> bool:
     try:
         import pyvista  # noqa: F401
     except ImportError:
-        log.warning("pyvista is not installed: no figures")
-        return
-    from confine.figures import render_fields
+        log.warning("pyvista is not installed: no figures or revolved view")
+        return False
+    return True
+
+
+def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
+    """Concentration maps on a cut through a pore, and profiles along its axis."""
+    from confine.figures import render_fields, render_profiles
 
     grid = result.to_pyvista()
     names = [n for n in grid.point_data if n != "subdomain"]
-    render_fields(grid, names, tmp / "figures", axisymmetric=meshdata.axisymmetric)
+    adsorbed = {s.name for s in result.case.species if s.phase == "adsorbed"}
+    units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}
+    window, marks = _shell_window(result.case)
+    axis = meshdata.info.get("pore_axis", (0.0, 0.0, 1.0))
+    render_fields(
+        grid,
+        names,
+        tmp / "figures",
+        axisymmetric=meshdata.axisymmetric,
+        units=units,
+        radial_window=window,
+        axis=axis,
+    )
+    if window is not None:
+        solution_species = [n for n in names if units[n] == "mol/L"]
+        outer = window[1]
+        render_profiles(
+            grid,
+            solution_species,
+            tmp / "figures" / "profiles.png",
+            axisymmetric=meshdata.axisymmetric,
+            r_range=(0.0, outer),
+            axis=axis,
+            marks=marks,
+        )
+
+
+def _shell_window(case: Case) -> tuple[tuple[float, float] | None, dict[str, float]]:
+    """Radial zoom on the shell (nm) and the radii to mark, for particle kinds."""
+    g = case.geometry
+    if g.kind not in ("hollow-sphere", "solid-sphere"):
+        return None, {}
+    r_out = g.outer_diameter / 2 / 1e-9
+    r_in = r_out - g.shell_thickness / 1e-9 if g.kind == "hollow-sphere" else 0.0
+    margin = 0.5 * g.shell_thickness / 1e-9
+    marks = {"outer surface": r_out}
+    if g.kind == "hollow-sphere":
+        marks["cavity wall"] = r_in
+    return (max(r_in - margin, 0.0), r_out + margin), marks

@@ -45,10 +45,11 @@ class Result:
     def to_pyvista(self) -> Any:
         """The fields as a pyvista grid (point data per species, cell data tags)."""
         from confine.io import to_pyvista
+        from confine.pipeline import output_fields
 
         if self.solution is None:
             raise ValueError("no in-memory solution: read the field files instead")
-        return to_pyvista(self.solution)
+        return to_pyvista(output_fields(self), getattr(self.solution, "cell_tags", None))
 
 
 def _split(dotted: str, node: Any) -> list[str]:

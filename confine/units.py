@@ -29,6 +29,7 @@ class UnitError(ValueError):
     """A quantity string that does not parse or has the wrong dimension."""
 
 
+@cache
 def _si_unit_text(dim: str) -> str:
     """SI base units of a dimension spec, as a pint-parsable string."""
     q = registry().Quantity(1.0, dim).to_base_units()

@@ -1,0 +1,546 @@
+"""Sweep files: TOML data -> validated points (lists, ranges, grids, zips, samples).
+
+A sweep file is data only: it is parsed with :mod:`tomllib`; quantity strings
+are read by pint; nothing is evaluated. Every problem is reported at once as
+``error: FILE: key: rule`` (:class:`confine.case.CaseError`), and every
+resolved point case is validated before anything runs.
+
+Schema (see docs/sweeps.md)::
+
+    [sweep]
+    name = "pore-size"                  # default: the file's stem
+    case = "../cases/mchs-7nm.toml"     # base case, relative to this file
+    warm_start = "electrode.potential"  # axis run in order with warm starts; "auto" | "none"
+    ranks_per_point = 1                 # MPI ranks per point under mpiexec
+
+    [set]                               # fixed overrides of the base case
+    "geometry.model" = "axisymmetric-cell"
+
+    [parameters]                        # one entry per swept case key (dotted)
+    "geometry.pore_diameter" = ["4.18 nm", "7.55 nm", "11.12 nm"]
+    "electrode.potential" = { linspace = [-0.7, -1.1, 5], unit = "V" }
+    "reactions.volmer.rate_constant" = { logspace = [1e-4, 1e-2, 3], unit = "mol/(m^3*s)" }
+    "species.CO2.bulk" = { values = ["0.02 M", "0.034 M"], zip = "feed" }
+    "catalyst.site_density" = { distribution = "normal", mean = 3e-5, std = 3e-6,
+                                unit = "mol/m^2" }
+
+    [sampling]                          # needed when a parameter has a distribution
+    n = 64
+    seed = 1
+    method = "random"                   # random | lhs
+
+Parameters combine as a grid (Cartesian product) in the order written, the
+last varying fastest; parameters with the same ``zip`` label are zipped (same
+length) and act as one axis; all sampled parameters form one more axis of
+``n`` joint samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from confine.case import Case, CaseError, Problem, load_case, parse_override_value
+from confine.units import registry
+
+SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point")
+SPEC_KEYS = (
+    "values",
+    "linspace",
+    "logspace",
+    "distribution",
+    "unit",
+    "zip",
+    "mean",
+    "std",
+    "low",
+    "high",
+    "median",
+    "sigma",
+)
+SAMPLING_KEYS = ("n", "seed", "method")
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "normal": ("mean", "std"),
+    "uniform": ("low", "high"),
+    "lognormal": ("median", "sigma"),
+    "loguniform": ("low", "high"),
+}
+WARM_AXES_SUFFIXES = ("potential", "rate_constant")
+SAMPLE_AXIS = "<samples>"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One swept case key and the values it takes, in order.
+
+    Attributes:
+        key: the dotted case key, e.g. ``"electrode.potential"``.
+        values: override values as given to :meth:`Case.replace` (strings with units,
+            numbers or strings).
+        numbers: the values as numbers in ``unit`` (None where not numeric).
+        unit: the unit of the column in the results table ("" for plain numbers,
+            None for non-numeric values).
+        axis: the axis (zip group) this parameter belongs to.
+        sampled: whether the values are samples of a distribution.
+    """
+
+    key: str
+    values: tuple[Any, ...]
+    numbers: tuple[float | None, ...]
+    unit: str | None
+    axis: str
+    sampled: bool = False
+    distribution: str | None = None
+    dist_args: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def column(self) -> str:
+        """Column name in the results table, with the unit in brackets."""
+        if self.unit is None:
+            return self.key
+        return f"{self.key} [{self.unit or '1'}]"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a sweep: the overrides that make it, and where it sits.
+
+    Attributes:
+        index: position in the sweep (row of the results table).
+        overrides: dotted key -> value, applied on the base case.
+        coords: per axis, the index of this point's value along it.
+        case: the resolved, validated case.
+        hash: hash of the fully resolved case (names the point's directory).
+    """
+
+    index: int
+    overrides: dict[str, Any]
+    coords: dict[str, int]
+    case: Case = field(repr=False)
+    hash: str = ""
+
+    def label(self) -> str:
+        """``key=value`` pairs, for logs."""
+        return " ".join(f"{k}={v}" for k, v in self.overrides.items())
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A parsed and validated sweep file.
+
+    Attributes:
+        name: sweep name.
+        source: the file it came from ("<dict>" otherwise).
+        case_path: the base case file.
+        fixed: overrides applied to every point.
+        parameters: the swept parameters in file order.
+        axes: axis names in product order (the last varies fastest).
+        warm_axis: the axis run in order with warm starts, or None.
+        ranks_per_point: MPI ranks per point under mpiexec.
+        sampling: n, seed and method of the sampled axis (empty if none).
+        description: one line.
+    """
+
+    name: str
+    source: str
+    case_path: Path
+    fixed: dict[str, Any]
+    parameters: tuple[Parameter, ...]
+    axes: tuple[str, ...]
+    warm_axis: str | None
+    ranks_per_point: int = 1
+    sampling: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def base_case(self) -> Case:
+        """The base case with the fixed overrides (validated)."""
+        return load_case(self.case_path, set=self.fixed)
+
+    def axis_length(self, axis: str) -> int:
+        """Number of values along an axis."""
+        return len(next(p for p in self.parameters if p.axis == axis).values)
+
+    def size(self) -> int:
+        """Number of points."""
+        return math.prod(self.axis_length(a) for a in self.axes) if self.axes else 1
+
+    def points(self, base: Case | None = None) -> list[Point]:
+        """Every point with its resolved case, all validated first.
+
+        Raises:
+            CaseError: problems of any point (grouped by key and rule, naming the points).
+        """
+        base = base if base is not None else self.base_case()
+        by_axis = {a: [p for p in self.parameters if p.axis == a] for a in self.axes}
+        ranges = [range(self.axis_length(a)) for a in self.axes]
+        points: list[Point] = []
+        failures: dict[tuple[str, str], list[int]] = {}
+        for i, idx in enumerate(itertools.product(*ranges)):
+            coords = dict(zip(self.axes, idx, strict=True))
+            overrides = {p.key: p.values[coords[a]] for a in self.axes for p in by_axis[a]}
+            try:
+                case = base.replace(**overrides)
+            except CaseError as err:
+                for prob in err.problems:
+                    failures.setdefault((prob.key, prob.message), []).append(i)
+                continue
+            points.append(Point(i, overrides, coords, case, case.hash()))
+        if failures:
+            problems = []
+            for (key, msg), which in failures.items():
+                shown = ", ".join(str(j) for j in which[:8]) + (" ..." if len(which) > 8 else "")
+                problems.append(Problem(self.source, key, f"{msg} (point {shown})"))
+            raise CaseError(problems)
+        return points
+
+
+# --------------------------------------------------------------------------- parsing
+def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
+    """Read and validate a sweep file (or the same data as a dict).
+
+    Args:
+        source: a TOML path, or a mapping with the file's structure (its ``case``
+            path relative to the working directory, or absolute).
+
+    Raises:
+        CaseError: every problem found, as ``error: FILE: key: rule``.
+        FileNotFoundError: no such sweep file.
+    """
+    if isinstance(source, Mapping):
+        raw, file, here = dict(source), "<dict>", Path.cwd()
+    else:
+        path = Path(source)
+        text = path.read_text(encoding="utf-8")
+        file, here = str(path), path.parent
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as err:
+            raise CaseError([Problem(file, "toml", f"malformed TOML: {err}")]) from None
+    return _parse(raw, file, here)
+
+
+def _nearest(name: str, valid: Sequence[str]) -> str:
+    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
+    problems: list[Problem] = []
+
+    def err(key: str, msg: str) -> None:
+        problems.append(Problem(file, key, msg))
+
+    for sec in raw:
+        if sec not in ("sweep", "set", "parameters", "sampling"):
+            err(sec, f"unknown section{_nearest(sec, ['sweep', 'set', 'parameters', 'sampling'])}")
+    head = raw.get("sweep", {})
+    if not isinstance(head, dict):
+        err("sweep", "expected a table [sweep]")
+        head = {}
+    for k in head:
+        if k not in SWEEP_KEYS:
+            err(f"sweep.{k}", f"unknown key{_nearest(k, SWEEP_KEYS)}")
+    case_path: Path | None = None
+    case_raw = head.get("case")
+    if not isinstance(case_raw, str):
+        err("sweep.case", "required: the base case file (a path relative to the sweep file)")
+    else:
+        case_path = (here / case_raw) if not Path(case_raw).is_absolute() else Path(case_raw)
+        if not case_path.is_file():
+            err("sweep.case", f"no such case file: {case_path}")
+    name = head.get("name", Path(file).name.split(".")[0] if file != "<dict>" else "sweep")
+    if not isinstance(name, str) or not name:
+        err("sweep.name", "expected a non-empty string")
+    ranks = head.get("ranks_per_point", 1)
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        err("sweep.ranks_per_point", f"expected a positive integer, got {ranks!r}")
+        ranks = 1
+    fixed = raw.get("set", {})
+    if not isinstance(fixed, dict):
+        err("set", "expected a table of dotted case key = value")
+        fixed = {}
+    sampling = _parse_sampling(raw.get("sampling"), err)
+
+    params_raw = raw.get("parameters", {})
+    if not isinstance(params_raw, dict) or not params_raw:
+        err("parameters", "expected a table of dotted case key = values (at least one)")
+        params_raw = {}
+    params: list[Parameter] = []
+    for key, spec in params_raw.items():
+        if key in fixed:
+            err(f"parameters.{key}", "also fixed in [set]: sweep it or fix it, not both")
+        p = _parse_parameter(key, spec, sampling, err)
+        if p is not None:
+            params.append(p)
+    if any(p.sampled for p in params):
+        if not sampling:
+            err("sampling", "required: parameters with a distribution need [sampling] n and seed")
+        else:
+            params = draw(params, sampling["n"], sampling["seed"], sampling["method"])
+
+    axes: list[str] = []
+    for p in params:
+        if p.axis not in axes:
+            axes.append(p.axis)
+    for a in axes:
+        lengths = {p.key: len(p.values) for p in params if p.axis == a}
+        if len(set(lengths.values())) > 1:
+            what = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            label = "the sampled parameters" if a == SAMPLE_AXIS else f"zip group '{a}'"
+            err("parameters", f"{label} must have equal lengths ({what})")
+    warm = _warm_axis(head.get("warm_start", "auto"), params, err)
+    if problems:
+        raise CaseError(problems)
+    assert case_path is not None
+    desc = head.get("description", "")
+    return SweepSpec(
+        name=str(name),
+        source=file,
+        case_path=case_path,
+        fixed=dict(fixed),
+        parameters=tuple(params),
+        axes=tuple(axes),
+        warm_axis=warm,
+        ranks_per_point=int(ranks),
+        sampling=sampling,
+        description=str(desc),
+    )
+
+
+def _parse_sampling(raw: Any, err: Any) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        err("sampling", "expected a table [sampling] with n and seed")
+        return {}
+    for k in raw:
+        if k not in SAMPLING_KEYS:
+            err(f"sampling.{k}", f"unknown key{_nearest(k, SAMPLING_KEYS)}")
+    n, seed, method = raw.get("n"), raw.get("seed"), raw.get("method", "random")
+    ok = True
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        err("sampling.n", f"expected a positive integer number of samples, got {n!r}")
+        ok = False
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        err(
+            "sampling.seed",
+            f"required for reproducible bands: a non-negative integer, got {seed!r}",
+        )
+        ok = False
+    if method not in ("random", "lhs"):
+        err("sampling.method", f"'{method}' is not one of random, lhs")
+        ok = False
+    return {"n": n, "seed": seed, "method": method} if ok else {}
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_unit(unit: Any, where: str, err: Any) -> str | None:
+    if unit is None:
+        return ""
+    if not isinstance(unit, str):
+        err(where, f"expected a unit string, got {unit!r}")
+        return None
+    try:
+        registry().Quantity(1.0, unit)
+    except Exception:
+        err(where, f"cannot parse unit {unit!r}")
+        return None
+    return unit
+
+
+def _with_unit(x: float, unit: str) -> Any:
+    """The override value for a number in a unit: a quantity string, or the plain number."""
+    return f"{x!r} {unit}" if unit else x
+
+
+def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], str | None]:
+    """Numbers and a common unit for given values ("4 nm", 3.5, "sector-3d")."""
+    ureg = registry()
+    if all(_number(v) for v in values):
+        return tuple(float(v) for v in values), ""
+    quantities = []
+    for v in values:
+        pv = parse_override_value(v) if isinstance(v, str) else v
+        if _number(pv):
+            return tuple(None for _ in values), None
+        if not isinstance(v, str):
+            return tuple(None for _ in values), None
+        try:
+            q = ureg.Quantity(v.strip())
+        except Exception:
+            return tuple(None for _ in values), None
+        if not hasattr(q, "units") or q.dimensionless:
+            return tuple(None for _ in values), None
+        quantities.append(q)
+    unit = quantities[0].units
+    try:
+        nums = tuple(float(q.to(unit).magnitude) for q in quantities)
+    except Exception:
+        return tuple(None for _ in values), None
+    return nums, f"{unit:~C}".replace("**", "^")
+
+
+def _parse_parameter(key: str, spec: Any, sampling: dict[str, Any], err: Any) -> Parameter | None:
+    where = f"parameters.{key}"
+    if "." not in key:
+        err(where, "expected a dotted case key such as geometry.pore_diameter")
+        return None
+    if isinstance(spec, list):
+        spec = {"values": spec}
+    if not isinstance(spec, dict):
+        err(
+            where, "expected a list of values or a table (values, linspace, logspace, distribution)"
+        )
+        return None
+    for k in spec:
+        if k not in SPEC_KEYS:
+            err(f"{where}.{k}", f"unknown key{_nearest(k, SPEC_KEYS)}")
+    kinds = [k for k in ("values", "linspace", "logspace", "distribution") if k in spec]
+    if len(kinds) != 1:
+        err(where, "give exactly one of values, linspace, logspace, distribution")
+        return None
+    kind = kinds[0]
+    unit = _check_unit(spec.get("unit"), f"{where}.unit", err)
+    zip_label = spec.get("zip")
+    if zip_label is not None and (not isinstance(zip_label, str) or not zip_label):
+        err(f"{where}.zip", f"expected a group name, got {zip_label!r}")
+        return None
+    if unit is None:
+        return None
+    axis = zip_label or key
+    if kind == "values":
+        vals = spec["values"]
+        if not isinstance(vals, list) or not vals:
+            err(f"{where}.values", "expected a non-empty list")
+            return None
+        if any(isinstance(v, dict | list) for v in vals):
+            err(f"{where}.values", "expected scalar values (numbers, strings with units)")
+            return None
+        if unit:
+            if not all(_number(v) for v in vals):
+                err(f"{where}.values", "with a unit, the values must be plain numbers")
+                return None
+            nums = tuple(float(v) for v in vals)
+            return Parameter(key, tuple(_with_unit(x, unit) for x in nums), nums, unit, axis)
+        nums_or_none, col_unit = _column_of_values(vals)
+        return Parameter(key, tuple(vals), nums_or_none, col_unit, axis)
+    if kind in ("linspace", "logspace"):
+        r = spec[kind]
+        if (
+            not isinstance(r, list)
+            or len(r) != 3
+            or not all(_number(x) for x in r[:2])
+            or isinstance(r[2], bool)
+            or not isinstance(r[2], int)
+            or r[2] < 1
+        ):
+            err(f"{where}.{kind}", "expected [start, stop, count] with a positive integer count")
+            return None
+        start, stop, num = float(r[0]), float(r[1]), int(r[2])
+        if kind == "logspace":
+            if start <= 0 or stop <= 0:
+                err(f"{where}.logspace", "start and stop must be positive (values, not exponents)")
+                return None
+            nums = tuple(float(x) for x in np.geomspace(start, stop, num))
+        else:
+            nums = tuple(float(x) for x in np.linspace(start, stop, num))
+        return Parameter(key, tuple(_with_unit(x, unit) for x in nums), nums, unit, axis)
+    # distribution
+    dist = spec["distribution"]
+    if dist not in DISTRIBUTIONS:
+        err(f"{where}.distribution", f"'{dist}' is not one of {', '.join(DISTRIBUTIONS)}")
+        return None
+    if zip_label is not None:
+        err(f"{where}.zip", "sampled parameters are drawn jointly: no zip group")
+        return None
+    args = {}
+    for a in DISTRIBUTIONS[str(dist)]:
+        if not _number(spec.get(a)):
+            err(f"{where}.{a}", f"required for a {dist} distribution: a number (in `unit`)")
+            return None
+        args[a] = float(spec[a])
+    bad = {
+        "normal": args.get("std", 1) <= 0,
+        "uniform": args.get("high", 1) <= args.get("low", 0),
+        "lognormal": args.get("median", 1) <= 0 or args.get("sigma", 1) <= 0,
+        "loguniform": not 0 < args.get("low", 1) < args.get("high", 2),
+    }[str(dist)]
+    if bad:
+        err(where, f"invalid {dist} parameters {args}")
+        return None
+    return Parameter(
+        key, (), (), unit, SAMPLE_AXIS, sampled=True, distribution=str(dist), dist_args=args
+    )
+
+
+def draw(params: Sequence[Parameter], n: int, seed: int, method: str) -> list[Parameter]:
+    """Draw ``n`` joint samples of the sampled parameters (reproducible for a seed).
+
+    Uniform numbers in (0, 1) -- independent (``random``) or a Latin hypercube
+    (``lhs``) -- are mapped through each distribution's inverse CDF.
+    """
+    from scipy import stats
+
+    sampled = [p for p in params if p.sampled]
+    if not sampled:
+        return list(params)
+    rng = np.random.default_rng(seed)
+    if method == "lhs":
+        u = stats.qmc.LatinHypercube(d=len(sampled), rng=rng).random(n)
+    else:
+        u = rng.random((n, len(sampled)))
+    out = []
+    for p in params:
+        if not p.sampled:
+            out.append(p)
+            continue
+        col = u[:, sampled.index(p)]
+        a = p.dist_args
+        if p.distribution == "normal":
+            x = a["mean"] + a["std"] * stats.norm.ppf(col)
+        elif p.distribution == "uniform":
+            x = a["low"] + (a["high"] - a["low"]) * col
+        elif p.distribution == "lognormal":
+            x = a["median"] * np.exp(a["sigma"] * stats.norm.ppf(col))
+        else:
+            x = np.exp(np.log(a["low"]) + (np.log(a["high"]) - np.log(a["low"])) * col)
+        nums = tuple(float(v) for v in x)
+        unit = p.unit or ""
+        out.append(
+            dataclasses.replace(p, values=tuple(_with_unit(v, unit) for v in nums), numbers=nums)
+        )
+    return out
+
+
+def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:
+    if raw in ("none", False):
+        return None
+    if raw in ("auto", None, True):
+        for p in params:
+            if not p.sampled and p.key.split(".")[-1].endswith(WARM_AXES_SUFFIXES):
+                return p.axis
+        return None
+    if not isinstance(raw, str):
+        err("sweep.warm_start", f"expected a swept key, 'auto' or 'none', got {raw!r}")
+        return None
+    for p in params:
+        if p.key == raw or p.axis == raw:
+            if p.sampled:
+                err("sweep.warm_start", "a sampled parameter is not an ordered axis")
+                return None
+            return p.axis
+    keys = [p.key for p in params]
+    err("sweep.warm_start", f"'{raw}' is not a swept parameter{_nearest(raw, keys)}")
+    return None

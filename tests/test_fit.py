@@ -1,0 +1,324 @@
+"""Calibration: twin experiments (known parameters recovered), identifiability warnings,
+fit-file validation, and reading the measured data of the 7 nm study."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sweep_runners import TWO_PATH, ShellRunner, shell_metrics
+
+from confine.calibrate import FitError, FitReport, conversion_factor, fit, load_fit, normalize_unit
+from confine.case import CaseError, load_case
+
+ROOT = Path(__file__).resolve().parent.parent
+DU2025 = Path("/work/shared/data/du2025-mchs7.csv")
+TRUE = {
+    "reactions.one.rate_constant": 5e4,
+    "reactions.one.transfer_coefficient": 0.45,
+    "reactions.two.rate_constant": 1e4,
+    "reactions.two.transfer_coefficient": 0.7,
+}
+UNITS = {"reactions.one.rate_constant": "1/s", "reactions.two.rate_constant": "1/s"}
+POTENTIALS = (-0.7, -0.85, -1.0, -1.1)
+FOUR = """
+[parameters."reactions.one.rate_constant"]
+start = "2e4 1/s"
+bounds = ["1e2 1/s", "1e7 1/s"]
+[parameters."reactions.one.transfer_coefficient"]
+start = 0.55
+bounds = [0.1, 1.0]
+[parameters."reactions.two.rate_constant"]
+start = "3e4 1/s"
+bounds = ["1e2 1/s", "1e7 1/s"]
+[parameters."reactions.two.transfer_coefficient"]
+start = 0.6
+bounds = [0.1, 1.0]
+"""
+
+
+def twin_data(path: Path, rel: float = 0.02, noise_seed: int | None = None) -> Path:
+    """Targets computed by the closed-form model at TRUE (FE in %, current in nA)."""
+    sets = {k: f"{v} {UNITS[k]}" if k in UNITS else v for k, v in TRUE.items()}
+    rng = np.random.default_rng(noise_seed)
+    rows = ["# twin experiment", "quantity,potential_V,value,uncertainty,unit,source"]
+    for e in POTENTIALS:
+        m = shell_metrics(load_case(TWO_PATH, set={**sets, "electrode.potential": f"{e} V"}))
+        for q, v, unit in (
+            ("fe.B", m["products"]["B-"]["faradaic_efficiency"]["value"] * 100, "%"),
+            ("current", m["current_A"]["value"] * 1e9, "nA"),
+        ):
+            noisy = v * (1 + rel * rng.standard_normal()) if noise_seed is not None else v
+            rows.append(f"{q},{e},{noisy!r},{rel * v!r},{unit},twin")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def fit_file(tmp: Path, params: str, data: Path, extra: str = "") -> Path:
+    path = tmp / "twin.fit.toml"
+    path.write_text(
+        f'[fit]\nname = "twin"\ncase = "{TWO_PATH}"\ndata = "{data.name}"\n{extra}\n'
+        + textwrap.dedent(params)
+        + '\n[conditions]\npotential_V = { key = "electrode.potential", unit = "V" }\n'
+        '[targets]\n"fe.B" = "products.B-.faradaic_efficiency"\n"current" = "current_A"\n'
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, FitReport]:
+    """The noise-free twin fit of all four kinetic parameters (shared by tests)."""
+    tmp = tmp_path_factory.mktemp("twin")
+    data = twin_data(tmp / "twin.csv")
+    return tmp, fit(fit_file(tmp, FOUR, data), tmp / "out", runner=ShellRunner())
+
+
+def test_twin_experiment_recovers_the_true_parameters(twin: tuple[Path, FitReport]) -> None:
+    tmp, report = twin
+    assert report.success
+    assert report.chi2 < 1e-6
+    for key, true in TRUE.items():
+        p = report.parameter(key)
+        assert p.value == pytest.approx(true, rel=1e-3), key
+        assert p.ci95_low < true < p.ci95_high
+        assert p.ci95_high / p.ci95_low < 1.5  # determined, not just bracketed
+    assert not report.warnings
+    # written: JSON + Markdown + the fitted case, which loads and holds the values
+    saved = json.loads((tmp / "out" / "fit.json").read_text())
+    assert {p["key"] for p in saved["parameters"]} == set(TRUE)
+    assert len(saved["targets"]) == 2 * len(POTENTIALS)
+    md = (tmp / "out" / "fit.md").read_text()
+    assert "## Sensitivities" in md and "reactions.two.transfer_coefficient" in md
+    fitted = load_case(tmp / "out" / "fitted-case.toml")
+    assert fitted.reaction_named("one").transfer_coefficient == pytest.approx(0.45, rel=1e-3)
+    evals = (tmp / "out" / "evaluations.csv").read_text().splitlines()
+    assert len(evals) == report.evaluations + 1
+
+
+def test_twin_with_noise_lies_within_the_reported_intervals(tmp_path: Path) -> None:
+    data = twin_data(tmp_path / "twin.csv", rel=0.02, noise_seed=11)
+    report = fit(fit_file(tmp_path, FOUR, data), None, runner=ShellRunner())
+    inside = [
+        report.parameter(k).ci95_low < v < report.parameter(k).ci95_high for k, v in TRUE.items()
+    ]
+    assert all(inside), [(p.key, p.value, p.ci95_low, p.ci95_high) for p in report.parameters]
+    # noise makes a real misfit: chi2 of the order of the degrees of freedom
+    assert 0.5 < report.chi2 < 4 * (report.dof + 4)
+    # residuals are reported per target, normalized by the uncertainty
+    for t in report.targets:
+        assert t.residual == pytest.approx((t.model - t.data) / t.uncertainty)
+
+
+def test_sensitivity_is_the_log_derivative(twin: tuple[Path, FitReport]) -> None:
+    report = twin[1]
+    # at E = -1.0 V, compare with a central difference of the closed form
+    sets = {k: f"{v} {UNITS[k]}" if k in UNITS else v for k, v in TRUE.items()}
+    h = 1e-4
+
+    def current(k_two: float) -> float:
+        over = {
+            **sets,
+            "reactions.two.rate_constant": f"{k_two} 1/s",
+            "electrode.potential": "-1.0 V",
+        }
+        return shell_metrics(load_case(TWO_PATH, set=over))["current_A"]["value"]
+
+    k2 = TRUE["reactions.two.rate_constant"]
+    expect = (math.log(current(k2 * math.exp(h))) - math.log(current(k2 * math.exp(-h)))) / (2 * h)
+    got = report.sensitivity["current @ potential=-1.0 V"]["reactions.two.rate_constant"]
+    assert got == pytest.approx(expect, rel=2e-2)
+
+
+def test_correlated_pair_is_flagged(tmp_path: Path) -> None:
+    # k and the reference potential enter only as ln k + α F E_ref / RT: one combination
+    params = """
+    [parameters."reactions.one.rate_constant"]
+    start = "2e4 1/s"
+    bounds = ["1e2 1/s", "1e7 1/s"]
+    [parameters."reactions.one.reference_potential"]
+    start = "-0.8 V"
+    bounds = ["-1.2 V", "-0.5 V"]
+    """
+    data = twin_data(tmp_path / "twin.csv")
+    report = fit(fit_file(tmp_path, params, data), None, runner=ShellRunner())
+    text = " ".join(report.warnings)
+    assert "not identifiable" in text
+    assert "reactions.one.rate_constant" in text and "reactions.one.reference_potential" in text
+    k = report.parameter("reactions.one.rate_constant")
+    assert k.ci95_high / k.ci95_low > 100 or not math.isfinite(k.ci95_high)
+
+
+def test_insensitive_parameter_is_flagged(tmp_path: Path) -> None:
+    # the closed-form model has no sites: the site density changes nothing
+    params = """
+    [parameters."reactions.one.transfer_coefficient"]
+    start = 0.55
+    bounds = [0.1, 1.0]
+    [parameters."catalyst.site_density"]
+    start = "3e-5 mol/m^2"
+    bounds = ["1e-6 mol/m^2", "1e-3 mol/m^2"]
+    scale = "log"
+    """
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, params, data, "max_evaluations = 60")
+    report = fit(path, None, runner=ShellRunner())
+    assert any("insensitive to catalyst.site_density" in w for w in report.warnings), (
+        report.warnings
+    )
+    site = report.parameter("catalyst.site_density")
+    assert site.value == pytest.approx(3e-5) and not math.isfinite(site.std_fit_coordinate)
+    assert report.evaluations <= 60
+    # the transfer coefficient is determined (though the other kinetics are off: a misfit)
+    alpha = report.parameter("reactions.one.transfer_coefficient")
+    assert alpha.ci95_high - alpha.ci95_low < 0.05
+    assert report.chi2 > 100
+
+
+@pytest.mark.parametrize(
+    ("extra", "params", "key", "rule"),
+    [
+        ("metod = 'trf'", FOUR, "fit.metod", "did you mean 'method'"),
+        (
+            "",
+            '[parameters."geometry.pore_diameter"]\nstart = "7 nm"\nbounds = ["4 nm", "11 nm"]\n',
+            "geometry.pore_diameter",
+            "fixed mesh",
+        ),
+        (
+            "",
+            FOUR.replace("start = 0.55", "start = 1.5"),
+            "transfer_coefficient",
+            "inside the bounds",
+        ),
+        (
+            "",
+            FOUR.replace('bounds = ["1e2 1/s", "1e7 1/s"]', 'bounds = ["1e2 1/s"]', 1),
+            "bounds",
+            "[lower, upper]",
+        ),
+        (
+            "",
+            FOUR.replace("reactions.two.rate", "reactions.three.rate"),
+            "reactions.three",
+            "no reactions entry named 'three'",
+        ),
+    ],
+)
+def test_fit_file_errors(tmp_path: Path, extra: str, params: str, key: str, rule: str) -> None:
+    path = fit_file(tmp_path, params, twin_data(tmp_path / "twin.csv"), extra)
+    with pytest.raises(CaseError) as info:
+        load_fit(path)
+    lines = [str(p) for p in info.value.problems]
+    assert any(
+        line.startswith(f"error: {path}: ") and key in line and rule in line for line in lines
+    ), lines
+
+
+def test_a_missing_metric_stops_the_fit_with_its_name(tmp_path: Path) -> None:
+    path = fit_file(tmp_path, FOUR, twin_data(tmp_path / "twin.csv"))
+    path.write_text(path.read_text().replace("products.B-.faradaic_efficiency", "products.B.fe"))
+    with pytest.raises(FitError, match=r"no metric 'products\.B\.fe'"):
+        fit(path, None, runner=ShellRunner())
+
+
+def test_units_of_measured_data() -> None:
+    assert normalize_unit("mA/cm2") == "mA/cm^2"
+    assert normalize_unit("g/(h g_cat)") == "g/(h*g)"
+    assert conversion_factor("mA/cm2", "A/m^2") == pytest.approx(10.0)
+    assert conversion_factor("", "%") == pytest.approx(100.0)
+    assert conversion_factor("g/(h g_cat)", "g/(h*g_cat)") == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cannot convert"):
+        conversion_factor("mA", "V")
+
+
+@pytest.mark.skipif(not DU2025.is_file(), reason="shared data not present")
+def test_reads_the_du2025_measurements(tmp_path: Path) -> None:
+    path = tmp_path / "mchs7.fit.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            [fit]
+            case = "{ROOT / "cases" / "mchs-7nm.toml"}"
+            data = "{DU2025}"
+            [set]
+            "mesh.cells_per_pore_diameter" = 4
+            [parameters."reactions.volmer.rate_constant"]
+            start = "1e-3 mol/(m^3*s)"
+            bounds = ["1e-8 mol/(m^3*s)", "1e3 mol/(m^3*s)"]
+            [conditions]
+            potential_V = {{ key = "electrode.potential", unit = "V" }}
+            [targets]
+            "faradaic_efficiency.urea" = "products.urea.faradaic_efficiency"
+            "yield.urea" = "yield_g_per_h_per_g_cat"
+            "current_density.total" = {{ metric = "current_density_A_per_m2", \
+relative_uncertainty = 0.15 }}
+            """
+        )
+    )
+    try:
+        spec = load_fit(path)
+    except CaseError as err:  # the reference case's reaction names are not ours to fix
+        if "volmer" in str(err):
+            pytest.skip(f"reference case has no volmer step: {err}")
+        raise
+    by = {(t.quantity, t.conditions.get("electrode.potential")): t for t in spec.targets}
+    fe = by[("faradaic_efficiency.urea", "-0.7 V")]
+    assert (fe.value, fe.uncertainty, fe.unit) == (16.5, 1.2, "%")
+    assert by[("faradaic_efficiency.urea", "-1.1 V")].value == 13.3
+    j = by[("current_density.total", "-1.1 V")]
+    assert j.uncertainty == pytest.approx(0.15 * 37) and j.unit == "mA/cm2"
+    assert by[("yield.urea", "-1.1 V")].uncertainty == 0.22
+    assert len(spec.conditions()) == 2
+    # a row without an uncertainty and no rule for it is an error naming the line
+    path.write_text(path.read_text().replace(", relative_uncertainty = 0.15", ""))
+    with pytest.raises(CaseError, match=r"line \d+: no uncertainty"):
+        load_fit(path)
+
+
+def test_fit_survives_a_solver_that_cannot_warm_start(tmp_path: Path) -> None:
+    params = """
+    [parameters."reactions.one.transfer_coefficient"]
+    start = 0.5
+    bounds = [0.1, 1.0]
+    """
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, params, data, "max_evaluations = 20")
+    report = fit(path, None, runner=ShellRunner(warm_fails=True))
+    assert report.runs >= 2 * len(POTENTIALS)
+    assert report.parameter("reactions.one.transfer_coefficient").value != 0.5
+
+
+def test_intervals_are_those_of_the_weighted_jacobian(twin: tuple[Path, FitReport]) -> None:
+    """Recompute cov = (JᵀJ)⁻¹ by central differences of the closed form at the truth."""
+    report = twin[1]
+    keys = list(TRUE)
+    h = 1e-5
+
+    def model(x: dict[str, float]) -> np.ndarray:
+        sets = {k: f"{v} {UNITS[k]}" if k in UNITS else v for k, v in x.items()}
+        fe, cur = [], []  # the report's order: targets as in the fit file, rows as in the CSV
+        for e in POTENTIALS:
+            m = shell_metrics(load_case(TWO_PATH, set={**sets, "electrode.potential": f"{e} V"}))
+            fe.append(m["products"]["B-"]["faradaic_efficiency"]["value"] * 100)
+            cur.append(m["current_A"]["value"] * 1e9)
+        return np.array(fe + cur)
+
+    sigma = np.array([t.uncertainty for t in report.targets])
+    cols = []
+    for k in keys:  # fit coordinates: ln k for rate constants, α / α_start for the others
+        p = report.parameter(k)
+        if p.scale == "log":
+            up_v, down_v = TRUE[k] * math.exp(h), TRUE[k] * math.exp(-h)
+        else:
+            up_v, down_v = TRUE[k] + h * abs(p.start), TRUE[k] - h * abs(p.start)
+        up = model({**TRUE, k: up_v})
+        down = model({**TRUE, k: down_v})
+        cols.append((up - down) / (2 * h) / sigma)
+    jac = np.array(cols).T
+    std = np.sqrt(np.diag(np.linalg.inv(jac.T @ jac)))
+    got = np.array([report.parameter(k).std_fit_coordinate for k in keys])
+    np.testing.assert_allclose(got, std, rtol=0.03)
