@@ -90,6 +90,8 @@ ITERATIVE_OPTIONS: dict[str, Any] = {
 #: A Newton solve converges only once its residual fell by this factor (besides the
 #: per-field step test), or below the absolute tolerance.
 RESIDUAL_DROP = 1e-6
+#: a line-search failure after the residual fell by this much is round-off, not divergence
+ROUNDOFF_DROP = 1e-8
 #: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
 DIRECT_MAX_DOFS = 150_000
 
@@ -1122,8 +1124,19 @@ class Problem:
             snes.solve(None, x)
             x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
             assign(x, funcs)
+        reason = int(cast(Any, snes.getConvergedReason()))
+        h = self.history
+        if (
+            reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH)
+            and len(h) >= 2
+            and h[-1] <= ROUNDOFF_DROP * h[0]
+        ):
+            # the residual already fell to round-off (a linear or nearly linear
+            # problem solved in one step): the line search can only fail from
+            # there, and the state is converged
+            reason = int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_RELATIVE)
         return (
-            int(cast(Any, snes.getConvergedReason())),
+            reason,
             int(snes.getIterationNumber()),
             int(snes.getLinearSolveIterations()),
         )

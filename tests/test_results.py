@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from pathlib import Path
 
@@ -141,3 +142,62 @@ def test_cross_fidelity_axisymmetric_cell_and_sector() -> None:
         ("products.B.production_mol_s", 1e-3),
     ):
         assert sector.metric(key) == pytest.approx(axi.metric(key), rel=rel), key
+
+
+def _sink_on_sphere_closed_form(
+    k: float, D: float, R: float, d: float, Rb: float, c_inf: float
+) -> float:
+    """Rate (mol/s) of a first-order sink in a layer R < r < R + d on an inert sphere.
+
+    Layer: D (c'' + 2c'/r) = k c, no flux at r = R; bath R + d < r < Rb: c = a + b/r
+    with c(Rb) = c_inf; c and D c' continuous at R + d. Solved with the
+    exponentially scaled basis e^{±φ r}/r (φ = √(k/D)) to stay well conditioned.
+    """
+    Rm, phi = R + d, math.sqrt(k / D)
+
+    def f(r: float) -> float:
+        return math.exp(phi * (r - Rm)) / r
+
+    def g(r: float) -> float:
+        return math.exp(-phi * (r - R)) / r
+
+    def df(r: float) -> float:
+        return math.exp(phi * (r - Rm)) * (phi / r - 1 / r**2)
+
+    def dg(r: float) -> float:
+        return math.exp(-phi * (r - R)) * (-phi / r - 1 / r**2)
+
+    m = np.array(
+        [
+            [df(R), dg(R), 0, 0],
+            [f(Rm), g(Rm), -1, -1 / Rm],
+            [df(Rm), dg(Rm), 0, 1 / Rm**2],
+            [0, 0, 1, 1 / Rb],
+        ]
+    )
+    _, _, _, b = np.linalg.solve(m, [0, 0, 0, c_inf])
+    return -4 * math.pi * D * b
+
+
+@pytest.mark.parametrize(("k", "tol"), [(1e4, 1e-3), (1e6, 1e-3), (1e8, 5e-3)])
+def test_first_order_sink_on_a_solid_sphere_matches_closed_form(k: float, tol: float) -> None:
+    """Reaction-limited to transport-limited: rates from metrics.json vs the closed form.
+
+    Measured relative errors (default mesh): 1e4: <1e-4, 1e6: 1.8e-4, 1e8: 3.1e-3.
+    """
+    raw = _shell_case()
+    raw["geometry"] = {
+        "kind": "solid-sphere",
+        "model": "axisymmetric-cell",
+        "outer_diameter": "214 nm",
+        "catalyst": "layer",
+        "catalyst_layer": "2 nm",
+        "bath_thickness": "100 nm",
+        "bath_boundary": "bulk",
+    }
+    raw.pop("mesh")
+    raw["reactions"][0]["rate_constant"] = f"{k} 1/s"
+    result = confine.run(case_from_dict(raw))
+    exact = _sink_on_sphere_closed_form(k, 1.91e-9, 107e-9, 2e-9, 207e-9, 34.0)
+    assert result.metric("reactions.consume.rate_mol_s") == pytest.approx(exact, rel=tol)
+    assert result.metric("species.A.outward_flux_mol_s") == pytest.approx(-exact, rel=tol)
