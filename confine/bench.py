@@ -455,6 +455,9 @@ def main(
     out: Path | str | None = None,
     references: Path | str | None = None,
     benchmarks: Sequence[Benchmark] | None = None,
+    case: Path | str | None = None,
+    overrides: Mapping[str, str] | None = None,
+    name: str | None = None,
 ) -> int:
     """Run the suite; write records; optionally check against or update the references.
 
@@ -465,6 +468,11 @@ def main(
         out: directory for the records (default ``results/bench``).
         references: directory of the stored references (default ``benchmarks/references``).
         benchmarks: run these instead of :data:`SUITE` (tests).
+        case: run this one case file instead (cluster runs: e.g. the full-3d
+            particle); its record checks the mesh, iteration and mass-balance
+            values by default.
+        overrides: ``--set`` overrides of ``case``.
+        name: record name of ``case`` (default: the file's stem).
 
     Returns:
         0 when all ran (and checked clean), 1 on drift, 2 when a reference is missing.
@@ -472,6 +480,10 @@ def main(
     comm = comm_world()
     out_dir = Path(out) if out is not None else DEFAULT_OUT
     ref_dir = Path(references) if references is not None else REFERENCES
+    if case is not None:
+        case = Path(case).resolve()
+        one = Benchmark(name or case.stem, case, dict(overrides or {}), _COMMON, _PERF)
+        benchmarks = [one]
     chosen = [b for b in (benchmarks or SUITE) if full or b.quick or benchmarks is not None]
     status = EXIT_OK
     lines: list[str] = []

@@ -182,6 +182,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             update=args.update,
             out=args.out,
             references=args.references,
+            case=args.case,
+            overrides=_parse_sets(args.set) if args.set else None,
+            name=args.name,
         )
     )
 
@@ -279,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="reference directory (default benchmarks/references)",
     )
+    sp.add_argument("--case", metavar="CASE", help="benchmark this case file instead of the suite")
+    sp.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override (with --case)"
+    )
+    sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")
