@@ -129,3 +129,15 @@ def test_compare_tolerances() -> None:
     assert [d.metric for d in bench.compare(ref, bad)] == ["a"]
     assert [d.metric for d in bench.compare(ref, moved)] == ["case_hash"]
     assert [d.metric for d in bench.compare(ref, {"benchmark": "x", "case_hash": "h"})] == ["a"]
+
+
+def test_cli_arguments() -> None:
+    from confine.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["bench", "--case", "c.toml", "--set", "mesh.refine=1", "--name", "n", "--out", "d"]
+    )
+    assert (args.case, args.set, args.name, args.out) == ("c.toml", ["mesh.refine=1"], "n", "d")
+    assert not args.check and not args.update
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--check", "--update"])
