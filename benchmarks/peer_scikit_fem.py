@@ -90,7 +90,7 @@ def dolfinx_solve(msh: Any, solver: str) -> tuple[np.ndarray, dict[str, float]]:
     times["iterations"] = ksp.getIterationNumber()
     ksp.destroy()
     # P1: the dofs of a cell's vertices follow the geometry nodes of the same cell
-    geo = msh.geometry.dofmap
+    geo = msh.geometry.dofmaps[0]
     dofs = V.dofmap.list
     at_nodes = np.empty(msh.geometry.x.shape[0])
     at_nodes[geo.ravel()] = uh.x.array[dofs.ravel()]
@@ -152,7 +152,7 @@ def compare(dim: int, n: int, solver: str) -> dict[str, Any]:
     else:
         msh = dmesh.create_unit_square(comm, n, n, dmesh.CellType.triangle)
     points = msh.geometry.x[:, :dim].copy()
-    cells = msh.geometry.dofmap.copy()
+    cells = msh.geometry.dofmaps[0].copy()
     c_dfx, t_dfx = dolfinx_solve(msh, solver)
     c_skf, t_skf = skfem_solve(points, cells, solver)
     ref = exact(points)

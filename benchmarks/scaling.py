@@ -5,7 +5,8 @@ Problems (``--problem``), each with its mesh levels (coarse to fine):
 * ``axisymmetric``: cases/first-order-shell.toml on the axisymmetric cell,
   ``mesh.refine`` 0..3 (each level halves every cell size);
 * ``axisymmetric-urea``: cases/mchs-7nm.toml (15 fields) on the axisymmetric
-  cell, 3, 4, 6 cells per pore diameter, then refine 1;
+  cell: the shipped mesh, refine 1, refine 1 with growth 1.15, refine 2 (the
+  pore resolution alone hardly changes the cell count);
 * ``sector-3d``: cases/first-order-shell.toml on the 3D sector: the shipped
   mesh, 8 cells per pore diameter with growth 1.12, refine 1, refine 2
   (≈ 9k, 12k, 45k, 260k unknowns; the cell count hardly moves with the pore
@@ -64,10 +65,10 @@ PROBLEMS: dict[str, tuple[Path, dict[str, str], list[dict[str, str]]]] = {
         UREA,
         {"output.fields": "false", "output.figures": "false"},
         [
-            {"mesh.cells_per_pore_diameter": "3"},
-            {"mesh.cells_per_pore_diameter": "4"},
-            {"mesh.cells_per_pore_diameter": "6"},
-            {"mesh.cells_per_pore_diameter": "6", "mesh.refine": "1"},
+            {},
+            {"mesh.refine": "1"},
+            {"mesh.refine": "1", "mesh.growth": "1.15"},
+            {"mesh.refine": "2"},
         ],
     ),
     "sector-3d": (
