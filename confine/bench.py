@@ -164,7 +164,11 @@ def poisson_time(md: Any, options: Mapping[str, Any]) -> float:
     fdim = msh.topology.dim - 1
     facets = md.facet_tags.indices[md.facet_tags.values == 11]
     bc = fem.dirichletbc(0.0, fem.locate_dofs_topological(V, fdim, facets), V)
-    opts = {k: val for k, val in options.items() if not k.startswith(("fieldsplit", "snes"))}
+    opts = {
+        k: val
+        for k, val in options.items()
+        if not k.startswith(("fieldsplit", "pc_fieldsplit", "snes"))
+    }
     if opts.get("pc_type") == "fieldsplit":
         opts.update(
             {"pc_type": "gamg", "mg_levels_ksp_type": "richardson", "mg_levels_pc_type": "sor"}
