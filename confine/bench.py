@@ -38,6 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = ROOT / "benchmarks" / "references"
 DEFAULT_OUT = Path("results") / "bench"
 
+#: Timed Poisson solves on small meshes (the fastest counts).
+POISSON_REPEATS = 5
+
 #: Exit codes of :func:`main`.
 EXIT_OK, EXIT_DRIFT, EXIT_MISSING = 0, 1, 2
 
@@ -139,7 +142,9 @@ SUITE: tuple[Benchmark, ...] = (
 def poisson_time(md: Any, options: Mapping[str, Any]) -> float:
     """Wall time of one assembled scalar P1 Poisson solve on a mesh (assembly + solve).
 
-    Forms are compiled and the solve run once before timing. The right-hand
+    Forms are compiled and the solve run once before timing; when that takes
+    under half a second the best of :data:`POISSON_REPEATS` solves is kept
+    (sub-millisecond solves are noisy). The right-hand
     side is 1, u = 0 on the outer boundary (tag 11); axisymmetric meshes carry
     the r weight. Fieldsplit options become plain GAMG (one field).
 
@@ -176,12 +181,17 @@ def poisson_time(md: Any, options: Mapping[str, Any]) -> float:
     problem = fem_petsc.LinearProblem(
         a, L, bcs=[bc], petsc_options=opts, petsc_options_prefix=f"poisson_{id(md)}_"
     )
-    problem.solve()  # compile and warm up
     comm = msh.comm
-    comm.barrier()
     t0 = time.perf_counter()
-    problem.solve()
-    return float(comm.allreduce(time.perf_counter() - t0, op=_mpi_max()))
+    problem.solve()  # compile and warm up
+    warm = comm.allreduce(time.perf_counter() - t0, op=_mpi_max())
+    best = float("inf")
+    for _ in range(POISSON_REPEATS if warm < 0.5 else 1):  # small meshes: best of several
+        comm.barrier()
+        t0 = time.perf_counter()
+        problem.solve()
+        best = min(best, float(comm.allreduce(time.perf_counter() - t0, op=_mpi_max())))
+    return best
 
 
 def newton_step_parts(p: Any) -> tuple[float, float]:
