@@ -33,60 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the dolfinx-built test meshes and MMS problem
 
 import solver_meshes as sm  # noqa: E402
-import ufl  # noqa: E402
-from dolfinx import fem  # noqa: E402
-from dolfinx.fem import petsc as fem_petsc  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
+from confine.bench import newton_step_parts, poisson_time  # noqa: E402
 from confine.case import load_case  # noqa: E402
 from confine.env import versions  # noqa: E402
 from confine.solve import DIRECT_OPTIONS, ITERATIVE_OPTIONS, Problem  # noqa: E402
-
-
-def poisson_time(md: Any, options: dict[str, Any]) -> float:
-    """Wall time of one assembled scalar P1 Poisson solve (assembly + factor/solve)."""
-    msh = md.mesh
-    V = fem.functionspace(msh, ("Lagrange", 1))
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    x = ufl.SpatialCoordinate(msh)
-    w = x[0] if md.axisymmetric else 1.0
-    a = ufl.inner(ufl.grad(u), ufl.grad(v)) * w * ufl.dx
-    L = w * v * ufl.dx
-    fdim = msh.topology.dim - 1
-    facets = md.facet_tags.indices[md.facet_tags.values == 11]
-    bc = fem.dirichletbc(0.0, fem.locate_dofs_topological(V, fdim, facets), V)
-    opts = {k: v for k, v in options.items() if not k.startswith("fieldsplit")}
-    if opts.get("pc_type") == "fieldsplit":
-        opts.update(
-            {"pc_type": "gamg", "mg_levels_ksp_type": "richardson", "mg_levels_pc_type": "sor"}
-        )
-    problem = fem_petsc.LinearProblem(
-        a, L, bcs=[bc], petsc_options=opts, petsc_options_prefix=f"poisson_{id(md)}_"
-    )
-    problem.solve()  # compile and warm up
-    MPI.COMM_WORLD.barrier()
-    t0 = time.perf_counter()
-    problem.solve()
-    return time.perf_counter() - t0
-
-
-def newton_step_parts(p: Problem) -> tuple[float, float]:
-    """(assembly, linear solve) seconds of one Newton step at the converged state."""
-    snes = p.nlp.solver
-    x = p.nlp.x
-    fem_petsc.assign([p.u, p.theta] if p.theta is not None else p.u, x)
-    b = x.duplicate()
-    t0 = time.perf_counter()
-    snes.computeFunction(x, b)
-    snes.computeJacobian(x, p.nlp.A)
-    t1 = time.perf_counter()
-    ksp = snes.getKSP()
-    ksp.setOperators(p.nlp.A)
-    y = x.duplicate()
-    ksp.solve(b, y)
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
 
 
 def run_axisymmetric(quick: bool) -> list[dict[str, Any]]:

@@ -171,11 +171,22 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """``confine bench [--full] [--check]``."""
+    """``confine bench [--full] [--check | --update] [--out DIR]``."""
     bench = _needs("confine.bench", "benchmarks issue")
     if bench is None:
         return EXIT_UNAVAILABLE
-    return int(bench.main(full=args.full, check=args.check))
+    return int(
+        bench.main(
+            full=args.full,
+            check=args.check,
+            update=args.update,
+            out=args.out,
+            references=args.references,
+            case=args.case,
+            overrides=_parse_sets(args.set) if args.set else None,
+            name=args.name,
+        )
+    )
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -257,7 +268,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, metavar="DIR")
     sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
     sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
-    sp.add_argument("--check", action="store_true", help="compare against stored references")
+    mode = sp.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="compare against stored references")
+    mode.add_argument(
+        "--update", action="store_true", help="store this run's records as the new references"
+    )
+    sp.add_argument(
+        "--out", default=None, metavar="DIR", help="record directory (default results/bench)"
+    )
+    sp.add_argument(
+        "--references",
+        default=None,
+        metavar="DIR",
+        help="reference directory (default benchmarks/references)",
+    )
+    sp.add_argument("--case", metavar="CASE", help="benchmark this case file instead of the suite")
+    sp.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override (with --case)"
+    )
+    sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")
