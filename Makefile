@@ -1,7 +1,6 @@
 # Two commands do everything: `make run` (set-up + default case), `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-MPIEXEC := $(shell [ -x $(VENV)/bin/mpiexec ] && echo $(VENV)/bin/mpiexec || echo mpiexec)
 CASE ?= cases/mchs-7nm.toml
 OUT ?= results/default
 
@@ -21,8 +20,11 @@ lint: setup
 test-serial: setup
 	$(PY) -m pytest -q -m "not mpi" tests
 
+# mpiexec: the wheel's (in the venv, known only after set-up), else the system's
 test-mpi: setup
-	$(MPIEXEC) -n 2 $(PY) -m pytest -q -m mpi -p no:cacheprovider tests
+	@m=$(VENV)/bin/mpiexec; [ -x "$$m" ] || m=mpiexec; \
+	echo "$$m -n 2 $(PY) -m pytest -q -m mpi tests"; \
+	"$$m" -n 2 $(PY) -m pytest -q -m mpi -p no:cacheprovider tests
 
 test: lint test-serial test-mpi
 
