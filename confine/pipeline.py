@@ -125,15 +125,20 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         io.write_metrics_csv(tmp / "metrics.csv", result.metrics)
         (tmp / "case.toml").write_text(result.case.to_toml(), encoding="utf-8")
     solution = result.solution
-    if result.case.output.fields and hasattr(solution, "fields"):
-        fields = output_fields(result)
+    if not hasattr(solution, "fields"):
+        return
+    out = result.case.output
+    fields = output_fields(result)  # interpolated once, shared by every writer below
+    if out.fields:
         io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags)
         io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags)
-    serial_views = comm.size == 1 and hasattr(solution, "fields") and _have_pyvista()
-    if result.case.output.fields and meshdata.axisymmetric and serial_views:
-        io.write_revolved(tmp / "vtk" / "revolved.vtp", result.to_pyvista())
-    if result.case.output.figures and serial_views:
-        _figures(tmp, result, meshdata)
+    revolve = out.fields and meshdata.axisymmetric
+    if comm.size == 1 and (revolve or out.figures) and _have_pyvista():
+        grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None))
+        if revolve:
+            io.write_revolved(tmp / "vtk" / "revolved.vtp", grid)
+        if out.figures:
+            _figures(tmp, grid, result.case, meshdata)
 
 
 def output_fields(result: Result) -> dict[str, Any]:
@@ -155,15 +160,14 @@ def _have_pyvista() -> bool:
     return True
 
 
-def _figures(tmp: Path, result: Result, meshdata: Any) -> None:
+def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any) -> None:
     """Concentration maps on a cut through a pore, and profiles along its axis."""
     from confine.figures import render_fields, render_profiles
 
-    grid = result.to_pyvista()
     names = [n for n in grid.point_data if n != "subdomain"]
-    adsorbed = {s.name for s in result.case.species if s.phase == "adsorbed"}
+    adsorbed = {s.name for s in case.species if s.phase == "adsorbed"}
     units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}
-    window, marks = _shell_window(result.case)
+    window, marks = _shell_window(case)
     axis = meshdata.info.get("pore_axis", (0.0, 0.0, 1.0))
     render_fields(
         grid,
