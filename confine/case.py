@@ -196,6 +196,27 @@ class Catalyst:
         default="3e-5 mol/m^2",
         positive=True,
     )
+    sites: str = key(
+        "str",
+        "site count: Γ on every catalytic face (area), or the metal inventory per particle "
+        "spread over the catalytic region, rates per site at Γ_ref = site_density (inventory)",
+        default="area",
+        choices=("area", "inventory"),
+    )
+    dispersion: float = key(
+        "float",
+        "inventory: fraction of metal atoms that are surface sites",
+        default=0.5,
+        positive=True,
+        maximum=1.0,
+    )
+    metal_molar_mass: float = key(
+        "quantity",
+        "inventory: mean molar mass of the metal",
+        unit="g/mol",
+        default="63.546 g/mol",
+        positive=True,
+    )
     carbon_density: float = key(
         "quantity",
         "skeletal density of the carbon",

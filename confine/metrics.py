@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import SOLVENT, Case
+from confine.catalyst import particle_mass
 from confine.geometry.groups import tag
 from confine.physics.kinetics import stoichiometry
 from confine.solve import Solution
@@ -57,6 +58,7 @@ UNITS = {
     "yield_g_per_h_per_g_cat": "g/(h g_cat)",
     "current_density_A_per_m2": "A/m^2",
     "particle_mass_g": "g",
+    "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
     "time_s": "s",
 }
@@ -101,26 +103,6 @@ def electrons_per_molecule(case: Case) -> dict[str, float | None]:
         determined = consistent and (null.size == 0 or np.allclose(null[:, j], 0.0, atol=1e-9))
         out[n] = float(e[j]) if determined else None
     return out
-
-
-def particle_mass(case: Case) -> float | None:
-    """Mass of one particle (g): carbon of the shell (minus pores) ÷ (1 − metal fraction)."""
-    g, cat = case.geometry, case.catalyst
-    rho = cat.carbon_density * 1e3  # g/m³ from kg/m³
-    r_out = g.outer_diameter / 2
-    if g.kind == "solid-sphere":
-        v = 4.0 / 3.0 * math.pi * r_out**3
-    elif g.kind == "hollow-sphere":
-        from confine.validate import lattice_of
-
-        lat = lattice_of(case)
-        r_cav = r_out - g.shell_thickness
-        v = 4.0 / 3.0 * math.pi * (r_out**3 - r_cav**3)
-        if lat is not None:
-            v -= lat.count * math.pi * (g.pore_diameter / 2) ** 2 * g.shell_thickness
-    else:
-        return None
-    return rho * v / (1.0 - cat.metal_loading)
 
 
 def molar_mass(case: Case, name: str) -> float | None:
@@ -282,9 +264,7 @@ def compute_metrics(
             entry["production_mol_s"] = prod
             acc = 0.0
             if p.transient:  # Γ ∂θ/∂t over the catalyst
-                gamma = case.catalyst.site_density / (
-                    case.geometry.catalyst_layer if p.catalyst == "layer" else 1.0
-                )
+                gamma = p.gamma
                 dim = p.d if p.catalyst == "layer" else p.d - 1
                 acc = (
                     p.integrate(gamma * (theta - p.cov_old[s.name]) / p.dt * w * meas)
@@ -392,6 +372,10 @@ def compute_metrics(
                 current * particles_per_area if particles_per_area is not None else None
             ),
             "particle_mass_g": mass,
+            "catalyst": {
+                "sites_mol": p.gamma * p.catalytic_measure,
+                "site_scale": p.site_scale,
+            },
             "species": species,
             "reactions": {
                 r.name: {
@@ -429,6 +413,7 @@ def compute_metrics(
 #: Units of keys that do not carry theirs in the name.
 KEY_UNITS = {
     "multiplicity": "1",
+    "site_scale": "1",
     "electrode_potential_V": "V",
     "newton_iterations": "1",
     "linear_iterations": "1",
@@ -476,4 +461,4 @@ def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
     return node
 
 
-__all__ = ["compute_metrics", "electrons_per_molecule", "molar_mass", "particle_mass"]
+__all__ = ["compute_metrics", "electrons_per_molecule", "molar_mass"]

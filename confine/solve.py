@@ -42,6 +42,7 @@ import numpy as np
 import ufl
 
 from confine.case import Case, Reaction
+from confine.catalyst import reference_site_density, site_scale
 from confine.env import import_dolfinx
 from confine.geometry.groups import tag, tags
 from confine.mesh import MeshData
@@ -367,6 +368,7 @@ class Problem:
 
         self._build_measures()
         self._build_spaces()
+        self._build_sites()
         self._build_constants()
         self._build_forms()
         self._build_solver()
@@ -440,6 +442,27 @@ class Problem:
         self.chi_layer = self._region_indicator(tags("catalyst_layer"))
         self.chi_interior = self._region_indicator(tags("interior"))
 
+    def _build_sites(self) -> None:
+        """Site density of the catalyst (and the per-site factor on catalytic rate constants)."""
+        case = self.case
+        m = float(self.meshdata.multiplicity)
+        #: Catalytic layer volume (m³) or surface area (m²) of the whole particle.
+        self.catalytic_measure = 0.0
+        if self.catalyst == "layer" and self.dx_layer is not None:
+            self.catalytic_measure = self.integrate(self.w * self.dx_layer) * self.L**self.d * m
+        elif self.catalyst == "surface":
+            size = self.integrate(self.w * self.ds_surface)
+            self.catalytic_measure = size * self.L ** (self.d - 1) * m
+        self.site_scale = 1.0
+        if case.catalyst.sites == "inventory":
+            self.site_scale = site_scale(case, self.catalytic_measure)
+        #: Γ_eff: mol/m³ of layer, or mol/m² of surface.
+        self.gamma = reference_site_density(case) * self.site_scale
+
+    def _k(self, r: Reaction) -> float:
+        """Rate constant as the solver uses it: catalytic steps × Γ_eff/Γ_ref (per site)."""
+        return r.rate_constant * (self.site_scale if r.where != "electrolyte" else 1.0)
+
     def _const(self, value: float) -> fem.Constant:
         return fem.Constant(self.mesh, float(value))
 
@@ -447,7 +470,7 @@ class Problem:
         case = self.case
         self.E = self._const(case.electrode.potential)
         self.s = self._const(1.0)  # continuation multiplier of catalytic rates
-        self.k = {r.name: self._const(r.rate_constant) for r in case.reactions}
+        self.k = {r.name: self._const(self._k(r)) for r in case.reactions}
         self.kb = {
             r.name: self._const(r.backward_rate_constant)
             for r in case.reactions
@@ -476,7 +499,7 @@ class Problem:
         self.case = case
         _assign(self.E, case.electrode.potential)
         for r in case.reactions:
-            _assign(self.k[r.name], r.rate_constant)
+            _assign(self.k[r.name], self._k(r))
             if r.backward_rate_constant is not None:
                 _assign(self.kb[r.name], r.backward_rate_constant)
         for s in self.c_ref:
@@ -665,10 +688,9 @@ class Problem:
         assert self.theta is not None
         if self.catalyst == "layer":
             meas = self.dx_layer
-            gamma = case.catalyst.site_density / case.geometry.catalyst_layer  # mol/m³
         else:
             meas = self.ds_surface
-            gamma = case.catalyst.site_density  # mol/m²
+        gamma = self.gamma
         rates1 = self._rates(conc, cov, phi, ramp=False)
         scales = self._adsorbate_rate_scales()
         form = 0
@@ -720,7 +742,7 @@ class Problem:
                     r,
                     {**vals, **cov},
                     cov,
-                    k=r.rate_constant,
+                    k=self._k(r),
                     kb=None,
                     potential=case.electrode.potential,
                     phi=0.0,
@@ -819,7 +841,7 @@ class Problem:
                 total = total + c * rates[r.name]
         sp = self.case.species_named(a)
         if sp.surface_diffusivity > 0.0:
-            gamma = self.case.catalyst.site_density / self.case.geometry.catalyst_layer
+            gamma = self.gamma
             th = ex["cov"][a]
             lap = transport.divergence(ufl.grad(th), self.x, self.axisymmetric) / self.L**2
             total = total + gamma * sp.surface_diffusivity / self.s * lap
@@ -1028,7 +1050,7 @@ class Problem:
                     r,
                     {**vals, **cov},
                     cov,
-                    k=r.rate_constant,
+                    k=self._k(r),
                     kb=r.backward_rate_constant,
                     potential=case.electrode.potential,
                     phi=0.0,

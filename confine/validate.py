@@ -35,6 +35,7 @@ def check_case(case: Case) -> list[Problem]:
         _check_potential_model,
         _check_steady_state,
         _check_output,
+        _check_catalyst,
     ]
     problems: list[Problem] = []
     for rule in rules:
@@ -444,6 +445,22 @@ def _check_steady_state(case: Case) -> list[Problem]:
                 "bath does not exist: irreversible steps "
                 f"({', '.join(producing)}) produce net amounts (use bulk or far-field, "
                 "or solver.transient = true)",
+            )
+        ]
+    return []
+
+
+def _check_catalyst(case: Case) -> list[Problem]:
+    if case.catalyst.sites == "inventory" and case.geometry.kind not in (
+        "hollow-sphere",
+        "solid-sphere",
+    ):
+        return [
+            Problem(
+                case.source,
+                "catalyst.sites",
+                "'inventory' counts the metal of a particle: it needs geometry.kind "
+                f"hollow-sphere or solid-sphere, not {case.geometry.kind!r}",
             )
         ]
     return []

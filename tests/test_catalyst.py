@@ -1,0 +1,73 @@
+"""The metal inventory: particle mass, sites per particle, per-site kinetics in the solver."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import confine
+from confine.catalyst import particle_mass, site_scale, sites_per_particle
+from confine.validate import lattice_of
+
+ROOT = Path(__file__).resolve().parent.parent
+SHELL = ROOT / "cases" / "first-order-shell.toml"
+COARSE = {"mesh.cells_per_pore_diameter": 3, "output.fields": False, "output.figures": False}
+
+
+def test_particle_mass_and_sites_by_hand() -> None:
+    case = confine.load_case(SHELL, set={"catalyst.sites": "inventory"})
+    g, cat = case.geometry, case.catalyst
+    lat = lattice_of(case)
+    assert lat is not None
+    r_o, r_c = g.outer_diameter / 2, g.outer_diameter / 2 - g.shell_thickness
+    carbon = 4 / 3 * math.pi * (r_o**3 - r_c**3) - lat.count * math.pi * (
+        g.pore_diameter / 2
+    ) ** 2 * g.shell_thickness
+    mass = carbon * 1.9e6 / (1 - cat.metal_loading)  # g, 1.9 g/cm³
+    assert particle_mass(case) == pytest.approx(mass, rel=1e-12)
+    n = mass * cat.metal_loading * cat.dispersion / 63.546
+    assert sites_per_particle(case) == pytest.approx(n, rel=1e-12)
+    # Γ_eff / Γ_ref for a layer of 1e-21 m³
+    gamma_ref = cat.site_density / g.catalyst_layer
+    assert site_scale(case, 1e-21) == pytest.approx(n / 1e-21 / gamma_ref, rel=1e-12)
+    assert site_scale(case.replace(**{"catalyst.sites": "area"}), 1e-21) == 1.0
+
+
+def test_inventory_is_the_metal_per_particle_and_rates_are_per_site() -> None:
+    """Sites from the mesh equal the inventory; a reaction-limited rate scales with them."""
+    base = confine.load_case(SHELL, set={**COARSE, "reactions.consume.rate_constant": "1 1/s"})
+    inv = confine.load_case(
+        SHELL,
+        set={
+            **COARSE,
+            "reactions.consume.rate_constant": "1 1/s",
+            "catalyst.sites": "inventory",
+        },
+    )
+    m_area = confine.run(base).metrics
+    m_inv = confine.run(inv).metrics
+    scale = m_inv["catalyst"]["site_scale"]["value"]
+    assert m_area["catalyst"]["site_scale"]["value"] == 1.0
+    assert m_inv["catalyst"]["sites_mol"]["value"] == pytest.approx(
+        sites_per_particle(inv), rel=1e-10
+    )
+    # k = 1/s in a 2 nm layer: Damköhler ~1e-12, the rate is k c_bulk V Γ_eff/Γ_ref
+    r_area = m_area["reactions"]["consume"]["rate_mol_s"]["value"]
+    r_inv = m_inv["reactions"]["consume"]["rate_mol_s"]["value"]
+    assert r_inv / r_area == pytest.approx(scale, rel=1e-6)
+    assert 0.01 < scale < 100  # a 5 % metal particle is within a decade of a monolayer
+
+
+def test_same_metal_per_particle_mass_across_pore_sizes() -> None:
+    """Sites per gram of particle are the same for every support (ICP: equal loading)."""
+    per_gram = []
+    for d in ("4.18 nm", "7.55 nm", "11.12 nm"):
+        case = confine.load_case(
+            SHELL, set={"catalyst.sites": "inventory", "geometry.pore_diameter": d}
+        )
+        n, mass = sites_per_particle(case), particle_mass(case)
+        assert n is not None and mass is not None
+        per_gram.append(n / mass)
+    assert max(per_gram) == pytest.approx(min(per_gram), rel=1e-12)
