@@ -686,10 +686,7 @@ class Problem:
         """Site balances: Γ D_s ∇²θ + Σ ν r = 0, rates not ramped (homogeneous in s)."""
         case = self.case
         assert self.theta is not None
-        if self.catalyst == "layer":
-            meas = self.dx_layer
-        else:
-            meas = self.ds_surface
+        meas = self.dx_layer if self.catalyst == "layer" else self.ds_surface
         gamma = self.gamma
         rates1 = self._rates(conc, cov, phi, ramp=False)
         scales = self._adsorbate_rate_scales()

@@ -22,9 +22,10 @@ def test_particle_mass_and_sites_by_hand() -> None:
     lat = lattice_of(case)
     assert lat is not None
     r_o, r_c = g.outer_diameter / 2, g.outer_diameter / 2 - g.shell_thickness
-    carbon = 4 / 3 * math.pi * (r_o**3 - r_c**3) - lat.count * math.pi * (
-        g.pore_diameter / 2
-    ) ** 2 * g.shell_thickness
+    carbon = (
+        4 / 3 * math.pi * (r_o**3 - r_c**3)
+        - lat.count * math.pi * (g.pore_diameter / 2) ** 2 * g.shell_thickness
+    )
     mass = carbon * 1.9e6 / (1 - cat.metal_loading)  # g, 1.9 g/cm³
     assert particle_mass(case) == pytest.approx(mass, rel=1e-12)
     n = mass * cat.metal_loading * cat.dispersion / 63.546
