@@ -44,6 +44,8 @@ Schema (see docs/sweeps.md)::
     [targets]                                  # CSV quantity -> metric path
     "faradaic_efficiency.urea" = "products.urea.faradaic_efficiency"
     "yield.urea" = { metric = "yield_g_per_h_per_g_cat", relative_uncertainty = 0.1 }
+    "selectivity.N" = { metric = "selectivity.N.urea", fit = false }  # a check: compared
+                                               # and reported at the fit, not weighted
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ FIT_KEYS = (
     "sensitivity_threshold",
 )
 PARAM_KEYS = ("start", "bounds", "scale")
-TARGET_KEYS = ("metric", "unit", "relative_uncertainty")
+TARGET_KEYS = ("metric", "unit", "relative_uncertainty", "fit")
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
 
@@ -177,6 +179,7 @@ class Target:
         unit: the CSV unit (normalized for pint).
         source: where the value comes from.
         row: CSV line number.
+        fitted: False for a check (compared at the fit, not in the objective).
     """
 
     quantity: str
@@ -187,6 +190,7 @@ class Target:
     unit: str
     source: str = ""
     row: int = 0
+    fitted: bool = True
 
     def label(self) -> str:
         """``quantity @ key=value`` for reports."""
@@ -472,6 +476,10 @@ def _read_targets(
             err(where, f"no rows with quantity '{quantity}' in {data}{_nearest(quantity, names)}")
             continue
         rel = spec.get("relative_uncertainty", opts.get("default_relative_uncertainty"))
+        fitted = spec.get("fit", True)
+        if not isinstance(fitted, bool):
+            err(f"{where}.fit", f"expected true or false, got {fitted!r}")
+            continue
         for i, r in mine:
             line = numbered[i + 1][0]  # the file's line number (header is numbered[0])
             try:
@@ -506,7 +514,17 @@ def _read_targets(
                 if cell:
                     cond[key] = f"{cell} {cu}" if cu else cell
             out.append(
-                Target(quantity, spec["metric"], cond, value, unc, unit, r.get("source", ""), line)
+                Target(
+                    quantity,
+                    spec["metric"],
+                    cond,
+                    value,
+                    unc,
+                    unit,
+                    r.get("source", ""),
+                    line,
+                    fitted,
+                )
             )
     return out
 
@@ -561,6 +579,7 @@ class TargetResult:
     model: float
     residual: float
     source: str
+    fitted: bool = True
 
 
 @dataclass
@@ -639,12 +658,15 @@ class FitReport:
             "",
             "## Targets",
             "",
+            "Checks (not fitted: compared at the fit only) are marked *check*.",
+            "",
             "| target | metric | data ± σ | model | (model − data)/σ | unit | source |",
             "|---|---|---|---|---|---|---|",
         ]
         for t in self.targets:
+            mark = "" if t.fitted else " *check*"
             lines.append(
-                f"| {t.label} | `{t.metric}` | {t.data:.4g} ± {t.uncertainty:.2g} | "
+                f"| {t.label}{mark} | `{t.metric}` | {t.data:.4g} ± {t.uncertainty:.2g} | "
                 f"{t.model:.4g} | {t.residual:+.2f} | {t.unit or '1'} | {t.source} |"
             )
         keys = [p.key for p in self.parameters]
@@ -758,11 +780,15 @@ class _Model:
                 raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
         return float(v) * self.factors[ti]
 
-    def residuals(self, x: np.ndarray) -> np.ndarray:
-        m = self.model(x)
+    def normalized(self, x: np.ndarray) -> np.ndarray:
+        """(model − data)/σ of every target, checks included."""
         data = np.array([t.value for t in self.spec.targets])
         sigma = np.array([t.uncertainty for t in self.spec.targets])
-        r = (m - data) / sigma
+        return (self.model(x) - data) / sigma
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        """The objective's residuals: fitted targets only."""
+        r = self.normalized(x)[[t.fitted for t in self.spec.targets]]
         self.evaluations += 1
         if self.log_path is not None:
             row = [str(self.evaluations), *[repr(v) for v in self.values(x)], repr(float(r @ r))]
@@ -852,7 +878,7 @@ def fit(
 
 def _report(spec: FitSpec, model: _Model, res: Any, wall: float) -> FitReport:
     ps = spec.parameters
-    n, m = len(ps), len(spec.targets)
+    n, m = len(ps), sum(t.fitted for t in spec.targets)
     x = np.asarray(res.x, dtype=float)
     jac = np.asarray(res.jac, dtype=float)
     r = np.asarray(res.fun, dtype=float)
@@ -896,6 +922,8 @@ def _report(spec: FitSpec, model: _Model, res: Any, wall: float) -> FitReport:
             )
 
     values = model.model(x)
+    normalized = model.normalized(x)
+    rows = np.cumsum([t.fitted for t in spec.targets]) - 1  # target -> Jacobian row
     targets = []
     sens: dict[str, dict[str, float]] = {}
     for i, t in enumerate(spec.targets):
@@ -909,13 +937,16 @@ def _report(spec: FitSpec, model: _Model, res: Any, wall: float) -> FitReport:
                 data=t.value,
                 uncertainty=t.uncertainty,
                 model=float(values[i]),
-                residual=float(r[i]),
+                residual=float(normalized[i]),
                 source=t.source,
+                fitted=t.fitted,
             )
         )
+        if not t.fitted:
+            continue
         row = {}
         for j, p in enumerate(ps):
-            dm_dx = t.uncertainty * jac[i, j]  # ∂m/∂x
+            dm_dx = t.uncertainty * jac[rows[i], j]  # ∂m/∂x
             dx_dlnp = 1.0 if p.scale == "log" else x[j]  # ln p = x (log), p = x·ref (linear)
             row[p.key] = float(dm_dx * dx_dlnp / values[i]) if values[i] != 0 else math.nan
         label = t.label()

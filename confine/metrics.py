@@ -57,6 +57,7 @@ UNITS = {
     "pH": "1",
     "yield_g_per_h_per_g_cat": "g/(h g_cat)",
     "current_density_A_per_m2": "A/m^2",
+    "partial_current_density_A_per_m2": "A/m^2",
     "particle_mass_g": "g",
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
@@ -285,6 +286,8 @@ def compute_metrics(
 
     e_per = electrons_per_molecule(case)
     mass = particle_mass(case)
+    # electrode loading (kg/m²) ÷ particle mass (kg): particles per electrode area
+    particles_per_area = (case.catalyst.electrode_loading / (mass * 1e-3)) if mass else None
     products: dict[str, Any] = {}
     for name in case.output.products:
         prod = production(name, rates)
@@ -296,6 +299,11 @@ def compute_metrics(
             "production_mol_s": prod,
             "electrons_per_molecule": n_e,
             "faradaic_efficiency": fe,
+            "partial_current_density_A_per_m2": (
+                n_e * FARADAY * prod * particles_per_area
+                if (n_e is not None and particles_per_area is not None)
+                else None
+            ),
             "yield_g_per_h_per_g_cat": yld,
         }
 
@@ -328,7 +336,6 @@ def compute_metrics(
         "cavity": _ph(conc_or_none("H+", interior_mean), conc_or_none("OH-", interior_mean)),
         "mouth_outer": _ph(conc_or_none("H+", exterior_mean), conc_or_none("OH-", exterior_mean)),
     }
-    particles_per_area = (case.catalyst.electrode_loading / (mass * 1e-3)) if mass else None
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
