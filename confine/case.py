@@ -198,10 +198,11 @@ class Catalyst:
     )
     sites: str = key(
         "str",
-        "site count: Γ on every catalytic face (area), or the metal inventory per particle "
-        "spread over the catalytic region, rates per site at Γ_ref = site_density (inventory)",
-        default="area",
-        choices=("area", "inventory"),
+        "site placement: uniform (site_density / catalyst_layer per layer volume) or "
+        "inventory (the metal per particle spread evenly over the catalytic wall area; "
+        "rates per site, declared at site_density)",
+        default="uniform",
+        choices=("uniform", "inventory"),
     )
     dispersion: float = key(
         "float",

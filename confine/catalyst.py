@@ -1,17 +1,21 @@
 """The metal inventory of one particle: its mass, its sites, and the site density they give.
 
-Two ways to count catalytic sites (``catalyst.sites``):
+Two ways to place catalytic sites (``catalyst.sites``):
 
-* ``area``: ``catalyst.site_density`` Γ (mol/m²) on every catalytic face, so a
-  support with more catalytic area carries more sites;
+* ``uniform`` (default): ``site_density`` Γ per catalytic face, held in the layer
+  at Γ / ``catalyst_layer`` per volume everywhere: a homogeneous volumetric
+  catalyst whose rate constants are per layer volume;
 * ``inventory``: the metal per particle is fixed by the measured loading
   (``metal_loading`` × particle mass, equal across supports by ICP), its
-  surface atoms (``dispersion``) are the sites, and they are spread evenly
-  over whatever catalytic layer or surface the geometry has. Rate constants
-  of catalytic steps are then per site: they are declared at the reference
-  density ``site_density`` and every catalytic rate scales with Γ_eff/Γ_ref.
-  This is what "the same per-site kinetics and the same metal per particle
-  mass in every support" means.
+  surface atoms (``dispersion``) are the sites, and they are spread evenly over
+  the carbon wall the layer lines (clusters sit on the wall), so each layer
+  region holds Γ_eff = N_sites / (total wall area) per wall area, i.e.
+  Γ_eff × A_wall / V_layer per volume (a pore filled by its layer holds more
+  sites per volume than a thin lining). Rate constants of catalytic steps are
+  then per site: declared at the reference density ``site_density`` (per
+  volume: Γ_ref / ``catalyst_layer``), and every catalytic rate scales with the
+  local density over the reference. "The same per-site kinetics and the same
+  metal per particle mass in every support."
 """
 
 from __future__ import annotations
@@ -60,31 +64,33 @@ def reference_site_density(case: Case) -> float:
     return gamma / g.catalyst_layer if g.catalyst == "layer" else gamma
 
 
-def site_scale(case: Case, catalytic_measure: float) -> float:
-    """Γ_eff / Γ_ref: the factor on every catalytic rate and on the site balance.
+def areal_site_density(case: Case, wall_area: float) -> float:
+    """Γ_eff (mol/m²): the inventory over the catalytic wall area, or ``site_density``.
 
     Args:
         case: the case.
-        catalytic_measure: volume of the catalytic layer (m³) or area of the
-            catalytic surface (m²) of the whole particle, from the mesh.
-
-    Returns:
-        1 with ``sites = "area"``; N_sites / measure / Γ_ref with ``inventory``.
+        wall_area: carbon wall area lined by the catalyst (m²) of the whole particle,
+            from the mesh.
 
     Raises:
-        ValueError: ``inventory`` without a particle, or without a catalytic region.
+        ValueError: ``inventory`` without a particle, or without a catalytic wall.
     """
-    if case.catalyst.sites == "area":
-        return 1.0
+    if case.catalyst.sites == "uniform":
+        return case.catalyst.site_density
     n = sites_per_particle(case)
     if n is None:
         raise ValueError(
             f"catalyst.sites = 'inventory' needs a particle (hollow or solid sphere), "
             f"not geometry.kind = {case.geometry.kind!r}"
         )
-    if not catalytic_measure > 0.0:
-        raise ValueError("catalyst.sites = 'inventory': the mesh has no catalytic region")
-    return n / catalytic_measure / reference_site_density(case)
+    if not wall_area > 0.0:
+        raise ValueError("catalyst.sites = 'inventory': the mesh has no catalytic wall")
+    return n / wall_area
 
 
-__all__ = ["particle_mass", "reference_site_density", "site_scale", "sites_per_particle"]
+__all__ = [
+    "areal_site_density",
+    "particle_mass",
+    "reference_site_density",
+    "sites_per_particle",
+]

@@ -380,7 +380,7 @@ def compute_metrics(
             ),
             "particle_mass_g": mass,
             "catalyst": {
-                "sites_mol": p.gamma * p.catalytic_measure,
+                "sites_mol": p.sites_mol,
                 "site_scale": p.site_scale,
             },
             "species": species,

@@ -42,7 +42,7 @@ import numpy as np
 import ufl
 
 from confine.case import Case, Reaction
-from confine.catalyst import reference_site_density, site_scale
+from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
 from confine.geometry.groups import tag, tags
 from confine.mesh import MeshData
@@ -443,24 +443,59 @@ class Problem:
         self.chi_interior = self._region_indicator(tags("interior"))
 
     def _build_sites(self) -> None:
-        """Site density of the catalyst (and the per-site factor on catalytic rate constants)."""
+        """Where the catalytic sites are: a density field, and the per-site factor on rates.
+
+        ``uniform``: Γ_ref everywhere (factor 1). ``inventory``: the particle's sites
+        spread evenly over the carbon wall each layer region lines, so a region
+        holds Γ_eff A_wall / V_layer per volume (factor: that over Γ_ref).
+        """
         case = self.case
         m = float(self.meshdata.multiplicity)
-        #: Catalytic layer volume (m³) or surface area (m²) of the whole particle.
-        self.catalytic_measure = 0.0
-        if self.catalyst == "layer" and self.dx_layer is not None:
-            self.catalytic_measure = self.integrate(self.w * self.dx_layer) * self.L**self.d * m
-        elif self.catalyst == "surface":
-            size = self.integrate(self.w * self.ds_surface)
-            self.catalytic_measure = size * self.L ** (self.d - 1) * m
-        self.site_scale = 1.0
-        if case.catalyst.sites == "inventory":
-            self.site_scale = site_scale(case, self.catalytic_measure)
-        #: Γ_eff: mol/m³ of layer, or mol/m² of surface.
-        self.gamma = reference_site_density(case) * self.site_scale
+        ref = reference_site_density(case)
+        self.site_factor = self._region_indicator(())  # DG0, filled below
+        self.site_factor.x.array[:] = 1.0
+        if self.catalyst == "layer":
+            walls = {"pore_layer": "pore_wall", "cavity_layer": "cavity_wall"}
+            walls["outer_layer"] = "outer_surface"
+            vol = {k: 0.0 for k in walls}
+            area = {k: 0.0 for k in walls}
+            for layer, wall in walls.items():
+                if tag(layer) in self.cell_groups:
+                    vol[layer] = self.integrate(self.w * self.dx(tag(layer))) * self.L**self.d * m
+                    area[layer] = (
+                        self.integrate(self.w * self.ds(tag(wall))) * self.L ** (self.d - 1) * m
+                    )
+            total_v = sum(vol.values())
+            #: Carbon wall area lined by the catalyst (m²) of the whole particle.
+            self.catalytic_area = sum(area.values())
+            if case.catalyst.sites == "inventory":
+                gamma_a = areal_site_density(case, self.catalytic_area)
+                ct = self.meshdata.cell_tags
+                Q = self.site_factor.function_space
+                for layer in walls:
+                    if vol[layer] <= 0.0:
+                        continue
+                    cells = ct.indices[ct.values == tag(layer)]
+                    dofs = Q.dofmap.list[cells].ravel()
+                    self.site_factor.x.array[dofs] = gamma_a * area[layer] / vol[layer] / ref
+                self.site_factor.x.scatter_forward()
+                self.sites_mol = gamma_a * self.catalytic_area
+            else:
+                self.sites_mol = ref * total_v
+            #: Volume-weighted mean of the site factor (1 for uniform sites).
+            self.site_scale = self.sites_mol / (ref * total_v) if total_v > 0 else 1.0
+            self.gamma: Any = ref * self.site_factor  # mol/m³ of layer
+        else:
+            size = self.integrate(self.w * self.ds_surface) * self.L ** (self.d - 1) * m
+            self.catalytic_area = size
+            gamma_a = areal_site_density(case, size) if size > 0 else ref
+            self.site_scale = gamma_a / ref
+            self.site_factor.x.array[:] = self.site_scale
+            self.sites_mol = gamma_a * size
+            self.gamma = gamma_a  # mol/m² of surface
 
     def _k(self, r: Reaction) -> float:
-        """Rate constant as the solver uses it: catalytic steps × Γ_eff/Γ_ref (per site)."""
+        """A catalytic rate constant at the mean site density (for float estimates only)."""
         return r.rate_constant * (self.site_scale if r.where != "electrolyte" else 1.0)
 
     def _const(self, value: float) -> fem.Constant:
@@ -470,7 +505,7 @@ class Problem:
         case = self.case
         self.E = self._const(case.electrode.potential)
         self.s = self._const(1.0)  # continuation multiplier of catalytic rates
-        self.k = {r.name: self._const(self._k(r)) for r in case.reactions}
+        self.k = {r.name: self._const(r.rate_constant) for r in case.reactions}
         self.kb = {
             r.name: self._const(r.backward_rate_constant)
             for r in case.reactions
@@ -499,7 +534,7 @@ class Problem:
         self.case = case
         _assign(self.E, case.electrode.potential)
         for r in case.reactions:
-            _assign(self.k[r.name], self._k(r))
+            _assign(self.k[r.name], r.rate_constant)
             if r.backward_rate_constant is not None:
                 _assign(self.kb[r.name], r.backward_rate_constant)
         for s in self.c_ref:
@@ -530,7 +565,9 @@ class Problem:
         values = {**conc, **cov}
         out = {}
         for r in self.case.reactions:
-            k = self.k[r.name]
+            k: Expr = self.k[r.name]
+            if r.where != "electrolyte":
+                k = k * self.site_factor  # per-site kinetics: × local Γ / Γ_ref
             if r.type != "homogeneous" and ramp:
                 k = self.s * k
             out[r.name] = kinetics.reaction_rate(

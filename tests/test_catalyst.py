@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import confine
-from confine.catalyst import particle_mass, site_scale, sites_per_particle
+from confine.catalyst import areal_site_density, particle_mass, sites_per_particle
 from confine.validate import lattice_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,14 +30,18 @@ def test_particle_mass_and_sites_by_hand() -> None:
     assert particle_mass(case) == pytest.approx(mass, rel=1e-12)
     n = mass * cat.metal_loading * cat.dispersion / 63.546
     assert sites_per_particle(case) == pytest.approx(n, rel=1e-12)
-    # Γ_eff / Γ_ref for a layer of 1e-21 m³
-    gamma_ref = cat.site_density / g.catalyst_layer
-    assert site_scale(case, 1e-21) == pytest.approx(n / 1e-21 / gamma_ref, rel=1e-12)
-    assert site_scale(case.replace(**{"catalyst.sites": "area"}), 1e-21) == 1.0
+    # Γ_eff over a wall of 1e-15 m²; uniform sites keep the declared density
+    assert areal_site_density(case, 1e-15) == pytest.approx(n / 1e-15, rel=1e-12)
+    uniform = case.replace(**{"catalyst.sites": "uniform"})
+    assert areal_site_density(uniform, 1e-15) == cat.site_density
 
 
 def test_inventory_is_the_metal_per_particle_and_rates_are_per_site() -> None:
-    """Sites from the mesh equal the inventory; a reaction-limited rate scales with them."""
+    """Sites from the mesh equal the inventory; a reaction-limited rate scales with them.
+
+    The mean site factor is the inventory over the uniform layer's sites (Γ_ref × layer
+    volume), so a first-order rate at uniform concentration scales by exactly that.
+    """
     base = confine.load_case(SHELL, set={**COARSE, "reactions.consume.rate_constant": "1 1/s"})
     inv = confine.load_case(
         SHELL,
@@ -54,7 +58,7 @@ def test_inventory_is_the_metal_per_particle_and_rates_are_per_site() -> None:
     assert m_inv["catalyst"]["sites_mol"]["value"] == pytest.approx(
         sites_per_particle(inv), rel=1e-10
     )
-    # k = 1/s in a 2 nm layer: Damköhler ~1e-12, the rate is k c_bulk V Γ_eff/Γ_ref
+    # k = 1/s: Damköhler ~1e-12, so c = c_bulk and the rate is k c_bulk Σ V_region factor
     r_area = m_area["reactions"]["consume"]["rate_mol_s"]["value"]
     r_inv = m_inv["reactions"]["consume"]["rate_mol_s"]["value"]
     assert r_inv / r_area == pytest.approx(scale, rel=1e-6)
