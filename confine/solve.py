@@ -312,6 +312,30 @@ def _sub_function(f: Any, i: int) -> Any:
 
 
 # --------------------------------------------------------------------------- the problem
+#: Reaction keys held in Constants (a sweep or fit changes them without recompiling).
+SWEPT_REACTION_KEYS = ("rate_constant", "transfer_coefficient", "reference_potential")
+
+
+def form_signature(case: Case) -> dict[str, Any]:
+    """The case without the values a reused :class:`Problem` takes as Constants.
+
+    Two cases with equal signatures compile to the same forms and set-up; the
+    case name, description and outputs do not enter the solve.
+    """
+    d = case.to_dict()
+    for section in ("case", "output"):
+        d.pop(section, None)
+    d.get("electrode", {}).pop("potential", None)
+    for r in d.get("reactions", []):
+        for k in SWEPT_REACTION_KEYS:
+            r.pop(k, None)
+        if "backward_rate_constant" in r:  # reversible or not changes the form
+            r["backward_rate_constant"] = True
+    for sp in d.get("species", []):
+        sp.pop("bulk", None)
+    return d
+
+
 class Problem:
     """Function spaces, forms and SNES for one case on one mesh (reusable across sweeps)."""
 
@@ -514,22 +538,25 @@ class Problem:
         self.bulk_hat = {
             s: self._const(case.species_named(s).bulk / self.c_ref[s]) for s in self.c_ref
         }
+        echem = [r for r in case.reactions if r.type == "electrochemical"]
+        self.alpha = {r.name: self._const(r.transfer_coefficient) for r in echem}
+        self.e_ref = {r.name: self._const(r.reference_potential) for r in echem}
 
     def update(self, case: Case) -> None:
-        """Take a case that differs only in swept values (potential, rate constants, bulk).
+        """Take a case that differs only in swept values.
+
+        Swept values are Constants: the electrode potential, rate
+        constants, transfer coefficients, reference potentials and bulk
+        concentrations. Anything else is compiled into the forms or the set-up
+        (diffusivities, temperature, sites, geometry, solver options, ...).
 
         Raises:
-            ValueError: the case differs in anything that changes the forms.
+            ValueError: the case differs in anything else (build a new problem).
         """
-        old = self.case
-        if (
-            old.geometry != case.geometry
-            or old.mesh != case.mesh
-            or [s.name for s in old.species] != [s.name for s in case.species]
-            or [r.name for r in old.reactions] != [r.name for r in case.reactions]
-        ):
+        if form_signature(self.case) != form_signature(case):
             raise ValueError(
-                "only potential, rate constants and bulk values can change on a reused problem"
+                "only the potential, rate constants, transfer coefficients, reference "
+                "potentials and bulk values can change on a reused problem"
             )
         self.case = case
         _assign(self.E, case.electrode.potential)
@@ -537,6 +564,9 @@ class Problem:
             _assign(self.k[r.name], r.rate_constant)
             if r.backward_rate_constant is not None:
                 _assign(self.kb[r.name], r.backward_rate_constant)
+            if r.name in self.alpha:
+                _assign(self.alpha[r.name], r.transfer_coefficient)
+                _assign(self.e_ref[r.name], r.reference_potential)
         for s in self.c_ref:
             _assign(self.bulk_hat[s], case.species_named(s).bulk / self.c_ref[s])
 
@@ -579,6 +609,8 @@ class Problem:
                 potential=self.E,
                 phi=phi,
                 temperature=self.temperature,
+                alpha=self.alpha.get(r.name),
+                reference=self.e_ref.get(r.name),
             )
         return out
 
