@@ -21,7 +21,8 @@ one, so the default measures a first run, every mesh built; ``--reuse-meshes``
 runs in the repository root and uses its cache. ``--profile FILE``
 writes a cProfile of the sweep (sorted by cumulative time) to FILE.
 
-Run: ``python benchmarks/bench_sweep.py [--jobs 1] [--out benchmarks/records/pore-sweep-15pt.json]``.
+Run: ``python benchmarks/bench_sweep.py [--jobs 1] [--out FILE]`` (default FILE:
+``benchmarks/records/pore-sweep-15pt.json``).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def main() -> None:
         plots_s = time.perf_counter() - t2
         built = None if args.reuse_meshes else len(list((work / "meshes").iterdir()))
     if profiler and args.profile:
+        profiler.dump_stats(args.profile.with_suffix(".pstats"))
         buf = io.StringIO()
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(60)
         args.profile.parent.mkdir(parents=True, exist_ok=True)
