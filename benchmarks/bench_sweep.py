@@ -100,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     sweep_file = args.sweep.resolve()
 
+    load_before = os.getloadavg()
     t0 = time.perf_counter()
     import confine
     from confine.env import git_revision, versions
@@ -174,6 +175,8 @@ def main() -> None:
             "platform": platform.platform(),
             "processor": platform.processor(),
             "cpus": os.cpu_count(),
+            # other processes share the cores: the 1-minute load average around the run
+            "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
