@@ -129,3 +129,30 @@ def test_pore_sweep_plots_include_the_partial_current_density(tmp_path: Path) ->
         "ratio-vs-pore-diameter.png",
     ]
     assert all(p.stat().st_size > 10_000 for p in written)
+
+
+def test_uncertainty_bands_reads_the_three_sweeps(tmp_path: Path) -> None:
+    dirs = []
+    for label, mean in BJH_MEANS_NM.items():
+        d = tmp_path / f"uncertainty-{label}"
+        d.mkdir()
+        quantities = [
+            ("geometry.pore_diameter [nm]", "parameter", mean),
+            ("species.urea.ratio_interior_exterior [1]", "metric", 10.0 / mean),
+            ("species.CO2.ratio_interior_exterior [1]", "metric", 0.99),
+            ("products.urea.production_mol_s [mol/s]", "metric", 1e-19),
+        ]
+        rows = [
+            {"quantity": q, "kind": k, "n": 16, "mean": v, "std": 0.1 * v}
+            | {"p05": 0.9 * v, "p50": v, "p95": 1.1 * v}
+            for q, k, v in quantities
+        ]
+        pd.DataFrame(rows).to_csv(d / "bands.csv", index=False)
+        dirs.append(str(d))
+    png = _example("uncertainty_bands").main([*dirs, "--out", str(tmp_path / "out")])
+    assert png.stat().st_size > 10_000
+    table = pd.read_csv(tmp_path / "out" / "ratio-bands.csv")
+    assert sorted(set(table["species"])) == ["CO2", "urea"]
+    urea = table[table["species"] == "urea"].sort_values("pore_diameter_nm")
+    assert urea["pore_diameter_nm"].tolist() == pytest.approx([4.18, 7.55, 11.12])
+    assert urea["p50"].tolist() == pytest.approx([10 / 4.18, 10 / 7.55, 10 / 11.12])
