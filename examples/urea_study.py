@@ -29,7 +29,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -185,7 +185,8 @@ def draw(
 
     labels = list(cases)
     fig = Figure(figsize=(13, 11.5), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[1.35, 1.0])
+    # two rows: an array of two SubFigures (typed as "array or one SubFigure")
+    top, bottom = cast(Sequence[Any], fig.subfigures(2, 1, height_ratios=[1.35, 1.0]))
     top.suptitle(
         f"(a) cut through a pore at {first.electrode.potential:g} V vs RHE "
         "(bath right, cavity left; r from the particle centre)",

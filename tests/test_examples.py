@@ -102,7 +102,7 @@ def test_uncertainty_sweeps_sample_each_pore_size_around_its_own_mean() -> None:
 
 def test_pore_sweep_plots_include_the_partial_current_density(tmp_path: Path) -> None:
     spec = load_sweep(PORE_SWEEP)
-    values = {p.key: p.numbers for p in spec.parameters}
+    values = {p.key: [float(x or 0.0) for x in p.numbers] for p in spec.parameters}
     rng = np.random.default_rng(0)
     rows = []
     grid = itertools.product(values["geometry.pore_diameter"], values["electrode.potential"])
