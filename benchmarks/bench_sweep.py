@@ -87,6 +87,22 @@ def point_phases(table: Any) -> dict[str, list[float]]:
     return phases
 
 
+def jit_cache() -> dict[str, Any]:
+    """The form JIT cache: its directory and how many files it holds.
+
+    Every form a run creates is looked up there (a listing of the directory per
+    form, even on a cache hit), so the metrics phase slows as the cache grows.
+    """
+    from confine.env import import_dolfinx
+
+    import_dolfinx()  # the wheel's MPI libraries first
+    from dolfinx import jit
+
+    directory = Path(jit.get_options()["cache_dir"])
+    files = sum(1 for _ in directory.iterdir()) if directory.is_dir() else 0
+    return {"dir": str(directory), "files": files}
+
+
 def main() -> None:
     """Run the sweep once and write the record."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -180,6 +196,7 @@ def main() -> None:
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    record["jit_cache"] = jit_cache()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
     short = {k: record[k] for k in ("points", "failed", "wall_s", "startup_s", "phases_s")}
