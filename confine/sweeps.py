@@ -904,30 +904,24 @@ def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Pa
 def partial_current_plot(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> Path | None:
     """Partial current density of the first declared product against potential.
 
-    ``j_p = FE_p x current_density_A_per_m2`` (the product's share of the
-    current per electrode area), drawn in mA/cm^2 as measurements are reported,
-    one line per value of the other swept keys (e.g. per pore size).
+    ``products.<first>.partial_current_density_A_per_m2`` (the product's current
+    per electrode area), drawn in mA/cm^2 as measurements are reported, one line
+    per value of the other swept keys (e.g. per pore size).
 
     Returns:
         ``partial-current-density-vs-potential.png``, or None when the table has
-        no faradaic efficiency or no current density (no electrode loading).
+        no partial current density (no product, or no electrode loading).
     """
-    fe_cols = [
-        c
-        for c in df.columns
-        if c.startswith("products.") and c.split(" [")[0].endswith(".faradaic_efficiency")
+    suffix = ".partial_current_density_A_per_m2"
+    cols = [
+        c for c in df.columns if c.startswith("products.") and c.split(" [")[0].endswith(suffix)
     ]
-    try:
-        j_col = find_column(df, "current_density_A_per_m2")
-    except KeyError:
+    if not cols:
         return None
-    if not fe_cols:
-        return None
-    name = fe_cols[0].split(" [")[0].removeprefix("products.").removesuffix(".faradaic_efficiency")
-    fe = pd.to_numeric(df[fe_cols[0]], errors="coerce")
-    j = pd.to_numeric(df[j_col], errors="coerce")
+    name = cols[0].split(" [")[0].removeprefix("products.").removesuffix(suffix)
     column = f"products.{name}.partial_current_density [mA/cm^2]"
-    table = df.assign(**{column: fe * j * 0.1})  # 1 A/m^2 = 0.1 mA/cm^2
+    j = pd.to_numeric(df[cols[0]], errors="coerce")
+    table = df.assign(**{column: j * 0.1})  # 1 A/m^2 = 0.1 mA/cm^2
     if not table.loc[table["status"] == STATUS_DONE, column].notna().any():
         return None
     out = Path(out)

@@ -112,7 +112,6 @@ def test_pore_sweep_plots_include_the_partial_current_density(tmp_path: Path) ->
             "geometry.pore_diameter [nm]": d,
             "electrode.potential [V]": e,
             "status": "done",
-            "current_density_A_per_m2 [A/m^2]": 10.0 * -e,
         }
         for s in ("CO2", "NO3-", "urea"):
             row[f"species.{s}.ratio_interior_exterior [1]"] = rng.uniform(0.5, 2.0)
@@ -120,6 +119,7 @@ def test_pore_sweep_plots_include_the_partial_current_density(tmp_path: Path) ->
         for k, prod in enumerate(("urea", "NH4+", "NO2-", "H2")):
             row[f"products.{prod}.production_mol_s [mol/s]"] = rng.uniform(1e-20, 1e-18)
             row[f"products.{prod}.faradaic_efficiency [1]"] = fe[k]
+            row[f"products.{prod}.partial_current_density_A_per_m2 [A/m^2]"] = -10.0 * e * fe[k]
         rows.append(row)
     written = default_plots(pd.DataFrame(rows), spec, tmp_path)
     assert sorted(p.name for p in written) == [
