@@ -868,7 +868,8 @@ def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Pa
     """The plots users want first, for the parameters this sweep varies.
 
     C_I/C_E per species and production rates versus pore size; faradaic
-    efficiency of every product versus potential. Nothing for what was not swept.
+    efficiency of every product, and the partial current density of the first
+    declared product, versus potential. Nothing for what was not swept.
     """
     out = Path(out)
     swept = {p.key for p in spec.parameters if not p.sampled}
@@ -893,4 +894,45 @@ def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Pa
         path = out / f"{stem}.png"
         plot(df, cols, x, path, spec=spec, logy=logy and positive, title=ylabel, labels=names)
         written.append(path)
+    if "electrode.potential" in swept:
+        partial = partial_current_plot(df, spec, out)
+        if partial is not None:
+            written.append(partial)
     return written
+
+
+def partial_current_plot(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> Path | None:
+    """Partial current density of the first declared product against potential.
+
+    ``products.<first>.partial_current_density_A_per_m2`` (the product's current
+    per electrode area), drawn in mA/cm^2 as measurements are reported, one line
+    per value of the other swept keys (e.g. per pore size).
+
+    Returns:
+        ``partial-current-density-vs-potential.png``, or None when the table has
+        no partial current density (no product, or no electrode loading).
+    """
+    suffix = ".partial_current_density_A_per_m2"
+    cols = [
+        c for c in df.columns if c.startswith("products.") and c.split(" [")[0].endswith(suffix)
+    ]
+    if not cols:
+        return None
+    name = cols[0].split(" [")[0].removeprefix("products.").removesuffix(suffix)
+    column = f"products.{name}.partial_current_density [mA/cm^2]"
+    j = pd.to_numeric(df[cols[0]], errors="coerce")
+    table = df.assign(**{column: j * 0.1})  # 1 A/m^2 = 0.1 mA/cm^2
+    if not table.loc[table["status"] == STATUS_DONE, column].notna().any():
+        return None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "partial-current-density-vs-potential.png"
+    plot(
+        table,
+        column,
+        "electrode.potential",
+        path,
+        spec=spec,
+        title=f"{name} partial current density",
+    )
+    return path
