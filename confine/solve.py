@@ -373,6 +373,8 @@ class Problem:
         self.temperature = case.electrolyte.temperature
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._extra_options = dict(petsc_options or {})
+        self._forms: dict[Any, Any] = {}
+        self._flux_tests: dict[str, fem.Function] = {}
 
         sol = [s for s in case.species if s.phase == "solution"]
         self.adsorbed = [s.name for s in case.species if s.phase == "adsorbed"]
@@ -1396,8 +1398,18 @@ class Problem:
 
     # ------------------------------------------------------------------ evaluation
     def form(self, expr: Any) -> Any:
-        """Compile a form (with the catalyst entity maps when there are adsorbates)."""
-        return fem.form(expr, entity_maps=self.entity_maps or None)
+        """Compile a form (with the catalyst entity maps when there are adsorbates).
+
+        Kept per problem: the metrics of every point of a warm-started chain
+        assemble the same few hundred functionals, and each fresh ``fem.form``
+        costs a look-up in the JIT cache directory (slow when it is large).
+        UFL forms hash and compare structurally, coefficients by identity.
+        """
+        cached = self._forms.get(expr)
+        if cached is None:
+            cached = fem.form(expr, entity_maps=self.entity_maps or None)
+            self._forms[expr] = cached
+        return cached
 
     def integrate(self, expr: Any) -> float:
         """Assemble a scalar form and sum over ranks."""
@@ -1420,16 +1432,19 @@ class Problem:
         1 on outer-boundary nodes and 0 elsewhere (the consistent flux), so it
         is exact to the solver tolerance, unlike −D∇c·n of the P1 field.
         """
-        g = fem.Function(self.V)
-        fdim = self.tdim - 1
-        ft = self.meshdata.facet_tags
-        facets = ft.indices[ft.values == tag("outer_boundary")]
-        comp = self.eq_test[name]
-        sub = _sub(self.V, comp)
-        Vi, _ = sub.collapse()
-        dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
-        g.x.array[dofs] = 1.0
-        g.x.scatter_forward()
+        g = self._flux_tests.get(name)
+        if g is None:  # one test function per species: its functional compiles once
+            g = fem.Function(self.V)
+            fdim = self.tdim - 1
+            ft = self.meshdata.facet_tags
+            facets = ft.indices[ft.values == tag("outer_boundary")]
+            comp = self.eq_test[name]
+            sub = _sub(self.V, comp)
+            Vi, _ = sub.collapse()
+            dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
+            g.x.array[dofs] = 1.0
+            g.x.scatter_forward()
+            self._flux_tests[name] = g
         functional = ufl.replace(self.eq_forms[name], {self.v: g})
         return -self.integrate(functional) * self.eq_scale[name]
 
