@@ -183,13 +183,13 @@ def run_point(
         Signals (:class:`SweepStopped`, KeyboardInterrupt) propagate and leave no marker.
     """
     d = point_dir(out, point)
+    info = {"index": point.index, "hash": point.hash, "overrides": point.overrides}
     if root:
         d.mkdir(parents=True, exist_ok=True)
         for stale in (DONE, FAILED):
             (d / stale).unlink(missing_ok=True)
         (d / "metrics.json").unlink(missing_ok=True)
         _write_atomic(d / "case.toml", point.case.to_toml())
-        info = {"index": point.index, "hash": point.hash, "overrides": point.overrides}
         _write_atomic(d / "point.json", json.dumps(info, indent=1, default=str))
     t0 = time.perf_counter()
     marker: dict[str, Any] = {
@@ -219,6 +219,11 @@ def run_point(
     marker["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if not root:
         return (STATUS_FAILED, None) if error else (STATUS_DONE, result)
+    # the run replaces the point's directory with its own output: put the index back
+    if not (d / "point.json").exists():
+        _write_atomic(d / "point.json", json.dumps(info, indent=1, default=str))
+    if not (d / "case.toml").exists():
+        _write_atomic(d / "case.toml", point.case.to_toml())
     if error is not None:
         marker.update(status=STATUS_FAILED, error=error)
         _write_atomic(d / FAILED, json.dumps(marker, indent=1))

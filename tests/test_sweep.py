@@ -544,3 +544,21 @@ def test_a_failed_warm_start_is_retried_cold(tmp_path: Path) -> None:
     d = point_dir(tmp_path / "out", load_sweep(path).points()[1])
     marker = json.loads((d / DONE).read_text())
     assert "cannot warm-start" in marker["warm_start_error"]
+
+
+def test_real_runs_keep_the_point_files(tmp_path: Path) -> None:
+    """The pipeline replaces a point's directory with its output: the index survives."""
+    shell = Path(__file__).resolve().parent.parent / "cases" / "first-order-shell.toml"
+    path = tmp_path / "real.sweep.toml"
+    path.write_text(
+        f'[sweep]\ncase = "{shell}"\n\n[set]\n"mesh.cells_per_pore_diameter" = 3\n'
+        '"output.fields" = false\n"output.figures" = false\n\n[parameters]\n'
+        '"reactions.consume.rate_constant" = { logspace = [3, 5, 2], unit = "1/s" }\n'
+    )
+    sweep(path, tmp_path / "out")
+    for point in load_sweep(path).points():
+        d = point_dir(tmp_path / "out", point)
+        assert json.loads((d / "point.json").read_text())["index"] == point.index
+        assert load_case(d / "case.toml").hash() == point.case.hash()
+        assert (d / "metrics.json").is_file()
+        assert json.loads((d / DONE).read_text())["status"] == "done"
