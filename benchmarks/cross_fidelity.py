@@ -14,8 +14,17 @@ and ``cells_across_layer`` × f, ``max_cell_size`` ÷ f and the grading slope
 mesh size is h ∝ 1/f. (Raising ``cells_per_pore_diameter`` alone hardly
 changes these meshes: the catalytic layer's own size, the cavity wall and the
 grading bind; ``mesh.refine`` halves the sizes but not the grading slope.)
-``f`` must make both cell counts integers (with the shipped 6 and 2: 1, 1.5,
-2, 2.5, 3, 4, ...).
+``f`` must make both cell counts integers (with the shipped 6 and 2: 0.5, 1,
+1.5, 2, 2.5, 3, 4, ...).
+
+Warm starts. The coarsest level of each fidelity runs the case's own
+continuation from the bulk state; each finer level starts Newton from the
+next coarser converged state (stored per base-case hash in
+``results/cross-fidelity-states/``) interpolated onto its mesh: 3 Newton steps
+instead of ~55, same converged state (checked: 1e-15). ``--cold`` turns it
+off. Warm-started points use MUMPS by default (``--linear-solver direct``):
+confine's ``auto`` switches 3D meshes above ``DIRECT_MAX_DOFS`` to GMRES +
+fieldsplit/AMG, which fails on the urea network (DIVERGED_LINEAR_SOLVE).
 
 Converged value per fidelity (:func:`converged_estimate`), from the three
 finest levels Q1, Q2, Q3 at h1 > h2 > h3: if the differences are monotone and
@@ -35,8 +44,8 @@ case hash, fidelity and level).
 Usage::
 
     python benchmarks/cross_fidelity.py run [--case CASE] [--set K=V ...]
-        [--axi-levels 1 1.5 2 3 4] [--sector-levels 1 1.5 2]
-        [--out benchmarks/records/cross-fidelity-7nm.json] [--resume]
+        [--axi-levels 0.5 1 1.5 2 3 4 6 8] [--sector-levels 0.5 1 1.5 2]
+        [--out benchmarks/records/cross-fidelity-7nm.json] [--resume] [--log LOG]
     python benchmarks/cross_fidelity.py summarize --out FILE   # estimates again, from FILE
 """
 
@@ -60,8 +69,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CASE = ROOT / "cases" / "mchs-7nm.toml"
 DEFAULT_OUT = ROOT / "benchmarks" / "records" / "cross-fidelity-7nm.json"
-#: Converged states of the points (warm starts of finer levels); not committed.
+#: Converged states of the points (warm starts of finer levels), one folder per
+#: base-case hash; not committed.
 STATES = ROOT / "results" / "cross-fidelity-states"
+
+
+def state_path(case_hash: str, model: str, level: float) -> Path:
+    """Where the converged state of one point of one base case is stored."""
+    return STATES / case_hash[:16] / f"{model}-{level:g}.npz"
+
+
 AXI, SECTOR = "axisymmetric-cell", "sector-3d"
 
 #: The acceptance bound of issue #13 on the urea C_I/C_E (relative).
@@ -246,7 +263,7 @@ def point(
         result_metrics, sol = _cold(case)
     else:
         coarse = load_case(case_file, set=run_overrides(base, sets, potential, model, warm_from))
-        state = STATES / f"{model}-{warm_from:g}.npz"
+        state = state_path(base.hash(), model, warm_from)
         result_metrics, sol, warm_info = _warm(case, coarse, state, linear_solver)
         warm_info["from_level"] = warm_from
     wall = time.perf_counter() - t0
@@ -282,7 +299,7 @@ def point(
         "mesh_sizes_nm": md.info.get("sizes"),
         "start": "continuation from the bulk state" if warm_info is None else warm_info,
     }
-    save_state(problem, md, STATES / f"{model}-{factor:g}.npz", base.hash())
+    save_state(problem, md, state_path(base.hash(), model, factor), base.hash())
     out.write_text(json.dumps(row, indent=1, default=str) + "\n", encoding="utf-8")
 
 
@@ -701,7 +718,7 @@ def _warm_level(case_hash: str, model: str, factor: float) -> float | None:
     import numpy as np
 
     best = None
-    for path in STATES.glob(f"{model}-*.npz"):
+    for path in state_path(case_hash, model, 1.0).parent.glob(f"{model}-*.npz"):
         try:
             level = float(path.stem.rsplit("-", 1)[1])
             with np.load(path) as saved:
@@ -817,8 +834,10 @@ def main() -> None:
     ap.add_argument("--case", type=Path, default=DEFAULT_CASE)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--potential", default="-1.1 V", help="electrode potential vs RHE")
-    ap.add_argument("--axi-levels", type=float, nargs="+", default=[1.0, 1.5, 2.0, 3.0, 4.0])
-    ap.add_argument("--sector-levels", type=float, nargs="+", default=[1.0, 1.5, 2.0])
+    ap.add_argument(
+        "--axi-levels", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]
+    )
+    ap.add_argument("--sector-levels", type=float, nargs="+", default=[0.5, 1.0, 1.5, 2.0])
     ap.add_argument("--timeout", type=float, default=3600.0, help="seconds per point")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--log", type=Path, default=None, help="append the points' output here")
@@ -830,7 +849,7 @@ def main() -> None:
     ap.add_argument(
         "--linear-solver",
         choices=("auto", "direct", "iterative"),
-        default="auto",
+        default="direct",
         help="warm-started points: MUMPS LU, GMRES + fieldsplit/AMG, or confine's choice",
     )
     ap.add_argument(
