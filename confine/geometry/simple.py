@@ -77,7 +77,7 @@ def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     fields = [occ.graded(h0, sizes.growth, occ.relu(f"x - {t:.12g}"))]
     if layer and dim > 1:
         fields.append(occ.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
-    bl = occ.boundary_layer(sizes, dim, facets.get("electrode", [])) if dim > 1 else None
+    bl = occ.boundary_layer(sizes, dim, facets.get("electrode", []))
     if bl is not None:
         fields.append(bl)
     occ.set_background(fields, sizes)

@@ -1,0 +1,174 @@
+"""Poisson–Nernst–Planck double layers against closed forms.
+
+* Gouy–Chapman (planar, 1:1, point ions): σ = sqrt(8 ε RT c0) sinh(ψ̃/2) and
+  C = (ε/λ_D) cosh(ψ̃/2), ψ̃ = Fψ/RT.
+* Bikerman / Kilic–Bazant–Ajdari (PRE 75, 021502, 2007), one ion size a,
+  ν = 2 a³ c0 N_A: σ = (ε RT/F λ_D) sqrt((2/ν) ln(1 + 2ν sinh²(ψ̃/2))) and
+  C = dσ/dψ = (ε/λ_D) sinh ψ̃ / [(1 + 2ν sinh²(ψ̃/2)) sqrt((2/ν) ln(1 + 2ν sinh²(ψ̃/2)))].
+
+Meshes: the gmsh planar 1D builder with its boundary layer (first cell a
+fraction of λ_D, geometric growth). Tolerances come from the mesh-convergence
+check in each test: the observed order is 2, so halving the first cell and
+the growth excess quarters the error, and the Richardson extrapolate of the
+two finest meshes agrees with the closed form far below the asserted errors.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mpi4py import MPI
+
+from confine.case import Case, case_from_dict
+from confine.mesh import load_mesh
+from confine.physics import potential
+from confine.solve import Problem, solve
+from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
+
+COMM = MPI.COMM_WORLD
+T = 298.15
+VT = GAS_CONSTANT * T / FARADAY
+C0 = 100.0  # mol/m³ (0.1 M KCl)
+#: (first cell / λ_D, growth) of two boundary-layer meshes, the second twice as fine
+MESHES = ((0.0125, 1.0375), (0.00625, 1.01875))
+
+
+def planar_case(
+    wall: dict[str, Any],
+    model: str = "poisson",
+    fraction: float = 0.0125,
+    growth: float = 1.0375,
+    ion_size: str | None = None,
+) -> Case:
+    """KCl 0.1 M between an electrode (x = 0) and the bath (x = 20 nm ≈ 21 λ_D)."""
+    electrolyte: dict[str, Any] = {"potential_model": model, "hindrance": "none"}
+    if ion_size is not None:
+        electrolyte["ion_size"] = ion_size
+    return case_from_dict(
+        {
+            "case": {"name": "double-layer"},
+            "geometry": {"kind": "planar", "model": "1d", "length": "20 nm", "catalyst": "surface"},
+            "mesh": {
+                "boundary_layer": True,
+                "first_cell_debye_fraction": fraction,
+                "growth": growth,
+                "max_cell_size": "2 nm",
+            },
+            "electrolyte": electrolyte,
+            "species": [
+                {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {"name": "Cl-", "charge": -1, "diffusivity": "2.032e-9 m^2/s", "bulk": "0.1 mol/L"},
+            ],
+            "walls": [{"name": "electrode", **wall}],
+        }
+    )
+
+
+def run(case: Case, cache: Path) -> Problem:
+    return solve(case, load_mesh(case, COMM, cache)).problem
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pnp-meshes")
+
+
+def converged_errors(errors: list[tuple[float, float]]) -> None:
+    """Second order (within 0.15), and the Richardson extrapolate near 0."""
+    (coarse_s, coarse_c), (fine_s, fine_c) = errors
+    for coarse, fine in ((coarse_s, fine_s), (coarse_c, fine_c)):
+        assert abs(math.log2(coarse / fine) - 2.0) < 0.15
+        assert abs(fine - (coarse - fine) / 3.0) < 1e-5
+
+
+@pytest.mark.parametrize("psi_tilde", [0.5, 2.0, 4.0])
+def test_gouy_chapman_charge_and_capacitance(psi_tilde: float, cache: Path) -> None:
+    """Given wall potential: consistent-flux charge and tangent capacitance."""
+    errors = []
+    for fraction, growth in MESHES:
+        case = planar_case(
+            {"condition": "potential", "potential": f"{psi_tilde * VT!r} V"},
+            fraction=fraction,
+            growth=growth,
+        )
+        p = run(case, cache)
+        eps, lam = potential.permittivity(case), potential.debye_length(case)
+        sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
+        cap = eps / lam * math.cosh(psi_tilde / 2)
+        assert p.wall_potential("electrode") == pytest.approx(psi_tilde * VT, rel=1e-12)
+        c = p.wall_capacitance("electrode")
+        assert c is not None
+        errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1))
+    # measured on the finer mesh: 1.5e-5, 4.6e-5, 2.5e-4 (σ); 1.8e-5, 1.1e-4, 6.5e-4 (C)
+    assert max(abs(e) for e in errors[-1]) < 1e-3
+    converged_errors(errors)
+
+
+def test_gouy_chapman_given_charge(cache: Path) -> None:
+    """Given σ = 0.05 C/m²: wall potential 2 (RT/F) asinh(σ / sqrt(8 ε RT c0)) and C."""
+    sigma = 0.05
+    fraction, growth = MESHES[-1]
+    case = planar_case(
+        {"condition": "charge", "surface_charge": f"{sigma} C/m^2"},
+        fraction=fraction,
+        growth=growth,
+    )
+    p = run(case, cache)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    psi = 2 * VT * math.asinh(sigma / math.sqrt(8 * eps * GAS_CONSTANT * T * C0))
+    assert psi / VT > 2.0  # nonlinear regime
+    assert p.wall_charge("electrode") == pytest.approx(sigma, rel=1e-12)
+    assert p.wall_potential("electrode") == pytest.approx(psi, rel=1e-4)  # measured 4.0e-5
+    cap = p.wall_capacitance("electrode")
+    assert cap == pytest.approx(eps / lam * math.cosh(psi / (2 * VT)), rel=3e-4)  # 9.8e-5
+
+
+def bikerman(psi_tilde: float, nu: float) -> tuple[float, float]:
+    """Kilic–Bazant–Ajdari: (σ λ_D / (ε RT/F), C λ_D / ε) of a 1:1 Bikerman layer."""
+    q = 1.0 + 2.0 * nu * math.sinh(psi_tilde / 2) ** 2
+    root = math.sqrt(2.0 / nu * math.log(q))
+    return root, math.sinh(psi_tilde) / (q * root)
+
+
+def test_bikerman_closed_form_is_consistent() -> None:
+    """The capacitance formula is the derivative of the charge one; ν → 0 is Gouy–Chapman."""
+    nu, h = 0.12, 1e-5
+    for x in (1.0, 4.0, 8.0):
+        dq = (bikerman(x + h, nu)[0] - bikerman(x - h, nu)[0]) / (2 * h)
+        assert bikerman(x, nu)[1] == pytest.approx(dq, rel=1e-8)
+        assert bikerman(x, 1e-10)[1] == pytest.approx(math.cosh(x / 2), rel=1e-6)
+
+
+@pytest.mark.parametrize("psi_tilde", [1.0, 4.0, 8.0])
+def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
+    """poisson-steric, one ion size a = 1 nm (ν = 0.120 at 0.1 M)."""
+    size = 1e-9
+    nu = 2 * size**3 * C0 * AVOGADRO
+    errors = []
+    for fraction, growth in MESHES:
+        case = planar_case(
+            {"condition": "potential", "potential": f"{psi_tilde * VT!r} V"},
+            model="poisson-steric",
+            fraction=fraction,
+            growth=growth,
+            ion_size="1 nm",
+        )
+        p = run(case, cache)
+        eps, lam = potential.permittivity(case), potential.debye_length(case)
+        q_hat, c_hat = bikerman(psi_tilde, nu)
+        c = p.wall_capacitance("electrode")
+        assert c is not None
+        errors.append(
+            (
+                p.wall_charge("electrode") / (q_hat * eps * VT / lam) - 1,
+                c / (c_hat * eps / lam) - 1,
+            )
+        )
+    # measured on the finer mesh: |errors| <= 3.6e-5 (σ), 2.7e-5 (C)
+    assert max(abs(e) for e in errors[-1]) < 2e-4
+    converged_errors(errors)
+    if psi_tilde == 8.0:  # crowding matters here: C is far below Gouy–Chapman's
+        assert c_hat < 0.1 * math.cosh(psi_tilde / 2)
