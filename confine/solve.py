@@ -18,8 +18,9 @@ adsorbate balance by a rate scale of its own. Values that sweeps change
 mesh reuses the :class:`Problem`.
 
 Steady runs: continuation on a multiplier s of every catalytic rate constant
-and of every wall charge and wall potential ([[walls]], poisson models),
-s = 1e-8 … 1 geometrically, from the bulk, uncharged state with coverages
+(and, from 1e-4 at the start, of every wall charge and wall potential,
+[[walls]] of the poisson models: :data:`WALL_FLOOR`), s = 1e-8 … 1
+geometrically, from the bulk, nearly uncharged state with coverages
 balancing the site kinetics (which solves s → 0 exactly); a failed step is
 halved. Each
 step is a line-search Newton (SNES ``newtonls``/``bt``, MUMPS LU in 2D and
@@ -98,6 +99,10 @@ RESIDUAL_DROP = 1e-6
 ROUNDOFF_DROP = 1e-8
 #: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
 DIRECT_MAX_DOFS = 150_000
+#: Wall charges and potentials follow m(s) = max(s, WALL_FLOOR · s^(1/4)) in the
+#: continuation: 1e-4 of their value at s = 1e-8 (a start well above round-off,
+#: still linear), then the same steps as the rates from s = 1e-2 on.
+WALL_FLOOR = 1e-2
 #: Potential models that solve Poisson's equation for φ (double layers resolved).
 POISSON_MODELS = ("poisson", "poisson-steric")
 #: Potential models with φ among the unknowns.
@@ -519,7 +524,7 @@ class Problem:
         self.bulk_hat = {
             s: self._const(case.species_named(s).bulk / self.c_ref[s]) for s in self.c_ref
         }
-        #: Wall data at s = 1 (σ̂ or ψ̂) and the constants holding s × that.
+        #: Wall data at s = 1 (σ̂ or ψ̂) and the constants holding the ramped values.
         self.wall_target: dict[str, float] = {}
         self.wall_value: dict[str, fem.Constant] = {}
         if self.poisson:
@@ -535,10 +540,12 @@ class Problem:
         return float(wall.potential or 0.0) / self.vt
 
     def set_multiplier(self, value: float) -> None:
-        """Set the continuation multiplier s (catalytic rates, wall charges and potentials)."""
+        """Set the continuation multiplier s: catalytic rates × s, wall charges and
+        potentials × max(s, :data:`WALL_FLOOR` · s^(1/4))."""
         _assign(self.s, value)
+        ramp = max(value, WALL_FLOOR * value**0.25)
         for name, c in self.wall_value.items():
-            _assign(c, value * self.wall_target[name])
+            _assign(c, ramp * self.wall_target[name])
 
     def update(self, case: Case) -> None:
         """Take a case that differs only in swept values (potential, rate constants, bulk).
@@ -1026,6 +1033,11 @@ class Problem:
         self._vi: Any = None
         snes.setConvergenceTest(cast(Any, self._convergence_test))
         self._masks = self._field_masks()
+        #: Smallest size of each field in the step test: 1 (one RT/F) for φ under the
+        #: poisson models, whose walls ramp from s = 1e-8 (φ̂ ~ 1e-8 there), else 0.
+        self._size_floor = np.zeros(len(self._masks))
+        if self.poisson:
+            self._size_floor[self.unknowns.index("phi")] = 1.0
         self._set_bounds()
         self.dofs = self._global_dofs()
         pc = snes.getKSP().getPC()
@@ -1063,7 +1075,8 @@ class Problem:
         return masks
 
     def _convergence_test(self, snes: Any, it: int, norms: tuple[float, float, float]) -> int:
-        """Converged when every field's Newton step is below rtol of that field's size.
+        """Converged when every field's Newton step is below rtol of that field's size
+        (φ̂ of the poisson models: of max(size, 1)).
 
         A global residual norm mixes fields of very different sizes (a trace
         product next to the supporting electrolyte), so PETSc's default test
@@ -1091,7 +1104,7 @@ class Problem:
         )
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
-        small = bool(np.all(glob[:, 0] <= rtol * glob[:, 1]))
+        small = bool(np.all(glob[:, 0] <= rtol * np.maximum(glob[:, 1], self._size_floor)))
         # a small step only counts with a residual that fell too (an inexact or
         # failed linear solve can also give small steps)
         reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)

@@ -19,11 +19,16 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import solver_meshes as sm
 from mpi4py import MPI
+from scipy.integrate import quad, solve_bvp
+from scipy.special import i0, i1
 
 from confine.case import Case, case_from_dict
 from confine.mesh import load_mesh
+from confine.metrics import section_of_pore
 from confine.physics import potential
 from confine.solve import Problem, solve
 from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
@@ -172,3 +177,116 @@ def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
     converged_errors(errors)
     if psi_tilde == 8.0:  # crowding matters here: C is far below Gouy–Chapman's
         assert c_hat < 0.1 * math.cosh(psi_tilde / 2)
+
+
+# --------------------------------------------------------------------------- charged pore
+A_NM = 2.0  # pore radius (nm)
+PORE_NM = 40.0  # pore length: the middle is 20 nm ≈ 21 λ_D from the ends
+
+
+def pore_case(sigma: float) -> Case:
+    """KCl 0.1 M in a 4 nm cylinder pore with wall charge σ, bath held at both ends."""
+    return case_from_dict(
+        {
+            "case": {"name": "charged-pore"},
+            "geometry": {
+                "kind": "cylinder-pore",
+                "model": "axisymmetric-cell",
+                "pore_diameter": f"{2 * A_NM} nm",
+                "pore_length": f"{PORE_NM} nm",
+                "catalyst": "surface",
+            },
+            "electrolyte": {"potential_model": "poisson", "hindrance": "none"},
+            "species": [
+                {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {"name": "Cl-", "charge": -1, "diffusivity": "2.032e-9 m^2/s", "bulk": "0.1 mol/L"},
+            ],
+            "walls": [
+                {"name": "pore_wall", "condition": "charge", "surface_charge": f"{sigma} C/m^2"}
+            ],
+        }
+    )
+
+
+def pore_mesh(n_r: int, first: float) -> Any:
+    """Structured (r, z) pore: radial cells from ``first`` nm at the wall; the last
+    8 nm at each end (where the bath meets the charged wall) graded from ``first``."""
+    return sm.pore_rz(
+        COMM, A_NM, PORE_NM, n_r, 10, first=first, ends=(8.0, round(0.6 * n_r), first)
+    )
+
+
+def radial_poisson_boltzmann(case: Case, sigma: float) -> dict[str, float]:
+    """Fully developed pore, computed independently: (1/ρ)(ρ φ')' = sinh φ on
+    0 < ρ < a/λ_D (φ in RT/F), φ'(0) = 0, φ'(a/λ_D) = σ λ_D/(ε RT/F) (scipy solve_bvp);
+    Boltzmann ions c± = c0 e^{∓φ}, cross-section means by quadrature."""
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    edge = A_NM * 1e-9 / lam
+    slope = sigma * lam / (eps * VT)
+    x = np.linspace(0.0, edge, 400)
+    res = solve_bvp(
+        lambda _x, y: np.vstack([y[1], np.sinh(y[0])]),
+        lambda ya, yb: np.array([ya[1], yb[1] - slope]),
+        x,
+        np.zeros((2, x.size)),
+        S=np.array([[0.0, 0.0], [0.0, -1.0]]),
+        tol=1e-10,
+        max_nodes=100_000,
+    )
+    assert res.success
+
+    def phi(r: float) -> float:
+        return float(res.sol(r)[0])
+
+    def mean(z: int) -> float:
+        val = quad(lambda r: math.exp(-z * phi(r)) * r, 0.0, edge, epsabs=1e-14, epsrel=1e-12)
+        return 2.0 * C0 * val[0] / edge**2
+
+    return {"wall": phi(edge) * VT, "axis": phi(0.0) * VT, "K+": mean(1), "Cl-": mean(-1)}
+
+
+def pore_middle(case: Case, md: Any) -> dict[str, Any]:
+    p = solve(case, md).problem
+    return section_of_pore(p.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
+
+
+def test_charged_pore_against_radial_poisson_boltzmann() -> None:
+    """σ = −0.05 C/m² (ψ_wall ≈ −2.6 RT/F): wall and centre potentials, cross-section
+    means of K+ and Cl− at the middle to 0.5 %; Gauss's law there to 1e-6."""
+    sigma = -0.05
+    case = pore_case(sigma)
+    ref = radial_poisson_boltzmann(case, sigma)
+    assert ref["K+"] > 5 * C0 and ref["Cl-"] < 0.3 * C0  # strong counter-ion enrichment
+    errors = []
+    for n_r, first in ((48, 0.025), (64, 0.02)):
+        sec = pore_middle(case, pore_mesh(n_r, first))
+        err = {
+            "wall": sec["wall"]["phi"] / ref["wall"] - 1,
+            "axis": sec["axis"]["phi"] / ref["axis"] - 1,
+            "K+": sec["mean"]["K+"] / ref["K+"] - 1,
+            "Cl-": sec["mean"]["Cl-"] / ref["Cl-"] - 1,
+        }
+        errors.append(err)
+        # Gauss: the cross-section's ionic charge balances the wall's, Σ z⟨c⟩ = −2σ/(F a)
+        net = sec["mean"]["K+"] - sec["mean"]["Cl-"]
+        excess = sec["mean"]["K+"] - C0
+        assert abs(net + 2 * sigma / (FARADAY * A_NM * 1e-9)) < 1e-6 * excess  # 1.7e-8
+    # measured on the finer mesh: wall 5.2e-4, axis 1.8e-3, K+ 2.5e-5, Cl− 6.0e-4
+    assert max(abs(v) for v in errors[-1].values()) < 5e-3
+    assert all(abs(errors[1][k]) < 0.8 * abs(errors[0][k]) for k in errors[0])  # converging
+
+
+def test_weakly_charged_pore_debye_huckel() -> None:
+    """σ = −1e-4 C/m² (|φ| < 0.01 RT/F): φ(r) = σ λ_D/ε · I0(r/λ_D)/I1(a/λ_D)."""
+    sigma = -1e-4
+    case = pore_case(sigma)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    a = A_NM * 1e-9
+
+    def dh(r: float) -> float:
+        return sigma * lam / eps * float(i0(r / lam) / i1(a / lam))
+
+    sec = pore_middle(case, pore_mesh(48, 0.025))
+    assert abs(dh(a)) < 0.01 * VT  # the linear regime
+    assert sec["wall"]["phi"] == pytest.approx(dh(a), rel=1e-3)
+    assert sec["axis"]["phi"] == pytest.approx(dh(0.0), rel=5e-3)
