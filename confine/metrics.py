@@ -62,6 +62,15 @@ UNITS = {
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
     "time_s": "s",
+    "surface_charge_C_per_m2": "C/m^2",
+    "differential_capacitance_F_per_m2": "F/m^2",
+    "potential_V": "V",
+    "section_mean_mol_L": "mol/L",
+    "phi_wall_V": "V",
+    "phi_axis_V": "V",
+    "space_charge_section_mean_C_per_m3": "C/m^3",
+    "z_nm": "nm",
+    "debye_length_nm": "nm",
 }
 
 
@@ -339,8 +348,10 @@ def compute_metrics(
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
+    double_layer = _double_layer_metrics(case, md, solution) if p.poisson else {}
     return _with_units(
         {
+            **double_layer,
             "basis": "per whole particle (cell integrals x multiplicity)",
             "multiplicity": m,
             "definitions": {
@@ -361,6 +372,18 @@ def compute_metrics(
                 "bulk species",
                 "current": "sum over electrochemical steps of n F rate (cathodic positive)",
                 "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
+                **(
+                    {
+                        "walls": "per [[walls]] entry: area-mean surface charge (given, or "
+                        "the consistent flux of Poisson's equation for a given potential), "
+                        "area-mean potential vs the bath, differential capacitance dσ/dψ "
+                        "from the linearised problem (absent with adsorbates)",
+                        "pore_middle": "cross-section z = pore_length/2 of an axisymmetric "
+                        "cylinder-pore: means (2/a²)∫ c r dr, φ at the wall and on the axis",
+                    }
+                    if p.poisson
+                    else {}
+                ),
             },
             "units": UNITS,
             "solver": {
@@ -433,6 +456,37 @@ KEY_UNITS = {
     "mouth_outer": "1",
     "converged": "1",
 }
+
+
+def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, Any]:
+    """Poisson models: the Debye length, each [[walls]] entry's charge, potential and
+    differential capacitance, and the middle cross-section of a cylinder pore."""
+    p = solution.problem
+    out: dict[str, Any] = {"debye_length_nm": p.debye / 1e-9}
+    out["walls"] = {
+        w.name: {
+            "surface_charge_C_per_m2": p.wall_charge(w.name),
+            "potential_V": p.wall_potential(w.name),
+            "differential_capacitance_F_per_m2": p.wall_capacitance(w.name),
+        }
+        for w in case.walls
+    }
+    g = case.geometry
+    if g.kind == "cylinder-pore" and p.axisymmetric and g.pore_length is not None:
+        z = g.pore_length / 2 / p.L
+        funcs = p.physical_functions()
+        names = [n for n in p.c_ref] + ["phi", "space_charge"]
+        sec = section_of_pore(
+            {n: funcs[n] for n in names}, md.mesh, p.comm, z, g.pore_diameter / 2 / p.L
+        )
+        out["pore_middle"] = {
+            "z_nm": z * p.L / 1e-9,
+            "phi_wall_V": sec["wall"]["phi"],
+            "phi_axis_V": sec["axis"]["phi"],
+            "space_charge_section_mean_C_per_m3": sec["mean"]["space_charge"],
+            "species": {n: {"section_mean_mol_L": sec["mean"][n] / MOL_L} for n in p.c_ref},
+        }
+    return out
 
 
 #: C_I/C_E definitions reported per species ("interior mean / exterior mean"):

@@ -28,7 +28,7 @@ from scipy.special import i0, i1
 
 from confine.case import Case, case_from_dict
 from confine.mesh import load_mesh
-from confine.metrics import section_of_pore
+from confine.metrics import compute_metrics, section_of_pore
 from confine.physics import potential
 from confine.solve import Problem, solve
 from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
@@ -290,3 +290,31 @@ def test_weakly_charged_pore_debye_huckel() -> None:
     assert abs(dh(a)) < 0.01 * VT  # the linear regime
     assert sec["wall"]["phi"] == pytest.approx(dh(a), rel=1e-3)
     assert sec["axis"]["phi"] == pytest.approx(dh(0.0), rel=5e-3)
+
+
+def test_double_layer_metrics() -> None:
+    """metrics.json of a charged pore: wall charge, potential and capacitance (the tangent
+    against a central difference of two more solves), the middle cross-section, and the
+    space-charge field whose section mean is −2σ/a (Gauss)."""
+    sigma, delta = -0.05, 1e-3
+    md = pore_mesh(24, 0.04)
+    case = pore_case(sigma)
+    sol = solve(case, md)
+    m = compute_metrics(case, md, sol, COMM)
+    wall = m["walls"]["pore_wall"]
+    assert wall["surface_charge_C_per_m2"]["value"] == pytest.approx(sigma, rel=1e-12)
+    assert wall["differential_capacitance_F_per_m2"]["unit"] == "F/m^2"
+    psi = [
+        solve(pore_case(sigma * (1 + d)), md).problem.wall_potential("pore_wall")
+        for d in (delta, -delta)
+    ]
+    c_fd = 2 * delta * sigma / (psi[0] - psi[1])
+    assert wall["differential_capacitance_F_per_m2"]["value"] == pytest.approx(c_fd, rel=1e-5)
+    mid = m["pore_middle"]
+    assert mid["z_nm"]["value"] == pytest.approx(PORE_NM / 2)
+    rho = mid["space_charge_section_mean_C_per_m3"]["value"]
+    assert rho == pytest.approx(-2 * sigma / (A_NM * 1e-9), rel=1e-6)
+    k, cl = (mid["species"][n]["section_mean_mol_L"]["value"] for n in ("K+", "Cl-"))
+    assert (k - cl) * 1e3 * FARADAY == pytest.approx(rho, rel=1e-9)
+    assert mid["phi_wall_V"]["value"] < mid["phi_axis_V"]["value"] < 0.0
+    assert m["debye_length_nm"]["value"] == pytest.approx(0.962, abs=1e-3)
