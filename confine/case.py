@@ -416,23 +416,37 @@ class Wall:
     ``name`` is the wall's physical group; walls not listed are uncharged
     (ε ∂φ/∂n = 0). The bath face (``outer_boundary``, and both ends of a
     ``cylinder-pore``) holds the bulk concentrations and φ = 0, the reference
-    of every potential here. Steady runs ramp the charge or potential from 0
-    with the continuation multiplier.
+    of every potential here. Conditions: ``charge`` (σ given), ``potential``
+    (φ given), ``stern`` (a polarised electrode behind a Stern layer:
+    σ = C_S (E − E_pzc − φ_wall), E = electrode.potential, both vs RHE, so
+    E − E_pzc is the metal's potential against the bath at zero charge).
+    Steady runs ramp the charge, potential or E − E_pzc from (nearly) 0 with
+    the continuation multiplier.
     """
 
     name: str = key("str", "the wall (physical group)", default=REQUIRED, choices=WALL_GROUPS)
     condition: str = key(
         "str",
         "charge: given surface charge density (ε ∂φ/∂n = σ, n out of the electrolyte); "
-        "potential: given potential relative to the bath",
+        "potential: given potential relative to the bath; stern: Stern layer in series, "
+        "σ = C_S (electrode.potential − zero_charge_potential − φ_wall)",
         default=REQUIRED,
-        choices=("charge", "potential"),
+        choices=("charge", "potential", "stern"),
     )
     surface_charge: float | None = key(
         "quantity", "charge: surface charge density of the wall", unit="C/m^2"
     )
     potential: float | None = key(
         "quantity", "potential: wall potential relative to the bath (φ = 0)", unit="V"
+    )
+    stern_capacitance: float | None = key(
+        "quantity",
+        "stern: capacitance of the Stern (Helmholtz) layer per area (source it)",
+        unit="F/m^2",
+        positive=True,
+    )
+    zero_charge_potential: float | None = key(
+        "quantity", "stern: potential of zero charge of the wall, vs RHE (source it)", unit="V"
     )
 
 

@@ -534,10 +534,17 @@ class Problem:
                 self.wall_value[wall.name] = self._const(self.wall_target[wall.name])
 
     def _wall_hat(self, wall: Wall) -> float:
-        """Scaled wall data: σ̂ = σ / (ε RT/(F L)), or ψ̂ = Fψ/RT."""
+        """Scaled wall data: σ̂ = σ / (ε RT/(F L)), ψ̂ = Fψ/RT, or (Stern) F(E − E_pzc)/RT."""
         if wall.condition == "charge":
             return float(wall.surface_charge or 0.0) / self.charge_scale
+        if wall.condition == "stern":
+            e_pzc = float(wall.zero_charge_potential or 0.0)
+            return (self.case.electrode.potential - e_pzc) / self.vt
         return float(wall.potential or 0.0) / self.vt
+
+    def _stern_conductance(self, wall: Wall) -> float:
+        """k = C_S L / ε of a Stern wall (scaled)."""
+        return float(wall.stern_capacitance or 0.0) * self.L / potential.permittivity(self.case)
 
     def set_multiplier(self, value: float) -> None:
         """Set the continuation multiplier s: catalytic rates × s, wall charges and
@@ -775,9 +782,13 @@ class Problem:
             form -= self._mms_poisson_source(ex) * wphi * self.w * self.dx
         self.poisson_interior = form
         for wall in case.walls:
+            ds = self.ds(tag(wall.name))
             if wall.condition == "charge":
-                form += potential.wall_charge_form(
-                    self.wall_value[wall.name], wphi, self.w, self.ds(tag(wall.name))
+                form += potential.wall_charge_form(self.wall_value[wall.name], wphi, self.w, ds)
+            elif wall.condition == "stern":
+                k = self._stern_conductance(wall)
+                form += potential.stern_form(
+                    k, self.wall_value[wall.name], phi_hat, wphi, self.w, ds
                 )
         return form
 
@@ -1533,8 +1544,8 @@ class Problem:
     def wall_charge(self, name: str) -> float:
         """Area mean surface charge density of a wall (C/m²).
 
-        A wall of given charge returns it; otherwise (given potential, or an
-        uncharged wall) the consistent flux: Poisson's residual tested with the
+        A wall of given charge returns it; otherwise (given potential, Stern
+        layer, or an uncharged wall) the consistent flux: Poisson's residual tested with the
         function that is 1 on the wall's nodes, which is ∮ ε ∂φ/∂n = the wall's
         charge to solver tolerance (Gauss's law for the discrete solution).
         """
@@ -1551,9 +1562,12 @@ class Problem:
         """Differential capacitance dσ/dψ of a [[walls]] entry (F/m²), from the tangent.
 
         The linearised problem J δu = −∂F/∂p is solved for the wall's data p
-        (σ̂ or ψ̂), then C = (ε/L) dσ̂/dψ̂: exact for the discrete solution, no
-        finite differences. None with adsorbed species (a two-block system) or
-        for a wall not in [[walls]].
+        (σ̂, ψ̂, or the Stern wall's ψ̂_M = F(E − E_pzc)/RT), then
+        C = (ε/L) dσ̂/dψ̂: exact for the discrete solution, no finite
+        differences. ψ is the wall potential (charge, potential: the diffuse
+        layer's capacitance) or the electrode potential (stern: Stern and
+        diffuse layers in series, dσ/dE). None with adsorbed species (a
+        two-block system) or for a wall not in [[walls]].
         """
         wall = self.case.wall_named(name)
         if not self.poisson or wall is None or self.theta is not None:
@@ -1565,6 +1579,8 @@ class Problem:
         zero = self._const(0.0)
         if wall.condition == "charge":  # ∂F/∂σ̂ = −∮ w: J δu = ∮ w
             rhs = wphi * self.w * self.ds(tag(name))
+        elif wall.condition == "stern":  # ∂F/∂ψ̂_M = −∮ k w
+            rhs = self._stern_conductance(wall) * wphi * self.w * self.ds(tag(name))
         else:
             rhs = zero * wphi * self.w * self.dx
         tbcs = []

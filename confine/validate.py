@@ -434,6 +434,14 @@ KIND_WALLS = {
 }
 
 
+#: Keys each wall condition needs (the others must be absent).
+WALL_KEYS = {
+    "charge": ("surface_charge",),
+    "potential": ("potential",),
+    "stern": ("stern_capacitance", "zero_charge_potential"),
+}
+
+
 def _check_walls(case: Case) -> list[Problem]:
     """[[walls]]: poisson models only, walls the geometry has, once each, with the value
     their condition needs; the poisson models need the bath held at bulk and φ = 0."""
@@ -474,21 +482,19 @@ def _check_walls(case: Case) -> list[Problem]:
                     f"(it has {', '.join(has)})",
                 )
             )
-        need, other = (
-            ("surface_charge", "potential")
-            if w.condition == "charge"
-            else ("potential", "surface_charge")
-        )
-        if getattr(w, need) is None:
-            out.append(Problem(f, f"{where}.{need}", f"condition '{w.condition}' needs {need}"))
-        if getattr(w, other) is not None:
-            out.append(
-                Problem(
-                    f,
-                    f"{where}.{other}",
-                    f"condition '{w.condition}' takes {need}, not {other}",
+        need = WALL_KEYS[w.condition]
+        for k in need:
+            if getattr(w, k) is None:
+                out.append(Problem(f, f"{where}.{k}", f"condition '{w.condition}' needs {k}"))
+        for k in sorted({k for v in WALL_KEYS.values() for k in v} - set(need)):
+            if getattr(w, k) is not None:
+                out.append(
+                    Problem(
+                        f,
+                        f"{where}.{k}",
+                        f"condition '{w.condition}' takes {', '.join(need)}, not {k}",
+                    )
                 )
-            )
     return out
 
 

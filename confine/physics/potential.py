@@ -13,7 +13,8 @@
   concentrations by the bulk ionic strength I₂ = Σ z_j² c_j,bulk:
   −∇̂²φ̂ = (L/λ_D)² ρ̂,  ρ̂ = Σ z_i c_i / I₂,  λ_D² = ε RT/(F² I₂);
   on a wall with given surface charge σ: ∂φ̂/∂n̂ = σ̂ = σ L/(ε RT/F), n out of
-  the electrolyte (Gauss: the wall carries σ, the diffuse layer −σ).
+  the electrolyte (Gauss: the wall carries σ, the diffuse layer −σ); behind a
+  Stern layer σ = C_S (E − E_pzc − φ_wall).
 """
 
 from __future__ import annotations
@@ -139,6 +140,17 @@ def poisson_form(
 def wall_charge_form(sigma_hat: Expr, test: Expr, weight: Expr, ds: Any) -> Any:
     """−∮ σ̂ w on a wall of given charge (σ̂ = σ L F/(ε RT), ε ∂φ/∂n = σ)."""
     return -sigma_hat * test * weight * ds
+
+
+def stern_form(
+    conductance: float, metal_hat: Expr, phi_hat: Expr, test: Expr, weight: Expr, ds: Any
+) -> Any:
+    """−∮ k (ψ̂_M − φ̂) w on a wall behind a Stern layer, k = C_S L / ε.
+
+    σ = C_S (E − E_pzc − φ_wall) with ε ∂φ/∂n = σ, scaled: ∂φ̂/∂n̂ = k (ψ̂_M − φ̂),
+    ψ̂_M = F (E − E_pzc)/RT.
+    """
+    return -conductance * (metal_hat - phi_hat) * test * weight * ds
 
 
 def charge_scale(case: Case, length: float) -> float:
