@@ -3,9 +3,10 @@ an adsorbed species (on the catalyst submesh), in 2D, axisymmetric and 3D.
 
 Network (balanced, so it passes validation): O2 + 2 H2O → 4 *OH (chemical, on
 free sites), *OH + e− → OH− (Tafel, at the local φ); K+ is a spectator ion;
-potential model ``secondary`` (also electroneutral, poisson, poisson-steric). The catalytic layer is half the box, so the
-adsorbate lives on a submesh. Exact fields are smooth and even in x[0] (so
-they are admissible on the axisymmetric axis). P1: L2 order 2, H1 order 1.
+potential model ``secondary`` (also electroneutral, poisson, poisson-steric).
+The catalytic layer is half the box, so the adsorbate lives on a submesh.
+Exact fields are smooth and even in x[0] (so they are admissible on the
+axisymmetric axis). P1: L2 order 2, H1 order 1.
 """
 
 from __future__ import annotations

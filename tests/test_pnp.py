@@ -347,3 +347,27 @@ def test_stern_layer_in_series_with_gouy_chapman(cache: Path) -> None:
     assert p.wall_charge("electrode") == pytest.approx(sigma, rel=2e-4)
     total = p.wall_capacitance("electrode")
     assert total == pytest.approx(1 / (1 / c_s + 1 / c_d), rel=2e-4)
+
+
+@pytest.mark.mpi
+def test_double_layer_metrics_on_one_and_two_ranks() -> None:
+    """Wall charge, potential, capacitance and the middle cross-section of a charged
+    pore: the same on 2 ranks as on one (each rank also solves alone on COMM_SELF)."""
+    from test_solve_mpi import leaves
+
+    world = MPI.COMM_WORLD
+    if world.size < 2:
+        pytest.skip("needs mpiexec -n 2")
+    case = pore_case(-0.05)
+
+    def run_on(comm: MPI.Comm) -> dict[str, tuple[float, str]]:
+        md = sm.pore_rz(comm, A_NM, PORE_NM, 24, 10, first=0.04, ends=(8.0, 14, 0.04))
+        out = leaves(compute_metrics(case, md, solve(case, md, comm), comm))
+        return {k: v for k, v in out.items() if k.startswith(("walls", "pore_middle"))}
+
+    par, ser = run_on(world), run_on(MPI.COMM_SELF)
+    assert par.keys() == ser.keys() and len(ser) == 9
+    bad = {
+        k: (par[k][0], ser[k][0]) for k in ser if par[k][0] != pytest.approx(ser[k][0], rel=1e-8)
+    }
+    assert not bad, bad
