@@ -72,6 +72,8 @@ def mesh_key(case: Case) -> dict[str, Any]:
             "temperature": case.electrolyte.temperature,
             "relative_permittivity": case.electrolyte.relative_permittivity,
         }
+        if case.geometry.kind == "cylinder-pore":  # refined toward the pore ends too
+            key["debye"]["pore_ends"] = True
     return key
 
 
