@@ -131,6 +131,12 @@ class Geometry:
     length: float | None = key(
         "quantity", "planar: electrode-to-bath distance", unit="nm", positive=True
     )
+    end_voltage: float | None = key(
+        "quantity",
+        "cylinder-pore: potential of end_b minus end_a, applied across the pore "
+        "(end_a at −V/2, end_b at +V/2, both at bulk concentrations; omitted: 0)",
+        unit="V",
+    )
     width: float = key(
         "quantity",
         "planar 2d/3d: lateral size of the slab",

@@ -40,7 +40,7 @@ MESH_FORMAT = 1
 MESH_FILE = "mesh.xdmf"
 INFO_FILE = "info.json"
 #: Geometry keys that do not change the mesh (boundary condition, validation threshold).
-_NOT_SHAPING = frozenset({"bath_boundary", "min_wall"})
+_NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage"})
 
 
 @dataclass

@@ -71,6 +71,10 @@ UNITS = {
     "space_charge_section_mean_C_per_m3": "C/m^3",
     "z_nm": "nm",
     "debye_length_nm": "nm",
+    "end_voltage_V": "V",
+    "conductance_S": "S",
+    "flux_out_of_end_a_mol_s": "mol/s",
+    "transference_number": "1",
 }
 
 
@@ -349,6 +353,8 @@ def compute_metrics(
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
     double_layer = _double_layer_metrics(case, md, solution) if p.poisson else {}
+    if case.geometry.end_voltage is not None:
+        double_layer["pore_conduction"] = _pore_conduction(case, solution)
     return _with_units(
         {
             **double_layer,
@@ -382,6 +388,15 @@ def compute_metrics(
                         "cylinder-pore: means (2/a²)∫ c r dr, φ at the wall and on the axis",
                     }
                     if p.poisson
+                    else {}
+                ),
+                **(
+                    {
+                        "pore_conduction": "ionic current F Σ z N through the pore under "
+                        "end_voltage (consistent outflow at end_a; positive for V > 0), "
+                        "conductance current / end_voltage, transference numbers F z N / I",
+                    }
+                    if case.geometry.end_voltage is not None
                     else {}
                 ),
             },
@@ -456,6 +471,31 @@ KEY_UNITS = {
     "mouth_outer": "1",
     "converged": "1",
 }
+
+
+def _pore_conduction(case: Case, solution: Solution) -> dict[str, Any]:
+    """A cylinder pore under geometry.end_voltage V: the ionic current
+    I = F Σ z_i N_i with N_i the consistent outflow through end_a (positive for
+    V > 0: cations leave at the low-potential end), conductance I/V and
+    transference numbers F z_i N_i / I (per pore)."""
+    p = solution.problem
+    volts = float(case.geometry.end_voltage or 0.0)
+    flux = {n: p.outward_flux(n, "end_a") for n in p.c_ref}
+    current = FARADAY * sum(p.charges[n] * f for n, f in flux.items())
+    return {
+        "end_voltage_V": volts,
+        "current_A": current,
+        "conductance_S": current / volts if volts != 0.0 else None,
+        "species": {
+            n: {
+                "flux_out_of_end_a_mol_s": f,
+                "transference_number": (
+                    FARADAY * p.charges[n] * f / current if current != 0.0 else None
+                ),
+            }
+            for n, f in flux.items()
+        },
+    }
 
 
 def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, Any]:

@@ -524,6 +524,13 @@ class Problem:
         self.bulk_hat = {
             s: self._const(case.species_named(s).bulk / self.c_ref[s]) for s in self.c_ref
         }
+        #: Half the voltage across a cylinder pore (φ̂ at end_b; −that at end_a), and
+        #: the ramped end potentials.
+        self.end_target = 0.5 * float(case.geometry.end_voltage or 0.0) / self.vt
+        self.end_value = {
+            "end_a": self._const(-self.end_target),
+            "end_b": self._const(self.end_target),
+        }
         #: Wall data at s = 1 (σ̂ or ψ̂) and the constants holding the ramped values.
         self.wall_target: dict[str, float] = {}
         self.wall_value: dict[str, fem.Constant] = {}
@@ -548,11 +555,13 @@ class Problem:
 
     def set_multiplier(self, value: float) -> None:
         """Set the continuation multiplier s: catalytic rates × s, wall charges and
-        potentials × max(s, :data:`WALL_FLOOR` · s^(1/4))."""
+        potentials and the voltage across a pore × max(s, :data:`WALL_FLOOR` · s^(1/4))."""
         _assign(self.s, value)
         ramp = max(value, WALL_FLOOR * value**0.25)
         for name, c in self.wall_value.items():
             _assign(c, ramp * self.wall_target[name])
+        _assign(self.end_value["end_a"], -ramp * self.end_target)
+        _assign(self.end_value["end_b"], ramp * self.end_target)
 
     def update(self, case: Case) -> None:
         """Take a case that differs only in swept values (potential, rate constants, bulk).
@@ -582,6 +591,7 @@ class Problem:
             _assign(self.bulk_hat[s], case.species_named(s).bulk / self.c_ref[s])
         for wall in case.walls:
             self.wall_target[wall.name] = self._wall_hat(wall)
+        self.end_target = 0.5 * float(case.geometry.end_voltage or 0.0) / self.vt
         self.set_multiplier(float(self.s.value))
 
     # ------------------------------------------------------------------ fields
@@ -900,6 +910,7 @@ class Problem:
         if self.case.geometry.bath_boundary != "bulk":
             return
         facets = self.bath_facets()
+        voltage = self.case.geometry.end_voltage is not None
         for i, name in enumerate(self.unknowns):
             sub = _sub(self.V, i)
             if ex is not None:
@@ -911,6 +922,13 @@ class Problem:
                 g.interpolate(fem.Expression(target, Vi.element.interpolation_points))
                 dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)
                 self.bcs.append(fem.dirichletbc(g, dofs, sub))
+                continue
+            if name == "phi" and voltage:  # ±V/2 at the two ends of a cylinder pore
+                for end, end_phi in self.end_value.items():
+                    ef = ft.indices[ft.values == tag(end)]
+                    edofs = fem.locate_dofs_topological(sub, fdim, ef)
+                    self._bc_dofs.append((i, edofs, None))
+                    self.bcs.append(fem.dirichletbc(end_phi, edofs, sub))
                 continue
             dofs = fem.locate_dofs_topological(sub, fdim, facets)
             self._bc_dofs.append((i, dofs, None))
@@ -1495,16 +1513,25 @@ class Problem:
         dim = self.d - 1 if r.where == "surface" else self.d
         return self.integrate(self.rates[name] * self.w * meas) * self.L**dim
 
-    def outward_flux(self, name: str) -> float:
-        """Outward flux (mol/s per cell) through outer_boundary from the assembled residual.
+    def outward_flux(self, name: str, group: str | None = None) -> float:
+        """Outward flux (mol/s per cell) through the bath faces from the assembled residual.
 
         The residual of the species balance tested with the P1 function that is
-        1 on outer-boundary nodes and 0 elsewhere (the consistent flux), so it
+        1 on the faces' nodes and 0 elsewhere (the consistent flux), so it
         is exact to the solver tolerance, unlike −D∇c·n of the P1 field.
+
+        Args:
+            name: a solution species.
+            group: one facet group (e.g. ``end_a``); default every bath face
+                (:meth:`bath_facets`).
         """
         g = fem.Function(self.V)
         fdim = self.tdim - 1
-        facets = self.bath_facets()
+        if group is None:
+            facets = self.bath_facets()
+        else:
+            ft = self.meshdata.facet_tags
+            facets = ft.indices[ft.values == tag(group)]
         comp = self.eq_test[name]
         sub = _sub(self.V, comp)
         Vi, _ = sub.collapse()

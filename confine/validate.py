@@ -457,6 +457,19 @@ def _check_walls(case: Case) -> list[Problem]:
                 f"not '{case.geometry.bath_boundary}'",
             )
         )
+    if case.geometry.end_voltage is not None:
+        if case.geometry.kind != "cylinder-pore":
+            out.append(
+                Problem(
+                    f,
+                    "geometry.end_voltage",
+                    f"applies to a cylinder-pore, not to '{case.geometry.kind}'",
+                )
+            )
+        if model == "none":
+            out.append(
+                Problem(f, "geometry.end_voltage", "needs a potential model with φ (not 'none')")
+            )
     seen: set[str] = set()
     has = KIND_WALLS.get(case.geometry.kind, ())
     for w in case.walls:

@@ -400,3 +400,36 @@ def test_gmsh_cylinder_pore_boundary_layer_converges(cache: Path) -> None:
     # measured: wall 2.6e-3 -> 1.5e-3, axis 2.4e-2 -> 8.2e-3, K+ 4.7e-4 -> 3.5e-4
     assert all(f < c for c, f in zip(*errors, strict=True))
     assert max(errors[-1]) < 1e-2
+
+
+def test_pore_conductance_uncharged_is_ohmic() -> None:
+    """No wall charge: uniform c and a linear φ are exact in the FE space, so the
+    conductance is κ π a²/L and t_K+ = D_K+/(D_K+ + D_Cl−) to solver tolerance."""
+    case = pore_case(0.0).replace(**{"geometry.end_voltage": "0.01 V"})
+    md = pore_mesh(16, 0.05)
+    m = compute_metrics(case, md, solve(case, md), COMM)
+    cond = m["pore_conduction"]
+    d_k, d_cl = 1.957e-9, 2.032e-9
+    kappa = FARADAY**2 / (GAS_CONSTANT * T) * (d_k + d_cl) * C0
+    ohmic = kappa * math.pi * (A_NM * 1e-9) ** 2 / (PORE_NM * 1e-9)
+    assert cond["conductance_S"]["value"] == pytest.approx(ohmic, rel=1e-10)
+    t_k = cond["species"]["K+"]["transference_number"]["value"]
+    assert t_k == pytest.approx(d_k / (d_k + d_cl), rel=1e-10)
+
+
+def test_pore_conduction_charged_is_cation_selective() -> None:
+    """σ = −0.05 C/m² in a 4 nm pore at 0.1 M: K+ carries most of the current, the
+    pore conducts more than its bulk-filled volume, and the current is conserved."""
+    case = pore_case(-0.05).replace(**{"geometry.end_voltage": "0.01 V"})
+    md = pore_mesh(24, 0.04)
+    sol = solve(case, md)
+    cond = compute_metrics(case, md, sol, COMM)["pore_conduction"]
+    t_k = cond["species"]["K+"]["transference_number"]["value"]
+    assert 0.9 < t_k < 1.0  # measured 0.952 (bulk: 0.491)
+    kappa = FARADAY**2 / (GAS_CONSTANT * T) * (1.957e-9 + 2.032e-9) * C0
+    ohmic = kappa * math.pi * (A_NM * 1e-9) ** 2 / (PORE_NM * 1e-9)
+    assert cond["conductance_S"]["value"] > 2.0 * ohmic  # measured 2.52
+    p = sol.problem
+    for name in ("K+", "Cl-"):  # what leaves at end_a enters at end_b
+        out_a, out_b = p.outward_flux(name, "end_a"), p.outward_flux(name, "end_b")
+        assert out_a == pytest.approx(-out_b, rel=1e-8)
