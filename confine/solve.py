@@ -1317,11 +1317,15 @@ class Problem:
         if (
             reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH)
             and len(h) >= 2
-            and h[-1] <= ROUNDOFF_DROP * h[0]
+            and (
+                h[-1] <= ROUNDOFF_DROP * h[0]
+                or (len(h) >= 3 and h[-1] <= RESIDUAL_DROP * h[0] and h[-1] >= 0.99 * h[-2])
+            )
         ):
             # the residual already fell to round-off (a linear or nearly linear
-            # problem solved in one step): the line search can only fail from
-            # there, and the state is converged
+            # problem solved in one step), or fell by RESIDUAL_DROP and stalls
+            # there (its round-off floor, e.g. a tiny first continuation step):
+            # the line search can only fail from there, and the state is converged
             reason = int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_RELATIVE)
         return (
             reason,

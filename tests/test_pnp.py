@@ -48,8 +48,10 @@ def planar_case(
     fraction: float = 0.0125,
     growth: float = 1.0375,
     ion_size: str | None = None,
+    radii: tuple[str, str] | None = None,
 ) -> Case:
-    """KCl 0.1 M between an electrode (x = 0) and the bath (x = 20 nm ≈ 21 λ_D)."""
+    """KCl 0.1 M between an electrode (x = 0) and the bath (x = 20 nm ≈ 21 λ_D);
+    ``radii`` (K+, Cl−) for steric sizes per ion."""
     electrolyte: dict[str, Any] = {"potential_model": model, "hindrance": "none"}
     if ion_size is not None:
         electrolyte["ion_size"] = ion_size
@@ -65,8 +67,36 @@ def planar_case(
             },
             "electrolyte": electrolyte,
             "species": [
-                {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
-                {"name": "Cl-", "charge": -1, "diffusivity": "2.032e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {
+                    "name": "K+",
+                    "charge": 1,
+                    "diffusivity": "1.957e-9 m^2/s",
+                    "bulk": "0.1 mol/L",
+                    **(
+                        {
+                            "radius": radii[0],
+                            "radius_kind": "hydrated",
+                            "radius_source": "test value (half the lattice spacing)",
+                        }
+                        if radii
+                        else {}
+                    ),
+                },
+                {
+                    "name": "Cl-",
+                    "charge": -1,
+                    "diffusivity": "2.032e-9 m^2/s",
+                    "bulk": "0.1 mol/L",
+                    **(
+                        {
+                            "radius": radii[1],
+                            "radius_kind": "hydrated",
+                            "radius_source": "test value (half the lattice spacing)",
+                        }
+                        if radii
+                        else {}
+                    ),
+                },
             ],
             "walls": [{"name": "electrode", **wall}],
         }
@@ -178,6 +208,21 @@ def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
     converged_errors(errors)
     if psi_tilde == 8.0:  # crowding matters here: C is far below Gouy–Chapman's
         assert c_hat < 0.1 * math.cosh(psi_tilde / 2)
+
+
+def test_steric_size_per_ion_from_radii(cache: Path) -> None:
+    """Without electrolyte.ion_size each ion's lattice spacing is twice its radius:
+    radii of 0.5 nm reproduce ion_size = 1 nm; a larger co-ion changes the layer."""
+    wall = {"condition": "potential", "potential": f"{4 * VT!r} V"}
+    one = run(planar_case(wall, model="poisson-steric", ion_size="1 nm"), cache)
+
+    def with_radii(k: str, cl: str) -> Problem:
+        return run(planar_case(wall, model="poisson-steric", radii=(f"{k} nm", f"{cl} nm")), cache)
+
+    same = with_radii("0.5", "0.5")
+    assert same.wall_charge("electrode") == pytest.approx(one.wall_charge("electrode"), rel=1e-10)
+    bigger = with_radii("0.5", "0.6")  # the counter-ion (Cl− at ψ > 0) crowds sooner
+    assert bigger.wall_charge("electrode") < 0.99 * one.wall_charge("electrode")
 
 
 # --------------------------------------------------------------------------- charged pore
