@@ -334,6 +334,7 @@ def test_weakly_charged_pore_debye_huckel() -> None:
 
     sec = pore_middle(case, pore_mesh(48, 0.025))
     assert abs(dh(a)) < 0.01 * VT  # the linear regime
+    # measured: wall 3.2e-5, axis 9.2e-4 (nonlinear correction of sinh: ~1e-5)
     assert sec["wall"]["phi"] == pytest.approx(dh(a), rel=1e-3)
     assert sec["axis"]["phi"] == pytest.approx(dh(0.0), rel=5e-3)
 
