@@ -131,6 +131,12 @@ class Geometry:
     length: float | None = key(
         "quantity", "planar: electrode-to-bath distance", unit="nm", positive=True
     )
+    end_voltage: float | None = key(
+        "quantity",
+        "cylinder-pore: potential of end_b minus end_a, applied across the pore "
+        "(end_a at −V/2, end_b at +V/2, both at bulk concentrations; omitted: 0)",
+        unit="V",
+    )
     width: float = key(
         "quantity",
         "planar 2d/3d: lateral size of the slab",
@@ -261,7 +267,12 @@ class Electrolyte:
         choices=("none", "renkin", "dechadilok-deen"),
     )
     relative_permittivity: float = key(
-        "float", "relative permittivity of the electrolyte", default=78.5, positive=True
+        "float",
+        "poisson models, Debye length: relative permittivity of the electrolyte "
+        "(water at 25 °C: 78.4, CRC Handbook of Chemistry and Physics, 'Permittivity of "
+        "water'; Malmberg & Maryott, J. Res. NBS 56 (1956) 1; 78.5 as commonly rounded)",
+        default=78.5,
+        positive=True,
     )
     steric: bool = key("bool", "mean-field steric (Bikerman) flux term", default=False)
     ion_size: float | None = key(
@@ -400,6 +411,51 @@ class Reaction:
     )
 
 
+#: Charged walls a [[walls]] entry can name (facet groups of the geometry kinds).
+WALL_GROUPS = ("electrode", "pore_wall", "cavity_wall", "outer_surface")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wall:
+    """[[walls]]: the electrostatic condition on one wall (poisson models).
+
+    ``name`` is the wall's physical group; walls not listed are uncharged
+    (ε ∂φ/∂n = 0). The bath face (``outer_boundary``, and both ends of a
+    ``cylinder-pore``) holds the bulk concentrations and φ = 0, the reference
+    of every potential here. Conditions: ``charge`` (σ given), ``potential``
+    (φ given), ``stern`` (a polarised electrode behind a Stern layer:
+    σ = C_S (E − E_pzc − φ_wall), E = electrode.potential, both vs RHE, so
+    E − E_pzc is the metal's potential against the bath at zero charge).
+    Steady runs ramp the charge, potential or E − E_pzc from (nearly) 0 with
+    the continuation multiplier.
+    """
+
+    name: str = key("str", "the wall (physical group)", default=REQUIRED, choices=WALL_GROUPS)
+    condition: str = key(
+        "str",
+        "charge: given surface charge density (ε ∂φ/∂n = σ, n out of the electrolyte); "
+        "potential: given potential relative to the bath; stern: Stern layer in series, "
+        "σ = C_S (electrode.potential − zero_charge_potential − φ_wall)",
+        default=REQUIRED,
+        choices=("charge", "potential", "stern"),
+    )
+    surface_charge: float | None = key(
+        "quantity", "charge: surface charge density of the wall", unit="C/m^2"
+    )
+    potential: float | None = key(
+        "quantity", "potential: wall potential relative to the bath (φ = 0)", unit="V"
+    )
+    stern_capacitance: float | None = key(
+        "quantity",
+        "stern: capacitance of the Stern (Helmholtz) layer per area (source it)",
+        unit="F/m^2",
+        positive=True,
+    )
+    zero_charge_potential: float | None = key(
+        "quantity", "stern: potential of zero charge of the wall, vs RHE (source it)", unit="V"
+    )
+
+
 SECTIONS: dict[str, type] = {
     "case": CaseInfo,
     "geometry": Geometry,
@@ -410,7 +466,7 @@ SECTIONS: dict[str, type] = {
     "solver": Solver,
     "output": Output,
 }
-ARRAYS: dict[str, type] = {"species": Species, "reactions": Reaction}
+ARRAYS: dict[str, type] = {"species": Species, "reactions": Reaction, "walls": Wall}
 SOLVENT = "H2O"
 
 
@@ -431,6 +487,7 @@ class Case:
     output: Output
     species: tuple[Species, ...]
     reactions: tuple[Reaction, ...]
+    walls: tuple[Wall, ...] = ()
     source: str = dataclasses.field(default="<dict>", compare=False)
 
     def species_named(self, name: str) -> Species:
@@ -447,6 +504,13 @@ class Case:
                 return r
         raise KeyError(name)
 
+    def wall_named(self, name: str) -> Wall | None:
+        """The [[walls]] entry of a wall group, or None (an uncharged wall)."""
+        for w in self.walls:
+            if w.name == name:
+                return w
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         """The resolved case as TOML-ready data (quantities as strings in SI units)."""
         out: dict[str, Any] = {}
@@ -456,6 +520,8 @@ class Case:
         out["reactions"] = [
             _section_to_dict(r, Reaction, units=_rate_units(r, self)) for r in self.reactions
         ]
+        if self.walls:  # absent when empty: cases without walls keep their hash
+            out["walls"] = [_section_to_dict(w, Wall) for w in self.walls]
         return out
 
     def to_toml(self) -> str:
@@ -724,6 +790,7 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
         vals = _read_section(cls, raw.get(sec, {}), sec, file, problems)
         sections[sec] = vals
     species_vals = _read_array("species", Species, raw, file, problems)
+    wall_vals = _read_array("walls", Wall, raw, file, problems)
     phases = {str(s.get("name")): s.get("phase") for s in species_vals}
     reaction_vals = []
     for i, entry in enumerate(_entries("reactions", raw, file, problems)):
@@ -747,6 +814,7 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
         **{sec: cls(**sections[sec]) for sec, cls in SECTIONS.items()},
         species=tuple(Species(**v) for v in species_vals),
         reactions=tuple(Reaction(**v) for v in reaction_vals),
+        walls=tuple(Wall(**v) for v in wall_vals),
         source=file,
     )
     from confine.validate import check_case  # the cross-key rules

@@ -40,7 +40,7 @@ MESH_FORMAT = 1
 MESH_FILE = "mesh.xdmf"
 INFO_FILE = "info.json"
 #: Geometry keys that do not change the mesh (boundary condition, validation threshold).
-_NOT_SHAPING = frozenset({"bath_boundary", "min_wall"})
+_NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage"})
 
 
 @dataclass
@@ -72,6 +72,8 @@ def mesh_key(case: Case) -> dict[str, Any]:
             "temperature": case.electrolyte.temperature,
             "relative_permittivity": case.electrolyte.relative_permittivity,
         }
+        if case.geometry.kind == "cylinder-pore":  # refined toward the pore ends too
+            key["debye"]["pore_ends"] = True
     return key
 
 

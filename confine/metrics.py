@@ -62,6 +62,19 @@ UNITS = {
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
     "time_s": "s",
+    "surface_charge_C_per_m2": "C/m^2",
+    "differential_capacitance_F_per_m2": "F/m^2",
+    "potential_V": "V",
+    "section_mean_mol_L": "mol/L",
+    "phi_wall_V": "V",
+    "phi_axis_V": "V",
+    "space_charge_section_mean_C_per_m3": "C/m^3",
+    "z_nm": "nm",
+    "debye_length_nm": "nm",
+    "end_voltage_V": "V",
+    "conductance_S": "S",
+    "flux_out_of_end_a_mol_s": "mol/s",
+    "transference_number": "1",
 }
 
 
@@ -339,8 +352,12 @@ def compute_metrics(
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
+    double_layer = _double_layer_metrics(case, md, solution) if p.poisson else {}
+    if case.geometry.end_voltage is not None:
+        double_layer["pore_conduction"] = _pore_conduction(case, solution)
     return _with_units(
         {
+            **double_layer,
             "basis": "per whole particle (cell integrals x multiplicity)",
             "multiplicity": m,
             "definitions": {
@@ -361,6 +378,27 @@ def compute_metrics(
                 "bulk species",
                 "current": "sum over electrochemical steps of n F rate (cathodic positive)",
                 "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
+                **(
+                    {
+                        "walls": "per [[walls]] entry: area-mean surface charge (given, or "
+                        "the consistent flux of Poisson's equation for a given potential), "
+                        "area-mean potential vs the bath, differential capacitance dσ/dψ "
+                        "from the linearised problem (absent with adsorbates)",
+                        "pore_middle": "cross-section z = pore_length/2 of an axisymmetric "
+                        "cylinder-pore: means (2/a²)∫ c r dr, φ at the wall and on the axis",
+                    }
+                    if p.poisson
+                    else {}
+                ),
+                **(
+                    {
+                        "pore_conduction": "ionic current F Σ z N through the pore under "
+                        "end_voltage (consistent outflow at end_a; positive for V > 0), "
+                        "conductance current / end_voltage, transference numbers F z N / I",
+                    }
+                    if case.geometry.end_voltage is not None
+                    else {}
+                ),
             },
             "units": UNITS,
             "solver": {
@@ -435,6 +473,62 @@ KEY_UNITS = {
 }
 
 
+def _pore_conduction(case: Case, solution: Solution) -> dict[str, Any]:
+    """A cylinder pore under geometry.end_voltage V: the ionic current
+    I = F Σ z_i N_i with N_i the consistent outflow through end_a (positive for
+    V > 0: cations leave at the low-potential end), conductance I/V and
+    transference numbers F z_i N_i / I (per pore)."""
+    p = solution.problem
+    volts = float(case.geometry.end_voltage or 0.0)
+    flux = {n: p.outward_flux(n, "end_a") for n in p.c_ref}
+    current = FARADAY * sum(p.charges[n] * f for n, f in flux.items())
+    return {
+        "end_voltage_V": volts,
+        "current_A": current,
+        "conductance_S": current / volts if volts != 0.0 else None,
+        "species": {
+            n: {
+                "flux_out_of_end_a_mol_s": f,
+                "transference_number": (
+                    FARADAY * p.charges[n] * f / current if current != 0.0 else None
+                ),
+            }
+            for n, f in flux.items()
+        },
+    }
+
+
+def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, Any]:
+    """Poisson models: the Debye length, each [[walls]] entry's charge, potential and
+    differential capacitance, and the middle cross-section of a cylinder pore."""
+    p = solution.problem
+    out: dict[str, Any] = {"debye_length_nm": p.debye / 1e-9}
+    out["walls"] = {
+        w.name: {
+            "surface_charge_C_per_m2": p.wall_charge(w.name),
+            "potential_V": p.wall_potential(w.name),
+            "differential_capacitance_F_per_m2": p.wall_capacitance(w.name),
+        }
+        for w in case.walls
+    }
+    g = case.geometry
+    if g.kind == "cylinder-pore" and p.axisymmetric and g.pore_length is not None:
+        z = g.pore_length / 2 / p.L
+        funcs = p.physical_functions()
+        names = [n for n in p.c_ref] + ["phi", "space_charge"]
+        sec = section_of_pore(
+            {n: funcs[n] for n in names}, md.mesh, p.comm, z, g.pore_diameter / 2 / p.L
+        )
+        out["pore_middle"] = {
+            "z_nm": z * p.L / 1e-9,
+            "phi_wall_V": sec["wall"]["phi"],
+            "phi_axis_V": sec["axis"]["phi"],
+            "space_charge_section_mean_C_per_m3": sec["mean"]["space_charge"],
+            "species": {n: {"section_mean_mol_L": sec["mean"][n] / MOL_L} for n in p.c_ref},
+        }
+    return out
+
+
 #: C_I/C_E definitions reported per species ("interior mean / exterior mean"):
 #: cavity volume mean over the outer pore-mouth area mean (the default), over
 #: the bath volume mean, the inner over the outer pore mouth, and the cavity
@@ -468,4 +562,86 @@ def _with_units(node: Any, key: str = "", parent: str = "") -> Any:
     return node
 
 
-__all__ = ["compute_metrics", "electrons_per_molecule", "molar_mass"]
+#: Gauss–Legendre points and weights on [0, 1] (3 points: exact for P2 × r).
+_GL_X = 0.5 + 0.5 * np.array([-math.sqrt(0.6), 0.0, math.sqrt(0.6)])
+_GL_W = np.array([5.0, 8.0, 5.0]) / 18.0
+
+
+def section_of_pore(
+    fields: Mapping[str, Any], mesh: Any, comm: Any, z: float, radius: float
+) -> dict[str, Any]:
+    """Cross-section of an axisymmetric (r, z) mesh at height z, 0 ≤ r ≤ radius.
+
+    The line z = const is cut by every owned cell it crosses (a cell counts
+    when min z ≤ z < max z, so a line along a row of edges is counted once);
+    on each piece Gauss–Legendre points integrate f·r exactly for P1 and P2
+    fields. Collective.
+
+    Args:
+        fields: name -> Function (P1 or P2 Lagrange on the mesh).
+        mesh: the (r, z) mesh (coordinates in mesh units).
+        comm: its communicator.
+        z: height of the section (mesh units).
+        radius: outer radius of the section (mesh units).
+
+    Returns:
+        ``mean``: name -> (2/a²) ∫ f r dr; ``wall`` and ``axis``: name -> f at
+        (radius, z) and (0, z).
+    """
+    tdim = mesh.topology.dim
+    n = mesh.topology.index_map(tdim).size_local
+    x = mesh.geometry.x
+    cells_x = x[mesh.geometry.dofmaps[0][:n]]  # (n, 3, 3)
+    cz = cells_x[:, :, 1]
+    hit = np.flatnonzero((cz.min(axis=1) <= z) & (cz.max(axis=1) > z))
+    pts, wts, owners = [], [], []
+    ends: dict[str, tuple[float, int, float]] = {}  # side -> (|r − target|, cell, r)
+    for c in hit:
+        rs = []
+        for i, j in ((0, 1), (1, 2), (2, 0)):
+            (ra, za), (rb, zb) = cells_x[c, i, :2], cells_x[c, j, :2]
+            if za == zb:
+                if za == z:
+                    rs += [ra, rb]
+                continue
+            t = (z - za) / (zb - za)
+            if 0.0 <= t <= 1.0:
+                rs.append(ra + t * (rb - ra))
+        if not rs:
+            continue
+        r0, r1 = max(min(rs), 0.0), min(max(rs), radius)
+        for side, target, r in (("axis", 0.0, r0), ("wall", radius, r1)):
+            if side not in ends or abs(r - target) < ends[side][0]:
+                ends[side] = (abs(r - target), int(c), r)
+        if r1 <= r0:
+            continue
+        rq = r0 + (r1 - r0) * _GL_X
+        pts.append(rq)
+        wts.append((r1 - r0) * _GL_W * rq)
+        owners.append(np.full(3, c, dtype=np.int32))
+    names = list(fields)
+    local = np.zeros(len(names))
+    if pts:
+        r = np.concatenate(pts)
+        w = np.concatenate(wts)
+        cells = np.concatenate(owners)
+        p3 = np.column_stack([r, np.full_like(r, z), np.zeros_like(r)])
+        for k, name in enumerate(names):
+            local[k] = float(np.dot(fields[name].eval(p3, cells).ravel(), w))
+    total = np.zeros_like(local)
+    comm.Allreduce(local, total)
+    out: dict[str, Any] = {"mean": {nm: 2.0 * total[k] / radius**2 for k, nm in enumerate(names)}}
+    for side in ("axis", "wall"):
+        if side in ends:
+            _, cell, r_end = ends[side]
+            at = np.array([[r_end, z, 0.0]])
+            vals = [float(fields[nm].eval(at, [cell])[0]) for nm in names]
+            mine = (ends[side][0], vals)
+        else:
+            mine = (math.inf, [0.0] * len(names))
+        best = min(comm.allgather(mine), key=lambda t: t[0])
+        out[side] = dict(zip(names, best[1], strict=True))
+    return out
+
+
+__all__ = ["compute_metrics", "electrons_per_molecule", "molar_mass", "section_of_pore"]

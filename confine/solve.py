@@ -4,7 +4,8 @@ Unknowns (all dimensionless, Lagrange P``solver.degree``):
 
 * block 0, on the whole fluid mesh: ĉ_i = c_i / c_ref,i for every solution
   species (the ion eliminated by the electroneutral model excepted) and, for
-  the ``secondary`` and ``electroneutral`` models, φ̂ = Fφ/RT;
+  the ``secondary``, ``electroneutral``, ``poisson`` and ``poisson-steric``
+  models, φ̂ = Fφ/RT;
 * block 1, on a submesh of the catalyst (layer cells, or surface facets, via
   ``create_submesh`` + ``entity_maps``): the coverages θ_a of adsorbed species.
 
@@ -16,9 +17,12 @@ adsorbate balance by a rate scale of its own. Values that sweeps change
 ``fem.Constant``s: forms compile once per mesh, and a warm start on the same
 mesh reuses the :class:`Problem`.
 
-Steady runs: continuation on a multiplier s of every catalytic rate constant,
-s = 1e-8 … 1 geometrically, from the bulk state with coverages balancing the
-site kinetics (which solves s → 0 exactly); a failed step is halved. Each
+Steady runs: continuation on a multiplier s of every catalytic rate constant
+(and, from 1e-4 at the start, of every wall charge and wall potential,
+[[walls]] of the poisson models: :data:`WALL_FLOOR`), s = 1e-8 … 1
+geometrically, from the bulk, nearly uncharged state with coverages
+balancing the site kinetics (which solves s → 0 exactly); a failed step is
+halved. Each
 step is a line-search Newton (SNES ``newtonls``/``bt``, MUMPS LU in 2D and
 small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_DOFS` in 3D). If it
 converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
@@ -41,7 +45,7 @@ from typing import Any, cast
 import numpy as np
 import ufl
 
-from confine.case import Case, Reaction
+from confine.case import Case, Reaction, Wall
 from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
 from confine.geometry.groups import tag, tags
@@ -95,6 +99,14 @@ RESIDUAL_DROP = 1e-6
 ROUNDOFF_DROP = 1e-8
 #: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
 DIRECT_MAX_DOFS = 150_000
+#: Wall charges and potentials follow m(s) = max(s, WALL_FLOOR · s^(1/4)) in the
+#: continuation: 1e-4 of their value at s = 1e-8 (a start well above round-off,
+#: still linear), then the same steps as the rates from s = 1e-2 on.
+WALL_FLOOR = 1e-2
+#: Potential models that solve Poisson's equation for φ (double layers resolved).
+POISSON_MODELS = ("poisson", "poisson-steric")
+#: Potential models with φ among the unknowns.
+PHI_MODELS = ("secondary", "electroneutral", *POISSON_MODELS)
 
 Expr = Any
 FieldFn = Callable[[Any], Any]  # x (mesh coordinates, nm) -> UFL expression
@@ -187,7 +199,7 @@ class Solution:
         call this first.
         """
         self.problem.update(self.case)
-        _assign(self.problem.s, 1.0)
+        self.problem.set_multiplier(1.0)
         self.problem._restore(self.state)
         return self.problem
 
@@ -333,6 +345,10 @@ def form_signature(case: Case) -> dict[str, Any]:
             r["backward_rate_constant"] = True
     for sp in d.get("species", []):
         sp.pop("bulk", None)
+    for wall in d.get("walls", []):  # ramped Constants (the Stern capacitance is compiled in)
+        for k in ("surface_charge", "potential", "zero_charge_potential"):
+            wall.pop(k, None)
+    d.get("geometry", {}).pop("end_voltage", None)
     return d
 
 
@@ -354,11 +370,8 @@ class Problem:
         self.linear_solver = linear_solver
         self.transient = case.solver.transient
         model = case.electrolyte.potential_model
-        if model not in ("none", "secondary", "electroneutral"):
-            raise NotImplementedError(
-                f"potential model {model!r} is not in this solver yet "
-                "(none, secondary, electroneutral)"
-            )
+        if model not in ("none", *PHI_MODELS):
+            raise NotImplementedError(f"potential model {model!r} is not in this solver")
         self.case = case
         self.meshdata = meshdata
         self.mesh = meshdata.mesh
@@ -374,7 +387,7 @@ class Problem:
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._extra_options = dict(petsc_options or {})
         self._forms: dict[Any, Any] = {}
-        self._flux_tests: dict[str, fem.Function] = {}
+        self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
 
         sol = [s for s in case.species if s.phase == "solution"]
         self.adsorbed = [s.name for s in case.species if s.phase == "adsorbed"]
@@ -388,7 +401,8 @@ class Problem:
         if model == "electroneutral":
             self.eliminated = potential.eliminated_ion(case).name
         self.unknowns = [s.name for s in sol if s.name != self.eliminated]
-        self.has_phi = model in ("secondary", "electroneutral")
+        self.has_phi = model in PHI_MODELS
+        self.poisson = model in POISSON_MODELS
         if self.has_phi:
             self.unknowns.append("phi")
 
@@ -543,6 +557,44 @@ class Problem:
         echem = [r for r in case.reactions if r.type == "electrochemical"]
         self.alpha = {r.name: self._const(r.transfer_coefficient) for r in echem}
         self.e_ref = {r.name: self._const(r.reference_potential) for r in echem}
+        #: Half the voltage across a cylinder pore (φ̂ at end_b; −that at end_a), and
+        #: the ramped end potentials.
+        self.end_target = 0.5 * float(case.geometry.end_voltage or 0.0) / self.vt
+        self.end_value = {
+            "end_a": self._const(-self.end_target),
+            "end_b": self._const(self.end_target),
+        }
+        #: Wall data at s = 1 (σ̂ or ψ̂) and the constants holding the ramped values.
+        self.wall_target: dict[str, float] = {}
+        self.wall_value: dict[str, fem.Constant] = {}
+        if self.poisson:
+            self.charge_scale = potential.charge_scale(case, self.L)
+            for wall in case.walls:
+                self.wall_target[wall.name] = self._wall_hat(wall)
+                self.wall_value[wall.name] = self._const(self.wall_target[wall.name])
+
+    def _wall_hat(self, wall: Wall) -> float:
+        """Scaled wall data: σ̂ = σ / (ε RT/(F L)), ψ̂ = Fψ/RT, or (Stern) F(E − E_pzc)/RT."""
+        if wall.condition == "charge":
+            return float(wall.surface_charge or 0.0) / self.charge_scale
+        if wall.condition == "stern":
+            e_pzc = float(wall.zero_charge_potential or 0.0)
+            return (self.case.electrode.potential - e_pzc) / self.vt
+        return float(wall.potential or 0.0) / self.vt
+
+    def _stern_conductance(self, wall: Wall) -> float:
+        """k = C_S L / ε of a Stern wall (scaled)."""
+        return float(wall.stern_capacitance or 0.0) * self.L / potential.permittivity(self.case)
+
+    def set_multiplier(self, value: float) -> None:
+        """Set the continuation multiplier s: catalytic rates × s, wall charges and
+        potentials and the voltage across a pore × max(s, :data:`WALL_FLOOR` · s^(1/4))."""
+        _assign(self.s, value)
+        ramp = max(value, WALL_FLOOR * value**0.25)
+        for name, c in self.wall_value.items():
+            _assign(c, ramp * self.wall_target[name])
+        _assign(self.end_value["end_a"], -ramp * self.end_target)
+        _assign(self.end_value["end_b"], ramp * self.end_target)
 
     def update(self, case: Case) -> None:
         """Take a case that differs only in swept values.
@@ -571,6 +623,10 @@ class Problem:
                 _assign(self.e_ref[r.name], r.reference_potential)
         for s in self.c_ref:
             _assign(self.bulk_hat[s], case.species_named(s).bulk / self.c_ref[s])
+        for wall in case.walls:
+            self.wall_target[wall.name] = self._wall_hat(wall)
+        self.end_target = 0.5 * float(case.geometry.end_voltage or 0.0) / self.vt
+        self.set_multiplier(float(self.s.value))
 
     # ------------------------------------------------------------------ fields
     def _physical_fields(self, u: Any, theta: Any) -> tuple[dict[str, Expr], dict[str, Expr], Expr]:
@@ -645,9 +701,14 @@ class Problem:
         return out
 
     def _steric(self, conc_hat: Mapping[str, Expr]) -> Expr | None:
-        """Gradient of S = −ln(1 − Σ v_j c_j) in mesh units, or None."""
+        """Gradient of S = −ln(1 − Σ v_j c_j) in mesh units, or None.
+
+        On with ``electrolyte.steric`` or the ``poisson-steric`` model; the
+        lattice spacing is ``electrolyte.ion_size`` for every ion, else twice
+        each ion's ``radius`` (sizes per ion).
+        """
         e = self.case.electrolyte
-        if not e.steric:
+        if not (e.steric or self.model == "poisson-steric"):
             return None
         ions = [s for s in self.case.species if s.phase == "solution" and s.charge != 0]
         vols, cs = [], []
@@ -740,11 +801,49 @@ class Problem:
             F0 += form
             if far:
                 F0 += phi_hat / self._far_field_radius() * wphi * w * self.ds(outer)
+        if self.poisson:
+            F0 += self._poisson_form(conc, phi_hat, ex)
         forms = [F0]
         if self.adsorbed:
             forms.append(self._adsorbate_form(conc, cov, phi, nu, ex))
         self.F = forms
         self._build_bcs(ex)
+
+    def _poisson_form(self, conc: Mapping[str, Expr], phi_hat: Expr, ex: Any) -> Any:
+        """Scaled Poisson equation (see :mod:`confine.physics.potential`), tested with
+        the φ component: interior part kept in ``poisson_interior`` (for the
+        consistent wall charge), charged walls added."""
+        case = self.case
+        assert phi_hat is not None
+        wphi = _part(self.v, self.unknowns.index("phi"))
+        #: Σ z² c_bulk (mol/m³) and the Debye length (m).
+        self.strength = potential.ionic_strength_sum(case)
+        self.debye = potential.debye_length(case)
+        self.debye_ratio = self.L / self.debye
+        self.rho_hat = potential.space_charge_hat(self.charges, conc, self.strength)
+        form = potential.poisson_form(
+            phi_hat, wphi, self.rho_hat, self.debye_ratio, self.w, self.dx
+        )
+        if ex is not None:
+            form -= self._mms_poisson_source(ex) * wphi * self.w * self.dx
+        self.poisson_interior = form
+        for wall in case.walls:
+            ds = self.ds(tag(wall.name))
+            if wall.condition == "charge":
+                form += potential.wall_charge_form(self.wall_value[wall.name], wphi, self.w, ds)
+            elif wall.condition == "stern":
+                k = self._stern_conductance(wall)
+                form += potential.stern_form(
+                    k, self.wall_value[wall.name], phi_hat, wphi, self.w, ds
+                )
+        return form
+
+    def _mms_poisson_source(self, ex: Mapping[str, Any]) -> Expr:
+        """g = −∇̂²φ̂ − (L/λ_D)² ρ̂ of the exact fields (scaled)."""
+        phi_hat = ex["phi"] / self.vt
+        lap = transport.divergence(ufl.grad(phi_hat), self.x, self.axisymmetric)
+        rho = potential.space_charge_hat(self.charges, ex["conc"], self.strength)
+        return -lap - self.debye_ratio**2 * rho
 
     def _adsorbate_form(
         self,
@@ -820,13 +919,34 @@ class Problem:
             out[a] = total if total > 0 and math.isfinite(total) else 1.0
         return out
 
+    def bath_facets(self) -> np.ndarray:
+        """Facets holding the bath condition: outer_boundary, and a cylinder-pore's ends."""
+        ft = self.meshdata.facet_tags
+        names = ["outer_boundary"]
+        if self.case.geometry.kind == "cylinder-pore":
+            names += ["end_a", "end_b"]
+        return np.sort(ft.indices[np.isin(ft.values, [tag(n) for n in names])])
+
     def _build_bcs(self, ex: Any) -> None:
         self.bcs: list[Any] = []
-        if self.case.geometry.bath_boundary != "bulk":
-            return
+        #: (component, dofs, wall name or None for the bath) of every Dirichlet condition.
+        self._bc_dofs: list[tuple[int, np.ndarray, str | None]] = []
         fdim = self.tdim - 1
         ft = self.meshdata.facet_tags
-        facets = ft.indices[ft.values == tag("outer_boundary")]
+        if self.poisson:
+            iphi = self.unknowns.index("phi")
+            sub = _sub(self.V, iphi)
+            for wall in self.case.walls:
+                if wall.condition != "potential":
+                    continue
+                wf = ft.indices[ft.values == tag(wall.name)]
+                dofs = fem.locate_dofs_topological(sub, fdim, wf)
+                self.bcs.append(fem.dirichletbc(self.wall_value[wall.name], dofs, sub))
+                self._bc_dofs.append((iphi, dofs, wall.name))
+        if self.case.geometry.bath_boundary != "bulk":
+            return
+        facets = self.bath_facets()
+        voltage = self.case.geometry.end_voltage is not None
         for i, name in enumerate(self.unknowns):
             sub = _sub(self.V, i)
             if ex is not None:
@@ -839,7 +959,15 @@ class Problem:
                 dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)
                 self.bcs.append(fem.dirichletbc(g, dofs, sub))
                 continue
+            if name == "phi" and voltage:  # ±V/2 at the two ends of a cylinder pore
+                for end, end_phi in self.end_value.items():
+                    ef = ft.indices[ft.values == tag(end)]
+                    edofs = fem.locate_dofs_topological(sub, fdim, ef)
+                    self._bc_dofs.append((i, edofs, None))
+                    self.bcs.append(fem.dirichletbc(end_phi, edofs, sub))
+                continue
             dofs = fem.locate_dofs_topological(sub, fdim, facets)
+            self._bc_dofs.append((i, dofs, None))
             value = 0.0 if name == "phi" else self.bulk_hat[name]
             if name == "phi":
                 self.bcs.append(fem.dirichletbc(float(value), dofs, sub))
@@ -970,6 +1098,11 @@ class Problem:
         self._vi: Any = None
         snes.setConvergenceTest(cast(Any, self._convergence_test))
         self._masks = self._field_masks()
+        #: Smallest size of each field in the step test: 1 (one RT/F) for φ under the
+        #: poisson models, whose walls ramp from s = 1e-8 (φ̂ ~ 1e-8 there), else 0.
+        self._size_floor = np.zeros(len(self._masks))
+        if self.poisson:
+            self._size_floor[self.unknowns.index("phi")] = 1.0
         self._set_bounds()
         self.dofs = self._global_dofs()
         pc = snes.getKSP().getPC()
@@ -1007,7 +1140,8 @@ class Problem:
         return masks
 
     def _convergence_test(self, snes: Any, it: int, norms: tuple[float, float, float]) -> int:
-        """Converged when every field's Newton step is below rtol of that field's size.
+        """Converged when every field's Newton step is below rtol of that field's size
+        (φ̂ of the poisson models: of max(size, 1)).
 
         A global residual norm mixes fields of very different sizes (a trace
         product next to the supporting electrolyte), so PETSc's default test
@@ -1035,7 +1169,7 @@ class Problem:
         )
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
-        small = bool(np.all(glob[:, 0] <= rtol * glob[:, 1]))
+        small = bool(np.all(glob[:, 0] <= rtol * np.maximum(glob[:, 1], self._size_floor)))
         # a small step only counts with a residual that fell too (an inexact or
         # failed linear solve can also give small steps)
         reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)
@@ -1219,11 +1353,15 @@ class Problem:
         if (
             reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH)
             and len(h) >= 2
-            and h[-1] <= ROUNDOFF_DROP * h[0]
+            and (
+                h[-1] <= ROUNDOFF_DROP * h[0]
+                or (len(h) >= 3 and h[-1] <= RESIDUAL_DROP * h[0] and h[-1] >= 0.99 * h[-2])
+            )
         ):
             # the residual already fell to round-off (a linear or nearly linear
-            # problem solved in one step): the line search can only fail from
-            # there, and the state is converged
+            # problem solved in one step), or fell by RESIDUAL_DROP and stalls
+            # there (its round-off floor, e.g. a tiny first continuation step):
+            # the line search can only fail from there, and the state is converged
             reason = int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_RELATIVE)
         return (
             reason,
@@ -1275,7 +1413,7 @@ class Problem:
         reached: list[float] = []
         if warm:
             saved = self._state()
-            _assign(self.s, 1.0)
+            self.set_multiplier(1.0)
             reason, its, lits = self._newton()
             newton += its
             linear += lits
@@ -1296,7 +1434,7 @@ class Problem:
         while True:
             attempts += 1
             saved = self._state()
-            _assign(self.s, 10.0**log_target)
+            self.set_multiplier(10.0**log_target)
             reason, its, lits = self._newton()
             newton += its
             linear += lits
@@ -1337,7 +1475,7 @@ class Problem:
             tarr = self.theta.x.array.reshape(-1, len(self.adsorbed))
             for j, a in enumerate(self.adsorbed):
                 tarr[:, j] = self.case.species_named(a).initial
-        _assign(self.s, 1.0)
+        self.set_multiplier(1.0)
         t, dt = 0.0, dt_max
         newton = linear = 0
         history: list[float] = []
@@ -1425,28 +1563,140 @@ class Problem:
         dim = self.d - 1 if r.where == "surface" else self.d
         return self.integrate(self.rates[name] * self.w * meas) * self.L**dim
 
-    def outward_flux(self, name: str) -> float:
-        """Outward flux (mol/s per cell) through outer_boundary from the assembled residual.
+    def outward_flux(self, name: str, group: str | None = None) -> float:
+        """Outward flux (mol/s per cell) through the bath faces from the assembled residual.
 
         The residual of the species balance tested with the P1 function that is
-        1 on outer-boundary nodes and 0 elsewhere (the consistent flux), so it
+        1 on the faces' nodes and 0 elsewhere (the consistent flux), so it
         is exact to the solver tolerance, unlike −D∇c·n of the P1 field.
+
+        Args:
+            name: a solution species.
+            group: one facet group (e.g. ``end_a``); default every bath face
+                (:meth:`bath_facets`).
         """
-        g = self._flux_tests.get(name)
-        if g is None:  # one test function per species: its functional compiles once
+        key = (name, group)
+        g = self._flux_tests.get(key)
+        if g is None:  # one test function per species and faces: its functional compiles once
             g = fem.Function(self.V)
             fdim = self.tdim - 1
-            ft = self.meshdata.facet_tags
-            facets = ft.indices[ft.values == tag("outer_boundary")]
+            if group is None:
+                facets = self.bath_facets()
+            else:
+                ft = self.meshdata.facet_tags
+                facets = ft.indices[ft.values == tag(group)]
             comp = self.eq_test[name]
             sub = _sub(self.V, comp)
             Vi, _ = sub.collapse()
             dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
             g.x.array[dofs] = 1.0
             g.x.scatter_forward()
-            self._flux_tests[name] = g
+            self._flux_tests[key] = g
         functional = ufl.replace(self.eq_forms[name], {self.v: g})
         return -self.integrate(functional) * self.eq_scale[name]
+
+    # ------------------------------------------------------------------ walls (poisson)
+    def _wall_indicator(self, name: str) -> fem.Function:
+        """Function in V whose φ component is 1 on the wall's nodes, 0 elsewhere."""
+        g = fem.Function(self.V)
+        ft = self.meshdata.facet_tags
+        facets = ft.indices[ft.values == tag(name)]
+        sub = _sub(self.V, self.unknowns.index("phi"))
+        Vi, _ = sub.collapse()
+        dofs = fem.locate_dofs_topological((sub, Vi), self.tdim - 1, facets)[0]
+        g.x.array[dofs] = 1.0
+        g.x.scatter_forward()
+        return g
+
+    def _wall_area_hat(self, name: str) -> float:
+        return self.integrate(self.w * self.ds(tag(name)))
+
+    def wall_potential(self, name: str) -> float:
+        """Area mean of φ over a wall (V, relative to the bath)."""
+        if not self.poisson:
+            raise ValueError("wall potentials need a poisson potential model")
+        phi_hat = _part(self.u, self.unknowns.index("phi"))
+        return (
+            self.vt
+            * self.integrate(phi_hat * self.w * self.ds(tag(name)))
+            / (self._wall_area_hat(name))
+        )
+
+    def wall_charge(self, name: str) -> float:
+        """Area mean surface charge density of a wall (C/m²).
+
+        A wall of given charge returns it; otherwise (given potential, Stern
+        layer, or an uncharged wall) the consistent flux: Poisson's residual tested with the
+        function that is 1 on the wall's nodes, which is ∮ ε ∂φ/∂n = the wall's
+        charge to solver tolerance (Gauss's law for the discrete solution).
+        """
+        if not self.poisson:
+            raise ValueError("wall charges need a poisson potential model")
+        wall = self.case.wall_named(name)
+        if wall is not None and wall.condition == "charge":
+            return float(self.wall_value[name].value) * self.charge_scale
+        g = self._wall_indicator(name)
+        q = self.integrate(ufl.replace(self.poisson_interior, {self.v: g}))
+        return q / self._wall_area_hat(name) * self.charge_scale
+
+    def wall_capacitance(self, name: str) -> float | None:
+        """Differential capacitance dσ/dψ of a [[walls]] entry (F/m²), from the tangent.
+
+        The linearised problem J δu = −∂F/∂p is solved for the wall's data p
+        (σ̂, ψ̂, or the Stern wall's ψ̂_M = F(E − E_pzc)/RT), then
+        C = (ε/L) dσ̂/dψ̂: exact for the discrete solution, no finite
+        differences. ψ is the wall potential (charge, potential: the diffuse
+        layer's capacitance) or the electrode potential (stern: Stern and
+        diffuse layers in series, dσ/dE). None with adsorbed species (a
+        two-block system) or for a wall not in [[walls]].
+        """
+        wall = self.case.wall_named(name)
+        if not self.poisson or wall is None or self.theta is not None:
+            return None
+        du = fem.Function(self.V)
+        a = self.form(ufl.derivative(self.F[0], self.u, ufl.TrialFunction(self.V)))
+        iphi = self.unknowns.index("phi")
+        wphi = _part(self.v, iphi)
+        zero = self._const(0.0)
+        if wall.condition == "charge":  # ∂F/∂σ̂ = −∮ w: J δu = ∮ w
+            rhs = wphi * self.w * self.ds(tag(name))
+        elif wall.condition == "stern":  # ∂F/∂ψ̂_M = −∮ k w
+            rhs = self._stern_conductance(wall) * wphi * self.w * self.ds(tag(name))
+        else:
+            rhs = zero * wphi * self.w * self.dx
+        tbcs = []
+        for comp, dofs, owner in self._bc_dofs:
+            value = 1.0 if (owner == name and wall.condition == "potential") else 0.0
+            tbcs.append(fem.dirichletbc(value, dofs, _sub(self.V, comp)))
+        A = fem_petsc.assemble_matrix(a, bcs=tbcs)
+        A.assemble()
+        L = self.form(rhs)
+        b = fem_petsc.assemble_vector(L)
+        fem_petsc.apply_lifting(b, [a], bcs=[tbcs])
+        cast(Any, b).ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        fem_petsc.set_bc(b, tbcs)
+        ksp: Any = PETSc.KSP().create(cast(Any, self.comm))
+        ksp.setOperators(A)
+        ksp.setType("preonly")
+        ksp.getPC().setType("lu")
+        ksp.getPC().setFactorSolverType("mumps")
+        x = b.duplicate()
+        ksp.solve(b, x)
+        du.x.array[: len(x.array_r)] = x.array_r
+        du.x.scatter_forward()
+        for obj in (ksp, A, b, x):
+            obj.destroy()
+        area = self._wall_area_hat(name)
+        dphi = _part(du, iphi)
+        if wall.condition == "charge":
+            dsigma = 1.0
+            dpsi = self.integrate(dphi * self.w * self.ds(tag(name))) / area
+        else:
+            g = self._wall_indicator(name)
+            functional = ufl.replace(self.poisson_interior, {self.v: g})
+            dsigma = self.integrate(ufl.derivative(functional, self.u, du)) / area
+            dpsi = 1.0
+        return potential.permittivity(self.case) / self.L * dsigma / dpsi
 
     def physical_functions(self) -> dict[str, fem.Function]:
         """P1 Functions on the whole mesh in mol/m³ (species), V (phi) and coverage
@@ -1464,6 +1714,8 @@ class Problem:
             out[name] = to_p1(self.conc[name], name)
         if self.has_phi:
             out["phi"] = to_p1(self.phi, "phi")
+        if self.poisson:  # ρ = F Σ z c (C/m³)
+            out["space_charge"] = to_p1(FARADAY * self.strength * self.rho_hat, "space_charge")
         if self.theta is not None and self.catalyst == "layer":
             tdim = self.tdim
             sub = self.submesh

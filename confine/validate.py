@@ -33,6 +33,7 @@ def check_case(case: Case) -> list[Problem]:
         _check_species,
         _check_reactions,
         _check_potential_model,
+        _check_walls,
         _check_steady_state,
         _check_output,
         _check_catalyst,
@@ -421,6 +422,92 @@ def _check_potential_model(case: Case) -> list[Problem]:
                 "the steric term needs ion_size or a radius for every ion",
             )
         )
+    return out
+
+
+#: Walls each geometry kind has (what a [[walls]] entry may name).
+KIND_WALLS = {
+    "planar": ("electrode",),
+    "cylinder-pore": ("pore_wall", "outer_surface"),
+    "hollow-sphere": ("pore_wall", "cavity_wall", "outer_surface"),
+    "solid-sphere": ("outer_surface",),
+}
+
+
+#: Keys each wall condition needs (the others must be absent).
+WALL_KEYS = {
+    "charge": ("surface_charge",),
+    "potential": ("potential",),
+    "stern": ("stern_capacitance", "zero_charge_potential"),
+}
+
+
+def _check_walls(case: Case) -> list[Problem]:
+    """[[walls]]: poisson models only, walls the geometry has, once each, with the value
+    their condition needs; the poisson models need the bath held at bulk and φ = 0."""
+    f, out = case.source, []
+    model = case.electrolyte.potential_model
+    poisson = model in ("poisson", "poisson-steric")
+    if poisson and case.geometry.bath_boundary != "bulk":
+        out.append(
+            Problem(
+                f,
+                "geometry.bath_boundary",
+                f"'{model}' needs the bath held at bulk and φ = 0 (bath_boundary = 'bulk'), "
+                f"not '{case.geometry.bath_boundary}'",
+            )
+        )
+    if case.geometry.end_voltage is not None:
+        if case.geometry.kind != "cylinder-pore":
+            out.append(
+                Problem(
+                    f,
+                    "geometry.end_voltage",
+                    f"applies to a cylinder-pore, not to '{case.geometry.kind}'",
+                )
+            )
+        if model == "none":
+            out.append(
+                Problem(f, "geometry.end_voltage", "needs a potential model with φ (not 'none')")
+            )
+    seen: set[str] = set()
+    has = KIND_WALLS.get(case.geometry.kind, ())
+    for w in case.walls:
+        where = f"walls.{w.name}"
+        if not poisson:
+            out.append(
+                Problem(
+                    f,
+                    where,
+                    "wall charges and potentials need potential_model 'poisson' or "
+                    f"'poisson-steric', not '{model}'",
+                )
+            )
+        if w.name in seen:
+            out.append(Problem(f, where, "duplicate wall entry"))
+        seen.add(w.name)
+        if w.name not in has:
+            out.append(
+                Problem(
+                    f,
+                    f"{where}.name",
+                    f"geometry kind '{case.geometry.kind}' has no wall '{w.name}' "
+                    f"(it has {', '.join(has)})",
+                )
+            )
+        need = WALL_KEYS[w.condition]
+        for k in need:
+            if getattr(w, k) is None:
+                out.append(Problem(f, f"{where}.{k}", f"condition '{w.condition}' needs {k}"))
+        for k in sorted({k for v in WALL_KEYS.values() for k in v} - set(need)):
+            if getattr(w, k) is not None:
+                out.append(
+                    Problem(
+                        f,
+                        f"{where}.{k}",
+                        f"condition '{w.condition}' takes {', '.join(need)}, not {k}",
+                    )
+                )
     return out
 
 

@@ -254,3 +254,69 @@ def pore_cell(
     return MeshData(
         mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True, multiplicity=multiplicity
     )
+
+
+def _graded_ticks(length: float, n: int, first: float) -> np.ndarray:
+    """n + 1 ticks on [0, length], spacing first · q^k from 0 (q from the total)."""
+    from scipy.optimize import brentq
+
+    if abs(first * n - length) < 1e-12 * length:
+        return np.linspace(0.0, length, n + 1)
+    q = brentq(lambda q: first * (q**n - 1) / (q - 1) - length, 1e-6, 10.0)
+    ticks = np.concatenate([[0.0], np.cumsum(first * q ** np.arange(n))])
+    ticks[-1] = length
+    return ticks
+
+
+def pore_rz(
+    comm: MPI.Comm,
+    radius: float,
+    length: float,
+    n_r: int,
+    n_z: int,
+    first: float | None = None,
+    ends: tuple[float, int, float] | None = None,
+) -> MeshData:
+    """A structured axisymmetric pore (r, z) ∈ [0, radius] × [0, length], all ``pore``.
+
+    Node rows are straight (z = const), so a solution that does not vary
+    with z is represented exactly as such. With ``first``, the radial spacing
+    grows geometrically from ``first`` at the wall toward the axis. With
+    ``ends = (depth, n, first_z)``, the first ``depth`` at each end has n
+    rows growing geometrically from ``first_z``; the middle has n_z uniform
+    rows (translation-invariant in z). Facets: axis (r = 0), pore_wall
+    (r = radius), end_a (z = 0), end_b (z = length).
+    """
+    if ends is None:
+        zt = np.linspace(0.0, length, n_z + 1)
+    else:
+        depth, n_end, first_z = ends
+        end = _graded_ticks(depth, n_end, first_z)
+        mid = np.linspace(depth, length - depth, n_z + 1)[1:-1]
+        zt = np.concatenate([end, mid, length - end[::-1]])
+    rt = (
+        radius - _graded_ticks(radius, n_r, first)[::-1]
+        if first
+        else np.linspace(0, radius, n_r + 1)
+    )
+    rt[0] = 0.0
+    msh = dmesh.create_rectangle(
+        comm, [[0.0, 0.0], [1.0, 1.0]], [n_r, len(zt) - 1], dmesh.CellType.triangle
+    )
+    x = msh.geometry.x
+    i = np.rint(x[:, 0] * n_r).astype(int)
+    k = np.rint(x[:, 1] * (len(zt) - 1)).astype(int)
+    x[:, 0] = rt[i]
+    x[:, 1] = zt[k]
+    ct = tag_cells(msh, [], "pore")
+    e = 1e-9 * max(radius, length)
+    ft = tag_facets(
+        msh,
+        [
+            ("axis", lambda p: np.isclose(p[0], 0.0, atol=e), True),
+            ("pore_wall", lambda p: np.isclose(p[0], radius, atol=e), True),
+            ("end_a", lambda p: np.isclose(p[1], 0.0, atol=e), True),
+            ("end_b", lambda p: np.isclose(p[1], length, atol=e), True),
+        ],
+    )
+    return MeshData(mesh=msh, cell_tags=ct, facet_tags=ft, axisymmetric=True, multiplicity=1.0)

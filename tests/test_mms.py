@@ -3,9 +3,10 @@ an adsorbed species (on the catalyst submesh), in 2D, axisymmetric and 3D.
 
 Network (balanced, so it passes validation): O2 + 2 H2O → 4 *OH (chemical, on
 free sites), *OH + e− → OH− (Tafel, at the local φ); K+ is a spectator ion;
-potential model ``secondary``. The catalytic layer is half the box, so the
-adsorbate lives on a submesh. Exact fields are smooth and even in x[0] (so
-they are admissible on the axisymmetric axis). P1: L2 order 2, H1 order 1.
+potential model ``secondary`` (also electroneutral, poisson, poisson-steric).
+The catalytic layer is half the box, so the adsorbate lives on a submesh.
+Exact fields are smooth and even in x[0] (so they are admissible on the
+axisymmetric axis). P1: L2 order 2, H1 order 1.
 """
 
 from __future__ import annotations
@@ -159,6 +160,16 @@ def test_mms_2d_steric() -> None:
 
 def test_mms_axisymmetric() -> None:
     _check(orders(2, [8, 16, 32], axisymmetric=True))
+
+
+def test_mms_2d_poisson_steric() -> None:
+    """Poisson–Nernst–Planck with the Bikerman steric flux (λ_D ≈ 0.96 nm, box 10 nm)."""
+    _check(orders(2, [8, 16, 32], model="poisson-steric", steric=True))
+
+
+def test_mms_axisymmetric_poisson() -> None:
+    """Poisson–Nernst–Planck, point ions, with the 2πr weight."""
+    _check(orders(2, [8, 16, 32], axisymmetric=True, model="poisson"))
 
 
 @pytest.mark.slow

@@ -241,7 +241,7 @@ def boundary_layer(sizes: Sizes, dim: int, walls: Iterable[int]) -> int | None:
         return None
     f = gmsh.model.mesh.field
     dist = f.add("Distance")
-    f.setNumbers(dist, "CurvesList" if dim == 2 else "SurfacesList", walls)
+    f.setNumbers(dist, {1: "PointsList", 2: "CurvesList", 3: "SurfacesList"}[dim], walls)
     f.setNumber(dist, "Sampling", 50)
     thr = f.add("Threshold")
     f.setNumber(thr, "InField", dist)

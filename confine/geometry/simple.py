@@ -13,7 +13,9 @@ ends (``bath``), their far faces ``end_a`` (z = −R) and ``end_b``
 (z = L + R), side walls ``symmetry``, carbon faces beside the pore
 ``outer_surface``, and the mouths ``mouth_inner`` (z = 0) and
 ``mouth_outer`` (z = L). Without reservoirs the pore's end faces are
-``end_a`` and ``end_b``. z is x[1] in 2D, x[2] in 3D.
+``end_a`` and ``end_b``. z is x[1] in 2D, x[2] in 3D. The boundary layer
+(``mesh.boundary_layer``) refines toward the walls and toward the ends (or
+mouths), where the bath meets the charged pore.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     fields = [occ.graded(h0, sizes.growth, occ.relu(f"x - {t:.12g}"))]
     if layer and dim > 1:
         fields.append(occ.restricted(sizes.layer, dim, asm.cells["outer_layer"]))
-    bl = occ.boundary_layer(sizes, dim, facets.get("electrode", [])) if dim > 1 else None
+    bl = occ.boundary_layer(sizes, dim, facets.get("electrode", []))
     if bl is not None:
         fields.append(bl)
     occ.set_background(fields, sizes)
@@ -164,7 +166,10 @@ def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         fields.append(occ.restricted(sizes.pore, dim, asm.cells["pore"]))
     if asm.cells.get("pore_layer"):
         fields.append(occ.restricted(sizes.layer, dim, asm.cells["pore_layer"]))
-    walls = [f for k in ("pore_wall", "outer_surface") for f in facets.get(k, [])]
+    # double layers: at the walls, and where the pore meets the bath (its ends, or
+    # its mouths between reservoirs: the Donnan transition)
+    ends = ("mouth_inner", "mouth_outer") if res > 0 else ("end_a", "end_b")
+    walls = [f for k in ("pore_wall", "outer_surface", *ends) for f in facets.get(k, [])]
     bl = occ.boundary_layer(sizes, dim, walls)
     if bl is not None:
         fields.append(bl)

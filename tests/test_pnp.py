@@ -1,0 +1,481 @@
+"""Poisson–Nernst–Planck double layers against closed forms.
+
+* Gouy–Chapman (planar, 1:1, point ions): σ = sqrt(8 ε RT c0) sinh(ψ̃/2) and
+  C = (ε/λ_D) cosh(ψ̃/2), ψ̃ = Fψ/RT.
+* Bikerman / Kilic–Bazant–Ajdari (PRE 75, 021502, 2007), one ion size a,
+  ν = 2 a³ c0 N_A: σ = (ε RT/F λ_D) sqrt((2/ν) ln(1 + 2ν sinh²(ψ̃/2))) and
+  C = dσ/dψ = (ε/λ_D) sinh ψ̃ / [(1 + 2ν sinh²(ψ̃/2)) sqrt((2/ν) ln(1 + 2ν sinh²(ψ̃/2)))].
+
+Meshes: the gmsh planar 1D builder with its boundary layer (first cell a
+fraction of λ_D, geometric growth). Tolerances come from the mesh-convergence
+check in each test: the observed order is 2, so halving the first cell and
+the growth excess quarters the error, and the Richardson extrapolate of the
+two finest meshes agrees with the closed form far below the asserted errors.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import solver_meshes as sm
+from mpi4py import MPI
+from scipy.integrate import quad, solve_bvp
+from scipy.optimize import brentq
+from scipy.special import i0, i1
+
+from confine.case import Case, case_from_dict
+from confine.mesh import load_mesh
+from confine.metrics import compute_metrics, section_of_pore
+from confine.physics import potential
+from confine.solve import Problem, solve
+from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
+
+COMM = MPI.COMM_WORLD
+T = 298.15
+VT = GAS_CONSTANT * T / FARADAY
+C0 = 100.0  # mol/m³ (0.1 M KCl)
+#: (first cell / λ_D, growth) of two boundary-layer meshes, the second twice as fine
+MESHES = ((0.0125, 1.0375), (0.00625, 1.01875))
+
+
+def planar_case(
+    wall: dict[str, Any],
+    model: str = "poisson",
+    fraction: float = 0.0125,
+    growth: float = 1.0375,
+    ion_size: str | None = None,
+    radii: tuple[str, str] | None = None,
+) -> Case:
+    """KCl 0.1 M between an electrode (x = 0) and the bath (x = 20 nm ≈ 21 λ_D);
+    ``radii`` (K+, Cl−) for steric sizes per ion."""
+    electrolyte: dict[str, Any] = {"potential_model": model, "hindrance": "none"}
+    if ion_size is not None:
+        electrolyte["ion_size"] = ion_size
+    return case_from_dict(
+        {
+            "case": {"name": "double-layer"},
+            "geometry": {"kind": "planar", "model": "1d", "length": "20 nm", "catalyst": "surface"},
+            "mesh": {
+                "boundary_layer": True,
+                "first_cell_debye_fraction": fraction,
+                "growth": growth,
+                "max_cell_size": "2 nm",
+            },
+            "electrolyte": electrolyte,
+            "species": [
+                {
+                    "name": "K+",
+                    "charge": 1,
+                    "diffusivity": "1.957e-9 m^2/s",
+                    "bulk": "0.1 mol/L",
+                    **(
+                        {
+                            "radius": radii[0],
+                            "radius_kind": "hydrated",
+                            "radius_source": "test value (half the lattice spacing)",
+                        }
+                        if radii
+                        else {}
+                    ),
+                },
+                {
+                    "name": "Cl-",
+                    "charge": -1,
+                    "diffusivity": "2.032e-9 m^2/s",
+                    "bulk": "0.1 mol/L",
+                    **(
+                        {
+                            "radius": radii[1],
+                            "radius_kind": "hydrated",
+                            "radius_source": "test value (half the lattice spacing)",
+                        }
+                        if radii
+                        else {}
+                    ),
+                },
+            ],
+            "walls": [{"name": "electrode", **wall}],
+        }
+    )
+
+
+def run(case: Case, cache: Path) -> Problem:
+    return solve(case, load_mesh(case, COMM, cache)).problem
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pnp-meshes")
+
+
+def converged_errors(errors: list[tuple[float, float]]) -> None:
+    """Second order (within 0.15), and the Richardson extrapolate near 0."""
+    (coarse_s, coarse_c), (fine_s, fine_c) = errors
+    for coarse, fine in ((coarse_s, fine_s), (coarse_c, fine_c)):
+        assert abs(math.log2(coarse / fine) - 2.0) < 0.15
+        assert abs(fine - (coarse - fine) / 3.0) < 1e-5
+
+
+@pytest.mark.parametrize("psi_tilde", [0.5, 2.0, 4.0])
+def test_gouy_chapman_charge_and_capacitance(psi_tilde: float, cache: Path) -> None:
+    """Given wall potential: consistent-flux charge and tangent capacitance."""
+    errors = []
+    for fraction, growth in MESHES:
+        case = planar_case(
+            {"condition": "potential", "potential": f"{psi_tilde * VT!r} V"},
+            fraction=fraction,
+            growth=growth,
+        )
+        p = run(case, cache)
+        eps, lam = potential.permittivity(case), potential.debye_length(case)
+        sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
+        cap = eps / lam * math.cosh(psi_tilde / 2)
+        assert p.wall_potential("electrode") == pytest.approx(psi_tilde * VT, rel=1e-12)
+        c = p.wall_capacitance("electrode")
+        assert c is not None
+        errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1))
+    # measured on the finer mesh: 1.5e-5, 4.6e-5, 2.5e-4 (σ); 1.8e-5, 1.1e-4, 6.5e-4 (C)
+    assert max(abs(e) for e in errors[-1]) < 1e-3
+    converged_errors(errors)
+
+
+def test_gouy_chapman_given_charge(cache: Path) -> None:
+    """Given σ = 0.05 C/m²: wall potential 2 (RT/F) asinh(σ / sqrt(8 ε RT c0)) and C."""
+    sigma = 0.05
+    fraction, growth = MESHES[-1]
+    case = planar_case(
+        {"condition": "charge", "surface_charge": f"{sigma} C/m^2"},
+        fraction=fraction,
+        growth=growth,
+    )
+    p = run(case, cache)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    psi = 2 * VT * math.asinh(sigma / math.sqrt(8 * eps * GAS_CONSTANT * T * C0))
+    assert psi / VT > 2.0  # nonlinear regime
+    assert p.wall_charge("electrode") == pytest.approx(sigma, rel=1e-12)
+    assert p.wall_potential("electrode") == pytest.approx(psi, rel=1e-4)  # measured 4.0e-5
+    cap = p.wall_capacitance("electrode")
+    assert cap == pytest.approx(eps / lam * math.cosh(psi / (2 * VT)), rel=3e-4)  # 9.8e-5
+
+
+def bikerman(psi_tilde: float, nu: float) -> tuple[float, float]:
+    """Kilic–Bazant–Ajdari: (σ λ_D / (ε RT/F), C λ_D / ε) of a 1:1 Bikerman layer."""
+    q = 1.0 + 2.0 * nu * math.sinh(psi_tilde / 2) ** 2
+    root = math.sqrt(2.0 / nu * math.log(q))
+    return root, math.sinh(psi_tilde) / (q * root)
+
+
+def test_bikerman_closed_form_is_consistent() -> None:
+    """The capacitance formula is the derivative of the charge one; ν → 0 is Gouy–Chapman."""
+    nu, h = 0.12, 1e-5
+    for x in (1.0, 4.0, 8.0):
+        dq = (bikerman(x + h, nu)[0] - bikerman(x - h, nu)[0]) / (2 * h)
+        assert bikerman(x, nu)[1] == pytest.approx(dq, rel=1e-8)
+        assert bikerman(x, 1e-10)[1] == pytest.approx(math.cosh(x / 2), rel=1e-6)
+
+
+@pytest.mark.parametrize("psi_tilde", [1.0, 4.0, 8.0])
+def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
+    """poisson-steric, one ion size a = 1 nm (ν = 0.120 at 0.1 M)."""
+    size = 1e-9
+    nu = 2 * size**3 * C0 * AVOGADRO
+    errors = []
+    for fraction, growth in MESHES:
+        case = planar_case(
+            {"condition": "potential", "potential": f"{psi_tilde * VT!r} V"},
+            model="poisson-steric",
+            fraction=fraction,
+            growth=growth,
+            ion_size="1 nm",
+        )
+        p = run(case, cache)
+        eps, lam = potential.permittivity(case), potential.debye_length(case)
+        q_hat, c_hat = bikerman(psi_tilde, nu)
+        c = p.wall_capacitance("electrode")
+        assert c is not None
+        errors.append(
+            (
+                p.wall_charge("electrode") / (q_hat * eps * VT / lam) - 1,
+                c / (c_hat * eps / lam) - 1,
+            )
+        )
+    # measured on the finer mesh: |errors| <= 3.6e-5 (σ), 2.7e-5 (C)
+    assert max(abs(e) for e in errors[-1]) < 2e-4
+    converged_errors(errors)
+    if psi_tilde == 8.0:  # crowding matters here: C is far below Gouy–Chapman's
+        assert c_hat < 0.1 * math.cosh(psi_tilde / 2)
+
+
+def test_steric_size_per_ion_from_radii(cache: Path) -> None:
+    """Without electrolyte.ion_size each ion's lattice spacing is twice its radius:
+    radii of 0.5 nm reproduce ion_size = 1 nm; a larger co-ion changes the layer."""
+    wall = {"condition": "potential", "potential": f"{4 * VT!r} V"}
+    one = run(planar_case(wall, model="poisson-steric", ion_size="1 nm"), cache)
+
+    def with_radii(k: str, cl: str) -> Problem:
+        return run(planar_case(wall, model="poisson-steric", radii=(f"{k} nm", f"{cl} nm")), cache)
+
+    same = with_radii("0.5", "0.5")
+    assert same.wall_charge("electrode") == pytest.approx(one.wall_charge("electrode"), rel=1e-10)
+    bigger = with_radii("0.5", "0.6")  # the counter-ion (Cl− at ψ > 0) crowds sooner
+    assert bigger.wall_charge("electrode") < 0.99 * one.wall_charge("electrode")
+
+
+# --------------------------------------------------------------------------- charged pore
+A_NM = 2.0  # pore radius (nm)
+PORE_NM = 40.0  # pore length: the middle is 20 nm ≈ 21 λ_D from the ends
+
+
+def pore_case(sigma: float) -> Case:
+    """KCl 0.1 M in a 4 nm cylinder pore with wall charge σ, bath held at both ends."""
+    return case_from_dict(
+        {
+            "case": {"name": "charged-pore"},
+            "geometry": {
+                "kind": "cylinder-pore",
+                "model": "axisymmetric-cell",
+                "pore_diameter": f"{2 * A_NM} nm",
+                "pore_length": f"{PORE_NM} nm",
+                "catalyst": "surface",
+            },
+            "electrolyte": {"potential_model": "poisson", "hindrance": "none"},
+            "species": [
+                {"name": "K+", "charge": 1, "diffusivity": "1.957e-9 m^2/s", "bulk": "0.1 mol/L"},
+                {"name": "Cl-", "charge": -1, "diffusivity": "2.032e-9 m^2/s", "bulk": "0.1 mol/L"},
+            ],
+            "walls": [
+                {"name": "pore_wall", "condition": "charge", "surface_charge": f"{sigma} C/m^2"}
+            ],
+        }
+    )
+
+
+def pore_mesh(n_r: int, first: float) -> Any:
+    """Structured (r, z) pore: radial cells from ``first`` nm at the wall; the last
+    8 nm at each end (where the bath meets the charged wall) graded from ``first``."""
+    return sm.pore_rz(
+        COMM, A_NM, PORE_NM, n_r, 10, first=first, ends=(8.0, round(0.6 * n_r), first)
+    )
+
+
+def radial_poisson_boltzmann(case: Case, sigma: float) -> dict[str, float]:
+    """Fully developed pore, computed independently: (1/ρ)(ρ φ')' = sinh φ on
+    0 < ρ < a/λ_D (φ in RT/F), φ'(0) = 0, φ'(a/λ_D) = σ λ_D/(ε RT/F) (scipy solve_bvp);
+    Boltzmann ions c± = c0 e^{∓φ}, cross-section means by quadrature."""
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    edge = A_NM * 1e-9 / lam
+    slope = sigma * lam / (eps * VT)
+    x = np.linspace(0.0, edge, 400)
+    res = solve_bvp(
+        lambda _x, y: np.vstack([y[1], np.sinh(y[0])]),
+        lambda ya, yb: np.array([ya[1], yb[1] - slope]),
+        x,
+        np.zeros((2, x.size)),
+        S=np.array([[0.0, 0.0], [0.0, -1.0]]),
+        tol=1e-10,
+        max_nodes=100_000,
+    )
+    assert res.success
+
+    def phi(r: float) -> float:
+        return float(res.sol(r)[0])
+
+    def mean(z: int) -> float:
+        val = quad(lambda r: math.exp(-z * phi(r)) * r, 0.0, edge, epsabs=1e-14, epsrel=1e-12)
+        return 2.0 * C0 * val[0] / edge**2
+
+    return {"wall": phi(edge) * VT, "axis": phi(0.0) * VT, "K+": mean(1), "Cl-": mean(-1)}
+
+
+def pore_middle(case: Case, md: Any) -> dict[str, Any]:
+    p = solve(case, md).problem
+    return section_of_pore(p.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
+
+
+def test_charged_pore_against_radial_poisson_boltzmann() -> None:
+    """σ = −0.05 C/m² (ψ_wall ≈ −2.6 RT/F): wall and centre potentials, cross-section
+    means of K+ and Cl− at the middle to 0.5 %; Gauss's law there to 1e-6."""
+    sigma = -0.05
+    case = pore_case(sigma)
+    ref = radial_poisson_boltzmann(case, sigma)
+    assert ref["K+"] > 5 * C0 and ref["Cl-"] < 0.3 * C0  # strong counter-ion enrichment
+    errors = []
+    for n_r, first in ((48, 0.025), (64, 0.02)):
+        sec = pore_middle(case, pore_mesh(n_r, first))
+        err = {
+            "wall": sec["wall"]["phi"] / ref["wall"] - 1,
+            "axis": sec["axis"]["phi"] / ref["axis"] - 1,
+            "K+": sec["mean"]["K+"] / ref["K+"] - 1,
+            "Cl-": sec["mean"]["Cl-"] / ref["Cl-"] - 1,
+        }
+        errors.append(err)
+        # Gauss: the cross-section's ionic charge balances the wall's, Σ z⟨c⟩ = −2σ/(F a)
+        net = sec["mean"]["K+"] - sec["mean"]["Cl-"]
+        excess = sec["mean"]["K+"] - C0
+        assert abs(net + 2 * sigma / (FARADAY * A_NM * 1e-9)) < 1e-6 * excess  # 1.7e-8
+    # measured on the finer mesh: wall 5.2e-4, axis 1.8e-3, K+ 2.5e-5, Cl− 6.0e-4
+    assert max(abs(v) for v in errors[-1].values()) < 5e-3
+    assert all(abs(errors[1][k]) < 0.8 * abs(errors[0][k]) for k in errors[0])  # converging
+
+
+def test_weakly_charged_pore_debye_huckel() -> None:
+    """σ = −1e-4 C/m² (|φ| < 0.01 RT/F): φ(r) = σ λ_D/ε · I0(r/λ_D)/I1(a/λ_D)."""
+    sigma = -1e-4
+    case = pore_case(sigma)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    a = A_NM * 1e-9
+
+    def dh(r: float) -> float:
+        return sigma * lam / eps * float(i0(r / lam) / i1(a / lam))
+
+    sec = pore_middle(case, pore_mesh(48, 0.025))
+    assert abs(dh(a)) < 0.01 * VT  # the linear regime
+    # measured: wall 3.2e-5, axis 9.2e-4 (nonlinear correction of sinh: ~1e-5)
+    assert sec["wall"]["phi"] == pytest.approx(dh(a), rel=1e-3)
+    assert sec["axis"]["phi"] == pytest.approx(dh(0.0), rel=5e-3)
+
+
+def test_double_layer_metrics() -> None:
+    """metrics.json of a charged pore: wall charge, potential and capacitance (the tangent
+    against a central difference of two more solves), the middle cross-section, and the
+    space-charge field whose section mean is −2σ/a (Gauss)."""
+    sigma, delta = -0.05, 1e-3
+    md = pore_mesh(24, 0.04)
+    case = pore_case(sigma)
+    sol = solve(case, md)
+    m = compute_metrics(case, md, sol, COMM)
+    wall = m["walls"]["pore_wall"]
+    assert wall["surface_charge_C_per_m2"]["value"] == pytest.approx(sigma, rel=1e-12)
+    assert wall["differential_capacitance_F_per_m2"]["unit"] == "F/m^2"
+    psi = [
+        solve(pore_case(sigma * (1 + d)), md).problem.wall_potential("pore_wall")
+        for d in (delta, -delta)
+    ]
+    c_fd = 2 * delta * sigma / (psi[0] - psi[1])
+    assert wall["differential_capacitance_F_per_m2"]["value"] == pytest.approx(c_fd, rel=1e-5)
+    mid = m["pore_middle"]
+    assert mid["z_nm"]["value"] == pytest.approx(PORE_NM / 2)
+    rho = mid["space_charge_section_mean_C_per_m3"]["value"]
+    assert rho == pytest.approx(-2 * sigma / (A_NM * 1e-9), rel=1e-6)
+    k, cl = (mid["species"][n]["section_mean_mol_L"]["value"] for n in ("K+", "Cl-"))
+    assert (k - cl) * 1e3 * FARADAY == pytest.approx(rho, rel=1e-9)
+    assert mid["phi_wall_V"]["value"] < mid["phi_axis_V"]["value"] < 0.0
+    assert m["debye_length_nm"]["value"] == pytest.approx(0.962, abs=1e-3)
+
+
+def test_stern_layer_in_series_with_gouy_chapman(cache: Path) -> None:
+    """σ = C_S (E − E_pzc − ψ_d) = sqrt(8 ε RT c0) sinh(ψ_d/2): ψ_d by root finding;
+    the electrode's capacitance is C_S in series with the diffuse layer's."""
+    c_s, e, e_pzc = 0.5, -0.25, 0.05  # F/m², V vs RHE
+    fraction, growth = MESHES[-1]
+    case = planar_case(
+        {
+            "condition": "stern",
+            "stern_capacitance": f"{c_s} F/m^2",
+            "zero_charge_potential": f"{e_pzc} V",
+        },
+        fraction=fraction,
+        growth=growth,
+    ).replace(**{"electrode.potential": f"{e} V"})
+    p = run(case, cache)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    gc = math.sqrt(8 * eps * GAS_CONSTANT * T * C0)
+    psi_d = brentq(lambda x: c_s * (e - e_pzc - x) - gc * math.sinh(x / (2 * VT)), e - e_pzc, 0.0)
+    assert -psi_d / VT > 2.0  # the diffuse layer is nonlinear here
+    c_d = eps / lam * math.cosh(psi_d / (2 * VT))
+    sigma = c_s * (e - e_pzc - psi_d)
+    # measured (second order; 4x larger on the coarser mesh): 7.4e-5, 3.2e-5, 5.9e-5
+    assert p.wall_potential("electrode") == pytest.approx(psi_d, rel=2e-4)
+    assert p.wall_charge("electrode") == pytest.approx(sigma, rel=2e-4)
+    total = p.wall_capacitance("electrode")
+    assert total == pytest.approx(1 / (1 / c_s + 1 / c_d), rel=2e-4)
+
+
+@pytest.mark.mpi
+def test_double_layer_metrics_on_one_and_two_ranks() -> None:
+    """Wall charge, potential, capacitance and the middle cross-section of a charged
+    pore: the same on 2 ranks as on one (each rank also solves alone on COMM_SELF)."""
+    from test_solve_mpi import leaves
+
+    world = MPI.COMM_WORLD
+    if world.size < 2:
+        pytest.skip("needs mpiexec -n 2")
+    case = pore_case(-0.05)
+
+    def run_on(comm: MPI.Comm) -> dict[str, tuple[float, str]]:
+        md = sm.pore_rz(comm, A_NM, PORE_NM, 24, 10, first=0.04, ends=(8.0, 14, 0.04))
+        out = leaves(compute_metrics(case, md, solve(case, md, comm), comm))
+        return {k: v for k, v in out.items() if k.startswith(("walls", "pore_middle"))}
+
+    par, ser = run_on(world), run_on(MPI.COMM_SELF)
+    assert par.keys() == ser.keys() and len(ser) == 9
+    bad = {
+        k: (par[k][0], ser[k][0]) for k in ser if par[k][0] != pytest.approx(ser[k][0], rel=1e-8)
+    }
+    assert not bad, bad
+
+
+def test_gmsh_cylinder_pore_boundary_layer_converges(cache: Path) -> None:
+    """The gmsh builder's boundary layer (walls and pore ends) on the charged pore:
+    the middle section approaches the radial Poisson–Boltzmann solution."""
+    sigma = -0.05
+    errors = []
+    for cells, fraction in ((8, 0.05), (16, 0.025)):
+        case = pore_case(sigma).replace(
+            **{
+                "mesh.boundary_layer": True,
+                "mesh.cells_per_pore_diameter": cells,
+                "mesh.first_cell_debye_fraction": fraction,
+                "mesh.growth": 1.2,
+            }
+        )
+        ref = radial_poisson_boltzmann(case, sigma)
+        md = load_mesh(case, COMM, cache)
+        sec = pore_middle(case, md)
+        errors.append(
+            [
+                abs(sec["wall"]["phi"] / ref["wall"] - 1),
+                abs(sec["axis"]["phi"] / ref["axis"] - 1),
+                abs(sec["mean"]["K+"] / ref["K+"] - 1),
+            ]
+        )
+    # measured: wall 2.6e-3 -> 1.5e-3, axis 2.4e-2 -> 8.2e-3, K+ 4.7e-4 -> 3.5e-4
+    assert all(f < c for c, f in zip(*errors, strict=True))
+    assert max(errors[-1]) < 1e-2
+
+
+def test_pore_conductance_uncharged_is_ohmic() -> None:
+    """No wall charge: uniform c and a linear φ are exact in the FE space, so the
+    conductance is κ π a²/L and t_K+ = D_K+/(D_K+ + D_Cl−) to solver tolerance."""
+    case = pore_case(0.0).replace(**{"geometry.end_voltage": "0.01 V"})
+    md = pore_mesh(16, 0.05)
+    m = compute_metrics(case, md, solve(case, md), COMM)
+    cond = m["pore_conduction"]
+    d_k, d_cl = 1.957e-9, 2.032e-9
+    kappa = FARADAY**2 / (GAS_CONSTANT * T) * (d_k + d_cl) * C0
+    ohmic = kappa * math.pi * (A_NM * 1e-9) ** 2 / (PORE_NM * 1e-9)
+    assert cond["conductance_S"]["value"] == pytest.approx(ohmic, rel=1e-10)
+    t_k = cond["species"]["K+"]["transference_number"]["value"]
+    assert t_k == pytest.approx(d_k / (d_k + d_cl), rel=1e-10)
+
+
+def test_pore_conduction_charged_is_cation_selective() -> None:
+    """σ = −0.05 C/m² in a 4 nm pore at 0.1 M: K+ carries most of the current, the
+    pore conducts more than its bulk-filled volume, and the current is conserved."""
+    case = pore_case(-0.05).replace(**{"geometry.end_voltage": "0.01 V"})
+    md = pore_mesh(24, 0.04)
+    sol = solve(case, md)
+    cond = compute_metrics(case, md, sol, COMM)["pore_conduction"]
+    t_k = cond["species"]["K+"]["transference_number"]["value"]
+    assert 0.9 < t_k < 1.0  # measured 0.952 (bulk: 0.491)
+    kappa = FARADAY**2 / (GAS_CONSTANT * T) * (1.957e-9 + 2.032e-9) * C0
+    ohmic = kappa * math.pi * (A_NM * 1e-9) ** 2 / (PORE_NM * 1e-9)
+    assert cond["conductance_S"]["value"] > 2.0 * ohmic  # measured 2.52
+    p = sol.problem
+    for name in ("K+", "Cl-"):  # what leaves at end_a enters at end_b
+        out_a, out_b = p.outward_flux(name, "end_a"), p.outward_flux(name, "end_b")
+        assert out_a == pytest.approx(-out_b, rel=1e-8)
