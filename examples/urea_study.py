@@ -17,8 +17,8 @@ The plotted numbers go to ``urea-study.csv`` beside it. Usage::
     python examples/urea_study.py --out results/urea-study           # 6 cells per pore
     python examples/urea_study.py --out /tmp/study --coarse          # CI: seconds
 
-The kinetics are those of ``cases/mchs-7nm.toml``: read its status note
-before reading numbers off this figure.
+The kinetics are those of ``cases/mchs-7nm.toml``, calibrated at 7 nm only;
+the 4 and 11 nm panels are predictions (see cases/README.md).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,3 +14,23 @@ ROOT = Path(__file__).resolve().parent.parent
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_petsc_objects() -> Iterator[None]:
+    """After each module: free unreachable PETSc objects and their MPI communicators.
+
+    Tests that call the solver directly build hundreds of meshes and solvers in
+    one process; petsc4py destroys collected objects only in ``garbage_cleanup``
+    (``confine.run`` does this itself before each new mesh). Collective.
+    """
+    yield
+    import gc
+
+    from confine.env import comm_world
+
+    comm = comm_world()
+    from petsc4py import PETSc
+
+    gc.collect()
+    PETSc.garbage_cleanup(comm)
