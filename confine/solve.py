@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -1093,10 +1094,11 @@ class Problem:
         )
         snes = self.nlp.solver
         self.history: list[float] = []
-        snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
+        monitor, converged = self._callbacks()
+        snes.setMonitor(monitor)
         self._base_type = snes.getType()
         self._vi: Any = None
-        snes.setConvergenceTest(cast(Any, self._convergence_test))
+        snes.setConvergenceTest(converged)
         self._masks = self._field_masks()
         #: Smallest size of each field in the step test: 1 (one RT/F) for φ under the
         #: poisson models, whose walls ramp from s = 1e-8 (φ̂ ~ 1e-8 there), else 0.
@@ -1304,6 +1306,27 @@ class Problem:
             reason, its, lits = r2, its + i2, lits + l2
         return reason, its, lits
 
+    def _callbacks(self) -> tuple[Any, Any]:
+        """SNES monitor and convergence test that hold the problem weakly.
+
+        A PETSc object keeps its Python callbacks where the cyclic garbage
+        collector cannot see them: a bound method would keep the problem (and
+        its mesh, forms and MPI communicators) alive for ever, and a process
+        running a few hundred cases would run out of communicators.
+        """
+        ref = weakref.ref(self)
+
+        def monitor(_snes: Any, _it: int, norm: float) -> None:
+            problem = ref()
+            if problem is not None:
+                problem.history.append(float(norm))
+
+        def converged(snes: Any, it: int, norms: Any) -> Any:
+            problem = ref()
+            return problem._convergence_test(snes, it, norms) if problem is not None else 0
+
+        return monitor, converged
+
     def _vi_solver(self) -> Any:
         """A second SNES (``vinewtonrsls``, bounds) on the same callbacks and matrices.
 
@@ -1327,8 +1350,9 @@ class Problem:
         for k in values:
             del opts[f"{self._prefix}vi_{k}"]
         snes.setVariableBounds(*self._bounds)
-        snes.setConvergenceTest(cast(Any, self._convergence_test))
-        snes.setMonitor(lambda _snes, _it, norm: self.history.append(float(norm)))
+        monitor, converged = self._callbacks()
+        snes.setConvergenceTest(converged)
+        snes.setMonitor(monitor)
         if snes.getKSP().getPC().getType() == "fieldsplit":
             self._split_fields(snes.getKSP().getPC())
         self._vi = snes

@@ -201,3 +201,24 @@ def test_first_order_sink_on_a_solid_sphere_matches_closed_form(k: float, tol: f
     exact = _sink_on_sphere_closed_form(k, 1.91e-9, 107e-9, 2e-9, 207e-9, 34.0)
     assert result.metric("reactions.consume.rate_mol_s") == pytest.approx(exact, rel=tol)
     assert result.metric("species.A.outward_flux_mol_s") == pytest.approx(-exact, rel=tol)
+
+
+def test_a_dropped_result_frees_its_problem() -> None:
+    """Nothing keeps a finished run's problem alive (its mesh, forms and communicators).
+
+    PETSc keeps a SNES's Python callbacks out of the garbage collector's sight;
+    a callback holding the problem strongly leaked every run, and a process
+    running ~100 cases ran out of MPI communicators.
+    """
+    import gc
+    import weakref
+
+    case = confine.load_case(
+        ROOT / "cases" / "first-order-shell.toml",
+        set={"mesh.cells_per_pore_diameter": 3, "output.fields": False, "output.figures": False},
+    )
+    result = confine.run(case)
+    problem = weakref.ref(result.solution.problem)
+    del result
+    gc.collect()
+    assert problem() is None
