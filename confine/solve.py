@@ -36,6 +36,7 @@ Transient runs march with backward Euler (see :func:`solve`).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import weakref
@@ -53,6 +54,8 @@ from confine.geometry.groups import tag, tags
 from confine.mesh import MeshData
 from confine.physics import hindrance, kinetics, potential, transport
 from confine.units import FARADAY, GAS_CONSTANT
+
+log = logging.getLogger("confine")
 
 import_dolfinx()
 from dolfinx import fem  # noqa: E402
@@ -98,6 +101,8 @@ ITERATIVE_OPTIONS: dict[str, Any] = {
 RESIDUAL_DROP = 1e-6
 #: a line-search failure after the residual fell by this much is round-off, not divergence
 ROUNDOFF_DROP = 1e-8
+#: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
+DIVERGED_LINEAR_SOLVE = -3
 #: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
 DIRECT_MAX_DOFS = 150_000
 #: Wall charges and potentials follow m(s) = max(s, WALL_FLOOR · s^(1/4)) in the
@@ -245,7 +250,8 @@ def solve(
         petsc_options: extra PETSc options (over the defaults and the case's).
         linear_solver: "direct" (MUMPS LU), "iterative" (GMRES with AMG on the
             transport block, see :data:`ITERATIVE_OPTIONS`), or "auto": direct
-            in 2D and for 3D meshes up to :data:`DIRECT_MAX_DOFS` unknowns.
+            in 2D and for 3D meshes up to :data:`DIRECT_MAX_DOFS` unknowns,
+            iterative above, and direct again if an iterative linear solve fails.
 
     Returns:
         The converged solution.
@@ -275,18 +281,32 @@ def solve(
         else:
             problem._restore(initial.state)
             return problem.solve(warm=True)
-    problem = Problem(
-        case,
-        meshdata,
-        comm,
-        manufactured=manufactured,
-        petsc_options=petsc_options,
-        linear_solver=linear_solver,
-    )
-    if initial is not None:
-        problem.copy_state(initial.problem, initial.state)
-        return problem.solve(warm=True)
-    return problem.solve()
+
+    def attempt(kind: str) -> Solution:
+        problem = Problem(
+            case,
+            meshdata,
+            comm,
+            manufactured=manufactured,
+            petsc_options=petsc_options,
+            linear_solver=kind,
+        )
+        if initial is not None:
+            problem.copy_state(initial.problem, initial.state)
+            return problem.solve(warm=True)
+        return problem.solve()
+
+    try:
+        return attempt(linear_solver)
+    except SolverError as err:
+        # "auto" chose the iterative solver (a large 3D mesh) and a linear solve
+        # failed: the preconditioner, not Newton, is what broke. Retry with MUMPS.
+        if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE:
+            raise
+        log.warning(
+            "the iterative linear solver failed (%s); solving again with MUMPS (direct)", err
+        )
+        return attempt("direct")
 
 
 # --------------------------------------------------------------------------- helpers

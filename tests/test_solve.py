@@ -511,3 +511,31 @@ def test_fields_for_output(urea_solution) -> None:
     # on the layer it holds the coverage (its largest nodal value at least the mean) ...
     assert th.min() >= 0.0 and mean <= th.max() <= 1.0
     assert (th == 0.0).any()  # and is zero off it
+
+
+def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ "auto" takes the iterative solver on a large 3D mesh; if a linear solve fails,
+    it solves again with MUMPS (and says so). Forced here: every mesh counts as large
+    and GMRES gets one iteration."""
+    import confine.solve as solve_mod
+    from confine.mesh import load_mesh
+
+    case = load_case(
+        ROOT / "cases" / "first-order-shell.toml",
+        set={"geometry.model": "sector-3d", "mesh.cells_per_pore_diameter": 3},
+    )
+    md = load_mesh(case, COMM)
+    monkeypatch.setattr(solve_mod, "DIRECT_MAX_DOFS", 0)
+    crippled = {"ksp_max_it": 1}
+    with pytest.raises(SolverError) as info:
+        solve(case, md, COMM, petsc_options=crippled, linear_solver="iterative")
+    assert info.value.reason == solve_mod.DIVERGED_LINEAR_SOLVE
+    with caplog.at_level("WARNING", logger="confine"):
+        sol = solve(case, md, COMM, petsc_options=crippled, linear_solver="auto")
+    assert sol.problem.linear_solver == "direct"
+    assert "solving again with MUMPS" in caplog.text
+    reference = solve(case, md, COMM, linear_solver="direct")
+    got, want = sol.problem.u.x.array, reference.problem.u.x.array
+    assert np.allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
