@@ -48,6 +48,23 @@ def comm_world() -> Any:
     return MPI.COMM_WORLD
 
 
+def release_unreachable(comm: Any) -> None:
+    """Free the PETSc objects and MPI communicators of unreachable meshes and solvers.
+
+    Python frees cycles only when the cyclic garbage collector runs, and
+    petsc4py defers destroying collected parallel PETSc objects to
+    ``garbage_cleanup``: a process that builds hundreds of meshes (a sweep, a
+    fit, a test session) would otherwise hold their communicators. Collective.
+    """
+    import gc
+
+    import_dolfinx()
+    from petsc4py import PETSc
+
+    gc.collect()
+    PETSc.garbage_cleanup(comm)
+
+
 def _version(module: str) -> str | None:
     try:
         mod = importlib.import_module(module)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from confine.case import Case
-from confine.env import git_revision, import_dolfinx, versions
+from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.progress import step
 from confine.result import Result
 
@@ -52,7 +52,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     with step("mesh", comm.rank) as t:
         meshdata = _same_mesh(warm, case)
         if meshdata is None:
-            _release_unreachable(comm)
+            release_unreachable(comm)  # before a new mesh: free the earlier ones
             meshdata = load_mesh(case, comm)
     timings["mesh_s"] = t["seconds"]
     try:
@@ -205,20 +205,3 @@ def _shell_window(case: Case) -> tuple[tuple[float, float] | None, dict[str, flo
     if g.kind == "hollow-sphere":
         marks["cavity wall"] = r_in
     return (max(r_in - margin, 0.0), r_out + margin), marks
-
-
-def _release_unreachable(comm: Any) -> None:
-    """Free the PETSc objects and MPI communicators of earlier, unreachable runs.
-
-    Meshes, forms and solvers hold duplicated communicators; Python frees them
-    only when the cyclic garbage collector runs, and petsc4py defers the
-    destruction of collected PETSc objects to ``garbage_cleanup``. A process
-    that runs hundreds of cases (a sweep, a fit, a test session) would
-    otherwise run out of MPI communicators. Collective.
-    """
-    import gc
-
-    from petsc4py import PETSc
-
-    gc.collect()
-    PETSc.garbage_cleanup(comm)

@@ -513,7 +513,8 @@ class Problem:
         case = self.case
         m = float(self.meshdata.multiplicity)
         ref = reference_site_density(case)
-        self.site_factor = self._region_indicator(())  # DG0, filled below
+        #: Local site density over Γ_ref (DG0; 1 everywhere for uniform sites).
+        self.site_factor = fem.Function(fem.functionspace(self.mesh, ("DG", 0)))
         self.site_factor.x.array[:] = 1.0
         if self.catalyst == "layer":
             walls = {"pore_layer": "pore_wall", "cavity_layer": "cavity_wall"}

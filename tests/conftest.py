@@ -25,12 +25,6 @@ def _release_petsc_objects() -> Iterator[None]:
     (``confine.run`` does this itself before each new mesh). Collective.
     """
     yield
-    import gc
+    from confine.env import comm_world, release_unreachable
 
-    from confine.env import comm_world
-
-    comm = comm_world()
-    from petsc4py import PETSc
-
-    gc.collect()
-    PETSc.garbage_cleanup(comm)
+    release_unreachable(comm_world())

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import confine
-from confine.calibrate import conversion_factor, load_fit, normalize_unit
+from confine.calibrate import _node, conversion_factor, load_fit, normalize_unit
 from confine.case import Case
+from confine.result import Result
 from confine.units import registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,36 +64,29 @@ def test_cases_differ_from_the_calibrated_one_only_in_geometry() -> None:
 
 
 @pytest.fixture(scope="module")
-def predictions() -> dict[str, dict[str, Any]]:
+def predictions() -> dict[str, Result]:
     """The three pore sizes and the CS control at −1.1 V (axisymmetric cell)."""
     out = {}
     for name in (*PORES, "cs"):
         case = confine.load_case(CASES / f"{name}.toml", set=QUIET)
-        out[name] = confine.run(case).metrics
+        out[name] = confine.run(case)
     return out
 
 
-def _value(metrics: dict[str, Any], dotted: str) -> float:
-    node: Any = metrics
-    for part in dotted.split("|"):
-        node = node[part]
-    return float(node["value"])
-
-
-def test_urea_confinement_falls_as_pores_widen(predictions: dict[str, dict[str, Any]]) -> None:
-    ratio = [_value(predictions[n], "species|urea|ratio_interior_exterior") for n in PORES]
+def test_urea_confinement_falls_as_pores_widen(predictions: dict[str, Result]) -> None:
+    ratio = [predictions[n].metric("species.urea.ratio_interior_exterior") for n in PORES]
     assert ratio[0] > ratio[1] > ratio[2] > 1.0
 
 
-def test_faradaic_efficiencies_add_to_one(predictions: dict[str, dict[str, Any]]) -> None:
+def test_faradaic_efficiencies_add_to_one(predictions: dict[str, Result]) -> None:
     for name, m in predictions.items():
-        assert _value(m, "solver|converged") == 1, name
-        assert _value(m, "faradaic_efficiency_sum") == pytest.approx(1.0, abs=1e-6), name
-        assert _value(m, "mass_balance_relative_error") < 1e-6, name
+        assert m.metric("solver.converged") == 1, name
+        assert m.metric("faradaic_efficiency_sum") == pytest.approx(1.0, abs=1e-6), name
+        assert m.metric("mass_balance_relative_error") < 1e-6, name
 
 
 def test_reactant_influx_is_reaction_limited_at_the_measured_currents(
-    predictions: dict[str, dict[str, Any]],
+    predictions: dict[str, Result],
 ) -> None:
     """CO2 and NO3− barely deplete inside (Damköhler ≪ 1): influx follows the sites.
 
@@ -101,7 +95,7 @@ def test_reactant_influx_is_reaction_limited_at_the_measured_currents(
     """
     for name in PORES:
         for s in ("CO2", "NO3-"):
-            assert _value(predictions[name], f"species|{s}|ratio_interior_exterior") > 0.99
+            assert predictions[name].metric(f"species.{s}.ratio_interior_exterior") > 0.99
 
 
 def test_reactant_influx_falls_as_pores_narrow_when_transport_limits() -> None:
@@ -116,9 +110,9 @@ def test_reactant_influx_falls_as_pores_narrow_when_transport_limits() -> None:
                 "reactions.consume.rate_constant": "1e9 1/s",
             },
         )
-        m = confine.run(case).metrics
-        assert _value(m, "species|A|ratio_interior_exterior") < 0.5  # transport-limited
-        influx.append(_value(m, "species|A|flux_into_cavity_mol_s"))
+        m = confine.run(case)
+        assert m.metric("species.A.ratio_interior_exterior") < 0.5  # transport-limited
+        influx.append(m.metric("species.A.flux_into_cavity_mol_s"))
     assert 0 < influx[0] < influx[1] < influx[2]
 
 
@@ -140,9 +134,7 @@ def test_calibrated_case_reproduces_its_fit() -> None:
     by_label = {t["label"]: t for t in report["targets"]}
     for t in spec.targets:
         m = runs[t.conditions["electrode.potential"]]
-        node: Any = m
-        for part in _metric_path(t.metric, m):
-            node = node[part]
+        node = _node(m, t.metric)  # {"value": v, "unit": u}
         model = float(node["value"]) * conversion_factor(node["unit"], t.unit)
         reported = by_label[t.label()]
         assert model == pytest.approx(reported["model"], rel=1e-4), t.label()
@@ -156,12 +148,6 @@ def _si(value: float, unit: str) -> float:
         return value
     q = registry().Quantity(value, normalize_unit(unit))
     return float(q.to_base_units().magnitude)
-
-
-def _metric_path(dotted: str, metrics: dict[str, Any]) -> list[str]:
-    from confine.result import _split
-
-    return list(_split(dotted, metrics))
 
 
 def test_warm_start_takes_every_changed_value() -> None:
