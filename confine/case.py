@@ -285,6 +285,12 @@ class Electrode:
     """[electrode]: potential vs RHE."""
 
     potential: float = key("quantity", "electrode potential vs RHE", unit="V", default="-1.1 V")
+    frumkin: bool = key(
+        "bool",
+        "poisson models: electrochemical steps see the overpotential at their reaction plane, "
+        "E − φ_local − E_ref (Frumkin correction), instead of E − E_ref against the bath",
+        default=False,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

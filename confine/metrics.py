@@ -353,6 +353,9 @@ def compute_metrics(
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
     double_layer = _double_layer_metrics(case, md, solution) if p.poisson else {}
+    middle = _pore_middle(case, md, solution)
+    if middle is not None:
+        double_layer["pore_middle"] = middle
     if case.geometry.end_voltage is not None:
         double_layer["pore_conduction"] = _pore_conduction(case, solution)
     return _with_units(
@@ -384,10 +387,18 @@ def compute_metrics(
                         "the consistent flux of Poisson's equation for a given potential), "
                         "area-mean potential vs the bath, differential capacitance dσ/dψ "
                         "from the linearised problem (absent with adsorbates)",
-                        "pore_middle": "cross-section z = pore_length/2 of an axisymmetric "
-                        "cylinder-pore: means (2/a²)∫ c r dr, φ at the wall and on the axis",
                     }
                     if p.poisson
+                    else {}
+                ),
+                **(
+                    {
+                        "pore_middle": "cross-section through the middle of the pore on the "
+                        "axis (cylinder-pore: z = pore_length/2; hollow sphere: mid-shell) of "
+                        "an axisymmetric cell: means (2/a²)∫ c r dr, φ at the wall and on the "
+                        "axis",
+                    }
+                    if middle is not None
                     else {}
                 ),
                 **(
@@ -406,6 +417,8 @@ def compute_metrics(
                 "newton_iterations": solution.newton_iterations,
                 "linear_iterations": solution.linear_iterations,
                 "continuation_multipliers": list(solution.multipliers),
+                "newton_iterations_per_step": list(solution.step_iterations),
+                "newton_iterations_failed_attempts": solution.failed_iterations,
                 "wall_time_s": solution.wall_time_s,
             },
             "mesh": {"cells": int(cells), "dofs": solution.dofs},
@@ -500,7 +513,7 @@ def _pore_conduction(case: Case, solution: Solution) -> dict[str, Any]:
 
 def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, Any]:
     """Poisson models: the Debye length, each [[walls]] entry's charge, potential and
-    differential capacitance, and the middle cross-section of a cylinder pore."""
+    differential capacitance."""
     p = solution.problem
     out: dict[str, Any] = {"debye_length_nm": p.debye / 1e-9}
     out["walls"] = {
@@ -511,21 +524,34 @@ def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, 
         }
         for w in case.walls
     }
-    g = case.geometry
-    if g.kind == "cylinder-pore" and p.axisymmetric and g.pore_length is not None:
-        z = g.pore_length / 2 / p.L
-        funcs = p.physical_functions()
-        names = [n for n in p.c_ref] + ["phi", "space_charge"]
-        sec = section_of_pore(
-            {n: funcs[n] for n in names}, md.mesh, p.comm, z, g.pore_diameter / 2 / p.L
-        )
-        out["pore_middle"] = {
-            "z_nm": z * p.L / 1e-9,
-            "phi_wall_V": sec["wall"]["phi"],
-            "phi_axis_V": sec["axis"]["phi"],
-            "space_charge_section_mean_C_per_m3": sec["mean"]["space_charge"],
-            "species": {n: {"section_mean_mol_L": sec["mean"][n] / MOL_L} for n in p.c_ref},
-        }
+    return out
+
+
+def _pore_middle(case: Case, md: Any, solution: Solution) -> dict[str, Any] | None:
+    """Cross-section through the middle of the pore on the axis of an axisymmetric cell
+    (a cylinder-pore at z = length/2; a hollow sphere's pore at mid-shell): section
+    means of every species (and the space charge), φ at the wall and on the axis."""
+    g, p = case.geometry, solution.problem
+    if not p.axisymmetric:
+        return None
+    if g.kind == "cylinder-pore" and g.pore_length is not None:
+        z = g.pore_length / 2
+    elif g.kind == "hollow-sphere":
+        z = g.outer_diameter / 2 - g.shell_thickness / 2
+    else:
+        return None
+    funcs = p.physical_functions()
+    names = [n for n in (*p.c_ref, "phi", "space_charge") if n in funcs]
+    sec = section_of_pore(
+        {n: funcs[n] for n in names}, md.mesh, p.comm, z / p.L, g.pore_diameter / 2 / p.L
+    )
+    out: dict[str, Any] = {"z_nm": z / 1e-9}
+    if "phi" in funcs:
+        out["phi_wall_V"] = sec["wall"]["phi"]
+        out["phi_axis_V"] = sec["axis"]["phi"]
+    if "space_charge" in funcs:
+        out["space_charge_section_mean_C_per_m3"] = sec["mean"]["space_charge"]
+    out["species"] = {n: {"section_mean_mol_L": sec["mean"][n] / MOL_L} for n in p.c_ref}
     return out
 
 

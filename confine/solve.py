@@ -50,7 +50,7 @@ import ufl
 from confine.case import Case, Reaction, Wall
 from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
-from confine.geometry.groups import tag, tags
+from confine.geometry.groups import FACET_GROUPS, tag, tags
 from confine.mesh import MeshData
 from confine.physics import hindrance, kinetics, potential, transport
 from confine.units import FARADAY, GAS_CONSTANT
@@ -180,6 +180,8 @@ class Solution:
         linear_iterations: Krylov iterations over all Newton steps (1 per LU solve).
         residual_history: residual norm at every Newton iteration, all steps.
         multipliers: the continuation multipliers that converged, in order.
+        step_iterations: Newton iterations of each of those steps.
+        failed_iterations: Newton iterations of failed (then halved) attempts.
         wall_time_s: time spent in solve.
         dofs: global number of unknowns.
     """
@@ -196,6 +198,10 @@ class Solution:
     dofs: int
     state: list[np.ndarray] = field(default_factory=list, repr=False)
     times: list[float] = field(default_factory=list)
+    #: Newton iterations of each converged continuation step (aligned with multipliers),
+    #: and those spent in attempts that failed and were halved.
+    step_iterations: list[int] = field(default_factory=list)
+    failed_iterations: int = 0
 
     def activate(self) -> Problem:
         """Put this solution's state and values back into its (possibly shared) problem.
@@ -408,6 +414,7 @@ class Problem:
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._extra_options = dict(petsc_options or {})
         self._forms: dict[Any, Any] = {}
+        self._p1_expressions: dict[str, Any] = {}  # physical_functions, compiled once
         self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
 
         sol = [s for s in case.species if s.phase == "solution"]
@@ -451,8 +458,16 @@ class Problem:
         layer = tuple(t for t in tags("catalyst_layer") if t in present)
         self.layer_tags = layer
         self.dx_layer: Any = self.dx(layer) if layer else None
-        self.ds_surface = self.ds(tag("catalyst_surface"))
+        #: Facet tags of an areal catalyst: the groups the geometry declares catalytic
+        #: (pore and cavity walls of a hollow sphere, a planar electrode, ...).
+        self.surface_tags = self._surface_tags()
+        self.ds_surface = self.ds(self.surface_tags)
         self.cell_groups = present
+
+    def _surface_tags(self) -> tuple[int, ...]:
+        groups = self.meshdata.info.get("catalytic") or ("catalyst_surface",)
+        facets = tuple(tag(g) for g in groups if tag(g) in FACET_GROUPS.values())
+        return facets or (tag("catalyst_surface"),)
 
     def _region_indicator(self, groups: Sequence[int]) -> fem.Function:
         """DG0 function: 1 on cells with one of these tags, 0 elsewhere."""
@@ -484,7 +499,9 @@ class Problem:
                 dim = self.tdim
             else:
                 ft = self.meshdata.facet_tags
-                ent = ft.indices[ft.values == tag("catalyst_surface")]
+                ent = ft.indices[
+                    np.isin(ft.values, np.asarray(self.surface_tags, dtype=ft.values.dtype))
+                ]
                 dim = self.tdim - 1
             count = self.comm.allreduce(len(ent), op=MPI.SUM)
             if count == 0:
@@ -673,6 +690,11 @@ class Problem:
     ) -> dict[str, Expr]:
         """Physical rate of every reaction (catalytic ones × the continuation multiplier)."""
         values = {**conc, **cov}
+        # Resolved double layers: the local φ is the reaction-plane potential φ₂, which
+        # the Tafel law sees only with the Frumkin correction; otherwise the whole
+        # metal–bath difference drives it (φ = 0, the bath). Concentrations stay local.
+        if self.poisson and not self.case.electrode.frumkin:
+            phi = 0.0
         out = {}
         for r in self.case.reactions:
             k: Expr = self.k[r.name]
@@ -1464,10 +1486,13 @@ class Problem:
             linear += lits
             history += self.history
             if reason > 0 and self._finite():
-                return self._result(t0, newton, linear, history, [1.0])
+                return self._result(t0, newton, linear, history, [1.0], [its])
+            failed = its
             self._restore(saved)  # fall back to the cold path from the warm state
         else:
+            failed = 0
             self.set_bulk_state()
+        per_step: list[int] = []
         logs = np.linspace(math.log10(S_START), 0.0, n_steps + 1)
         log_done: float | None = None
         step = 0
@@ -1486,6 +1511,7 @@ class Problem:
             history += self.history
             if reason > 0 and self._finite():
                 reached.append(10.0**log_target)
+                per_step.append(its)
                 log_done = log_target
                 step += 1
                 if log_target >= 0.0:
@@ -1496,6 +1522,7 @@ class Problem:
                 log_target = float(logs[target_idx])
                 continue
             self._restore(saved)
+            failed += its
             halvings += 1
             if log_done is None or halvings > MAX_HALVINGS or attempts >= max_attempts:
                 raise SolverError(
@@ -1507,7 +1534,7 @@ class Problem:
                     reason=reason,
                 )
             log_target = 0.5 * (log_done + log_target)
-        return self._result(t0, newton, linear, history, reached)
+        return self._result(t0, newton, linear, history, reached, per_step, failed)
 
     def _march(self) -> Solution:
         """Backward Euler from the bulk state to end_time (steps halved on failure)."""
@@ -1563,7 +1590,14 @@ class Problem:
         return bool(self.comm.allreduce(ok, op=MPI.LAND))
 
     def _result(
-        self, t0: float, newton: int, linear: int, history: list[float], reached: list[float]
+        self,
+        t0: float,
+        newton: int,
+        linear: int,
+        history: list[float],
+        reached: list[float],
+        per_step: Sequence[int] = (),
+        failed: int = 0,
     ) -> Solution:
         return Solution(
             case=self.case,
@@ -1577,6 +1611,8 @@ class Problem:
             wall_time_s=time.perf_counter() - t0,
             dofs=self.dofs,
             state=self._state(),
+            step_iterations=list(per_step),
+            failed_iterations=failed,
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -1748,10 +1784,13 @@ class Problem:
         (adsorbates on a layer, 0 elsewhere); higher degrees are interpolated to P1."""
         P1 = fem.functionspace(self.mesh, ("Lagrange", 1))
         pts = P1.element.interpolation_points
+        cache = self._p1_expressions  # metrics of every sweep point call this
 
         def to_p1(expr: Any, name: str) -> fem.Function:
+            if name not in cache:
+                cache[name] = fem.Expression(expr, pts)
             f = fem.Function(P1, name=name)
-            f.interpolate(fem.Expression(expr, pts))
+            f.interpolate(cache[name])
             return f
 
         out: dict[str, fem.Function] = {}

@@ -457,6 +457,15 @@ def _check_walls(case: Case) -> list[Problem]:
                 f"not '{case.geometry.bath_boundary}'",
             )
         )
+    if case.electrode.frumkin and not poisson:
+        out.append(
+            Problem(
+                f,
+                "electrode.frumkin",
+                "the Frumkin correction needs the reaction-plane potential, which only the "
+                f"'poisson' and 'poisson-steric' models resolve (potential_model is '{model}')",
+            )
+        )
     if case.geometry.end_voltage is not None:
         if case.geometry.kind != "cylinder-pore":
             out.append(
