@@ -433,6 +433,7 @@ def compute_metrics(
             "catalyst": {
                 "sites_mol": p.sites_mol,
                 "site_scale": p.site_scale,
+                "wall_area_m2": p.catalytic_area,
             },
             "species": species,
             "reactions": {
@@ -480,6 +481,8 @@ KEY_UNITS = {
     "dofs": "1",
     "faradaic_efficiency_sum": "1",
     "layer_volume_m3": "m^3",
+    "wall_area_m2": "m^2",
+    "newton_iterations_failed_attempts": "1",
     "cavity": "1",
     "mouth_outer": "1",
     "converged": "1",

@@ -130,6 +130,9 @@ def summarize(result: Result, size: str, model: str, seconds: float) -> dict[str
         row[f"FE_{p}"] = _metric(result, f"products.{p}.faradaic_efficiency")
     for s in SPECIES:
         row[f"CI_CE_{s}"] = _metric(result, f"species.{s}.ratio_interior_exterior")
+        # the outer mouths lie in the outer surface's double layer: the bath as reference
+        by = m["species"][s].get("ratio_by_definition", {}).get("cavity/bath", {})
+        row[f"cavity_over_bath_{s}"] = by.get("value") if isinstance(by, dict) else None
     row["pH_cavity"] = _metric(result, "local_pH.cavity")
     row["pH_mouth"] = _metric(result, "local_pH.mouth_outer")
     mid = m.get("pore_middle", {}).get("species", {})

@@ -76,3 +76,32 @@ def test_same_metal_per_particle_mass_across_pore_sizes() -> None:
         assert n is not None and mass is not None
         per_gram.append(n / mass)
     assert max(per_gram) == pytest.approx(min(per_gram), rel=1e-12)
+
+
+def test_surface_catalyst_on_a_hollow_sphere_holds_the_same_sites() -> None:
+    """catalyst = "surface": the reactions happen on the pore and cavity walls (the
+    groups the geometry declares catalytic). With the same inventory and the same
+    per-site constant (k_surface = k_layer × t, since a layer's Γ_ref is Γ/t), a
+    reaction-limited rate equals the layer's."""
+    inventory = {**COARSE, "catalyst.sites": "inventory"}
+    layer = confine.load_case(SHELL, set={**inventory, "reactions.consume.rate_constant": "1 1/s"})
+    surface = confine.load_case(
+        SHELL,
+        set={
+            **inventory,
+            "geometry.catalyst": "surface",
+            "reactions.consume.where": "surface",
+            "reactions.consume.rate_constant": "2e-9 m/s",  # × t = 2 nm
+        },
+    )
+    m_layer, m_surface = confine.run(layer).metrics, confine.run(surface).metrics
+    # the sites sit on the walls the layer lines: the pore and cavity walls
+    area = m_surface["catalyst"]["wall_area_m2"]["value"]
+    assert area == pytest.approx(m_layer["catalyst"]["wall_area_m2"]["value"], rel=1e-10)
+    sites = m_surface["catalyst"]["sites_mol"]["value"]
+    assert sites == pytest.approx(sites_per_particle(surface), rel=1e-10)
+    assert sites == pytest.approx(m_layer["catalyst"]["sites_mol"]["value"], rel=1e-10)
+    r_layer = m_layer["reactions"]["consume"]["rate_mol_s"]["value"]
+    r_surface = m_surface["reactions"]["consume"]["rate_mol_s"]["value"]
+    assert r_surface > 0.0
+    assert r_surface == pytest.approx(r_layer, rel=1e-6)
