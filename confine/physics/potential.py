@@ -123,18 +123,34 @@ def space_charge_hat(charges: Mapping[str, int], conc: Mapping[str, Expr], stren
 
 
 def poisson_form(
-    phi_hat: Expr, test: Expr, rho_hat: Expr, debye_ratio: float, weight: Expr, dx: Any
+    phi_hat: Expr,
+    test: Expr,
+    rho_hat: Expr,
+    debye_ratio: float,
+    weight: Expr,
+    dx: Any,
+    dx_source: Any = None,
 ) -> Any:
     """Weak scaled Poisson: ∫ ∇φ̂·∇w − (L/λ_D)² ρ̂ w (weight: 1, or 2πr axisymmetric).
 
     The natural boundary term is ∮ ∂φ̂/∂n̂ w: zero on uncharged walls and
     symmetry planes; charged walls add :func:`wall_charge_form`.
+
+    Args:
+        dx_source: measure of the space-charge term (default ``dx``). The
+            vertex rule lumps it, so the Jacobian of a Boltzmann-like charge
+            (∂ρ̂/∂φ̂ < 0) is the stiffness matrix plus a positive diagonal: an
+            M-matrix, no undershoot of φ next to a coarsely resolved layer.
     """
-    return (
-        (ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) - debye_ratio**2 * rho_hat * test)
-        * weight
-        * dx
-    )
+    field = ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) * weight * dx
+    source = debye_ratio**2 * rho_hat * test * weight * (dx if dx_source is None else dx_source)
+    if dx_source is None:  # one integrand, as before
+        return (
+            (ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) - debye_ratio**2 * rho_hat * test)
+            * weight
+            * dx
+        )
+    return field - source
 
 
 def wall_charge_form(sigma_hat: Expr, test: Expr, weight: Expr, ds: Any) -> Any:
