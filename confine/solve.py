@@ -879,7 +879,7 @@ class Problem:
             ValueError: not P1 on affine simplices (EAFE works on edges of simplices).
         """
         msh = self.mesh
-        if self.case.solver.degree != 1 or msh.geometry.cmap.degree != 1:
+        if self.case.solver.degree != 1 or msh.geometry.cmaps[0].degree != 1:
             raise ValueError("solver.stabilization = 'eafe' needs P1 on an affine mesh")
         if msh.topology.cell_type not in (
             dmesh.CellType.interval,

@@ -162,3 +162,21 @@ def edge_averaged_flux_form(
             dv = ufl.dot(ufl.grad(test), xv[k, :] - xv[m, :])
             total = total + omega * flux * dv
     return coefficient * total * weight * dx
+
+
+def edge_peclet(psi: Expr, mesh: Any) -> Expr:
+    """max over a cell's edges of |Δψ|: the cell Péclet number of the drift ψ = z φ̂ (+ S).
+
+    Galerkin P1 oscillates above about 2 (in 1D the zero-flux nodal ratio
+    c_{k+1}/c_k = (1 − Δ/2)/(1 + Δ/2) turns negative); EAFE is exact there
+    for piecewise-constant flux. Constant per cell for P1 ψ (interpolate into DG0).
+    """
+    xv = CellVertices(mesh)
+    n = mesh.topology.dim + 1
+    jumps = [
+        abs(ufl.dot(ufl.grad(psi), xv[k, :] - xv[m, :])) for k in range(n) for m in range(k + 1, n)
+    ]
+    out = jumps[0]
+    for j in jumps[1:]:
+        out = ufl.max_value(out, j)
+    return out
