@@ -298,8 +298,9 @@ class Solver:
     stabilization: str = key(
         "str",
         "ion fluxes: none (Galerkin) or eafe (edge-averaged exponential fitting, "
-        "Scharfetter-Gummel on each edge: no oscillations or negative concentrations "
-        "where migration dominates, cell Peclet |z grad(phi_hat)| h > 2; degree 1)",
+        "Scharfetter-Gummel on each edge, space charge lumped: no oscillations or "
+        "negative concentrations where migration dominates, a cell Peclet number "
+        "z h dphi_hat/dx above 2; degree 1, simplices)",
         default="none",
         choices=("none", "eafe"),
     )

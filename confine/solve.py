@@ -17,6 +17,14 @@ adsorbate balance by a rate scale of its own. Values that sweeps change
 ``fem.Constant``s: forms compile once per mesh, and a warm start on the same
 mesh reuses the :class:`Problem`.
 
+Ion fluxes are Galerkin by default; with ``solver.stabilization = "eafe"``
+they are edge-averaged finite elements (Scharfetter–Gummel on every edge, see
+:func:`confine.physics.transport.edge_averaged_flux_form`) for every charged
+species under a potential model with φ (every species when steric), and the
+poisson models' space charge is lumped at the vertices: stable, positive
+concentrations at any cell Péclet number |z ∇φ̂| h (P1 simplices only). The
+unknowns stay the concentrations, so everything that reads them is unchanged.
+
 Steady runs: continuation on a multiplier s of every catalytic rate constant
 (and, from 1e-4 at the start, of every wall charge and wall potential,
 [[walls]] of the poisson models: :data:`WALL_FLOOR`), s = 1e-8 … 1

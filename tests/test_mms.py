@@ -187,9 +187,7 @@ def test_mms_axisymmetric_poisson_eafe() -> None:
 def test_mms_2d_poisson_steric_eafe() -> None:
     """EAFE with the steric potential in the fitted drift (every species, O2 too):
     measured L2 1.99, H1 1.00."""
-    _check(
-        orders(2, [8, 16, 32], model="poisson-steric", steric=True, stabilization="eafe")
-    )
+    _check(orders(2, [8, 16, 32], model="poisson-steric", steric=True, stabilization="eafe"))
 
 
 @pytest.mark.slow

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 import solver_meshes as sm
 import ufl
+from dolfinx import fem
+from dolfinx import mesh as dmesh
 from mpi4py import MPI
 from scipy.integrate import quad, solve_bvp
 from scipy.optimize import brentq
@@ -34,9 +36,6 @@ from confine.metrics import compute_metrics, section_of_pore
 from confine.physics import potential, transport
 from confine.solve import Problem, SolverError, solve
 from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
-
-from dolfinx import fem  # noqa: E402  (after confine: MPI library order)
-from dolfinx import mesh as dmesh  # noqa: E402
 
 COMM = MPI.COMM_WORLD
 T = 298.15

@@ -14,7 +14,10 @@
   −∇̂²φ̂ = (L/λ_D)² ρ̂,  ρ̂ = Σ z_i c_i / I₂,  λ_D² = ε RT/(F² I₂);
   on a wall with given surface charge σ: ∂φ̂/∂n̂ = σ̂ = σ L/(ε RT/F), n out of
   the electrolyte (Gauss: the wall carries σ, the diffuse layer −σ); behind a
-  Stern layer σ = C_S (E − E_pzc − φ_wall).
+  Stern layer σ = C_S (E − E_pzc − φ_wall). With exponentially fitted ion
+  fluxes (``solver.stabilization = "eafe"``) the space-charge term is lumped
+  at the vertices (``dx_source`` of :func:`poisson_form`), which keeps the
+  discrete Poisson–Boltzmann operator monotone on coarse cells.
 """
 
 from __future__ import annotations
