@@ -191,6 +191,12 @@ def test_mms_2d_poisson_steric_eafe() -> None:
 
 
 @pytest.mark.slow
+def test_mms_3d_poisson_eafe() -> None:
+    """EAFE on tetrahedra (six edges a cell): measured L2 1.93–1.96, H1 0.99–1.00."""
+    _check(orders(3, [4, 8, 16], model="poisson", stabilization="eafe"))
+
+
+@pytest.mark.slow
 def test_mms_3d() -> None:
     _check(orders(3, [4, 8, 16]))
 

@@ -578,7 +578,7 @@ def test_eafe_residual_compiles_as_the_sum_of_its_integrals(mesh: str) -> None:
     vertex rule in one kernel gave wrong φ rows): the compiled residual at a
     random state equals the sum of its integrals compiled one by one."""
     if mesh == "uniform":
-        case, md = fitted(planar_case({"condition": "potential", "potential": "0.1 V"})), None
+        case = fitted(planar_case({"condition": "potential", "potential": "0.1 V"}))
         md = uniform_planar(12, MPI.COMM_SELF)
     else:
         case, md = fitted(pore_case(-0.05)), sm.pore_rz(MPI.COMM_SELF, A_NM, PORE_NM, 4, 4)
