@@ -145,15 +145,14 @@ def poisson_form(
             (∂ρ̂/∂φ̂ < 0) is the stiffness matrix plus a positive diagonal: an
             M-matrix, no undershoot of φ next to a coarsely resolved layer.
     """
-    field = ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) * weight * dx
-    source = debye_ratio**2 * rho_hat * test * weight * (dx if dx_source is None else dx_source)
-    if dx_source is None:  # one integrand, as before
+    if dx_source is None:  # one integrand
         return (
             (ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) - debye_ratio**2 * rho_hat * test)
             * weight
             * dx
         )
-    return field - source
+    field = ufl.inner(ufl.grad(phi_hat), ufl.grad(test)) * weight * dx
+    return field - debye_ratio**2 * rho_hat * test * weight * dx_source
 
 
 def wall_charge_form(sigma_hat: Expr, test: Expr, weight: Expr, ds: Any) -> Any:
