@@ -21,7 +21,8 @@ Ion fluxes are Galerkin by default; with ``solver.stabilization = "eafe"``
 they are edge-averaged finite elements (Scharfetter–Gummel on every edge, see
 :func:`confine.physics.transport.edge_averaged_flux_form`) for every charged
 species under a potential model with φ (every species when steric), and the
-poisson models' space charge is lumped at the vertices: stable, positive
+poisson models' space charge (and a transient run's accumulation of those
+species) is lumped at the vertices: stable, positive
 concentrations at any cell Péclet number |z ∇φ̂| h (P1 simplices only). The
 unknowns stay the concentrations, so everything that reads them is unchanged.
 
@@ -814,7 +815,9 @@ class Problem:
                 form -= (self.L**2 / scale) * src * vi * w * dx
             if self.transient:  # backward Euler accumulation ∂c/∂t
                 rate = (conc[name] - self.conc_old[name]) / self.dt
-                form += (self.L**2 / scale) * rate * vi * w * dx
+                # lumped with fitted fluxes: a diagonal mass keeps the M-matrix
+                dx_acc = self._dx_lumped() if self._fitted(name) else dx
+                form += (self.L**2 / scale) * rate * vi * w * dx_acc
             self.eq_forms[name] = form
             self.eq_scale[name] = scale * self.L ** (self.d - 2)
             self.eq_test[name] = test_comp
@@ -849,7 +852,8 @@ class Problem:
         self._build_bcs(ex)
 
     def _dx_lumped(self) -> Any:
-        """Vertex-rule cell measure for the space charge under EAFE (None: Galerkin).
+        """Vertex-rule cell measure for the space charge (and the accumulation of
+        fitted species in transient runs) under EAFE (None: Galerkin).
 
         The fitted fluxes hold c at vertices (nodal Boltzmann at equilibrium);
         the lumped charge keeps Poisson's Jacobian an M-matrix with it, so φ
