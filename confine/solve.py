@@ -1727,6 +1727,23 @@ class Problem:
         functional = ufl.replace(self.eq_forms[name], {self.v: g})
         return -self.integrate(functional) * self.eq_scale[name]
 
+    def cell_peclet(self) -> float:
+        """Largest cell Péclet number of migration, max |z| · max over edges |Δφ̂|.
+
+        Galerkin ion fluxes need it below about 2 (a larger value calls for
+        ``solver.stabilization = "eafe"``); 0 without φ or ions.
+        """
+        charges = [abs(z) for z in self.charges.values() if z != 0]
+        if not self.has_phi or not charges:
+            return 0.0
+        Q = fem.functionspace(self.mesh, ("DG", 0))
+        jump = fem.Function(Q)
+        phi_hat = _part(self.u, self.unknowns.index("phi"))
+        expr = transport.edge_peclet(phi_hat, self.mesh)
+        jump.interpolate(fem.Expression(expr, Q.element.interpolation_points))
+        local = jump.x.array.max(initial=0.0)
+        return max(charges) * float(self.comm.allreduce(local, op=MPI.MAX))
+
     # ------------------------------------------------------------------ walls (poisson)
     def _wall_indicator(self, name: str) -> fem.Function:
         """Function in V whose φ component is 1 on the wall's nodes, 0 elsewhere."""
