@@ -301,6 +301,15 @@ class Solver:
     end_time: float | None = key("quantity", "transient: end time", unit="s", positive=True)
     time_step: float | None = key("quantity", "transient: first time step", unit="s", positive=True)
     degree: int = key("int", "Lagrange degree of the concentrations", default=1, positive=True)
+    stabilization: str = key(
+        "str",
+        "ion fluxes: none (Galerkin) or eafe (edge-averaged exponential fitting, "
+        "Scharfetter-Gummel on each edge, space charge lumped: no oscillations or "
+        "negative concentrations where migration dominates, a cell Peclet number "
+        "z h dphi_hat/dx above 2; degree 1, simplices)",
+        default="none",
+        choices=("none", "eafe"),
+    )
     rtol: float = key("float", "Newton relative residual tolerance", default=1e-10, positive=True)
     atol: float = key(
         "float", "Newton absolute residual tolerance (scaled units)", default=1e-12, positive=True

@@ -35,6 +35,7 @@ def check_case(case: Case) -> list[Problem]:
         _check_potential_model,
         _check_walls,
         _check_steady_state,
+        _check_stabilization,
         _check_output,
         _check_catalyst,
     ]
@@ -518,6 +519,19 @@ def _check_walls(case: Case) -> list[Problem]:
                     )
                 )
     return out
+
+
+def _check_stabilization(case: Case) -> list[Problem]:
+    """EAFE is built on the edges of P1 simplices."""
+    if case.solver.stabilization == "eafe" and case.solver.degree != 1:
+        return [
+            Problem(
+                case.source,
+                "solver.stabilization",
+                f"'eafe' is a P1 scheme: it needs solver.degree = 1, not {case.solver.degree}",
+            )
+        ]
+    return []
 
 
 def _check_steady_state(case: Case) -> list[Problem]:
