@@ -9,6 +9,7 @@ them and ``definitions`` says what each mean and flux is.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,6 +22,8 @@ from confine.geometry.groups import tag
 from confine.physics.kinetics import stoichiometry
 from confine.solve import Solution
 from confine.units import FARADAY
+
+log = logging.getLogger("confine")
 
 MOL_L = 1e3  # mol/m³ per mol/L
 PKW = 14.0  # pKw at 25 °C, for a pH from OH− when H+ is not a species
@@ -352,6 +355,13 @@ def compute_metrics(
     first = case.output.products[0] if case.output.products else None
 
     cells = md.mesh.topology.index_map(md.mesh.topology.dim).size_global
+    peclet = p.cell_peclet() if p.has_phi else None
+    if peclet is not None and peclet > 2.0 and case.solver.stabilization == "none":
+        log.warning(
+            "cell Péclet number of migration %.3g > 2 with Galerkin ion fluxes: refine the "
+            "mesh at the walls or set solver.stabilization = 'eafe'",
+            peclet,
+        )
     double_layer = _double_layer_metrics(case, md, solution) if p.poisson else {}
     middle = _pore_middle(case, md, solution)
     if middle is not None:
@@ -418,6 +428,7 @@ def compute_metrics(
                 "linear_iterations": solution.linear_iterations,
                 "continuation_multipliers": list(solution.multipliers),
                 "newton_iterations_per_step": list(solution.step_iterations),
+                "max_cell_peclet": peclet,
                 "newton_iterations_failed_attempts": solution.failed_iterations,
                 "wall_time_s": solution.wall_time_s,
             },
@@ -483,6 +494,7 @@ KEY_UNITS = {
     "layer_volume_m3": "m^3",
     "wall_area_m2": "m^2",
     "newton_iterations_failed_attempts": "1",
+    "max_cell_peclet": "1",
     "cavity": "1",
     "mouth_outer": "1",
     "converged": "1",

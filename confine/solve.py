@@ -423,7 +423,7 @@ class Problem:
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._extra_options = dict(petsc_options or {})
         self._forms: dict[Any, Any] = {}
-        self._p1_expressions: dict[str, Any] = {}  # physical_functions, compiled once
+        self._p1_expressions: dict[str, Any] = {}  # physical_functions etc., compiled once
         self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
 
         sol = [s for s in case.species if s.phase == "solution"]
@@ -1774,9 +1774,11 @@ class Problem:
             return 0.0
         Q = fem.functionspace(self.mesh, ("DG", 0))
         jump = fem.Function(Q)
-        phi_hat = _part(self.u, self.unknowns.index("phi"))
-        expr = transport.edge_peclet(phi_hat, self.mesh)
-        jump.interpolate(fem.Expression(expr, Q.element.interpolation_points))
+        if "_peclet" not in self._p1_expressions:  # compiled once per problem
+            phi_hat = _part(self.u, self.unknowns.index("phi"))
+            expr = transport.edge_peclet(phi_hat, self.mesh)
+            self._p1_expressions["_peclet"] = fem.Expression(expr, Q.element.interpolation_points)
+        jump.interpolate(self._p1_expressions["_peclet"])
         local = jump.x.array.max(initial=0.0)
         return max(charges) * float(self.comm.allreduce(local, op=MPI.MAX))
 

@@ -125,6 +125,8 @@ def summarize(result: Result, size: str, model: str, seconds: float) -> dict[str
     row: dict[str, Any] = {"pore": size, "model": model, "seconds": round(seconds, 1)}
     row["newton_iterations"] = _metric(result, "solver.newton_iterations")
     row["dofs"] = _metric(result, "mesh.dofs")
+    row["newton_iterations_per_step"] = m["solver"]["newton_iterations_per_step"]
+    row["max_cell_peclet"] = _metric(result, "solver.max_cell_peclet")
     row["current_density_A_m2"] = _metric(result, "current_density_A_per_m2")
     for p in ("urea", "NH4+", "NH3", "NO2-", "H2"):
         row[f"FE_{p}"] = _metric(result, f"products.{p}.faradaic_efficiency")
