@@ -156,3 +156,35 @@ def test_uncertainty_bands_reads_the_three_sweeps(tmp_path: Path) -> None:
     urea = table[table["species"] == "urea"].sort_values("pore_diameter_nm")
     assert urea["pore_diameter_nm"].tolist() == pytest.approx([4.18, 7.55, 11.12])
     assert urea["p50"].tolist() == pytest.approx([10 / 4.18, 10 / 7.55, 10 / 11.12])
+
+
+def test_double_layer_cases_change_only_what_the_study_says() -> None:
+    """examples/double_layer_study.py: the same per-site kinetics on the walls (k × t),
+    a bulk bath and wall refinement for both models; Stern walls and Frumkin for PNP."""
+    study = _example("double_layer_study")
+    for size, name in study.CASES.items():
+        base = load_case(ROOT / "cases" / name)
+        sec = study.double_layer_case(size, "secondary")
+        pnp = study.double_layer_case(size, "poisson-steric")
+        t = base.geometry.catalyst_layer
+        for case in (sec, pnp):
+            assert case.geometry.catalyst == "surface"
+            assert case.geometry.bath_boundary == "bulk" and case.mesh.boundary_layer
+            assert case.geometry.pore_diameter == base.geometry.pore_diameter
+            assert [s.name for s in case.species] == [s.name for s in base.species]
+            for r0, r in zip(base.reactions, case.reactions, strict=True):
+                if r0.where == "layer":
+                    assert r.where == "surface"
+                    assert r.rate_constant == pytest.approx(r0.rate_constant * t, rel=1e-12)
+                else:
+                    assert r == r0
+        # the models differ only in the potential model, the walls and Frumkin
+        d_sec, d_pnp = sec.to_dict(), pnp.to_dict()
+        assert d_pnp["electrolyte"].pop("potential_model") == "poisson-steric"
+        assert d_sec["electrolyte"].pop("potential_model") == "secondary"
+        assert d_pnp["electrode"].pop("frumkin") is True
+        assert d_sec["electrode"].pop("frumkin") is False
+        assert {w["name"] for w in d_pnp.pop("walls")} == set(study.WALLS)
+        d_sec.pop("walls", None)
+        d_sec["case"] = d_pnp["case"] = None
+        assert d_sec == d_pnp
