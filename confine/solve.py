@@ -31,7 +31,8 @@ Steady runs: continuation on a multiplier s of every catalytic rate constant
 [[walls]] of the poisson models: :data:`WALL_FLOOR`), s = 1e-8 … 1
 geometrically, from the bulk, nearly uncharged state with coverages
 balancing the site kinetics (which solves s → 0 exactly); a failed step is
-halved. Each
+halved, and a step that needed more than :data:`SLOW_STEP_ITERATIONS` Newton
+iterations halves the next increment. Each
 step is a line-search Newton (SNES ``newtonls``/``bt``, MUMPS LU in 2D and
 small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_DOFS` in 3D). If it
 converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
@@ -79,6 +80,11 @@ C_REF_FLOOR = 1e-6
 S_START = 1e-8
 #: Most halvings of a failed continuation step.
 MAX_HALVINGS = 12
+#: Newton iterations above which a converged continuation step halves the next
+#: increment in log s (double-layer runs crawl under the line search otherwise).
+SLOW_STEP_ITERATIONS = 10
+#: Smallest increment in log10 s that slow steps halve down to (failures still halve).
+MIN_LOG_STEP = 1.0 / 16.0
 
 #: Direct solve: MUMPS LU (2D, and 3D up to DIRECT_MAX_DOFS).
 DIRECT_OPTIONS: dict[str, Any] = {
@@ -1599,6 +1605,7 @@ class Problem:
             if reason > 0 and self._finite():
                 reached.append(10.0**log_target)
                 per_step.append(its)
+                last_increment = None if log_done is None else log_target - log_done
                 log_done = log_target
                 step += 1
                 if log_target >= 0.0:
@@ -1607,6 +1614,11 @@ class Problem:
                 while target_idx < len(logs) - 1 and logs[target_idx] <= log_target + 1e-12:
                     target_idx += 1
                 log_target = float(logs[target_idx])
+                # a step that needed many (damped) iterations: the next, equally long
+                # one would likely crawl into the iteration cap, so take half of it
+                if its > SLOW_STEP_ITERATIONS and last_increment is not None:
+                    half = max(0.5 * last_increment, MIN_LOG_STEP)
+                    log_target = min(log_target, log_done + half)
                 continue
             self._restore(saved)
             failed += its
