@@ -396,7 +396,8 @@ def compute_metrics(
                         "walls": "per [[walls]] entry: area-mean surface charge (given, or "
                         "the consistent flux of Poisson's equation for a given potential), "
                         "area-mean potential vs the bath, differential capacitance dσ/dψ "
-                        "from the linearised problem (absent with adsorbates)",
+                        "from the linearised problem (with adsorbates: the two-block "
+                        "Jacobian; absent for a given-potential wall there)",
                     }
                     if p.poisson
                     else {}

@@ -1846,11 +1846,14 @@ class Problem:
         C = (ε/L) dσ̂/dψ̂: exact for the discrete solution, no finite
         differences. ψ is the wall potential (charge, potential: the diffuse
         layer's capacitance) or the electrode potential (stern: Stern and
-        diffuse layers in series, dσ/dE). None with adsorbed species (a
-        two-block system) or for a wall not in [[walls]].
+        diffuse layers in series, dσ/dE). With adsorbed species the whole
+        two-block Jacobian at the solution is used (charge and Stern walls; None
+        for a given-potential wall there). None for a wall not in [[walls]].
         """
         wall = self.case.wall_named(name)
-        if not self.poisson or wall is None or self.theta is not None:
+        if not self.poisson or wall is None:
+            return None
+        if self.theta is not None and wall.condition == "potential":
             return None
         du = fem.Function(self.V)
         a = self.form(ufl.derivative(self.F[0], self.u, ufl.TrialFunction(self.V)))
@@ -1867,13 +1870,20 @@ class Problem:
         for comp, dofs, owner in self._bc_dofs:
             value = 1.0 if (owner == name and wall.condition == "potential") else 0.0
             tbcs.append(fem.dirichletbc(value, dofs, _sub(self.V, comp)))
-        A = fem_petsc.assemble_matrix(a, bcs=tbcs)
-        A.assemble()
         L = self.form(rhs)
         b = fem_petsc.assemble_vector(L)
-        fem_petsc.apply_lifting(b, [a], bcs=[tbcs])
+        if self.theta is None:
+            A = fem_petsc.assemble_matrix(a, bcs=tbcs)
+            A.assemble()
+            fem_petsc.apply_lifting(b, [a], bcs=[tbcs])
         cast(Any, b).ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         fem_petsc.set_bc(b, tbcs)
+        if self.theta is not None:
+            # the Newton Jacobian of both blocks (u, θ) at the solution, Dirichlet rows
+            # the identity; the right-hand side lives in the u block (θ rows zero)
+            b0 = b
+            A, b = self._two_block_tangent(b0)
+            b0.destroy()
         ksp: Any = PETSc.KSP().create(cast(Any, self.comm))
         ksp.setOperators(A)
         ksp.setType("preonly")
@@ -1881,7 +1891,8 @@ class Problem:
         ksp.getPC().setFactorSolverType("mumps")
         x = b.duplicate()
         ksp.solve(b, x)
-        du.x.array[: len(x.array_r)] = x.array_r
+        n0 = self.V.dofmap.index_map.size_local * len(self.unknowns)
+        du.x.array[:n0] = x.array_r[:n0]
         du.x.scatter_forward()
         for obj in (ksp, A, b, x):
             obj.destroy()
@@ -1896,6 +1907,21 @@ class Problem:
             dsigma = self.integrate(ufl.derivative(functional, self.u, du)) / area
             dpsi = 1.0
         return potential.permittivity(self.case) / self.L * dsigma / dpsi
+
+    def _two_block_tangent(self, b0: Any) -> tuple[Any, Any]:
+        """The assembled two-block Jacobian at the current state, and ``b0`` (a vector
+        of V) placed in the u block of a vector of its layout."""
+        assert self.theta is not None
+        x = self.nlp.x.duplicate()
+        fem_petsc.assign([self.u, self.theta], x)
+        A = self.nlp.A.duplicate()
+        self.nlp.solver.computeJacobian(x, A)
+        b = A.createVecRight()
+        n0 = self.V.dofmap.index_map.size_local * len(self.unknowns)
+        b.array[:] = 0.0
+        b.array[:n0] = b0.array_r[:n0]
+        x.destroy()
+        return A, b
 
     def physical_functions(self) -> dict[str, fem.Function]:
         """P1 Functions on the whole mesh in mol/m³ (species), V (phi) and coverage

@@ -66,7 +66,12 @@ def _surface_constant(text: str, thickness: float) -> str:
 
 
 def double_layer_case(
-    size: str, model: str, frumkin: bool = True, overrides: dict[str, Any] | None = None
+    size: str,
+    model: str,
+    frumkin: bool = True,
+    overrides: dict[str, Any] | None = None,
+    stern_capacitance: str = STERN_CAPACITANCE,
+    zero_charge_potential: str = ZERO_CHARGE_POTENTIAL,
 ) -> Case:
     """The urea case of one pore size, prepared for a double-layer comparison.
 
@@ -75,6 +80,8 @@ def double_layer_case(
         model: "secondary" or "poisson-steric".
         frumkin: poisson-steric: Tafel steps at the reaction plane.
         overrides: further dotted-key overrides (mesh settings, potential).
+        stern_capacitance: poisson-steric: C_S of the carbon walls.
+        zero_charge_potential: poisson-steric: their E_pzc (vs RHE).
     """
     path = ROOT / "cases" / CASES[size]
     raw = confine.load_case(path).to_dict()
@@ -101,8 +108,8 @@ def double_layer_case(
             {
                 "name": w,
                 "condition": "stern",
-                "stern_capacitance": STERN_CAPACITANCE,
-                "zero_charge_potential": ZERO_CHARGE_POTENTIAL,
+                "stern_capacitance": stern_capacitance,
+                "zero_charge_potential": zero_charge_potential,
             }
             for w in WALLS
         ]
@@ -158,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--potential", default=None, help='electrode potential, e.g. "-0.9 V"')
     ap.add_argument("--coarse", action="store_true", help="coarse meshes (CI)")
     ap.add_argument("--no-frumkin", action="store_true", help="poisson-steric without Frumkin")
+    ap.add_argument("--stern-capacitance", default=STERN_CAPACITANCE, help='e.g. "0.2 F/m^2"')
+    ap.add_argument("--zero-charge-potential", default=ZERO_CHARGE_POTENTIAL, help="vs RHE")
     args = ap.parse_args(argv)
     overrides: dict[str, Any] = dict(COARSE) if args.coarse else {}
     if args.potential:
@@ -165,7 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for size in args.sizes:
         for model in args.models:
-            case = double_layer_case(size, model, not args.no_frumkin, overrides)
+            case = double_layer_case(
+                size,
+                model,
+                not args.no_frumkin,
+                overrides,
+                args.stern_capacitance,
+                args.zero_charge_potential,
+            )
             t0 = time.perf_counter()
             result = confine.run(case, out=args.out / f"{size}nm-{model}")
             rows.append(summarize(result, size, model, time.perf_counter() - t0))

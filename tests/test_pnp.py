@@ -405,26 +405,28 @@ def grahame_charge(bulk: dict[int, float], psi: float, eps: float) -> float:
     return math.copysign(math.sqrt(2 * eps * GAS_CONSTANT * T * total), psi)
 
 
-@pytest.mark.parametrize("frumkin", [False, True])
-def test_frumkin_correction_of_surface_kinetics(frumkin: bool, cache: Path) -> None:
-    """Tafel steps on a Stern-charged electrode, slow enough not to perturb anything:
-    Q + e− → Q− (neutral reactant) and Z− + e− → Z²− (trace anion), α = 0.5, rate
-    constant k at E_ref = E. Gouy–Chapman–Stern gives the reaction-plane potential
-    φ₂; the wall concentrations are c_b exp(−z φ̃₂) in every case, and the Frumkin
-    correction multiplies the rate by exp(α φ̃₂):
-    r_Q = k c_Q exp(α φ̃₂ [frumkin]), r_Z = k c_Z exp(φ̃₂) exp(α φ̃₂ [frumkin])."""
-    c_s, e, e_pzc, k, alpha, trace = 0.5, -0.25, 0.05, 1e-12, 0.5, 1e-3
-    fraction, growth = MESHES[-1]
+#: Stern electrode of the trace-kinetics cases: C_S (F/m²), E, E_pzc (V vs RHE); the
+#: Tafel steps' rate constant (m/s), α, and the trace bulk concentrations (mol/m³)
+STERN_TRACE = {"c_s": 0.5, "e": -0.25, "e_pzc": 0.05, "k": 1e-12, "alpha": 0.5, "trace": 1e-3}
+
+
+def trace_kinetics_case(frumkin: bool, adsorbate: bool = False, slab: bool = False) -> Case:
+    """KCl on a Stern electrode with slow surface steps on trace species:
+    Q + e− → Q− and Z− + e− → Z²−; with ``adsorbate``, also Q ⇌ *Q on the sites
+    (θ = 0.5). ``slab``: a 2D slab 1 nm wide with a coarser boundary layer (coverages
+    need a submesh of the electrode, which a 1D mesh's point cannot carry)."""
+    t = STERN_TRACE
+    fraction, growth = (0.05, 1.15) if slab else MESHES[-1]
     base = planar_case(
         {
             "condition": "stern",
-            "stern_capacitance": f"{c_s} F/m^2",
-            "zero_charge_potential": f"{e_pzc} V",
+            "stern_capacitance": f"{t['c_s']} F/m^2",
+            "zero_charge_potential": f"{t['e_pzc']} V",
         },
         fraction=fraction,
         growth=growth,
     ).to_dict()
-    d = "1.0e-9 m^2/s"
+    d, trace = "1.0e-9 m^2/s", t["trace"]
     base["species"][0]["bulk"] = f"{C0 + trace} mol/m^3"  # K+ balances Z−
     base["species"] += [
         {"name": "Q", "diffusivity": d, "bulk": f"{trace} mol/m^3"},
@@ -436,20 +438,57 @@ def test_frumkin_correction_of_surface_kinetics(frumkin: bool, cache: Path) -> N
         "type": "electrochemical",
         "where": "surface",
         "electrons": 1,
-        "rate_constant": f"{k} m/s",
-        "reference_potential": f"{e} V",
-        "transfer_coefficient": alpha,
+        "rate_constant": f"{t['k']} m/s",
+        "reference_potential": f"{t['e']} V",
+        "transfer_coefficient": t["alpha"],
     }
     base["reactions"] = [
         {"name": "q", "reactants": {"Q": 1}, "products": {"Q-": 1}, **step},
         {"name": "z", "reactants": {"Z-": 1}, "products": {"Z^2-": 1}, **step},
     ]
-    base["electrode"] = {"potential": f"{e} V", "frumkin": frumkin}
-    case = case_from_dict(base, "frumkin")
-    p = run(case, cache)
+    if slab:
+        base["geometry"].update({"model": "2d", "width": "1 nm"})
+    if adsorbate:
+        base["species"].append({"name": "*Q", "formula": "Q", "phase": "adsorbed"})
+        base["reactions"].append(
+            {
+                "name": "adsorb",
+                "type": "chemical",
+                "where": "surface",
+                "reactants": {"Q": 1},
+                "products": {"*Q": 1},
+                "rate_constant": "1e-9 m/s",
+                "backward_rate_constant": "1e-12 mol/(m^2*s)",  # K c_Q = 1: θ = 0.5
+            }
+        )
+    base["electrode"] = {"potential": f"{t['e']} V", "frumkin": frumkin}
+    return case_from_dict(base, "trace-kinetics")
+
+
+def gcs_reaction_plane_potential(case: Case) -> float:
+    """φ₂ of the trace-kinetics electrode: C_S (E − E_pzc − φ₂) = σ_diffuse(φ₂)."""
+    t = STERN_TRACE
     eps = potential.permittivity(case)
-    bulk = {1: C0 + trace, -1: C0 + trace}
-    phi2 = brentq(lambda x: c_s * (e - e_pzc - x) - grahame_charge(bulk, x, eps), e - e_pzc, 0.0)
+    bulk = {1: C0 + t["trace"], -1: C0 + t["trace"]}
+    return brentq(
+        lambda x: t["c_s"] * (t["e"] - t["e_pzc"] - x) - grahame_charge(bulk, x, eps),
+        t["e"] - t["e_pzc"],
+        0.0,
+    )
+
+
+@pytest.mark.parametrize("frumkin", [False, True])
+def test_frumkin_correction_of_surface_kinetics(frumkin: bool, cache: Path) -> None:
+    """Tafel steps on a Stern-charged electrode, slow enough not to perturb anything:
+    Q + e− → Q− (neutral reactant) and Z− + e− → Z²− (trace anion), α = 0.5, rate
+    constant k at E_ref = E. Gouy–Chapman–Stern gives the reaction-plane potential
+    φ₂; the wall concentrations are c_b exp(−z φ̃₂) in every case, and the Frumkin
+    correction multiplies the rate by exp(α φ̃₂):
+    r_Q = k c_Q exp(α φ̃₂ [frumkin]), r_Z = k c_Z exp(φ̃₂) exp(α φ̃₂ [frumkin])."""
+    k, alpha, trace = STERN_TRACE["k"], STERN_TRACE["alpha"], STERN_TRACE["trace"]
+    case = trace_kinetics_case(frumkin)
+    p = run(case, cache)
+    phi2 = gcs_reaction_plane_potential(case)
     assert -phi2 / VT > 2.0  # a strong diffuse layer: the correction is a factor > 2.7
     assert p.wall_potential("electrode") == pytest.approx(phi2, rel=2e-4)
     correction = math.exp(alpha * phi2 / VT) if frumkin else 1.0
@@ -458,6 +497,28 @@ def test_frumkin_correction_of_surface_kinetics(frumkin: bool, cache: Path) -> N
     # measured: 2e-11 and 2.3e-6 without the correction; 1.3e-4 with it (from φ₂'s 7.4e-5)
     assert r_q == pytest.approx(k * trace * correction, rel=5e-4)
     assert r_z == pytest.approx(k * trace * math.exp(phi2 / VT) * correction, rel=5e-4)
+
+
+def test_stern_capacitance_with_an_adsorbate(cache: Path) -> None:
+    """With adsorbed species the capacitance comes from the two-block tangent: a trace
+    adsorbate (Q ⇌ *Q, θ ≈ 0.5) leaves C = (1/C_S + 1/C_d)⁻¹ of Gouy–Chapman–Stern."""
+    plain = run(trace_kinetics_case(True, slab=True), cache)
+    with_ads = run(trace_kinetics_case(True, adsorbate=True, slab=True), cache)
+    assert with_ads.theta is not None
+    theta = with_ads.theta.x.array
+    assert theta.min() > 0.3 and theta.max() < 0.7  # a real coverage, not an empty block
+    case = with_ads.case
+    phi2 = gcs_reaction_plane_potential(case)
+    eps, lam = potential.permittivity(case), potential.debye_length(case)
+    c_d = eps / lam * math.cosh(phi2 / (2 * VT))  # 1:1 at C0 (the traces add 1e-5)
+    expected = 1 / (1 / STERN_TRACE["c_s"] + 1 / c_d)
+    c_plain, c_ads = plain.wall_capacitance("electrode"), with_ads.wall_capacitance("electrode")
+    assert c_plain is not None and c_ads is not None
+    # the two-block tangent against the one-block one on the same mesh: measured 9e-14
+    assert c_ads == pytest.approx(c_plain, rel=1e-6)
+    # against the closed form: measured 2.7e-3, the discretisation error of this coarser
+    # slab mesh (first cell 0.05 λ_D; the 1D tests' 0.00625 λ_D reach 1e-4)
+    assert c_ads == pytest.approx(expected, rel=5e-3)
 
 
 @pytest.mark.mpi
@@ -482,6 +543,22 @@ def test_double_layer_metrics_on_one_and_two_ranks() -> None:
         k: (par[k][0], ser[k][0]) for k in ser if par[k][0] != pytest.approx(ser[k][0], rel=1e-8)
     }
     assert not bad, bad
+
+
+@pytest.mark.mpi
+def test_capacitance_with_an_adsorbate_on_one_and_two_ranks(tmp_path: Path) -> None:
+    """The two-block tangent (coverages on a submesh) gives the same capacitance on 2
+    ranks as on one."""
+    world = MPI.COMM_WORLD
+    if world.size < 2:
+        pytest.skip("needs mpiexec -n 2")
+    case = trace_kinetics_case(True, adsorbate=True, slab=True)
+    cache = Path(world.bcast(str(tmp_path) if world.rank == 0 else None))
+    par = solve(case, load_mesh(case, world, cache)).problem.wall_capacitance("electrode")
+    ser = solve(case, load_mesh(case, MPI.COMM_SELF, cache / f"rank{world.rank}")).problem
+    c_ser = ser.wall_capacitance("electrode")
+    assert par is not None and c_ser is not None
+    assert par == pytest.approx(c_ser, rel=1e-8)
 
 
 def test_gmsh_cylinder_pore_boundary_layer_converges(cache: Path) -> None:
