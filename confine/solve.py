@@ -262,8 +262,8 @@ def solve(
             (e.g. the nearest point of a sweep).
         manufactured: verification hook (method of manufactured solutions).
         petsc_options: extra PETSc options (over the defaults and the case's).
-        linear_solver: "direct" (MUMPS LU), "iterative" (GMRES with AMG on the
-            transport block, see :data:`ITERATIVE_OPTIONS`), or "auto": direct
+        linear_solver: "direct" (MUMPS LU), "iterative" (GMRES with one AMG
+            V-cycle per field, see :data:`ITERATIVE_OPTIONS`), or "auto": direct
             in 2D and for 3D meshes up to :data:`DIRECT_MAX_DOFS` unknowns,
             iterative above, and direct again if an iterative linear solve fails.
 
