@@ -8,12 +8,14 @@ Three problems, each on three meshes halving h:
   neutral, φ, Tafel, an adsorbate on a submesh) on a 3D box, iterative
   (GMRES + field-by-field AMG, confine.solve.ITERATIVE_OPTIONS);
 * ``sector-3d-urea``: the reference urea network (13 unknowns on the mesh, 2
-  coverages on the catalytic layer; bath held at the bulk) on the 3D hexagonal
+  coverages on the catalytic layer; bath held at the bulk unless --bath) on the 3D hexagonal
   sector at mesh levels f = 0.5, 1, 2 (every target cell size of the case ÷ f,
   as in cross_fidelity.py: h ∝ 1/f), iterative. The coarsest level runs the
   case's continuation from the bulk state; each finer one starts Newton at full
   rates from the coarser converged state interpolated onto it (what a mesh
-  study does, and where the former node-blocked AMG broke down).
+  study does, and where the former node-blocked AMG broke down), or, with
+  ``--cold``, runs the continuation as well (``--bath far-field``: the case's
+  own isolated-sphere condition).
 
 For each mesh: unknowns, Newton iterations, linear iterations per Newton step
 (and its growth per halving of h; target ≤ 1.3), the iterations of one linear
@@ -23,7 +25,7 @@ Newton step relative to one scalar Poisson solve (P1, same mesh, same kind of
 linear solver) per field (target ≤ 3), and the process's peak memory.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_solver.py [--quick] [--only P ...]
-[--out FILE.json]`` (also under ``mpiexec -n N``).
+[--cold] [--bath bulk|far-field] [--out FILE.json]`` (also under ``mpiexec -n N``).
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def run_3d(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def run_sector_urea(quick: bool) -> list[dict[str, Any]]:
-    sets = {"geometry.model": "sector-3d", "geometry.bath_boundary": "bulk"}
+def run_sector_urea(quick: bool, cold: bool = False, bath: str = "bulk") -> list[dict[str, Any]]:
+    sets = {"geometry.model": "sector-3d", "geometry.bath_boundary": bath}
     path = ROOT / "cases" / "mchs-7nm.toml"
     base = load_case(path, set=sets)
     rows: list[dict[str, Any]] = []
@@ -90,9 +92,11 @@ def run_sector_urea(quick: bool) -> list[dict[str, Any]]:
     for f in (0.5, 1.0) if quick else (0.5, 1.0, 2.0):
         case = load_case(path, set={**sets, **level_overrides(base, f)})
         md = load_mesh(case, MPI.COMM_WORLD)
-        row, coarser = measure("sector-3d-urea", 1.0 / f, case, md, "iterative", None, coarser)
+        start = None if cold else coarser
+        row, coarser = measure("sector-3d-urea", 1.0 / f, case, md, "iterative", None, start)
         row["level"] = f
-        row["start"] = "continuation from the bulk state" if len(rows) == 0 else "coarser state"
+        row["bath_boundary"] = bath
+        row["start"] = "coarser state" if start is not None else "continuation from the bulk state"
         rows.append(row)
     return rows
 
@@ -181,9 +185,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="two meshes per problem")
     ap.add_argument("--only", nargs="+", choices=PROBLEMS, default=list(PROBLEMS))
+    ap.add_argument(
+        "--cold", action="store_true", help="sector-3d-urea: every level from the bulk state"
+    )
+    ap.add_argument("--bath", default="bulk", choices=("bulk", "far-field"), help="sector-3d-urea")
     ap.add_argument("--out", type=Path, help="write the records as JSON")
     args = ap.parse_args()
-    runners = {"axisymmetric": run_axisymmetric, "3d": run_3d, "sector-3d-urea": run_sector_urea}
+    runners = {
+        "axisymmetric": run_axisymmetric,
+        "3d": run_3d,
+        "sector-3d-urea": lambda q: run_sector_urea(q, args.cold, args.bath),
+    }
     results = {name: runners[name](args.quick) for name in args.only}
     record: dict[str, Any] = {
         "benchmark": "solver",
