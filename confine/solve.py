@@ -103,11 +103,15 @@ ITERATIVE_OPTIONS: dict[str, Any] = {
     "fieldsplit_theta_pc_type": "bjacobi",
 }
 #: Preconditioner of one field's block: a V-cycle of smoothed-aggregation AMG,
-#: Richardson/SOR smoothing (the blocks are not symmetric: no Chebyshev).
+#: Richardson/SOR smoothing (the blocks are not symmetric: no Chebyshev), four
+#: sweeps per level instead of two: on the sector-3d urea network GMRES then
+#: needs 21 → 24 iterations from h to h/2 instead of 21 → 28, for ~1.5× the
+#: time of one solve.
 FIELD_AMG: dict[str, Any] = {
     "ksp_type": "preonly",
     "pc_type": "gamg",
     "mg_levels_ksp_type": "richardson",
+    "mg_levels_ksp_max_it": 4,
     "mg_levels_pc_type": "sor",
 }
 #: A Newton solve converges only once its residual fell by this factor (besides the
