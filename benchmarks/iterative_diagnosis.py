@@ -5,13 +5,17 @@ hexagonal sector at mesh level ``--level`` (cross_fidelity.py's levels), starts
 it from the converged state of ``--from-level`` interpolated onto it (the warm
 start of a mesh study, where SNES reported DIVERGED_LINEAR_SOLVE) after solving
 that coarser level from the bulk state, assembles the Newton system there, and
-solves it with MUMPS and with each preconditioner of :data:`CONFIGS` (GMRES,
+solves it with MUMPS and with each preconditioner of :func:`configs` (GMRES,
 rtol 1e-10): KSP reason, iterations, wall time, true relative residual and the
-error against MUMPS. ``--blocks`` also solves single diagonal blocks (one
-field, all species, the coverages) with scalar/node-blocked AMG and ILU.
+error against MUMPS (``--no-mumps``: none, for meshes MUMPS cannot hold).
+``--blocks`` also solves single diagonal blocks (one field, all species, the
+coverages) with scalar/node-blocked AMG and ILU; ``--variants`` tries the
+field-by-field preconditioner with other compositions, cycles and smoothing
+instead of :func:`configs`.
 
 Run: ``PYTHONPATH=. python benchmarks/iterative_diagnosis.py [--level 1] [--from-level 0.5]
-[--bath bulk|far-field] [--blocks] [--out benchmarks/records/FILE.json]`` (one rank).
+[--bath bulk|far-field] [--blocks] [--variants] [--no-mumps]
+[--out benchmarks/records/FILE.json]`` (one rank).
 """
 
 from __future__ import annotations
@@ -123,6 +127,38 @@ def configs(n: int) -> dict[str, dict[str, Any]]:
     }
 
 
+def variants(n: int) -> dict[str, dict[str, Any]]:
+    """The field-by-field preconditioner with other compositions, cycles and smoothing."""
+
+    def per_field(kind: str, amg: dict[str, Any], phi_first: bool = False) -> dict[str, Any]:
+        order = [n - 1, *range(n - 1)] if phi_first else list(range(n))
+        out = {
+            **KRYLOV,
+            **SPLIT,
+            "fieldsplit_theta_pc_type": "bjacobi",
+            "fieldsplit_c_pc_type": "fieldsplit",
+            "fieldsplit_c_pc_fieldsplit_type": kind,
+            "fieldsplit_c_pc_fieldsplit_block_size": n,
+        }
+        for i, fld in enumerate(order):
+            out[f"fieldsplit_c_pc_fieldsplit_{i}_fields"] = str(fld)
+            out.update({f"fieldsplit_c_fieldsplit_{i}_{k}": v for k, v in amg.items()})
+        return out
+
+    two = {**FIELD_AMG, "mg_levels_ksp_max_it": 2}
+    return {
+        "additive, V-cycle, 2 SOR sweeps per level": per_field("additive", two),
+        "additive, V-cycle, 4 SOR sweeps per level": per_field(
+            "additive", {**FIELD_AMG, "mg_levels_ksp_max_it": 4}
+        ),
+        "additive, W-cycle, 2 sweeps": per_field("additive", {**two, "pc_mg_cycle_type": "w"}),
+        "multiplicative, phi first, 2 sweeps": per_field("multiplicative", two, True),
+        "symmetric multiplicative, phi first, 2 sweeps": per_field(
+            "symmetric_multiplicative", two, True
+        ),
+    }
+
+
 def run_ksp(
     name: str, A: Any, b: Any, opts: dict[str, Any], splits: Any, ref: Any
 ) -> dict[str, Any]:
@@ -204,7 +240,11 @@ def main() -> None:
     ap.add_argument("--level", type=float, default=1.0)
     ap.add_argument("--from-level", type=float, default=0.5)
     ap.add_argument("--bath", default="far-field", choices=("bulk", "far-field"))
-    ap.add_argument("--blocks", action="store_true")
+    ap.add_argument("--blocks", action="store_true", help="also single diagonal blocks")
+    ap.add_argument(
+        "--variants", action="store_true", help="only variants of the field-by-field PC"
+    )
+    ap.add_argument("--no-mumps", action="store_true", help="no MUMPS reference (large meshes)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     path = ROOT / "cases" / "mchs-7nm.toml"
@@ -212,7 +252,8 @@ def main() -> None:
     base = load_case(path, set=sets)
     comm = MPI.COMM_WORLD
     coarse = load_case(path, set={**sets, **level_overrides(base, args.from_level)})
-    src = Problem(coarse, load_mesh(coarse, comm), linear_solver="direct")
+    # the coarse state (converged: the same to round-off with either solver)
+    src = Problem(coarse, load_mesh(coarse, comm), linear_solver="iterative")
     src.solve()
     case = load_case(path, set={**sets, **level_overrides(base, args.level)})
     p = Problem(case, load_mesh(case, comm), linear_solver="direct")
@@ -233,22 +274,25 @@ def main() -> None:
     splits = [("c", is_c), ("theta", is_t)]
     print(f"level {args.level:g} from {args.from_level:g}: {A.getSize()[0]} unknowns", flush=True)
     mumps = {"ksp_type": "preonly", "pc_type": "lu", "pc_factor_mat_solver_type": "mumps"}
-    ref = b.duplicate()
-    rows = [run_ksp("MUMPS LU", A, b, mumps, None, None)]
-    ksp = PETSc.KSP().create(comm)
-    ksp.setOperators(A)
-    ksp.setType("preonly")
-    ksp.getPC().setType("lu")
-    ksp.getPC().setFactorSolverType("mumps")
-    ksp.solve(b, ref)
-    rows += [run_ksp(k, A, b, v, splits, ref) for k, v in configs(bs).items()]
+    rows, ref = [], None
+    if not args.no_mumps:
+        rows.append(run_ksp("MUMPS LU", A, b, mumps, None, None))
+        ref = b.duplicate()
+        ksp = PETSc.KSP().create(comm)
+        ksp.setOperators(A)
+        ksp.setType("preonly")
+        ksp.getPC().setType("lu")
+        ksp.getPC().setFactorSolverType("mumps")
+        ksp.solve(b, ref)
+    tried = variants(bs) if args.variants else configs(bs)
+    rows += [run_ksp(k, A, b, v, splits, ref) for k, v in tried.items()]
     record = {
         "benchmark": "iterative-diagnosis",
         "command": " ".join(sys.argv),
         "case": "cases/mchs-7nm.toml, sector-3d, -1.1 V",
         "bath_boundary": args.bath,
         "level": args.level,
-        "start": f"converged level {args.from_level:g} (MUMPS), interpolated",
+        "start": f"converged level {args.from_level:g}, interpolated",
         "unknowns": A.getSize()[0],
         "fields": {"mesh": p.unknowns, "layer_submesh": p.adsorbed},
         "krylov": KRYLOV,
