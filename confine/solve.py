@@ -85,9 +85,10 @@ DIRECT_OPTIONS: dict[str, Any] = {
 #: Jacobi/ILU. Every field alone is a scalar diffusion–migration–reaction
 #: operator that AMG solves in ~15 iterations, while AMG on the node-blocked
 #: coupled matrix (all fields per aggregate, constants as near-null space) fails
-#: on the urea network once migration couples product ions to φ ~50× their
-#: own diagonal: GMRES breaks down after hundreds of iterations (benchmarks/
-#: README.md, "Iterative solver"). The per-field options are added by
+#: on the urea network, where migration (product ions to φ) and the buffer
+#: reactions couple the fields: GMRES breaks down after hundreds of iterations
+#: (benchmarks/README.md, "Iterative solver"); left out of the preconditioner,
+#: GMRES absorbs these couplings. The per-field options are added by
 #: ``Problem._iterative_options`` (their number depends on the case).
 ITERATIVE_OPTIONS: dict[str, Any] = {
     "ksp_type": "gmres",
