@@ -539,3 +539,42 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
     reference = solve(case, md, COMM, linear_solver="direct")
     got, want = sol.problem.u.x.array, reference.problem.u.x.array
     assert np.allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
+
+
+def test_iterative_solver_on_the_urea_network_in_3d(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """GMRES + field-by-field AMG (the "auto" choice on large 3D meshes) solves the
+    urea network (13 unknowns on the mesh, 2 coverages on the layer submesh) on a
+    coarse 3D sector from the bulk state through the whole continuation, with no
+    fallback to MUMPS, and gives the direct answer."""
+    import confine.solve as solve_mod
+    from confine.mesh import load_mesh
+
+    case = load_case(
+        ROOT / "cases" / "mchs-7nm.toml",
+        set={
+            "geometry.model": "sector-3d",
+            # level 0.5 of benchmarks/cross_fidelity.py: every target cell size × 2
+            "mesh.cells_per_pore_diameter": 3,
+            "mesh.cells_across_layer": 1,
+            "mesh.max_cell_size": "40 nm",
+            "mesh.growth": 1.6,
+        },
+    )
+    md = load_mesh(case, COMM)
+    monkeypatch.setattr(solve_mod, "DIRECT_MAX_DOFS", 0)  # "auto" takes the iterative solver
+    with caplog.at_level("WARNING", logger="confine"):
+        it = solve(case, md, COMM, linear_solver="auto")
+    assert it.problem.linear_solver == "auto" and not it.problem._direct()
+    assert "solving again with MUMPS" not in caplog.text
+    assert it.problem.nlp.solver.getKSP().getPC().getType() == "fieldsplit"
+    assert it.linear_iterations > it.newton_iterations  # a Krylov solve, not LU
+    direct = solve(case, md, COMM, linear_solver="direct")
+    m_it, m_dir = compute_metrics(case, md, it, COMM), compute_metrics(case, md, direct, COMM)
+    keys = ["current_A", "species/urea/ratio_interior_exterior"]
+    keys += [f"products/{p}/faradaic_efficiency" for p in case.output.products]
+    for key in keys:
+        assert value(m_it, key) == pytest.approx(value(m_dir, key), rel=1e-6), key
+    got, want = it.problem.u.x.array, direct.problem.u.x.array
+    assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
