@@ -22,9 +22,12 @@ continuation from the bulk state; each finer level starts Newton from the
 next coarser converged state (stored per base-case hash in
 ``results/cross-fidelity-states/``) interpolated onto its mesh: 3 Newton steps
 instead of ~55, same converged state (checked: 1e-15). ``--cold`` turns it
-off. Warm-started points use MUMPS by default (``--linear-solver direct``):
-confine's ``auto`` switches 3D meshes above ``DIRECT_MAX_DOFS`` to GMRES +
-fieldsplit/AMG, which fails on the urea network (DIVERGED_LINEAR_SOLVE).
+off. Warm-started points use MUMPS by default (``--linear-solver direct``),
+as the stored record did: the GMRES + node-blocked AMG of that time failed on
+the urea network (DIVERGED_LINEAR_SOLVE). ``auto`` (or ``iterative``) now
+uses the field-by-field preconditioner that solves it in 3D with a quarter of
+MUMPS's memory (benchmarks/README.md, "Iterative solver for the 3D urea
+network").
 
 Converged value per fidelity (:func:`converged_estimate`), from the three
 finest levels Q1, Q2, Q3 at h1 > h2 > h3: if the differences are monotone and
