@@ -525,15 +525,20 @@ def test_stern_capacitance_with_an_adsorbate(cache: Path) -> None:
 def test_double_layer_metrics_on_one_and_two_ranks() -> None:
     """Wall charge, potential, capacitance and the middle cross-section of a charged
     pore: the same on 2 ranks as on one (each rank also solves alone on COMM_SELF)."""
+    assert_pore_metrics_rank_independent(pore_case(-0.05), n_r=24, first=0.04, n_end=14)
+
+
+def assert_pore_metrics_rank_independent(case: Case, n_r: int, first: float, n_end: int) -> None:
+    """Wall and middle-section metrics of a pore case on COMM_WORLD (2 ranks) equal
+    those of each rank solving alone on COMM_SELF, to 1e-8."""
     from test_solve_mpi import leaves
 
     world = MPI.COMM_WORLD
     if world.size < 2:
         pytest.skip("needs mpiexec -n 2")
-    case = pore_case(-0.05)
 
     def run_on(comm: MPI.Comm) -> dict[str, tuple[float, str]]:
-        md = sm.pore_rz(comm, A_NM, PORE_NM, 24, 10, first=0.04, ends=(8.0, 14, 0.04))
+        md = sm.pore_rz(comm, A_NM, PORE_NM, n_r, 10, first=first, ends=(8.0, n_end, first))
         out = leaves(compute_metrics(case, md, solve(case, md, comm), comm))
         return {k: v for k, v in out.items() if k.startswith(("walls", "pore_middle"))}
 
@@ -879,21 +884,4 @@ def test_strongly_charged_coarse_pore_eafe_against_radial_poisson_boltzmann() ->
 @pytest.mark.mpi
 def test_eafe_charged_pore_on_one_and_two_ranks() -> None:
     """The EAFE charged pore's wall and middle-section metrics: 2 ranks as one."""
-    from test_solve_mpi import leaves
-
-    world = MPI.COMM_WORLD
-    if world.size < 2:
-        pytest.skip("needs mpiexec -n 2")
-    case = fitted(pore_case(-0.2))
-
-    def run_on(comm: MPI.Comm) -> dict[str, tuple[float, str]]:
-        md = sm.pore_rz(comm, A_NM, PORE_NM, 16, 10, first=0.125, ends=(8.0, 10, 0.125))
-        out = leaves(compute_metrics(case, md, solve(case, md, comm), comm))
-        return {k: v for k, v in out.items() if k.startswith(("walls", "pore_middle"))}
-
-    par, ser = run_on(world), run_on(MPI.COMM_SELF)
-    assert par.keys() == ser.keys() and len(ser) == 9
-    bad = {
-        k: (par[k][0], ser[k][0]) for k in ser if par[k][0] != pytest.approx(ser[k][0], rel=1e-8)
-    }
-    assert not bad, bad
+    assert_pore_metrics_rank_independent(fitted(pore_case(-0.2)), n_r=16, first=0.125, n_end=10)
