@@ -447,7 +447,7 @@ class Problem:
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._extra_options = dict(petsc_options or {})
         self._forms: dict[Any, Any] = {}
-        self._p1_expressions: dict[str, Any] = {}  # physical_functions etc., compiled once
+        self._expressions: dict[str, Any] = {}  # interpolated fields, compiled once
         self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
 
         sol = [s for s in case.species if s.phase == "solution"]
@@ -1812,11 +1812,11 @@ class Problem:
             return 0.0
         Q = fem.functionspace(self.mesh, ("DG", 0))
         jump = fem.Function(Q)
-        if "_peclet" not in self._p1_expressions:  # compiled once per problem
+        if "_peclet" not in self._expressions:  # compiled once per problem
             phi_hat = _part(self.u, self.unknowns.index("phi"))
             expr = transport.edge_peclet(phi_hat, self.mesh)
-            self._p1_expressions["_peclet"] = fem.Expression(expr, Q.element.interpolation_points)
-        jump.interpolate(self._p1_expressions["_peclet"])
+            self._expressions["_peclet"] = fem.Expression(expr, Q.element.interpolation_points)
+        jump.interpolate(self._expressions["_peclet"])
         local = jump.x.array.max(initial=0.0)
         return max(charges) * float(self.comm.allreduce(local, op=MPI.MAX))
 
@@ -1882,7 +1882,6 @@ class Problem:
         if self.theta is not None and wall.condition == "potential":
             return None
         du = fem.Function(self.V)
-        a = self.form(ufl.derivative(self.F[0], self.u, ufl.TrialFunction(self.V)))
         iphi = self.unknowns.index("phi")
         wphi = _part(self.v, iphi)
         zero = self._const(0.0)
@@ -1899,6 +1898,7 @@ class Problem:
         L = self.form(rhs)
         b = fem_petsc.assemble_vector(L)
         if self.theta is None:
+            a = self.form(ufl.derivative(self.F[0], self.u, ufl.TrialFunction(self.V)))
             A = fem_petsc.assemble_matrix(a, bcs=tbcs)
             A.assemble()
             fem_petsc.apply_lifting(b, [a], bcs=[tbcs])
@@ -1954,7 +1954,7 @@ class Problem:
         (adsorbates on a layer, 0 elsewhere); higher degrees are interpolated to P1."""
         P1 = fem.functionspace(self.mesh, ("Lagrange", 1))
         pts = P1.element.interpolation_points
-        cache = self._p1_expressions  # metrics of every sweep point call this
+        cache = self._expressions  # metrics of every sweep point call this
 
         def to_p1(expr: Any, name: str) -> fem.Function:
             if name not in cache:
@@ -1979,10 +1979,12 @@ class Problem:
             cells = self.entity_maps[0].sub_topology_to_topology(sub_cells, inverse=False)
             Wp = fem.functionspace(sub, ("Lagrange", 1))
             for j, a in enumerate(self.adsorbed):
+                key = f"theta:{a}"
+                if key not in cache:
+                    theta_j = _part(self.theta, j)
+                    cache[key] = fem.Expression(theta_j, Wp.element.interpolation_points)
                 th = fem.Function(Wp)
-                th.interpolate(
-                    fem.Expression(_part(self.theta, j), Wp.element.interpolation_points)
-                )
+                th.interpolate(cache[key])
                 f = fem.Function(P1, name=a)
                 f.interpolate(th, cells0=sub_cells, cells1=np.asarray(cells, dtype=np.int32))
                 f.x.scatter_forward()

@@ -84,8 +84,8 @@ def double_layer_case(
         zero_charge_potential: poisson-steric: their E_pzc (vs RHE).
     """
     path = ROOT / "cases" / CASES[size]
-    raw = confine.load_case(path).to_dict()
-    thickness = confine.load_case(path).geometry.catalyst_layer
+    base = confine.load_case(path)
+    raw, thickness = base.to_dict(), base.geometry.catalyst_layer
     for r in raw["reactions"]:
         if r["where"] == "layer":
             r["where"] = "surface"

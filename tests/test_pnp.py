@@ -56,6 +56,13 @@ def planar_case(
     """KCl 0.1 M between an electrode (x = 0) and the bath (x = 20 nm ≈ 21 λ_D);
     ``radii`` (K+, Cl−) for steric sizes per ion."""
     electrolyte: dict[str, Any] = {"potential_model": model, "hindrance": "none"}
+
+    def radius(i: int) -> dict[str, str]:
+        if radii is None:
+            return {}
+        source = "test value (half the lattice spacing)"
+        return {"radius": radii[i], "radius_kind": "hydrated", "radius_source": source}
+
     if ion_size is not None:
         electrolyte["ion_size"] = ion_size
     return case_from_dict(
@@ -75,30 +82,14 @@ def planar_case(
                     "charge": 1,
                     "diffusivity": "1.957e-9 m^2/s",
                     "bulk": "0.1 mol/L",
-                    **(
-                        {
-                            "radius": radii[0],
-                            "radius_kind": "hydrated",
-                            "radius_source": "test value (half the lattice spacing)",
-                        }
-                        if radii
-                        else {}
-                    ),
+                    **radius(0),
                 },
                 {
                     "name": "Cl-",
                     "charge": -1,
                     "diffusivity": "2.032e-9 m^2/s",
                     "bulk": "0.1 mol/L",
-                    **(
-                        {
-                            "radius": radii[1],
-                            "radius_kind": "hydrated",
-                            "radius_source": "test value (half the lattice spacing)",
-                        }
-                        if radii
-                        else {}
-                    ),
+                    **radius(1),
                 },
             ],
             "walls": [{"name": "electrode", **wall}],
