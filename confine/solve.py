@@ -1267,10 +1267,54 @@ class Problem:
         if self.poisson:
             self._size_floor[self.unknowns.index("phi")] = 1.0
         self._set_bounds()
+        self._drop_structural_zeros()
         self.dofs = self._global_dofs()
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
             self._split_fields(pc)
+
+    def _drop_structural_zeros(self) -> None:
+        """Keep only the Jacobian entries that can be nonzero in its sparsity pattern.
+
+        dolfinx allocates every component pair of the blocked space at every pair
+        of neighbouring nodes: n² entries per node pair, of which the urea network
+        couples about a quarter (a species to itself, to φ, to its reaction
+        partners; reactions only in the catalytic layer). The others are
+        structural zeros that assembly inserts, the linear solver multiplies and
+        MUMPS factorises. One assembly at a generic state (every field positive
+        and perturbed at random, so no entry vanishes by accident) with zero
+        entries ignored leaves only the possible nonzeros, and PETSc compacts the
+        pattern; later assemblies skip zero entries. An entry outside the pattern
+        (a coupling not seen at that state) is still inserted, with a malloc, so
+        the Jacobian stays exact.
+        """
+        A = self.nlp.A
+        saved = self._state()
+        self._generic_state()
+        x = self.nlp.x
+        fem_petsc.assign([self.u, self.theta] if self.theta is not None else self.u, x)
+        option: Any = PETSc.Mat.Option
+        A.setOption(option.IGNORE_ZERO_ENTRIES, True)
+        self.nlp.solver.computeJacobian(x, A)
+        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+        self._restore(saved)
+
+    def _generic_state(self) -> None:
+        """The bulk state, every value scaled by a random factor in [0.75, 1.25] and
+        shifted by up to 1e-3 (products start at zero), the coverages' sum kept below 1."""
+        rng = np.random.default_rng(self.comm.rank)
+        self.set_bulk_state()
+        for f in (self.u, self.theta):
+            if f is None:
+                continue
+            a = f.x.array
+            a[:] = a * (0.75 + 0.5 * rng.random(a.size)) + 1e-3 * (0.5 + rng.random(a.size))
+        if self.theta is not None:
+            th = self.theta.x.array.reshape(-1, len(self.adsorbed))
+            th /= np.maximum(1.0, th.sum(axis=1, keepdims=True) / 0.9)
+        for f in (self.u, self.theta):
+            if f is not None:
+                f.x.scatter_forward()
 
     def _split_fields(self, pc: Any) -> None:
         """Name the blocks of a fieldsplit preconditioner: "c" (species and φ) and
