@@ -1295,9 +1295,18 @@ class Problem:
         fem_petsc.assign([self.u, self.theta] if self.theta is not None else self.u, x)
         option: Any = PETSc.Mat.Option
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        self.nlp.solver.computeJacobian(x, A)
-        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+        snes = self.nlp.solver
+        snes.computeJacobian(x, A)
         self._restore(saved)
+        # a copy holds only the compacted pattern (the original keeps its allocation)
+        B = A.duplicate(copy=False)
+        B.setOption(option.IGNORE_ZERO_ENTRIES, True)
+        B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+        B.setOptionsPrefix(A.getOptionsPrefix())
+        _, _, (assemble, args, kargs) = snes.getJacobian()
+        snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
+        A.destroy()
+        self.nlp._A = B  # what NonlinearProblem.A returns
 
     def _generic_state(self) -> None:
         """The bulk state, every value scaled by a random factor in [0.75, 1.25] and
