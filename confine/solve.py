@@ -1274,17 +1274,19 @@ class Problem:
             self._split_fields(pc)
 
     def _drop_structural_zeros(self) -> None:
-        """Keep only the Jacobian entries that can be nonzero in its sparsity pattern.
+        """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
 
         dolfinx allocates every component pair of the blocked space at every pair
         of neighbouring nodes: n² entries per node pair, of which the urea network
         couples about a quarter (a species to itself, to φ, to its reaction
-        partners; reactions only in the catalytic layer). The others are
-        structural zeros that assembly inserts, the linear solver multiplies and
-        MUMPS factorises. One assembly at a generic state (every field positive
-        and perturbed at random, so no entry vanishes by accident) with zero
-        entries ignored leaves only the possible nonzeros, and PETSc compacts the
-        pattern; later assemblies skip zero entries. An entry outside the pattern
+        partners). The others are structural zeros that assembly inserts, the
+        linear solver multiplies and MUMPS factorises. One assembly at a generic
+        state (every field positive and perturbed at random, so no coupling
+        vanishes by accident) tells which pairs of fields (i, j) couple anywhere;
+        the new pattern keeps every node pair of dolfinx's pattern for those pairs
+        (a per-entry test would drop the stiffness entries that vanish by mesh
+        geometry, e.g. on structured meshes, and come back as round-off) and the
+        diagonal. Assembly then ignores zero entries; an entry outside the pattern
         (a coupling not seen at that state) is still inserted, with a malloc, so
         the Jacobian stays exact.
         """
@@ -1293,13 +1295,28 @@ class Problem:
         self._generic_state()
         x = self.nlp.x
         fem_petsc.assign([self.u, self.theta] if self.theta is not None else self.u, x)
-        option: Any = PETSc.Mat.Option
-        A.setOption(option.IGNORE_ZERO_ENTRIES, True)
         snes = self.nlp.solver
         snes.computeJacobian(x, A)
         self._restore(saved)
-        # a copy holds only the compacted pattern (the original keeps its allocation)
-        B = A.duplicate(copy=False)
+        ia, ja, va = A.getValuesCSR()
+        start = A.getOwnershipRange()[0]
+        rows = np.repeat(np.arange(len(ia) - 1), np.diff(ia))
+        rfield, cfield = self._field_of(start + rows), self._field_of(ja)
+        nf = len(self.unknowns) + len(self.adsorbed)
+        local = np.zeros((nf, nf), dtype=np.int32)
+        nonzero = va != 0.0
+        local[rfield[nonzero], cfield[nonzero]] = 1
+        coupled = np.zeros_like(local)
+        self.comm.Allreduce(local, coupled, op=MPI.MAX)
+        keep = (coupled[rfield, cfield] > 0) | (start + rows == ja)
+        counts = np.bincount(rows[keep], minlength=len(ia) - 1)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
+        B = PETSc.Mat().create(comm=self.comm)
+        B.setSizes(A.getSizes())
+        B.setType(A.getType())
+        B.setPreallocationCSR((indptr, ja[keep].astype(PETSc.IntType)))
+        B.setLGMap(*A.getLGMap())
+        option: Any = PETSc.Mat.Option
         B.setOption(option.IGNORE_ZERO_ENTRIES, True)
         B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         B.setOptionsPrefix(A.getOptionsPrefix())
@@ -1307,6 +1324,16 @@ class Problem:
         snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
         A.destroy()
         self.nlp._A = B  # what NonlinearProblem.A returns
+
+    def _field_of(self, index: np.ndarray) -> np.ndarray:
+        """Field (unknown, then coverage) of global indices of the solution vector: each
+        rank owns its u block (nodes × unknowns, interleaved), then its θ block."""
+        ranges = np.asarray(self.nlp.A.getOwnershipRanges())
+        nu, na = len(self.unknowns), max(len(self.adsorbed), 1)
+        n0 = np.asarray(self.comm.allgather(self.V.dofmap.index_map.size_local * nu))
+        owner = np.searchsorted(ranges, index, side="right") - 1
+        local = index - ranges[owner]
+        return np.where(local < n0[owner], local % nu, nu + (local - n0[owner]) % na)
 
     def _generic_state(self) -> None:
         """The bulk state, every value scaled by a random factor in [0.75, 1.25] and
