@@ -1311,7 +1311,7 @@ class Problem:
         keep = (coupled[rfield, cfield] > 0) | (start + rows == ja)
         counts = np.bincount(rows[keep], minlength=len(ia) - 1)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        B = PETSc.Mat().create(comm=self.comm)
+        B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
         B.setSizes(A.getSizes())
         B.setType(A.getType())
         B.setPreallocationCSR((indptr, ja[keep].astype(PETSc.IntType)))
@@ -1320,7 +1320,8 @@ class Problem:
         B.setOption(option.IGNORE_ZERO_ENTRIES, True)
         B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         B.setOptionsPrefix(A.getOptionsPrefix())
-        _, _, (assemble, args, kargs) = snes.getJacobian()
+        jacobian: Any = snes.getJacobian()
+        assemble, args, kargs = jacobian[2]
         snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
         A.destroy()
         self.nlp._A = B  # what NonlinearProblem.A returns
