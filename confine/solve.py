@@ -1314,6 +1314,7 @@ class Problem:
         B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
         B.setSizes(A.getSizes())
         B.setType(A.getType())
+        B.setBlockSizes(*A.getBlockSizes())  # one blocked form: dolfinx inserts blocks
         B.setPreallocationCSR((indptr, ja[keep].astype(PETSc.IntType)))
         B.setLGMap(*A.getLGMap())
         option: Any = PETSc.Mat.Option
