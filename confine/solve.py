@@ -1300,16 +1300,40 @@ class Problem:
         self._restore(saved)
         ia, ja, va = A.getValuesCSR()
         start = A.getOwnershipRange()[0]
-        rows = np.repeat(np.arange(len(ia) - 1), np.diff(ia))
-        rfield, cfield = self._field_of(start + rows), self._field_of(ja)
+        ranges = np.asarray(A.getOwnershipRanges())
+        n0 = np.asarray(
+            self.comm.allgather(self.V.dofmap.index_map.size_local * len(self.unknowns))
+        )
+        nrows = len(ia) - 1
+        chunks = range(0, nrows, max(1, nrows // 64))  # bounded temporaries on big meshes
+
+        def rows_of(r0: int) -> tuple[np.ndarray, slice]:
+            r1 = min(r0 + chunks.step, nrows)
+            return np.repeat(np.arange(r0, r1), np.diff(ia[r0 : r1 + 1])), slice(ia[r0], ia[r1])
+
         nf = len(self.unknowns) + len(self.adsorbed)
         local = np.zeros((nf, nf), dtype=np.int32)
-        nonzero = va != 0.0
-        local[rfield[nonzero], cfield[nonzero]] = 1
+        for r0 in chunks:
+            rows, sl = rows_of(r0)
+            nz = va[sl] != 0.0
+            rf = self._field_of(start + rows[nz], ranges, n0)
+            local[rf, self._field_of(ja[sl][nz], ranges, n0)] = 1
+        del va
         coupled = np.zeros_like(local)
         self.comm.Allreduce(local, coupled, op=MPI.MAX)
-        keep = (coupled[rfield, cfield] > 0) | (start + rows == ja)
-        counts = np.bincount(rows[keep], minlength=len(ia) - 1)
+        keep = np.zeros(len(ja), dtype=bool)
+        counts = np.zeros(nrows, dtype=np.int64)
+        for r0 in chunks:
+            rows, sl = rows_of(r0)
+            k = (
+                coupled[
+                    self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
+                ]
+                > 0
+            )
+            k |= start + rows == ja[sl]
+            keep[sl] = k
+            counts += np.bincount(rows[k], minlength=nrows)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
         B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
         B.setSizes(A.getSizes())
@@ -1327,12 +1351,11 @@ class Problem:
         A.destroy()
         self.nlp._A = B  # what NonlinearProblem.A returns
 
-    def _field_of(self, index: np.ndarray) -> np.ndarray:
+    def _field_of(self, index: np.ndarray, ranges: np.ndarray, n0: np.ndarray) -> np.ndarray:
         """Field (unknown, then coverage) of global indices of the solution vector: each
-        rank owns its u block (nodes × unknowns, interleaved), then its θ block."""
-        ranges = np.asarray(self.nlp.A.getOwnershipRanges())
+        rank owns its u block (``n0`` entries: nodes × unknowns, interleaved), then its
+        θ block; ``ranges``: the ownership ranges."""
         nu, na = len(self.unknowns), max(len(self.adsorbed), 1)
-        n0 = np.asarray(self.comm.allgather(self.V.dofmap.index_map.size_local * nu))
         owner = np.searchsorted(ranges, index, side="right") - 1
         local = index - ranges[owner]
         return np.where(local < n0[owner], local % nu, nu + (local - n0[owner]) % na)
