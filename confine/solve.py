@@ -1298,6 +1298,26 @@ class Problem:
         snes = self.nlp.solver
         snes.computeJacobian(x, A)
         self._restore(saved)
+        indptr, indices = self._coupled_pattern(A)
+        B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
+        B.setSizes(A.getSizes())
+        B.setType(A.getType())
+        B.setBlockSizes(*A.getBlockSizes())  # one blocked form: dolfinx inserts blocks
+        B.setPreallocationCSR((indptr, indices))
+        B.setLGMap(*A.getLGMap())
+        option: Any = PETSc.Mat.Option
+        B.setOption(option.IGNORE_ZERO_ENTRIES, True)
+        B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+        B.setOptionsPrefix(A.getOptionsPrefix())
+        jacobian: Any = snes.getJacobian()
+        assemble, args, kargs = jacobian[2]
+        snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
+        A.destroy()
+        self.nlp._A = B  # what NonlinearProblem.A returns
+
+    def _coupled_pattern(self, A: Any) -> tuple[np.ndarray, np.ndarray]:
+        """CSR pattern (local rows, global columns) of ``A``'s entries whose pair of
+        fields has a nonzero entry on some rank, and of its diagonal."""
         ia, ja, va = A.getValuesCSR()
         start = A.getOwnershipRange()[0]
         ranges = np.asarray(A.getOwnershipRanges())
@@ -1325,31 +1345,12 @@ class Problem:
         counts = np.zeros(nrows, dtype=np.int64)
         for r0 in chunks:
             rows, sl = rows_of(r0)
-            k = (
-                coupled[
-                    self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
-                ]
-                > 0
-            )
-            k |= start + rows == ja[sl]
+            fr, fc = self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
+            k = (coupled[fr, fc] > 0) | (start + rows == ja[sl])
             keep[sl] = k
             counts += np.bincount(rows[k], minlength=nrows)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
-        B.setSizes(A.getSizes())
-        B.setType(A.getType())
-        B.setBlockSizes(*A.getBlockSizes())  # one blocked form: dolfinx inserts blocks
-        B.setPreallocationCSR((indptr, ja[keep].astype(PETSc.IntType)))
-        B.setLGMap(*A.getLGMap())
-        option: Any = PETSc.Mat.Option
-        B.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
-        B.setOptionsPrefix(A.getOptionsPrefix())
-        jacobian: Any = snes.getJacobian()
-        assemble, args, kargs = jacobian[2]
-        snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
-        A.destroy()
-        self.nlp._A = B  # what NonlinearProblem.A returns
+        return indptr, ja[keep].astype(PETSc.IntType)
 
     def _field_of(self, index: np.ndarray, ranges: np.ndarray, n0: np.ndarray) -> np.ndarray:
         """Field (unknown, then coverage) of global indices of the solution vector: each
@@ -1362,7 +1363,8 @@ class Problem:
 
     def _generic_state(self) -> None:
         """The bulk state, every value scaled by a random factor in [0.75, 1.25] and
-        shifted by up to 1e-3 (products start at zero), the coverages' sum kept below 1."""
+        raised by 0.5e-3 to 1.5e-3 (products start at zero), the coverages' sum kept
+        at most 0.9."""
         rng = np.random.default_rng(self.comm.rank)
         self.set_bulk_state()
         for f in (self.u, self.theta):
