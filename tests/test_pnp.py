@@ -361,20 +361,23 @@ def test_double_layer_metrics() -> None:
     assert m["debye_length_nm"]["value"] == pytest.approx(0.962, abs=1e-3)
 
 
+def stern_wall(c_s: float, e_pzc: float) -> dict[str, Any]:
+    """The electrode entry of :func:`planar_case` for a Stern layer: C_S (F/m²), E_pzc (V)."""
+    return {
+        "condition": "stern",
+        "stern_capacitance": f"{c_s} F/m^2",
+        "zero_charge_potential": f"{e_pzc} V",
+    }
+
+
 def test_stern_layer_in_series_with_gouy_chapman(cache: Path) -> None:
     """σ = C_S (E − E_pzc − ψ_d) = sqrt(8 ε RT c0) sinh(ψ_d/2): ψ_d by root finding;
     the electrode's capacitance is C_S in series with the diffuse layer's."""
     c_s, e, e_pzc = 0.5, -0.25, 0.05  # F/m², V vs RHE
     fraction, growth = MESHES[-1]
-    case = planar_case(
-        {
-            "condition": "stern",
-            "stern_capacitance": f"{c_s} F/m^2",
-            "zero_charge_potential": f"{e_pzc} V",
-        },
-        fraction=fraction,
-        growth=growth,
-    ).replace(**{"electrode.potential": f"{e} V"})
+    case = planar_case(stern_wall(c_s, e_pzc), fraction=fraction, growth=growth).replace(
+        **{"electrode.potential": f"{e} V"}
+    )
     p = run(case, cache)
     eps, lam = potential.permittivity(case), potential.debye_length(case)
     gc = math.sqrt(8 * eps * GAS_CONSTANT * T * C0)
@@ -408,15 +411,7 @@ def trace_kinetics_case(frumkin: bool, adsorbate: bool = False, slab: bool = Fal
     need a submesh of the electrode, which a 1D mesh's point cannot carry)."""
     t = STERN_TRACE
     fraction, growth = (0.05, 1.15) if slab else MESHES[-1]
-    base = planar_case(
-        {
-            "condition": "stern",
-            "stern_capacitance": f"{t['c_s']} F/m^2",
-            "zero_charge_potential": f"{t['e_pzc']} V",
-        },
-        fraction=fraction,
-        growth=growth,
-    ).to_dict()
+    base = planar_case(stern_wall(t["c_s"], t["e_pzc"]), fraction=fraction, growth=growth).to_dict()
     d, trace = "1.0e-9 m^2/s", t["trace"]
     base["species"][0]["bulk"] = f"{C0 + trace} mol/m^3"  # K+ balances Z−
     base["species"] += [
