@@ -57,6 +57,7 @@ from typing import Any, cast
 import numpy as np
 import ufl
 
+from confine import assembly
 from confine.case import Case, Reaction, Wall
 from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
@@ -1294,11 +1295,22 @@ class Problem:
         saved = self._state()
         self._generic_state()
         x = self.nlp.x
-        fem_petsc.assign([self.u, self.theta] if self.theta is not None else self.u, x)
+        funcs: Any = [self.u, self.theta] if self.theta is not None else self.u
+        fem_petsc.assign(funcs, x)
         snes = self.nlp.solver
         snes.computeJacobian(x, A)
         self._restore(saved)
-        indptr, indices = self._coupled_pattern(A)
+        fast = assembly.available(len(self.unknowns))
+        indptr, indices, coverage, coupled = self._coupled_pattern(A, keep_coverages=fast)
+        if fast:  # block insertion of the species block (confine.assembly)
+            nu = len(self.unknowns)
+            jac = assembly.BlockedJacobian(
+                self.nlp.J, funcs, self.bcs, A, (indptr, indices), coverage, coupled[:nu, :nu]
+            )
+            snes.setJacobian(jac, jac.matrix, None)
+            A.destroy()
+            self.nlp._A = jac.matrix  # what NonlinearProblem.A returns
+            return
         B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
         B.setSizes(A.getSizes())
         B.setType(A.getType())
@@ -1315,9 +1327,14 @@ class Problem:
         A.destroy()
         self.nlp._A = B  # what NonlinearProblem.A returns
 
-    def _coupled_pattern(self, A: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _coupled_pattern(
+        self, A: Any, keep_coverages: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """CSR pattern (local rows, global columns) of ``A``'s entries whose pair of
-        fields has a nonzero entry on some rank, and of its diagonal."""
+        fields has a nonzero entry on some rank, and of its diagonal (with
+        ``keep_coverages``, also every entry in a coverage's row or column); per kept
+        entry, whether it lies in a coverage's row or column; and the (fields × fields)
+        coupling matrix."""
         ia, ja, va = A.getValuesCSR()
         start = A.getOwnershipRange()[0]
         ranges = np.asarray(A.getOwnershipRanges())
@@ -1342,15 +1359,20 @@ class Problem:
         coupled = np.zeros_like(local)
         self.comm.Allreduce(local, coupled, op=MPI.MAX)
         keep = np.zeros(len(ja), dtype=bool)
+        coverage = np.zeros(len(ja), dtype=bool)
         counts = np.zeros(nrows, dtype=np.int64)
+        nu = len(self.unknowns)
         for r0 in chunks:
             rows, sl = rows_of(r0)
             fr, fc = self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
+            coverage[sl] = (fr >= nu) | (fc >= nu)
             k = (coupled[fr, fc] > 0) | (start + rows == ja[sl])
+            if keep_coverages:
+                k |= coverage[sl]
             keep[sl] = k
             counts += np.bincount(rows[k], minlength=nrows)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        return indptr, ja[keep].astype(PETSc.IntType)
+        return indptr, ja[keep].astype(PETSc.IntType), coverage[keep], coupled > 0
 
     def _field_of(self, index: np.ndarray, ranges: np.ndarray, n0: np.ndarray) -> np.ndarray:
         """Field (unknown, then coverage) of global indices of the solution vector: each

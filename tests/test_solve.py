@@ -612,6 +612,15 @@ def assert_jacobian_is_exact_without_structural_zeros(p: Any, stored_at_most: fl
     x.destroy()
 
 
+def block_insertion(p: Any) -> Any:
+    """The Jacobian callback of ``p``: a ``confine.assembly.BlockedJacobian``."""
+    from confine.assembly import BlockedJacobian
+
+    callback = p.nlp.solver.getJacobian()[2][0]
+    assert isinstance(callback, BlockedJacobian)
+    return callback
+
+
 def test_jacobian_without_structural_zeros_is_exact(
     urea_solution, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -622,11 +631,13 @@ def test_jacobian_without_structural_zeros_is_exact(
 
     case, md, sol = urea_solution
     assert_jacobian_is_exact_without_structural_zeros(sol.problem)
+    assert not block_insertion(sol.problem).fallback
     plain = Problem(shell_case(1e6), md)  # one blocked form (no coverages): block insertion
     plain.set_bulk_state()
     assert plain.nlp.A.getBlockSize() == 2
     # A → B in the layer: 3 of the 4 field pairs couple (B does not act on A)
     assert_jacobian_is_exact_without_structural_zeros(plain, stored_at_most=0.75)
+    assert not block_insertion(plain).fallback
 
     def zero_state(self: Problem) -> None:
         self.u.x.array[:] = 0.0
@@ -638,6 +649,7 @@ def test_jacobian_without_structural_zeros_is_exact(
     sparse = poor.nlp.A.getInfo()["nz_used"]
     poor._restore(sol.problem._state())
     assert_jacobian_is_exact_without_structural_zeros(poor)
+    assert block_insertion(poor).fallback  # dolfinx's assembly took over
     assert poor.nlp.A.getInfo()["nz_used"] > sparse  # the pattern grew where needed
 
 
@@ -650,3 +662,4 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel() -> None:
     p = Problem(urea_case(), urea_mesh(COMM, h=2.0))
     p.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(p)
+    assert not block_insertion(p).fallback

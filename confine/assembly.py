@@ -1,0 +1,254 @@
+"""Jacobian assembly with block insertion of the species block.
+
+dolfinx inserts each cell's element matrix of the blocked species space (k
+fields on n nodes: nk × nk values) into the AIJ Jacobian value by value, and
+AIJ searches every value's column in its row. With 13 fields that search is
+most of the Jacobian's time. Block insertion into BAIJ storage searches once
+per node pair, but fieldsplit cannot take strided sub-matrices of BAIJ, and
+BAIJ stores the structural zeros that :meth:`confine.solve.Problem._drop_structural_zeros`
+drops. So:
+
+* dolfinx assembles the species block into a per-rank BAIJ matrix over the
+  rank's local and ghost nodes (block insertion, Dirichlet rows as dolfinx
+  sets them);
+* the coupled field pairs of each stored block are gathered from its value
+  array into one COO set of the compacted AIJ Jacobian (PETSc adds the ghost
+  rows to their owners);
+* the blocks of the coverages on the catalytic layer are assembled by dolfinx
+  into that matrix as usual (they are small).
+
+An entry of an uncoupled field pair that becomes nonzero (a coupling absent at
+set-up, e.g. a rate constant that was zero) switches this Jacobian to dolfinx's
+own assembly for good: the matrix then grows its pattern, and stays exact.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from confine.env import import_dolfinx
+
+import_dolfinx()
+
+from dolfinx import cpp as _cpp  # noqa: E402
+from dolfinx import fem  # noqa: E402
+from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+from petsc4py import PETSc  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+_ScalarPtr = ctypes.POINTER(ctypes.c_double)
+
+
+def _baij_array_functions() -> tuple[Any, Any] | None:
+    """PETSc's MatSeqBAIJGetArray/RestoreArray through the library petsc4py links,
+    or None (not found, or complex scalars)."""
+    if np.dtype(PETSc.ScalarType) != np.float64:
+        return None
+    try:
+        lib = ctypes.CDLL(PETSc.__file__)  # its dependencies' symbols resolve through it
+        get, restore = lib.MatSeqBAIJGetArray, lib.MatSeqBAIJRestoreArray
+    except (OSError, AttributeError):
+        return None
+    for fn in (get, restore):
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ScalarPtr)]
+        fn.restype = ctypes.c_int
+    return get, restore
+
+
+_BAIJ_ARRAY = _baij_array_functions()
+
+
+def available(bs: int) -> bool:
+    """Whether block insertion pays and can run: a blocked space and PETSc's array access."""
+    return bs >= 2 and _BAIJ_ARRAY is not None
+
+
+class BlockedJacobian:
+    """SNES Jacobian callback: species block by block insertion, gathered into AIJ.
+
+    Args:
+        forms: the Jacobian forms, one form or the 2 × 2 blocks [[uu, uθ], [θu, θθ]].
+        funcs: the functions the forms depend on (u, or [u, θ]), set from the iterate.
+        bcs: Dirichlet conditions (rows and columns zeroed, diagonal 1).
+        template: dolfinx's matrix for ``forms`` (sizes, local-to-global maps, options
+            prefix).
+        pattern: its owned rows' entries (CSR: local rows, global columns).
+        coverage: per entry of ``pattern``, whether its row or column is a coverage's;
+            those entries are taken over as they are.
+        coupled: (k, k) booleans, True where species-block fields (row, column) couple.
+    """
+
+    def __init__(
+        self,
+        forms: Any,
+        funcs: Any,
+        bcs: Sequence[Any],
+        template: Any,
+        pattern: tuple[np.ndarray, np.ndarray],
+        coverage: np.ndarray,
+        coupled: np.ndarray,
+    ) -> None:
+        self.forms, self.funcs, self.bcs = forms, funcs, list(bcs)
+        self.blocked = isinstance(forms, Sequence)
+        self.uu = forms[0][0] if self.blocked else forms
+        V = self.uu.function_spaces[0]
+        imap, bs = V.dofmap.index_map, V.dofmap.index_map_bs
+        self.bs = bs
+        comm = template.getComm().tompi4py()
+        self.comm = comm
+        self.fallback = False
+
+        # The local BAIJ matrix: every pair of nodes that share a cell, local indices.
+        n = imap.size_local + imap.num_ghosts
+        dofs = V.dofmap.map()
+        width = dofs.shape[1]
+        pairs = np.unique(
+            np.repeat(dofs, width, axis=1).ravel().astype(np.int64) * n
+            + np.tile(dofs, (1, width)).ravel()
+        )
+        ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
+        self.local = PETSc.Mat().createBAIJ(
+            (n * bs, n * bs),
+            bs,
+            csr=(ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType)),
+            comm=MPI.COMM_SELF,
+        )
+        identity = np.arange(n, dtype=PETSc.IntType)
+        lgmap = PETSc.LGMap().create(identity, bsize=bs, comm=MPI.COMM_SELF)
+        self.local.setLGMap(lgmap, lgmap)
+        option: Any = PETSc.Mat.Option
+        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+        self._assemble_local()  # facet integrals across cells may add node pairs
+        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        rows, cols = self._blocks(n)
+
+        # Global index (in the Jacobian) of field 0 at each local node: each rank owns
+        # its species block (nodes × fields, interleaved), then its coverage block.
+        ranges = np.asarray(template.getOwnershipRanges(), dtype=np.int64)
+        first = np.asarray(comm.allgather(imap.local_range[0]), dtype=np.int64)
+        owner = np.concatenate(
+            [np.full(imap.size_local, comm.rank), np.asarray(imap.owners)]
+        ).astype(np.int64)
+        node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
+        base = ranges[owner] + (node - first[owner]) * bs
+
+        keep = coupled | np.eye(bs, dtype=bool)
+        fa, fb = np.nonzero(keep)  # (row field, column field)
+        nb, nk = len(rows), len(fa)
+        # BAIJ stores each bs × bs block by columns: value (a, b) at b·bs + a
+        self.gather = (np.arange(nb, dtype=np.int64) * bs * bs)[:, None] + (fb * bs + fa)
+        self.gather = self.gather.ravel()
+        self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
+        coo_rows = [(base[rows][:, None] + fa).ravel()]
+        coo_cols = [(base[cols][:, None] + fb).ravel()]
+        if self.blocked:  # the coverage rows and columns: dolfinx's entries, kept
+            indptr, indices = pattern
+            start = template.getOwnershipRange()[0]
+            rows_of = start + np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+            coo_rows.append(rows_of[coverage])
+            coo_cols.append(np.asarray(indices)[coverage])
+        self.values = np.zeros(sum(len(c) for c in coo_rows))
+        self.n_uu, self.n_blocks = nb * nk, nb
+
+        A: Any = PETSc.Mat().create(comm=template.getComm())
+        A.setSizes(template.getSizes())
+        A.setType(template.getType())
+        A.setBlockSizes(*template.getBlockSizes())
+        A.setPreallocationCOO(
+            np.concatenate(coo_rows).astype(PETSc.IntType),
+            np.concatenate(coo_cols).astype(PETSc.IntType),
+        )
+        A.setLGMap(*template.getLGMap())
+        A.setOptionsPrefix(template.getOptionsPrefix())
+        A.setOption(option.IGNORE_ZERO_ENTRIES, True)
+        # a new entry would reallocate the arrays the COO map points into
+        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self.matrix = A
+        if self.blocked:
+            spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
+            self._is = _cpp.la.petsc.create_index_sets(
+                [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
+            )
+
+    def _assemble_local(self) -> None:
+        self.local.zeroEntries()
+        fem_petsc.assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
+        self.local.assemble()
+
+    def _blocks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(row node, column node) of each stored block, in storage order."""
+        ia, ja = self.local.getRowIJ()  # the point pattern: bs rows per node
+        bs = self.bs
+        start = np.asarray(ia[0 : n * bs + 1 : bs], dtype=np.int64)
+        per_row = np.diff(start) // (bs * bs)
+        rows = np.repeat(np.arange(n, dtype=np.int64), per_row)
+        k = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+        cols = np.asarray(ja, dtype=np.int64)[np.repeat(start[:-1], per_row) + k * bs] // bs
+        return rows, cols
+
+    def _gather_species_block(self) -> bool:
+        """Copy the coupled entries of the local BAIJ into the COO values; True if an
+        uncoupled field pair holds a nonzero on some rank."""
+        assert _BAIJ_ARRAY is not None
+        get, restore = _BAIJ_ARRAY
+        ptr = _ScalarPtr()
+        if get(self.local.handle, ctypes.byref(ptr)) != 0:
+            raise RuntimeError("MatSeqBAIJGetArray failed")
+        try:
+            raw = np.ctypeslib.as_array(ptr, shape=(self.n_blocks, self.bs * self.bs))
+            self.values[: self.n_uu] = raw.ravel()[self.gather]
+            nonzero = np.any(raw != 0.0, axis=0)
+            missed = bool(np.any(nonzero & self.uncoupled))
+        finally:
+            restore(self.local.handle, ctypes.byref(ptr))
+        return bool(self.comm.allreduce(missed, op=MPI.LOR))
+
+    def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
+        """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
+        x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        fem_petsc.assign(x, self.funcs)
+        if not self.fallback:
+            self._assemble_local()
+            if self._gather_species_block():
+                log.info(
+                    "a field coupling absent at set-up appeared: the Jacobian is assembled "
+                    "by dolfinx from now on (exact, slower)"
+                )
+                self.fallback = True
+                J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+        if self.fallback:  # what dolfinx's own callback does
+            J.zeroEntries()
+            fem_petsc.assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
+            J.assemble()
+            return
+        J.setValuesCOO(self.values, PETSc.InsertMode.INSERT_VALUES)
+        if self.blocked:
+            self._assemble_coverage_blocks(J)
+        J.assemble()
+
+    def _assemble_coverage_blocks(self, J: Any) -> None:
+        """The blocks with a coverage row or column, as dolfinx assembles blocks."""
+        bcs = [bc._cpp_object for bc in self.bcs]
+        blocks = [(i, j) for i in range(2) for j in range(2) if (i, j) != (0, 0)]
+        for i, j in blocks:
+            a = self.forms[i][j]
+            if a is None:
+                continue
+            sub = J.getLocalSubMatrix(self._is[i], self._is[j])
+            _cpp.fem.petsc.assemble_matrix(
+                sub, a._cpp_object, fem.pack_constants(a), fem.pack_coefficients(a), bcs, True
+            )
+            J.restoreLocalSubMatrix(self._is[i], self._is[j], sub)
+        J.assemble(PETSc.Mat.AssemblyType.FLUSH)
+        a = self.forms[1][1]
+        if a is not None and a.function_spaces[0] is a.function_spaces[1]:
+            sub = J.getLocalSubMatrix(self._is[1], self._is[1])
+            _cpp.fem.petsc.insert_diagonal(sub, a.function_spaces[0], bcs, 1.0)
+            J.restoreLocalSubMatrix(self._is[1], self._is[1], sub)
