@@ -63,6 +63,8 @@ def _baij_array_functions() -> tuple[Any, Any] | None:
 
 
 _BAIJ_ARRAY = _baij_array_functions()
+#: dolfinx's assembly into a given PETSc matrix (a singledispatch overload)
+_assemble_matrix: Any = fem_petsc.assemble_matrix
 
 
 def available(bs: int) -> bool:
@@ -114,14 +116,16 @@ class BlockedJacobian:
             + np.tile(dofs, (1, width)).ravel()
         )
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
-        self.local = PETSc.Mat().createBAIJ(
+        serial: Any = MPI.COMM_SELF
+        local: Any = PETSc.Mat()
+        self.local = local.createBAIJ(
             (n * bs, n * bs),
             bs,
             csr=(ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType)),
-            comm=MPI.COMM_SELF,
+            comm=serial,
         )
-        identity = np.arange(n, dtype=PETSc.IntType)
-        lgmap = PETSc.LGMap().create(identity, bsize=bs, comm=MPI.COMM_SELF)
+        identity: Any = np.arange(n, dtype=PETSc.IntType)
+        lgmap = PETSc.LGMap().create(identity, bsize=bs, comm=serial)
         self.local.setLGMap(lgmap, lgmap)
         option: Any = PETSc.Mat.Option
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
@@ -179,7 +183,7 @@ class BlockedJacobian:
 
     def _assemble_local(self) -> None:
         self.local.zeroEntries()
-        fem_petsc.assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
+        _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
 
     def _blocks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,7 +229,7 @@ class BlockedJacobian:
                 J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
         if self.fallback:  # what dolfinx's own callback does
             J.zeroEntries()
-            fem_petsc.assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
+            _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
             J.assemble()
             return
         J.setValuesCOO(self.values, PETSc.InsertMode.INSERT_VALUES)
