@@ -3,7 +3,8 @@
 Three problems, each on three meshes halving h:
 
 * ``axisymmetric``: the reference urea network (cases/mchs-7nm.toml, secondary
-  model, -1.1 V) on a mini axisymmetric pore cell, MUMPS LU;
+  model, -1.1 V) on a mini axisymmetric pore cell, MUMPS LU (or, with
+  ``--axisymmetric-solver iterative``, the 3D solver's GMRES + fieldsplit/AMG);
 * ``3d``: the coupled manufactured problem of tests/test_mms.py (two ions, a
   neutral, φ, Tafel, an adsorbate on a submesh) on a 3D box, iterative
   (GMRES + field-by-field AMG, confine.solve.ITERATIVE_OPTIONS);
@@ -25,7 +26,8 @@ Newton step relative to one scalar Poisson solve (P1, same mesh, same kind of
 linear solver) per field (target ≤ 3), and the process's peak memory.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_solver.py [--quick] [--only P ...]
-[--cold] [--bath bulk|far-field] [--out FILE.json]`` (also under ``mpiexec -n N``).
+[--cold] [--bath bulk|far-field] [--axisymmetric-solver direct|iterative]
+[--out FILE.json]`` (also under ``mpiexec -n N``).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from confine.solve import DIRECT_OPTIONS, FIELD_AMG, ITERATIVE_OPTIONS, Problem 
 PROBLEMS = ("axisymmetric", "3d", "sector-3d-urea")
 
 
-def run_axisymmetric(quick: bool) -> list[dict[str, Any]]:
+def run_axisymmetric(quick: bool, kind: str = "direct") -> list[dict[str, Any]]:
     case = load_case(
         ROOT / "cases" / "mchs-7nm.toml",
         set={"geometry.bath_boundary": "bulk", "electrode.potential": "-1.1 V"},
@@ -69,7 +71,7 @@ def run_axisymmetric(quick: bool) -> list[dict[str, Any]]:
             MPI.COMM_WORLD, h=h, r_pore=3.775, r_cell=6.0, layer=2.0, z_cavity=20.0,
             shell=20.0, bath=20.0, multiplicity=480.0,
         )  # fmt: skip
-        rows.append(measure("axisymmetric", h, case, md, "direct", None)[0])
+        rows.append(measure("axisymmetric", h, case, md, kind, None)[0])
     return rows
 
 
@@ -189,10 +191,16 @@ def main() -> None:
         "--cold", action="store_true", help="sector-3d-urea: every level from the bulk state"
     )
     ap.add_argument("--bath", default="bulk", choices=("bulk", "far-field"), help="sector-3d-urea")
+    ap.add_argument(
+        "--axisymmetric-solver",
+        default="direct",
+        choices=("direct", "iterative"),
+        help="axisymmetric: MUMPS (what 'auto' picks in 2D) or GMRES + fieldsplit/AMG",
+    )
     ap.add_argument("--out", type=Path, help="write the records as JSON")
     args = ap.parse_args()
     runners = {
-        "axisymmetric": run_axisymmetric,
+        "axisymmetric": lambda q: run_axisymmetric(q, args.axisymmetric_solver),
         "3d": run_3d,
         "sector-3d-urea": lambda q: run_sector_urea(q, args.cold, args.bath),
     }
