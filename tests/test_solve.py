@@ -624,9 +624,11 @@ def block_insertion(p: Any) -> Any:
 def test_jacobian_without_structural_zeros_is_exact(
     urea_solution, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On the urea network (13 unknowns, 2 coverages on the layer submesh); also with
-    a pattern taken at a degenerate state (everything zero, so most couplings are
-    missing from it): entries outside the pattern are inserted, not dropped."""
+    """On the urea network (13 unknowns, 2 coverages on the layer submesh), with and
+    without block insertion of the species block; also with a pattern taken at a
+    degenerate state (everything zero, so most couplings are missing from it):
+    entries outside the pattern are inserted, not dropped."""
+    from confine.assembly import BlockedJacobian
     from confine.solve import Problem
 
     case, md, sol = urea_solution
@@ -643,6 +645,15 @@ def test_jacobian_without_structural_zeros_is_exact(
         self.u.x.array[:] = 0.0
         if self.theta is not None:
             self.theta.x.array[:] = 0.0
+
+    # without block insertion (PETSc's BAIJ array not reachable): dolfinx assembles
+    # into the compacted pattern
+    monkeypatch.setattr("confine.assembly.available", lambda bs: False)
+    unblocked = Problem(case, md)
+    unblocked._restore(sol.problem._state())
+    assert not isinstance(unblocked.nlp.solver.getJacobian()[2][0], BlockedJacobian)
+    assert_jacobian_is_exact_without_structural_zeros(unblocked)
+    monkeypatch.undo()
 
     monkeypatch.setattr(Problem, "_generic_state", zero_state)
     poor = Problem(case, md)
