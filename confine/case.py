@@ -320,6 +320,13 @@ class Solver:
     continuation_steps: int = key(
         "int", "steps from the always-converging start", default=8, positive=True
     )
+    linear_solver: str = key(
+        "str",
+        "linear solver of each Newton step: auto (MUMPS in 2D and small 3D, GMRES + "
+        "one AMG V-cycle per field above, MUMPS again if GMRES fails), direct or iterative",
+        default="auto",
+        choices=("auto", "direct", "iterative"),
+    )
     petsc_options: dict[str, Any] = key("options", "PETSc options passed through (name -> value)")
 
 

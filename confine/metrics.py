@@ -427,6 +427,7 @@ def compute_metrics(
                 "converged": solution.converged,
                 "newton_iterations": solution.newton_iterations,
                 "linear_iterations": solution.linear_iterations,
+                "linear_solver": "direct" if solution.problem._direct() else "iterative",
                 "continuation_multipliers": list(solution.multipliers),
                 "newton_iterations_per_step": list(solution.step_iterations),
                 "max_cell_peclet": peclet,

@@ -34,7 +34,7 @@ balancing the site kinetics (which solves s → 0 exactly); a failed step is
 halved, and a step that needed more than :data:`SLOW_STEP_ITERATIONS` Newton
 iterations halves the next increment. Each
 step is a line-search Newton (SNES ``newtonls``/``bt``, MUMPS LU in 2D and
-small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_DOFS` in 3D). If it
+small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_WORK` in 3D). If it
 converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
 root), the step is redone as a variational inequality (``vinewtonrsls``).
 Convergence is judged per field (each species, φ, each coverage: Newton step
@@ -87,7 +87,7 @@ SLOW_STEP_ITERATIONS = 10
 #: Smallest increment in log10 s that slow steps halve down to (failures still halve).
 MIN_LOG_STEP = 1.0 / 16.0
 
-#: Direct solve: MUMPS LU (2D, and 3D up to DIRECT_MAX_DOFS).
+#: Direct solve: MUMPS LU (2D, and 3D up to DIRECT_MAX_WORK).
 DIRECT_OPTIONS: dict[str, Any] = {
     "ksp_type": "preonly",
     "pc_type": "lu",
@@ -137,8 +137,15 @@ RESIDUAL_DROP = 1e-6
 ROUNDOFF_DROP = 1e-8
 #: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
 DIVERGED_LINEAR_SOLVE = -3
-#: Largest 3D problem (unknowns) solved directly when linear_solver = "auto".
-DIRECT_MAX_DOFS = 150_000
+#: Largest 3D problem solved directly when linear_solver = "auto", as nodes × k³
+#: for k unknowns on the mesh (150k nodes for one field; 2.3k for 4, 68 for 13):
+#: the LU of k coupled fields costs about k³ times a scalar one, the iterative
+#: solve about k times. Measured cold (one rank; benchmarks/README.md, "Block
+#: insertion"): the 3D manufactured problem (4 fields + 1 coverage) at 10k
+#: unknowns MUMPS 2.1 s, GMRES 0.8 s; at 71k 46 s / 1.6 GB against 5.3 s /
+#: 0.5 GB; the urea sector at 16k 8.7 s against 3.3 s; one field at 49k about
+#: even (11.6 against 12.8 s).
+DIRECT_MAX_WORK = 150_000
 #: Wall charges and potentials follow m(s) = max(s, WALL_FLOOR · s^(1/4)) in the
 #: continuation: 1e-4 of their value at s = 1e-8 (a start well above round-off,
 #: still linear), then the same steps as the rates from s = 1e-2 on.
@@ -276,7 +283,7 @@ def solve(
     *,
     manufactured: Manufactured | None = None,
     petsc_options: Mapping[str, Any] | None = None,
-    linear_solver: str = "auto",
+    linear_solver: str | None = None,
 ) -> Solution:
     """Solve a case to steady state on a mesh.
 
@@ -290,8 +297,9 @@ def solve(
         petsc_options: extra PETSc options (over the defaults and the case's).
         linear_solver: "direct" (MUMPS LU), "iterative" (GMRES with one AMG
             V-cycle per field, see :data:`ITERATIVE_OPTIONS`), or "auto": direct
-            in 2D and for 3D meshes up to :data:`DIRECT_MAX_DOFS` unknowns,
+            in 2D and for 3D meshes up to :data:`DIRECT_MAX_WORK` (nodes × k³),
             iterative above, and direct again if an iterative linear solve fails.
+            Default: the case's ``solver.linear_solver``.
 
     Returns:
         The converged solution.
@@ -306,6 +314,7 @@ def solve(
     with steps of ``solver.time_step`` (halved on failure); the returned
     solution is the final state, ``Solution.times`` the times reached.
     """
+    linear_solver = linear_solver or case.solver.linear_solver
     if (
         initial is not None
         and initial.meshdata is meshdata
@@ -424,8 +433,9 @@ class Problem:
         *,
         manufactured: Manufactured | None = None,
         petsc_options: Mapping[str, Any] | None = None,
-        linear_solver: str = "auto",
+        linear_solver: str | None = None,
     ):
+        linear_solver = linear_solver or case.solver.linear_solver  # see solve()
         if linear_solver not in ("auto", "direct", "iterative"):
             raise ValueError(f"linear_solver must be auto, direct or iterative: {linear_solver!r}")
         self.linear_solver = linear_solver
@@ -1221,8 +1231,8 @@ class Problem:
             return self.linear_solver == "direct"
         if self.tdim < 3:
             return True
-        n = len(self.unknowns) * self.mesh.topology.index_map(0).size_global
-        return n <= DIRECT_MAX_DOFS
+        k = len(self.unknowns)
+        return self.mesh.topology.index_map(0).size_global * k**3 <= DIRECT_MAX_WORK
 
     def _iterative_options(self) -> dict[str, Any]:
         """:data:`ITERATIVE_OPTIONS` with one :data:`FIELD_AMG` block per unknown on the

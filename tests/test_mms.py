@@ -202,7 +202,7 @@ def test_mms_3d() -> None:
 
 
 def test_iterative_solver_matches_direct_in_3d() -> None:
-    """GMRES + fieldsplit/AMG (the 3D default above DIRECT_MAX_DOFS) gives the direct answer."""
+    """GMRES + fieldsplit/AMG (the 3D default above DIRECT_MAX_WORK) gives the direct answer."""
     md = sm.box(MPI.COMM_WORLD, 3, 6, SIZE)
     direct = solve(mms_case(), md, manufactured=exact(3), linear_solver="direct")
     iterative = solve(mms_case(), md, manufactured=exact(3), linear_solver="iterative")

@@ -527,7 +527,7 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
         set={"geometry.model": "sector-3d", "mesh.cells_per_pore_diameter": 3},
     )
     md = load_mesh(case, COMM)
-    monkeypatch.setattr(solve_mod, "DIRECT_MAX_DOFS", 0)
+    monkeypatch.setattr(solve_mod, "DIRECT_MAX_WORK", 0)
     crippled = {"ksp_max_it": 1}
     with pytest.raises(SolverError) as info:
         solve(case, md, COMM, petsc_options=crippled, linear_solver="iterative")
@@ -541,9 +541,7 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
     assert np.allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
 
 
-def test_iterative_solver_on_the_urea_network_in_3d(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_iterative_solver_on_the_urea_network_in_3d(caplog: pytest.LogCaptureFixture) -> None:
     """GMRES + field-by-field AMG (the "auto" choice on large 3D meshes) solves the
     urea network (13 unknowns on the mesh, 2 coverages on the layer submesh) on a
     coarse 3D sector from the bulk state through the whole continuation, with no
@@ -563,7 +561,8 @@ def test_iterative_solver_on_the_urea_network_in_3d(
         },
     )
     md = load_mesh(case, COMM)
-    monkeypatch.setattr(solve_mod, "DIRECT_MAX_DOFS", 0)  # "auto" takes the iterative solver
+    # "auto" takes the iterative solver by itself: 13 fields (13³ × nodes > DIRECT_MAX_WORK)
+    assert 13**3 * md.mesh.topology.index_map(0).size_global > solve_mod.DIRECT_MAX_WORK
     with caplog.at_level("WARNING", logger="confine"):
         it = solve(case, md, COMM, linear_solver="auto")
     assert it.problem.linear_solver == "auto" and not it.problem._direct()
@@ -578,6 +577,24 @@ def test_iterative_solver_on_the_urea_network_in_3d(
         assert value(m_it, key) == pytest.approx(value(m_dir, key), rel=1e-6), key
     got, want = it.problem.u.x.array, direct.problem.u.x.array
     assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
+
+
+def test_linear_solver_from_the_case(urea_solution) -> None:
+    """``solver.linear_solver = "iterative"`` takes GMRES + field-by-field AMG on the
+    axisymmetric cell too ("auto" takes MUMPS in 2D), metrics.json says which solver
+    ran, and the answer is the direct one."""
+    case, md, direct = urea_solution
+    it_case = urea_case(**{"solver.linear_solver": "iterative"})
+    it = solve(it_case, md)
+    assert not it.problem._direct() and direct.problem._direct()
+    assert it.linear_iterations > it.newton_iterations  # a Krylov solve, not LU
+    m_it, m_dir = compute_metrics(it_case, md, it, COMM), compute_metrics(case, md, direct, COMM)
+    assert (m_it["solver"]["linear_solver"], m_dir["solver"]["linear_solver"]) == (
+        "iterative",
+        "direct",
+    )
+    for key in ["current_A", "species/urea/ratio_interior_exterior"]:
+        assert value(m_it, key) == pytest.approx(value(m_dir, key), rel=1e-6), key
 
 
 def assert_jacobian_is_exact_without_structural_zeros(p: Any, stored_at_most: float = 0.5) -> None:
