@@ -147,8 +147,9 @@ class BlockedJacobian:
         fa, fb = np.nonzero(keep)  # (row field, column field)
         nb, nk = len(rows), len(fa)
         # BAIJ stores each bs × bs block by columns: value (a, b) at b·bs + a
-        self.gather = (np.arange(nb, dtype=np.int64) * bs * bs)[:, None] + (fb * bs + fa)
-        self.gather = self.gather.ravel()
+        index = np.int32 if nb * bs * bs < 2**31 else np.int64  # half the memory
+        offsets = (fb * bs + fa).astype(index)
+        self.gather = ((np.arange(nb, dtype=index) * bs * bs)[:, None] + offsets).ravel()
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
         coo_rows = [(base[rows][:, None] + fa).ravel()]
         coo_cols = [(base[cols][:, None] + fb).ravel()]
