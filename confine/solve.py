@@ -1299,7 +1299,10 @@ class Problem:
         geometry, e.g. on structured meshes, and come back as round-off) and the
         diagonal. Assembly then ignores zero entries; an entry outside the pattern
         (a coupling not seen at that state) is still inserted, with a malloc, so
-        the Jacobian stays exact.
+        the Jacobian stays exact. Where it can (a blocked space, PETSc's BAIJ array
+        reachable), the species block is assembled by block insertion and gathered
+        into this pattern (:class:`confine.assembly.BlockedJacobian`, which falls
+        back to the above if an uncoupled pair becomes nonzero).
         """
         A = self.nlp.A
         saved = self._state()
