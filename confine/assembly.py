@@ -79,12 +79,13 @@ class BlockedJacobian:
         forms: the Jacobian forms, one form or the 2 × 2 blocks [[uu, uθ], [θu, θθ]].
         funcs: the functions the forms depend on (u, or [u, θ]), set from the iterate.
         bcs: Dirichlet conditions (rows and columns zeroed, diagonal 1).
-        template: dolfinx's matrix for ``forms`` (sizes, local-to-global maps, options
-            prefix).
-        pattern: its owned rows' entries (CSR: local rows, global columns).
-        coverage: per entry of ``pattern``, whether its row or column is a coverage's;
-            those entries are taken over as they are.
-        coupled: (k, k) booleans, True where species-block fields (row, column) couple.
+        template: dolfinx's matrix for ``forms``, not yet assembled: sizes, maps and
+            options prefix; the coverage blocks are assembled into it once, their
+            entries (structural zeros too) taken over as they are.
+
+    The functions must hold a generic state (no coupling vanishing by accident):
+    the field pairs (a, b) with a nonzero anywhere in the species block assembled
+    there are the couplings kept (``coupled``), with the diagonal.
     """
 
     def __init__(
@@ -93,9 +94,6 @@ class BlockedJacobian:
         funcs: Any,
         bcs: Sequence[Any],
         template: Any,
-        pattern: tuple[np.ndarray, np.ndarray],
-        coverage: np.ndarray,
-        coupled: np.ndarray,
     ) -> None:
         self.forms, self.funcs, self.bcs = forms, funcs, list(bcs)
         self.blocked = isinstance(forms, Sequence)
@@ -132,6 +130,12 @@ class BlockedJacobian:
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         rows, cols = self._blocks(n)
+        self.n_blocks = len(rows)
+        local_nonzero = self._with_values(lambda raw: np.any(raw != 0.0, axis=0))
+        nonzero = np.zeros(bs * bs, dtype=np.int32)
+        comm.Allreduce(local_nonzero.astype(np.int32), nonzero, op=MPI.MAX)
+        #: (a, b): fields a (row) and b (column) couple; blocks are stored by columns
+        self.coupled = nonzero.reshape(bs, bs).T > 0
 
         # Global index (in the Jacobian) of field 0 at each local node: each rank owns
         # its species block (nodes × fields, interleaved), then its coverage block.
@@ -143,7 +147,7 @@ class BlockedJacobian:
         node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
         base = ranges[owner] + (node - first[owner]) * bs
 
-        keep = coupled | np.eye(bs, dtype=bool)
+        keep = self.coupled | np.eye(bs, dtype=bool)
         fa, fb = np.nonzero(keep)  # (row field, column field)
         nb, nk = len(rows), len(fa)
         # BAIJ stores each bs × bs block by columns: value (a, b) at b·bs + a
@@ -153,14 +157,20 @@ class BlockedJacobian:
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
         coo_rows = [(base[rows][:, None] + fa).ravel()]
         coo_cols = [(base[cols][:, None] + fb).ravel()]
-        if self.blocked:  # the coverage rows and columns: dolfinx's entries, kept
-            indptr, indices = pattern
-            start = template.getOwnershipRange()[0]
-            rows_of = start + np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-            coo_rows.append(rows_of[coverage])
-            coo_cols.append(np.asarray(indices)[coverage])
+        if self.blocked:  # dolfinx's pattern of the coverage blocks, zeros included
+            spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
+            self._is = _cpp.la.petsc.create_index_sets(
+                [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
+            )
+            self._assemble_coverage_blocks(template)
+            template.assemble()
+            ia, ja, _ = template.getValuesCSR()
+            coo_rows.append(
+                template.getOwnershipRange()[0] + np.repeat(np.arange(len(ia) - 1), np.diff(ia))
+            )
+            coo_cols.append(ja)
         self.values = np.zeros(sum(len(c) for c in coo_rows))
-        self.n_uu, self.n_blocks = nb * nk, nb
+        self.n_uu = nb * nk
 
         A: Any = PETSc.Mat().create(comm=template.getComm())
         A.setSizes(template.getSizes())
@@ -176,11 +186,6 @@ class BlockedJacobian:
         # a new entry would reallocate the arrays the COO map points into
         A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.matrix = A
-        if self.blocked:
-            spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
-            self._is = _cpp.la.petsc.create_index_sets(
-                [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
-            )
 
     def _assemble_local(self) -> None:
         self.local.zeroEntries()
@@ -198,22 +203,27 @@ class BlockedJacobian:
         cols = np.asarray(ja, dtype=np.int64)[np.repeat(start[:-1], per_row) + k * bs] // bs
         return rows, cols
 
-    def _gather_species_block(self) -> bool:
-        """Copy the coupled entries of the local BAIJ into the COO values; True if an
-        uncoupled field pair holds a nonzero on some rank."""
+    def _with_values(self, fn: Any) -> Any:
+        """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
         assert _BAIJ_ARRAY is not None
         get, restore = _BAIJ_ARRAY
         ptr = _ScalarPtr()
         if get(self.local.handle, ctypes.byref(ptr)) != 0:
             raise RuntimeError("MatSeqBAIJGetArray failed")
         try:
-            raw = np.ctypeslib.as_array(ptr, shape=(self.n_blocks, self.bs * self.bs))
-            self.values[: self.n_uu] = raw.ravel()[self.gather]
-            nonzero = np.any(raw != 0.0, axis=0)
-            missed = bool(np.any(nonzero & self.uncoupled))
+            return fn(np.ctypeslib.as_array(ptr, shape=(self.n_blocks, self.bs * self.bs)))
         finally:
             restore(self.local.handle, ctypes.byref(ptr))
-        return bool(self.comm.allreduce(missed, op=MPI.LOR))
+
+    def _gather_species_block(self) -> bool:
+        """Copy the coupled entries of the local BAIJ into the COO values; True if an
+        uncoupled field pair holds a nonzero on some rank."""
+
+        def gather(raw: np.ndarray) -> bool:
+            self.values[: self.n_uu] = raw.ravel()[self.gather]
+            return bool(np.any(np.any(raw != 0.0, axis=0) & self.uncoupled))
+
+        return bool(self.comm.allreduce(self._with_values(gather), op=MPI.LOR))
 
     def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""

@@ -50,7 +50,7 @@ import logging
 import math
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -1309,21 +1309,19 @@ class Problem:
         self._generic_state()
         x = self.nlp.x
         funcs: Any = [self.u, self.theta] if self.theta is not None else self.u
-        fem_petsc.assign(funcs, x)
         snes = self.nlp.solver
-        snes.computeJacobian(x, A)
-        self._restore(saved)
-        fast = assembly.available(len(self.unknowns))
-        indptr, indices, coverage, coupled = self._coupled_pattern(A, keep_coverages=fast)
-        if fast:  # block insertion of the species block (confine.assembly)
-            nu = len(self.unknowns)
-            jac = assembly.BlockedJacobian(
-                self.nlp.J, funcs, self.bcs, A, (indptr, indices), coverage, coupled[:nu, :nu]
-            )
+        if assembly.available(len(self.unknowns)):  # block insertion (confine.assembly)
+            # it assembles the species block at this state and reads the couplings off it
+            jac = assembly.BlockedJacobian(self.nlp.J, funcs, self.bcs, A)
+            self._restore(saved)
             snes.setJacobian(jac, jac.matrix, None)
             A.destroy()
             self.nlp._A = jac.matrix  # what NonlinearProblem.A returns
             return
+        fem_petsc.assign(funcs, x)
+        snes.computeJacobian(x, A)
+        self._restore(saved)
+        indptr, indices = self._coupled_pattern(A)
         B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
         B.setSizes(A.getSizes())
         B.setType(A.getType())
@@ -1340,52 +1338,47 @@ class Problem:
         A.destroy()
         self.nlp._A = B  # what NonlinearProblem.A returns
 
-    def _coupled_pattern(
-        self, A: Any, keep_coverages: bool = False
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _coupled_pattern(self, A: Any) -> tuple[np.ndarray, np.ndarray]:
         """CSR pattern (local rows, global columns) of ``A``'s entries whose pair of
-        fields has a nonzero entry on some rank, and of its diagonal (with
-        ``keep_coverages``, also every entry in a coverage's row or column); per kept
-        entry, whether it lies in a coverage's row or column; and the (fields × fields)
-        coupling matrix."""
+        fields has a nonzero entry on some rank, and of its diagonal."""
         ia, ja, va = A.getValuesCSR()
+        start = A.getOwnershipRange()[0]
+        nf = len(self.unknowns) + len(self.adsorbed)
+        local = np.zeros((nf, nf), dtype=np.int32)
+        for _, sl, fr, fc in self._entry_chunks(A, ia, ja):
+            nz = va[sl] != 0.0
+            local[fr[nz], fc[nz]] = 1
+        del va
+        coupled = np.zeros_like(local)
+        self.comm.Allreduce(local, coupled, op=MPI.MAX)
+        keep = np.zeros(len(ja), dtype=bool)
+        counts = np.zeros(len(ia) - 1, dtype=np.int64)
+        for rows, sl, fr, fc in self._entry_chunks(A, ia, ja):
+            k = (coupled[fr, fc] > 0) | (start + rows == ja[sl])
+            keep[sl] = k
+            counts += np.bincount(rows[k], minlength=len(counts))
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
+        return indptr, ja[keep].astype(PETSc.IntType)
+
+    def _entry_chunks(
+        self, A: Any, ia: np.ndarray, ja: np.ndarray
+    ) -> Iterator[tuple[np.ndarray, slice, np.ndarray, np.ndarray]]:
+        """``A``'s owned CSR (``ia``, ``ja``: global columns) in chunks of rows (bounded
+        temporaries on big meshes): each entry's local row, the chunk's slice of
+        ``ja``, and the fields of each entry's row and column. Collective."""
         start = A.getOwnershipRange()[0]
         ranges = np.asarray(A.getOwnershipRanges())
         n0 = np.asarray(
             self.comm.allgather(self.V.dofmap.index_map.size_local * len(self.unknowns))
         )
         nrows = len(ia) - 1
-        chunks = range(0, nrows, max(1, nrows // 64))  # bounded temporaries on big meshes
-
-        def rows_of(r0: int) -> tuple[np.ndarray, slice]:
-            r1 = min(r0 + chunks.step, nrows)
-            return np.repeat(np.arange(r0, r1), np.diff(ia[r0 : r1 + 1])), slice(ia[r0], ia[r1])
-
-        nf = len(self.unknowns) + len(self.adsorbed)
-        local = np.zeros((nf, nf), dtype=np.int32)
-        for r0 in chunks:
-            rows, sl = rows_of(r0)
-            nz = va[sl] != 0.0
-            rf = self._field_of(start + rows[nz], ranges, n0)
-            local[rf, self._field_of(ja[sl][nz], ranges, n0)] = 1
-        del va
-        coupled = np.zeros_like(local)
-        self.comm.Allreduce(local, coupled, op=MPI.MAX)
-        keep = np.zeros(len(ja), dtype=bool)
-        coverage = np.zeros(len(ja), dtype=bool)
-        counts = np.zeros(nrows, dtype=np.int64)
-        nu = len(self.unknowns)
-        for r0 in chunks:
-            rows, sl = rows_of(r0)
-            fr, fc = self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
-            coverage[sl] = (fr >= nu) | (fc >= nu)
-            k = (coupled[fr, fc] > 0) | (start + rows == ja[sl])
-            if keep_coverages:
-                k |= coverage[sl]
-            keep[sl] = k
-            counts += np.bincount(rows[k], minlength=nrows)
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
-        return indptr, ja[keep].astype(PETSc.IntType), coverage[keep], coupled > 0
+        step = max(1, nrows // 64)
+        for r0 in range(0, nrows, step):
+            r1 = min(r0 + step, nrows)
+            rows = np.repeat(np.arange(r0, r1), np.diff(ia[r0 : r1 + 1]))
+            sl = slice(ia[r0], ia[r1])
+            fields = self._field_of(start + rows, ranges, n0), self._field_of(ja[sl], ranges, n0)
+            yield rows, sl, *fields
 
     def _field_of(self, index: np.ndarray, ranges: np.ndarray, n0: np.ndarray) -> np.ndarray:
         """Field (unknown, then coverage) of global indices of the solution vector: each
