@@ -11,11 +11,12 @@ drops. So:
 * dolfinx assembles the species block into a per-rank BAIJ matrix over the
   rank's local and ghost nodes (block insertion, Dirichlet rows as dolfinx
   sets them);
-* the coupled field pairs of each stored block are gathered from its value
-  array into one COO set of the compacted AIJ Jacobian (PETSc adds the ghost
-  rows to their owners);
+* the coupled field pairs of each stored block (those with a nonzero at the
+  generic state of set-up, and the diagonal) are gathered from its value array
+  into one COO set of the compacted AIJ Jacobian (PETSc adds the ghost rows to
+  their owners);
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
-  into that matrix as usual (they are small).
+  into that matrix as usual, in dolfinx's pattern (they are small).
 
 An entry of an uncoupled field pair that becomes nonzero (a coupling absent at
 set-up, e.g. a rate constant that was zero) switches this Jacobian to dolfinx's

@@ -1301,8 +1301,10 @@ class Problem:
         (a coupling not seen at that state) is still inserted, with a malloc, so
         the Jacobian stays exact. Where it can (a blocked space, PETSc's BAIJ array
         reachable), the species block is assembled by block insertion and gathered
-        into this pattern (:class:`confine.assembly.BlockedJacobian`, which falls
-        back to the above if an uncoupled pair becomes nonzero).
+        into such a pattern instead (:class:`confine.assembly.BlockedJacobian`: the
+        couplings read off the species block at the generic state, the coverage
+        blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
+        pair becomes nonzero).
         """
         A = self.nlp.A
         saved = self._state()
