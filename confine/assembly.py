@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -68,9 +68,28 @@ _BAIJ_ARRAY = _baij_array_functions()
 _assemble_matrix: Any = fem_petsc.assemble_matrix
 
 
+def matrix_like(template: Any, preallocate: Callable[[Any], None]) -> Any:
+    """A matrix with ``template``'s sizes, type, block sizes, local-to-global maps and
+    options prefix, its pattern set by ``preallocate`` (CSR or COO)."""
+    A: Any = PETSc.Mat().create(comm=template.getComm())
+    A.setSizes(template.getSizes())
+    A.setType(template.getType())
+    A.setBlockSizes(*template.getBlockSizes())
+    preallocate(A)
+    A.setLGMap(*template.getLGMap())
+    A.setOptionsPrefix(template.getOptionsPrefix())
+    return A
+
+
 def available(bs: int) -> bool:
     """Whether block insertion pays and can run: a blocked space and PETSc's array access."""
     return bs >= 2 and _BAIJ_ARRAY is not None
+
+
+def _nonzero_positions(raw: np.ndarray) -> np.ndarray:
+    """Which of the bs² positions of a block hold a nonzero in some block (``raw``:
+    blocks × bs²)."""
+    return np.any(raw != 0.0, axis=0)
 
 
 class BlockedJacobian:
@@ -132,7 +151,7 @@ class BlockedJacobian:
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         rows, cols = self._blocks(n)
         self.n_blocks = len(rows)
-        local_nonzero = self._with_values(lambda raw: np.any(raw != 0.0, axis=0))
+        local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
         comm.Allreduce(local_nonzero.astype(np.int32), nonzero, op=MPI.MAX)
         #: (a, b): fields a (row) and b (column) couple; blocks are stored by columns
@@ -173,16 +192,11 @@ class BlockedJacobian:
         self.values = np.zeros(sum(len(c) for c in coo_rows))
         self.n_uu = nb * nk
 
-        A: Any = PETSc.Mat().create(comm=template.getComm())
-        A.setSizes(template.getSizes())
-        A.setType(template.getType())
-        A.setBlockSizes(*template.getBlockSizes())
-        A.setPreallocationCOO(
+        coo = (
             np.concatenate(coo_rows).astype(PETSc.IntType),
             np.concatenate(coo_cols).astype(PETSc.IntType),
         )
-        A.setLGMap(*template.getLGMap())
-        A.setOptionsPrefix(template.getOptionsPrefix())
+        A = matrix_like(template, lambda M: M.setPreallocationCOO(*coo))
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
         # a new entry would reallocate the arrays the COO map points into
         A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
@@ -222,7 +236,7 @@ class BlockedJacobian:
 
         def gather(raw: np.ndarray) -> bool:
             self.values[: self.n_uu] = raw.ravel()[self.gather]
-            return bool(np.any(np.any(raw != 0.0, axis=0) & self.uncoupled))
+            return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
 
         return bool(self.comm.allreduce(self._with_values(gather), op=MPI.LOR))
 

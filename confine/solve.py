@@ -1309,7 +1309,6 @@ class Problem:
         A = self.nlp.A
         saved = self._state()
         self._generic_state()
-        x = self.nlp.x
         funcs: Any = [self.u, self.theta] if self.theta is not None else self.u
         snes = self.nlp.solver
         if assembly.available(len(self.unknowns)):  # block insertion (confine.assembly)
@@ -1320,20 +1319,16 @@ class Problem:
             A.destroy()
             self.nlp._A = jac.matrix  # what NonlinearProblem.A returns
             return
+        x = self.nlp.x
         fem_petsc.assign(funcs, x)
         snes.computeJacobian(x, A)
         self._restore(saved)
-        indptr, indices = self._coupled_pattern(A)
-        B: Any = PETSc.Mat().create(comm=cast(Any, self.comm))
-        B.setSizes(A.getSizes())
-        B.setType(A.getType())
-        B.setBlockSizes(*A.getBlockSizes())  # one blocked form: dolfinx inserts blocks
-        B.setPreallocationCSR((indptr, indices))
-        B.setLGMap(*A.getLGMap())
+        pattern = self._coupled_pattern(A)
+        # block sizes kept: with one blocked form dolfinx inserts blocks
+        B = assembly.matrix_like(A, lambda M: M.setPreallocationCSR(pattern))
         option: Any = PETSc.Mat.Option
         B.setOption(option.IGNORE_ZERO_ENTRIES, True)
         B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
-        B.setOptionsPrefix(A.getOptionsPrefix())
         jacobian: Any = snes.getJacobian()
         assemble, args, kargs = jacobian[2]
         snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
