@@ -2,10 +2,15 @@
 
 Unknowns (all dimensionless, Lagrange P``solver.degree``):
 
-* block 0, on the whole fluid mesh: ĉ_i = c_i / c_ref,i for every solution
-  species (the ion eliminated by the electroneutral model excepted) and, for
-  the ``secondary``, ``electroneutral``, ``poisson`` and ``poisson-steric``
-  models, φ̂ = Fφ/RT;
+* block 0, on the whole fluid mesh: the deviation ĉ_i − ĉ_i,bulk of
+  ĉ_i = c_i / c_ref,i from its bulk value, for every solution species (the
+  ion eliminated by the electroneutral model excepted) and, for the
+  ``secondary``, ``electroneutral``, ``poisson`` and ``poisson-steric``
+  models, φ̂ = Fφ/RT. Deviations, not ĉ itself: a reactant that a fast
+  diffusion keeps within 1e-20 of its bulk still carries its consumption in
+  full precision (ĉ = 1 + 1e-20 is 1 in floating point, and a flux computed
+  from it would be zero), and the residual's round-off floor is that of the
+  actual fluxes, not of the bulk's;
 * block 1, on a submesh of the catalyst (layer cells, or surface facets, via
   ``create_submesh`` + ``entity_maps``): the coverages θ_a of adsorbed species.
 
@@ -706,6 +711,7 @@ class Problem:
                 _assign(self.e_ref[r.name], r.reference_potential)
         for s in self.c_ref:
             _assign(self.bulk_hat[s], case.species_named(s).bulk / self.c_ref[s])
+        self._set_bounds()  # c ≥ 0 is a deviation ≥ −bulk
         for wall in case.walls:
             self.wall_target[wall.name] = self._wall_hat(wall)
         self.end_target = 0.5 * float(case.geometry.end_voltage or 0.0) / self.vt
@@ -716,8 +722,8 @@ class Problem:
         """Concentrations (mol/m³), coverages and φ (V) as UFL from the unknowns."""
         conc: dict[str, Expr] = {}
         for i, name in enumerate(self.unknowns):
-            if name != "phi":
-                conc[name] = self.c_ref[name] * _part(u, i)
+            if name != "phi":  # the unknown is the deviation from the bulk (see module doc)
+                conc[name] = self.c_ref[name] * (self.bulk_hat[name] + _part(u, i))
         phi_hat = _part(u, self.unknowns.index("phi")) if self.has_phi else None
         if self.eliminated is not None:
             z_e = self.charges[self.eliminated]
@@ -1119,7 +1125,9 @@ class Problem:
                 Vi, _ = sub.collapse()
                 g = fem.Function(Vi)
                 target = (
-                    ex["phi"] / self.vt if name == "phi" else ex["conc"][name] / self.c_ref[name]
+                    ex["phi"] / self.vt
+                    if name == "phi"
+                    else ex["conc"][name] / self.c_ref[name] - self.bulk_hat[name]
                 )
                 g.interpolate(fem.Expression(target, Vi.element.interpolation_points))
                 dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)
@@ -1134,11 +1142,8 @@ class Problem:
                 continue
             dofs = fem.locate_dofs_topological(sub, fdim, facets)
             self._bc_dofs.append((i, dofs, None))
-            value = 0.0 if name == "phi" else self.bulk_hat[name]
-            if name == "phi":
-                self.bcs.append(fem.dirichletbc(float(value), dofs, sub))
-            else:
-                self.bcs.append(fem.dirichletbc(value, dofs, sub))
+            # the bath holds the bulk: zero deviation (φ = 0)
+            self.bcs.append(fem.dirichletbc(0.0, dofs, sub))
 
     # ------------------------------------------------------------------ MMS
     def _manufactured_fields(self) -> dict[str, Any] | None:
@@ -1277,6 +1282,7 @@ class Problem:
         self._size_floor = np.zeros(len(self._masks))
         if self.poisson:
             self._size_floor[self.unknowns.index("phi")] = 1.0
+        self._bounds: tuple[Any, Any] | None = None
         self._set_bounds()
         self._drop_structural_zeros()
         self.dofs = self._global_dofs()
@@ -1460,8 +1466,14 @@ class Problem:
         dx = x - self._xprev
         self._xprev = x.copy()
         rtol = self.case.solver.rtol
+        # a field's size is that of ĉ (deviation + bulk; coverages and φ as they are)
+        off = np.zeros(len(self._masks))
+        off[: len(self.unknowns)] = self.bulk_offsets()
         loc = np.array(
-            [[np.abs(dx[m]).max(initial=0.0), np.abs(x[m]).max(initial=0.0)] for m in self._masks]
+            [
+                [np.abs(dx[m]).max(initial=0.0), np.abs(x[m] + o).max(initial=0.0)]
+                for m, o in zip(self._masks, off, strict=True)
+            ]
         )
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
@@ -1481,6 +1493,8 @@ class Problem:
         return 0
 
     def _set_bounds(self) -> None:
+        """Bounds of the variational-inequality solver: c ≥ 0 (a deviation ≥ −bulk),
+        θ in [0, 1]; φ free. Filled again by :meth:`update` (the bulk may change)."""
         big = PETSc.INFINITY if hasattr(PETSc, "INFINITY") else 1e300
         funcs = [self.u] + ([self.theta] if self.theta is not None else [])
         lo = [fem.Function(f.function_space) for f in funcs]
@@ -1488,21 +1502,35 @@ class Problem:
         bs = len(self.unknowns)
         lo0 = lo[0].x.array.reshape(-1, bs)
         hi0 = hi[0].x.array.reshape(-1, bs)
+        lo0[:] = -self.bulk_offsets()
         for i, name in enumerate(self.unknowns):
-            lo0[:, i] = -big if name == "phi" else 0.0
-            hi0[:, i] = big
+            if name == "phi":
+                lo0[:, i] = -big
+        hi0[:] = big
         if self.theta is not None:
             lo[1].x.array[:] = 0.0
             hi[1].x.array[:] = 1.0
-        self._lower = lo
-        xl, xu = self.nlp.x.duplicate(), self.nlp.x.duplicate()
+        if self._bounds is None:
+            self._bounds = (self.nlp.x.duplicate(), self.nlp.x.duplicate())
+        xl, xu = self._bounds  # filled in place: a VI solver holds these vectors
         target_lo: Any = lo if self.adsorbed else lo[0]
         target_hi: Any = hi if self.adsorbed else hi[0]
         fem_petsc.assign(target_lo, xl)
         fem_petsc.assign(target_hi, xu)
-        self._bounds = (xl, xu)
         if self.nlp.solver.getType().startswith("vi"):
             self.nlp.solver.setVariableBounds(xl, xu)
+
+    def bulk_offsets(self) -> np.ndarray:
+        """ĉ_bulk of each unknown on the full mesh (0 for φ): ĉ = offset + unknown."""
+        return np.array(
+            [0.0 if n == "phi" else float(self.bulk_hat[n].value) for n in self.unknowns]
+        )
+
+    def scaled_values(self) -> np.ndarray:
+        """The unknowns on the full mesh as ĉ = c / c_ref (φ̂ for φ), one row per node
+        (this rank's local and ghost nodes): the deviations plus the bulk."""
+        bs = len(self.unknowns)
+        return self.u.x.array.reshape(-1, bs) + self.bulk_offsets()
 
     def _global_dofs(self) -> int:
         n = self.V.dofmap.index_map.size_global * self.V.dofmap.index_map_bs
@@ -1515,8 +1543,7 @@ class Problem:
         """Bulk concentrations everywhere, φ = 0, coverages at their initial values."""
         bs = len(self.unknowns)
         arr = self.u.x.array.reshape(-1, bs)
-        for i, name in enumerate(self.unknowns):
-            arr[:, i] = 0.0 if name == "phi" else float(self.bulk_hat[name].value)
+        arr[:] = 0.0  # no deviation from the bulk, φ = 0
         if self.theta is not None:
             tarr = self.theta.x.array.reshape(-1, len(self.adsorbed))
             theta0 = self.initial_coverages()
@@ -1643,6 +1670,7 @@ class Problem:
         snes.setFromOptions()
         for k in values:
             del opts[f"{self._prefix}vi_{k}"]
+        assert self._bounds is not None
         snes.setVariableBounds(*self._bounds)
         monitor, converged = self._callbacks()
         snes.setConvergenceTest(converged)
@@ -1697,7 +1725,7 @@ class Problem:
         sends the step to the bounded solver.
         """
         bs = len(self.unknowns)
-        arr = self.u.x.array.reshape(-1, bs)
+        arr = self.scaled_values()
         lo = np.array(
             [
                 arr[:, i].min(initial=np.inf) if n != "phi" else np.inf

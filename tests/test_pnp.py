@@ -641,7 +641,7 @@ def nodal_profile(p: Problem) -> tuple[np.ndarray, np.ndarray]:
     """(x in nm, unknowns per node) sorted by x (1D, serial)."""
     x = p.V.tabulate_dof_coordinates()[:, 0]
     order = np.argsort(x)
-    return x[order], p.u.x.array.reshape(-1, len(p.unknowns))[order]
+    return x[order], p.scaled_values()[order]
 
 
 def gouy_chapman_phi(x_m: np.ndarray, psi_tilde: float, lam: float) -> np.ndarray:
@@ -764,11 +764,11 @@ def test_eafe_transient_charging_reaches_the_steady_layer() -> None:
     timing = {"solver.transient": True, "solver.end_time": "3e-6 s", "solver.time_step": "1e-8 s"}
     with pytest.raises(SolverError, match="time step collapsed"):
         solve(planar_case(wall).replace(**timing), uniform_planar(20))
-    steady = solve(fitted(planar_case(wall)), uniform_planar(20)).problem.u.x.array
+    steady = solve(fitted(planar_case(wall)), uniform_planar(20)).problem.scaled_values()
     sol = solve(fitted(planar_case(wall)).replace(**timing), uniform_planar(20))
     assert sol.times[-1] == pytest.approx(3e-6)
-    final = sol.problem.u.x.array
-    assert final.reshape(-1, 3)[:, :2].min() > 0.0
+    final = sol.problem.scaled_values()
+    assert final[:, :2].min() > 0.0
     # relaxation time ~3e-7 s (diffusion across the 20 nm slab): measured 2.5e-5
     assert abs(final - steady).max() < 1e-3 * abs(steady).max()
 
@@ -845,7 +845,7 @@ def test_strongly_charged_coarse_pore_eafe_against_radial_poisson_boltzmann() ->
     ref = radial_poisson_boltzmann(pore_case(sigma), sigma)
     md = pore_mesh(8, 0.25)
     plain = solve(pore_case(sigma), md).problem
-    assert plain.u.x.array.reshape(-1, 3)[:, 1].min() <= 0.0  # clamped at the bound
+    assert plain.scaled_values()[:, 1].min() <= 0.0  # clamped at the bound
     sec = section_of_pore(plain.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
     assert sec["mean"]["Cl-"] / ref["Cl-"] - 1 > 1.0  # measured +1.90
     errors = []
@@ -855,7 +855,7 @@ def test_strongly_charged_coarse_pore_eafe_against_radial_poisson_boltzmann() ->
         if n_r == 8:
             assert p.cell_peclet() > 2.0  # measured 3.4
         assert p._vi is None
-        assert p.u.x.array.reshape(-1, 3)[:, :2].min() > 0.0  # min Cl− 1.0e-2 c0
+        assert p.scaled_values()[:, :2].min() > 0.0  # min Cl− 1.0e-2 c0
         sec = section_of_pore(p.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
         errors.append(
             [abs(sec["wall"]["phi"] / ref["wall"] - 1), abs(sec["axis"]["phi"] / ref["axis"] - 1)]
