@@ -312,7 +312,12 @@ class Solver:
     )
     rtol: float = key("float", "Newton relative residual tolerance", default=1e-10, positive=True)
     atol: float = key(
-        "float", "Newton absolute residual tolerance (scaled units)", default=1e-12, positive=True
+        "float",
+        "Newton absolute floor on the scaled residual norm; 0 (default): none, convergence "
+        "is judged relative to each field's size and to the step's first residual, so it "
+        "does not depend on the problem's scale",
+        default=0.0,
+        nonnegative=True,
     )
     max_iterations: int = key(
         "int", "Newton iterations per continuation step", default=50, positive=True

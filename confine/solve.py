@@ -97,6 +97,10 @@ DIRECT_OPTIONS: dict[str, Any] = {
     "ksp_type": "preonly",
     "pc_type": "lu",
     "pc_factor_mat_solver_type": "mumps",
+    # workspace +50 % over MUMPS's estimate (default +20 %): the pivoting of a fast
+    # surface reaction next to slow diffusion can need more (INFOG(1) = -9 otherwise,
+    # a failed linear solve, e.g. a Tafel sphere at k = 0.1 m/s)
+    "mat_mumps_icntl_14": 50,
 }
 #: Iterative solve (3D): GMRES with a field-by-field preconditioner. The
 #: unknowns on the full mesh (species, φ) are split into one block per field,
