@@ -319,6 +319,14 @@ class Solver:
         default=0.0,
         nonnegative=True,
     )
+    quality_tolerance: float = key(
+        "float",
+        "largest relative mass-balance error of any species (and excess of the products' "
+        "summed FE over 1) a converged run may have; beyond it the run fails like a "
+        "non-converged one (failure.json, no metrics.json)",
+        default=1e-6,
+        positive=True,
+    )
     max_iterations: int = key(
         "int", "Newton iterations per continuation step", default=50, positive=True
     )

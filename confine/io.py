@@ -114,7 +114,7 @@ def write_failure(out: Path, error: BaseException, case_toml: str, comm: Any) ->
         "error": f"{type(error).__name__}: {error}",
         "case": case_toml,
     }
-    for attr in ("history", "step", "multiplier", "converged_multiplier", "reason"):
+    for attr in ("history", "step", "multiplier", "converged_multiplier", "reason", "quality"):
         if hasattr(error, attr):
             info[attr] = getattr(error, attr)
     write_json(out / FAILURE_FILE, info)

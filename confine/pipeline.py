@@ -36,6 +36,9 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     Raises:
         confine.solve.SolverError: the solve did not converge (with its residual
             history); ``out`` then holds only failure.json.
+        confine.quality.QualityError: it converged, but failed a quality check
+            (mass balance, bounds, finite values, FE sum); ``out`` then holds
+            only failure.json, saying what failed and by how much.
     """
     import_dolfinx()
     from mpi4py import MPI
@@ -43,6 +46,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     from confine import io
     from confine.mesh import load_mesh
     from confine.metrics import compute_metrics
+    from confine.quality import QualityError, assess, field_bounds
     from confine.solve import solve
 
     comm = MPI.COMM_WORLD if comm is None else comm
@@ -65,7 +69,13 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         raise
     with step("metrics", comm.rank) as t:
         body = compute_metrics(case, meshdata, solution, comm)
+        findings = assess(case, body, field_bounds(solution.activate(), comm))
     timings["metrics_s"] = t["seconds"]
+    if findings:  # a wrong answer is a failure, never a result
+        err = QualityError(findings, solution.residual_history)
+        if out is not None:
+            io.write_failure(Path(out), err, case.to_toml(), comm)
+        raise err
     metrics = _document(case, meshdata, solution, body, timings, comm)
     result = Result(case=case, metrics=metrics, converged=True, solution=solution)
     if out is not None:

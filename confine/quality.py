@@ -1,0 +1,196 @@
+"""The quality gate: a converged solve whose checks fail is a failure, never a result.
+
+Newton's convergence test looks at the residual and the steps; it cannot see a
+solution that satisfies the discrete equations to round-off and is still wrong
+for the question asked (a flux lost to cancellation, a bound crossed, a NaN in a
+derived value). After every solve, :func:`assess` reads the metrics and the
+fields and returns what failed and by how much; :func:`confine.pipeline.run`
+then raises :class:`QualityError` (failure.json, no metrics.json, exit 1).
+
+Checks (``solver.quality_tolerance`` = τ, default 1e-6):
+
+* finite: every number in the metrics document is finite;
+* mass balance: each species' relative error (outflow from the assembled
+  residual against the integrated stoichiometry, or an adsorbate's net
+  production against its gross turnover) is at most τ;
+* Faradaic efficiencies: their sum over the declared products is at most
+  1 + τ where no species stores a negative electron count (then every
+  product's share of the current is positive, and they cannot carry more
+  than all of it);
+* bounds: every concentration at least −:data:`BOUND_TOLERANCE` × its largest
+  value, every coverage within [−BOUND_TOLERANCE, 1 + BOUND_TOLERANCE]. The
+  tolerance is the one the solver uses to accept a Newton root (P1 Galerkin
+  has no discrete maximum principle: a trace species may undershoot zero
+  slightly next to a steep layer); beyond it, the step was redone as a
+  bounded variational inequality, so a failure here is a solver defect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from confine.case import Case
+from confine.env import import_dolfinx
+
+import_dolfinx()  # MPI is initialised in dolfinx's order
+from mpi4py import MPI  # noqa: E402
+
+#: Relative undershoot of a concentration (and of a coverage below 0 or above 1)
+#: accepted as discretisation error; the solver's admissibility test uses it too.
+BOUND_TOLERANCE = 1e-3
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed check: what, of which quantity, the value and the limit."""
+
+    check: str
+    subject: str
+    value: float
+    limit: float
+
+    def __str__(self) -> str:
+        return f"{self.check} of {self.subject} is {self.value:.3g} (limit {self.limit:.3g})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "subject": self.subject,
+            "value": self.value,
+            "limit": self.limit,
+        }
+
+
+class QualityError(RuntimeError):
+    """A converged solve failed its quality checks.
+
+    Attributes:
+        findings: every failed check.
+        history: the residual history of the solve (all Newton iterations).
+    """
+
+    def __init__(self, findings: Sequence[Finding], history: Sequence[float] = ()):
+        self.findings = list(findings)
+        self.history = list(history)
+        self.quality = [f.to_dict() for f in self.findings]
+        shown = "; ".join(str(f) for f in self.findings[:3])
+        more = f" (and {len(self.findings) - 3} more)" if len(self.findings) > 3 else ""
+        super().__init__(f"the solution failed its quality checks: {shown}{more}")
+
+
+def _numbers(node: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    """Every number in a metrics document, with its dotted path."""
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            yield from _numbers(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(node, float | int) and not isinstance(node, bool):
+        yield path, float(node)
+
+
+def _value(entry: Any) -> Any:
+    return entry.get("value") if isinstance(entry, Mapping) else entry
+
+
+def assess(case: Case, metrics: Mapping[str, Any], fields: FieldBounds | None) -> list[Finding]:
+    """The failed checks of one solve (empty: the run is trustworthy).
+
+    Args:
+        case: the case solved (its ``solver.quality_tolerance``).
+        metrics: what :func:`confine.metrics.compute_metrics` returned.
+        fields: the extremes of the solved fields (:func:`field_bounds`), or None.
+    """
+    tol = case.solver.quality_tolerance
+    found: list[Finding] = []
+    for path, x in _numbers(metrics):
+        if not math.isfinite(x):
+            found.append(Finding("finite value", path, x, math.inf))
+    for name, entry in (metrics.get("species") or {}).items():
+        err = _value(entry.get("mass_balance_relative_error"))
+        if err is not None and not err <= tol:  # NaN fails too
+            found.append(Finding("mass balance", name, float(err), tol))
+    found += _faradaic(metrics, tol)
+    if fields is not None:
+        found += fields.findings()
+    return found
+
+
+def _faradaic(metrics: Mapping[str, Any], tol: float) -> list[Finding]:
+    """Summed FE of the products at most 1 + tol, where every electron count is ≥ 0."""
+    products = metrics.get("products") or {}
+    counts = [_value(p.get("electrons_per_molecule")) for p in products.values()]
+    if any(c is not None and c < 0 for c in counts):
+        return []
+    total = 0.0
+    for p in products.values():
+        fe = _value(p.get("faradaic_efficiency"))
+        if fe is not None:
+            total += float(fe)
+    if total > 1.0 + tol:
+        return [Finding("summed Faradaic efficiency", "declared products", total, 1.0 + tol)]
+    return []
+
+
+@dataclass(frozen=True)
+class FieldBounds:
+    """Global extremes of the solved fields (gathered over ranks).
+
+    Attributes:
+        concentration: species -> (min, max) of c / c_ref over the nodes.
+        coverage: adsorbate -> (min, max) of θ over the catalyst's nodes.
+    """
+
+    concentration: dict[str, tuple[float, float]]
+    coverage: dict[str, tuple[float, float]]
+
+    def findings(self) -> list[Finding]:
+        out = []
+        for name, (lo, hi) in self.concentration.items():
+            limit = -BOUND_TOLERANCE * max(abs(hi), abs(lo))
+            if lo < limit:
+                rel = lo / max(abs(hi), abs(lo))
+                out.append(Finding("relative undershoot below 0", name, rel, -BOUND_TOLERANCE))
+        for name, (lo, hi) in self.coverage.items():
+            if lo < -BOUND_TOLERANCE:
+                out.append(Finding("coverage below 0", name, lo, -BOUND_TOLERANCE))
+            if hi > 1.0 + BOUND_TOLERANCE:
+                out.append(Finding("coverage above 1", name, hi, 1.0 + BOUND_TOLERANCE))
+        return out
+
+
+def field_bounds(problem: Any, comm: Any) -> FieldBounds:
+    """The extremes of a solved problem's unknowns (collective).
+
+    Args:
+        problem: a :class:`confine.solve.Problem` holding the solution.
+        comm: its communicator.
+    """
+    arr = problem.scaled_values()
+    names = [n for n in problem.unknowns if n != "phi"]
+    cols = [problem.unknowns.index(n) for n in names]
+    lo = np.array([arr[:, i].min(initial=np.inf) for i in cols])
+    hi = np.array([arr[:, i].max(initial=-np.inf) for i in cols])
+    conc = {}
+    glo, ghi = np.empty_like(lo), np.empty_like(hi)
+    comm.Allreduce(lo, glo, op=MPI.MIN)
+    comm.Allreduce(hi, ghi, op=MPI.MAX)
+    for j, n in enumerate(names):
+        conc[n] = (float(glo[j]), float(ghi[j]))
+    cov = {}
+    if problem.theta is not None:
+        th = problem.theta.x.array.reshape(-1, len(problem.adsorbed))
+        tlo = np.array([th[:, j].min(initial=np.inf) for j in range(th.shape[1])])
+        thi = np.array([th[:, j].max(initial=-np.inf) for j in range(th.shape[1])])
+        gtlo, gthi = np.empty_like(tlo), np.empty_like(thi)
+        comm.Allreduce(tlo, gtlo, op=MPI.MIN)
+        comm.Allreduce(thi, gthi, op=MPI.MAX)
+        for j, a in enumerate(problem.adsorbed):
+            cov[a] = (float(gtlo[j]), float(gthi[j]))
+    return FieldBounds(conc, cov)
