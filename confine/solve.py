@@ -141,8 +141,12 @@ FIELD_AMG: dict[str, Any] = {
     "mg_levels_pc_type": "sor",
 }
 #: A Newton solve converges only once its residual fell by this factor (besides the
-#: per-field step test), or below the absolute tolerance.
+#: per-field step test), or below the absolute tolerance (0 by default: none).
 RESIDUAL_DROP = 1e-6
+#: A residual that falls by less than this factor in one Newton step while the step
+#: itself is below rtol of every field has reached its round-off floor (Newton cuts
+#: it quadratically everywhere else): converged, whatever its first value.
+STALL_RATIO = 0.5
 #: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
 DIVERGED_LINEAR_SOLVE = -3
 #: Largest 3D problem solved directly when linear_solver = "auto", as nodes × k³
@@ -1458,7 +1462,7 @@ class Problem:
         x = snes.getSolution().array_r
         if it == 0:
             self._xprev = x.copy()
-            self._fnorm0 = fnorm
+            self._fnorm0 = self._fprev = fnorm
             # already solved (e.g. pure diffusion from the bulk state): a Newton
             # step from a zero residual would only fail its line search
             if fnorm <= self.case.solver.atol:
@@ -1482,9 +1486,13 @@ class Problem:
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
         small = bool(np.all(glob[:, 0] <= rtol * np.maximum(glob[:, 1], self._size_floor)))
         # a small step only counts with a residual that fell too (an inexact or
-        # failed linear solve can also give small steps)
+        # failed linear solve can also give small steps), or that stopped falling
+        # under it: the round-off floor, relative to the largest terms of the
+        # balances, which a step starting near it cannot cut by RESIDUAL_DROP
         reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)
-        small = small and reduced
+        stalled = fnorm > STALL_RATIO * self._fprev
+        self._fprev = fnorm
+        small = small and (reduced or stalled)
         if small or fnorm <= self.case.solver.atol:
             return int(
                 PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE
