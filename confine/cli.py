@@ -30,7 +30,8 @@ log = logging.getLogger("confine")
 
 EPILOG = """exit codes: 0 success; 1 the work failed (no convergence, a failed sweep point
 or fit, an output that cannot be written); 2 the command line or an input file is
-wrong (nothing ran); 3 not available in this installation; 130 interrupted.
+wrong (nothing ran); 3 not available in this installation; 130 interrupted; 141
+stdout closed by its reader (`confine keys | head`).
 Every error is one line on stderr; `confine --debug COMMAND ...` shows the traceback."""
 
 

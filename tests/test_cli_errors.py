@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from confine import cli_guard
+from confine import cli_guard, failure
 from confine.case import case_from_dict, load_case
+from confine.readable import readable_quantity
+from confine.units import parse_quantity
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "cases" / "mchs-7nm.toml"
@@ -378,3 +380,53 @@ def test_failure_json_is_readable_and_reproduces_the_run(failed_run: tuple[Path,
     again = load_case(cwd / "again.toml")
     assert again == original and again.hash() == original.hash()
     assert tomllib.loads((cwd / "again.toml").read_text())["electrode"]["potential"] == "-0.8 V"
+
+
+# --------------------------------------------------------------------------- the pieces
+class FakeSolverError(RuntimeError):
+    """What confine.solve.SolverError carries (the summary reads only its attributes)."""
+
+    def __init__(self, message: str, step: int, multiplier: float, done: float | None, reason: int):
+        super().__init__(message)
+        self.history = [1.0, 0.5]
+        self.step, self.multiplier, self.converged_multiplier = step, multiplier, done
+        self.reason = reason
+
+
+def test_summary_of_a_failed_linear_solve_and_a_transient() -> None:
+    case = load_case(CASE, set={"solver.linear_solver": '"iterative"'})
+    err = FakeSolverError("Newton did not converge", 3, 0.01, 1e-4, reason=-3)
+    line = failure.summary(err, case)
+    assert line.startswith("no convergence at continuation step 3 (rate multiplier 0.01, ")
+    assert "last converged at 0.0001; Newton: the linear solve failed)" in line
+    assert "max_iterations" not in line  # not the iteration limit: no advice about it
+    assert 'more solver.continuation_steps (now 8), solver.linear_solver = "direct"' in line
+    transient = case.replace(
+        **{"solver.transient": True, "solver.end_time": '"1 s"', "solver.time_step": '"0.1 s"'}
+    )
+    err = FakeSolverError("time step collapsed at t = 0.25 s", 2, 1.0, None, reason=-6)
+    line = failure.summary(err, transient)
+    assert line.startswith("no convergence: time step collapsed at t = 0.25 s (line search failed)")
+    assert "smaller solver.time_step" in line
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        (-0.3, "V", "-0.3 V"),
+        (7.55e-9, "nm", "7.55 nm"),
+        (100.0, "mol/L", "0.1 mol/L"),
+        (1.91e-9, "m^2/s", "1.91e-09 m^2/s"),
+        (0.05, "%", "5 %"),
+        (298.15, "K", "298.15 K"),
+    ],
+)
+def test_readable_quantity_is_exact(value: float, unit: str, shown: str) -> None:
+    assert readable_quantity(value, unit) == shown
+    assert parse_quantity(shown, unit) == value
+
+
+def test_readable_quantity_keeps_every_digit_it_needs() -> None:
+    value = 0.1 + 0.2  # 0.30000000000000004: no short form is this float
+    text = readable_quantity(value, "V")
+    assert parse_quantity(text, "V") == value
