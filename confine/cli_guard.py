@@ -17,6 +17,7 @@ Exit codes:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -28,6 +29,7 @@ from typing import Any
 
 from confine.case import CaseError, load_case
 from confine.failure import is_solver_failure, summary
+from confine.io import FAILURE_FILE
 
 EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
@@ -208,10 +210,13 @@ def describe(err: BaseException, args: argparse.Namespace) -> tuple[str, int]:
         return f"error: {err}", err.code
     if isinstance(err, CaseError):  # one line per problem, as `confine validate`
         return "\n".join(str(p) for p in err.problems), EXIT_INVALID
+    recorded = _recorded(err, args)
+    if recorded is not None:  # a failed run (solve or quality check): its failure.json
+        line, record = recorded
+        what = "residual history" if is_solver_failure(err) else "details"
+        return f"error: {name}: {line}; {what} in {record}", EXIT_FAIL
     if is_solver_failure(err):
-        out = getattr(args, "out", None)
-        where = f"; residual history in {Path(out) / 'failure.json'}" if out else ""
-        return f"error: {name}: {summary(err, _case_of(args))}{where}", EXIT_FAIL
+        return f"error: {name}: {summary(err, _case_of(args))}", EXIT_FAIL
     if isinstance(err, UnicodeDecodeError):
         path = _path_in_traceback(err.__traceback__)
         return (
@@ -235,6 +240,21 @@ def describe(err: BaseException, args: argparse.Namespace) -> tuple[str, int]:
         "shows the traceback to report)",
         EXIT_FAIL,
     )
+
+
+def _recorded(err: BaseException, args: argparse.Namespace) -> tuple[str, Path] | None:
+    """The summary line and path of the failure.json that this very error left in ``--out``."""
+    out = getattr(args, "out", None)
+    path = Path(out) / FAILURE_FILE if out else None
+    if path is None or not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("error") != f"{type(err).__name__}: {err}":
+        return None  # an earlier run's
+    return str(record.get("summary") or summary(err)), path
 
 
 def _input_name(args: argparse.Namespace) -> str:

@@ -7,6 +7,7 @@ input file, 1 for work that failed or output that cannot be written.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -430,3 +431,19 @@ def test_readable_quantity_keeps_every_digit_it_needs() -> None:
     value = 0.1 + 0.2  # 0.30000000000000004: no short form is this float
     text = readable_quantity(value, "V")
     assert parse_quantity(text, "V") == value
+
+
+def test_a_recorded_failure_is_reported_from_its_failure_json(tmp_path: Path) -> None:
+    """Any error the run recorded (e.g. a failed quality check) points at its failure.json."""
+    err = RuntimeError("mass balance of CO2 off by 0.9994 (limit 1e-06)")
+    out = tmp_path / "out"
+    out.mkdir()
+    record = {"summary": "mass balance of CO2 off by 0.9994", "error": f"RuntimeError: {err}"}
+    (out / "failure.json").write_text(json.dumps(record))
+    args = argparse.Namespace(command="run", case="c.toml", out=str(out), set=[])
+    text, code = cli_guard.describe(err, args)
+    assert code == 1
+    assert text == f"error: c.toml: {record['summary']}; details in {out}/failure.json"
+    other = RuntimeError("something else")  # an earlier run's failure.json is not this error's
+    text, code = cli_guard.describe(other, args)
+    assert "failure.json" not in text and "RuntimeError: something else" in text
