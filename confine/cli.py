@@ -2,7 +2,8 @@
 
 ``confine validate|mesh|run|sweep|fit|bench|doctor|keys``; ``confine CMD --help``
 for each. Logging goes to stderr on MPI rank 0 only; progress is shown on a
-terminal and kept quiet otherwise.
+terminal and kept quiet otherwise. Every failure is one line on stderr and an
+exit code (:mod:`confine.cli_guard`); ``confine --debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -12,37 +13,50 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from confine.case import Case, CaseError, load_case
+from confine.cli_guard import (
+    EXIT_FAIL,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    guarded,
+    key_value,
+    rank,
+)
 
-EXIT_OK, EXIT_FAIL, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 log = logging.getLogger("confine")
 
+EPILOG = """exit codes: 0 success; 1 the work failed (no convergence, a failed sweep point
+or fit, an output that cannot be written); 2 the command line or an input file is
+wrong (nothing ran); 3 not available in this installation; 130 interrupted; 141
+stdout closed by its reader (`confine keys | head`).
+Every error is one line on stderr; `confine --debug COMMAND ...` shows the traceback."""
 
-def _rank() -> int:
-    """MPI rank without importing mpi4py unless it is already loaded or launched under MPI."""
-    import os
 
-    for var in ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK"):
-        if var in os.environ:
-            return int(os.environ[var])
-    return 0
+DEBUG_HELP = "on an error, show the full traceback instead of one line"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def setup_logging(verbose: int) -> None:
     """Log to stderr on rank 0 only (other ranks: errors only)."""
     level = logging.WARNING if verbose < 0 else logging.DEBUG if verbose > 0 else logging.INFO
-    if _rank() != 0:
+    if rank() != 0:
         level = logging.ERROR
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
 
 
 def _parse_sets(items: Sequence[str]) -> dict[str, str]:
+    """``--set`` items (KEY=VALUE: checked by the parser) as a dict."""
     out: dict[str, str] = {}
     for item in items:
-        if "=" not in item:
-            raise SystemExit(f"error: --set {item!r}: expected KEY=VALUE")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -55,9 +69,6 @@ def _load(args: argparse.Namespace) -> Case | None:
     except CaseError as err:
         for p in err.problems:
             print(p, file=sys.stderr)
-        return None
-    except FileNotFoundError:
-        print(f"error: {args.case}: file not found", file=sys.stderr)
         return None
 
 
@@ -204,6 +215,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     text = key_reference()
     if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text + "\n", encoding="utf-8")
     else:
         print(text)
@@ -214,13 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``confine``."""
     from confine import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="confine",
         description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"confine {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def case_cmd(name: str, help_: str, out: bool, sets: bool) -> argparse.ArgumentParser:
@@ -231,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
                 "--set",
                 action="append",
                 metavar="KEY=VALUE",
+                type=key_value,
                 default=[],
                 help="override a key before validation, e.g. "
                 '--set geometry.pore_diameter="4 nm" (repeatable)',
@@ -284,12 +300,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--case", metavar="CASE", help="benchmark this case file instead of the suite")
     sp.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override (with --case)"
+        "--set",
+        action="append",
+        type=key_value,
+        default=[],
+        metavar="KEY=VALUE",
+        help="override (with --case)",
     )
     sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")
+    for sp in sub.choices.values():  # also after the command: `confine run X --debug`
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return p
 
 
@@ -309,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``confine`` command."""
     args = build_parser().parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
-    return COMMANDS[args.command](args)
+    return guarded(COMMANDS[args.command], args)
 
 
 if __name__ == "__main__":

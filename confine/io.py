@@ -3,7 +3,8 @@
 Output directories are written atomically: everything goes into a sibling
 temporary directory which replaces ``DIR`` only when the run succeeded, so a
 failed or killed run never leaves files that look like success. A failed run
-leaves ``DIR/failure.json`` (the error and residual history) and nothing else.
+leaves ``DIR/failure.json`` (a one-line summary, the error, the residual
+history and the resolved case in readable units) and nothing else.
 """
 
 from __future__ import annotations
@@ -101,8 +102,20 @@ def output_dir(out: Path, comm: Any) -> Iterator[Path]:
         comm.barrier()
 
 
-def write_failure(out: Path, error: BaseException, case_toml: str, comm: Any) -> None:
-    """Replace ``out`` by a directory holding only failure.json (rank 0)."""
+def write_failure(
+    out: Path, error: BaseException, case: Mapping[str, Any], comm: Any, summary: str = ""
+) -> None:
+    """Replace ``out`` by a directory holding only failure.json (rank 0).
+
+    Args:
+        out: the run's output directory.
+        error: what the solve raised; a SolverError's residual history, step,
+            multipliers and SNES reason are copied in.
+        case: the resolved case as TOML-ready data, readable units
+            (:func:`confine.readable.readable_case`): it reproduces the run.
+        comm: MPI communicator (only rank 0 writes).
+        summary: one line, where it failed and what to try (:func:`confine.failure.summary`).
+    """
     if comm.rank != 0:
         return
     out = Path(out)
@@ -111,12 +124,13 @@ def write_failure(out: Path, error: BaseException, case_toml: str, comm: Any) ->
     out.mkdir(parents=True)
     info: dict[str, Any] = {
         "converged": False,
+        "summary": summary,
         "error": f"{type(error).__name__}: {error}",
-        "case": case_toml,
     }
     for attr in ("history", "step", "multiplier", "converged_multiplier", "reason", "quality"):
         if hasattr(error, attr):
             info[attr] = getattr(error, attr)
+    info["case"] = dict(case)
     write_json(out / FAILURE_FILE, info)
 
 

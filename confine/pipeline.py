@@ -13,7 +13,10 @@ from typing import Any
 
 from confine.case import Case
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
+from confine.failure import summary as failure_summary
+from confine.io import FAILURE_FILE, write_failure
 from confine.progress import step
+from confine.readable import readable_case
 from confine.result import Result
 
 log = logging.getLogger("confine")
@@ -65,7 +68,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         timings["solve_s"] = t["seconds"]
     except Exception as err:
         if out is not None:
-            io.write_failure(Path(out), err, case.to_toml(), comm)
+            _record_failure(Path(out), err, case, comm)
         raise
     with step("metrics", comm.rank) as t:
         body = compute_metrics(case, meshdata, solution, comm)
@@ -86,6 +89,14 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         timings["total_s"] = time.perf_counter() - t_start
         result.out = out
     return result
+
+
+def _record_failure(out: Path, err: Exception, case: Case, comm: Any) -> None:
+    """failure.json in ``out``; a failure to write it is logged, never raised over ``err``."""
+    try:
+        write_failure(out, err, readable_case(case), comm, summary=failure_summary(err, case))
+    except OSError as io_err:
+        log.error("error: %s: cannot write %s (%s)", out, FAILURE_FILE, io_err.strerror)
 
 
 def _same_mesh(warm: Any, case: Case) -> Any:
