@@ -77,7 +77,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     if findings:  # a wrong answer is a failure, never a result
         err = QualityError(findings, solution.residual_history)
         if out is not None:
-            io.write_failure(Path(out), err, case.to_toml(), comm)
+            _record_failure(Path(out), err, case, comm)
         raise err
     metrics = _document(case, meshdata, solution, body, timings, comm)
     result = Result(case=case, metrics=metrics, converged=True, solution=solution)
