@@ -166,7 +166,7 @@ def _accumulating(
     free: list[np.ndarray], irreversible: list[np.ndarray], persistent: list[np.ndarray], n: int
 ) -> np.ndarray | None:
     """A y that the persistent steps raise and nothing lowers (rule 2), or None."""
-    ub = [-c for c in irreversible] + [-sum(persistent)]
+    ub = [-c for c in irreversible] + [-np.sum(persistent, axis=0)]
     return _l1_min(
         n, eq=free, eq_rhs=[0.0] * len(free), ub=ub, ub_rhs=[0.0] * len(irreversible) + [-1.0]
     )
