@@ -24,7 +24,7 @@ import tomli_w
 from confine.schema import REQUIRED, Key, key, keys_of
 from confine.units import UnitError, format_si, parse_quantity, registry
 
-GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "planar", "cylinder-pore")
+GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "sphere", "planar", "cylinder-pore")
 MODELS = ("axisymmetric-cell", "sector-3d", "full-3d", "1d", "2d", "3d")
 PARTICLE_MODELS = ("axisymmetric-cell", "sector-3d", "full-3d")
 POTENTIAL_MODELS = ("none", "secondary", "electroneutral", "poisson", "poisson-steric")
@@ -43,7 +43,12 @@ class CaseInfo:
 class Geometry:
     """[geometry]: the particle (or verification geometry) and its bath."""
 
-    kind: str = key("str", "geometry kind", default="hollow-sphere", choices=GEOMETRY_KINDS)
+    kind: str = key(
+        "str",
+        "geometry kind (sphere: a ball of electrolyte of outer_diameter, no shell or pores)",
+        default="hollow-sphere",
+        choices=GEOMETRY_KINDS,
+    )
     model: str = key(
         "str",
         "fidelity level (particles) or dimension (planar, cylinder-pore)",
@@ -108,9 +113,11 @@ class Geometry:
     )
     bath_boundary: str = key(
         "str",
-        "condition on the bath's outer face",
+        "condition on the bath's outer face (a sphere's surface, a pore's ends): bulk "
+        "concentrations, closed, the isolated-sphere far field, or exchange with a reservoir "
+        "at the bulk concentrations (outflow k (c − bulk), k = species.exchange_coefficient)",
         default="bulk",
-        choices=("bulk", "closed", "far-field"),
+        choices=("bulk", "closed", "far-field", "exchange"),
     )
     sector_rings: int = key(
         "int",
@@ -383,6 +390,13 @@ class Species:
     bulk: float = key(
         "quantity", "bulk concentration (bath)", unit="mol/L", default="0 mol/L", nonnegative=True
     )
+    exchange_coefficient: float | None = key(
+        "quantity",
+        "bath_boundary = exchange: mass-transfer coefficient k to the reservoir (outflow "
+        "k (c − bulk) per area; 0 closes the face to this species)",
+        unit="m/s",
+        nonnegative=True,
+    )
     radius: float | None = key(
         "quantity", "solute radius for hindrance/steric terms", unit="nm", positive=True
     )
@@ -437,7 +451,11 @@ class Reaction:
     rate_constant: float = key(
         "quantity", "forward rate at the reference potential", unit="", default=REQUIRED
     )
-    backward_rate_constant: float = key("quantity", "backward rate constant (homogeneous)", unit="")
+    backward_rate_constant: float = key(
+        "quantity",
+        "backward rate constant (chemical and homogeneous steps; omitted: irreversible)",
+        unit="",
+    )
     reference_potential: float = key(
         "quantity", "potential at which the rate constant holds (vs RHE)", unit="V", default="0 V"
     )
@@ -447,7 +465,7 @@ class Reaction:
 
 
 #: Charged walls a [[walls]] entry can name (facet groups of the geometry kinds).
-WALL_GROUPS = ("electrode", "pore_wall", "cavity_wall", "outer_surface")
+WALL_GROUPS = ("electrode", "pore_wall", "cavity_wall", "outer_surface", "catalyst_surface")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -36,7 +36,7 @@ from confine import __version__
 from confine.case import Case
 
 #: Bump when the stored layout or the builders change what a case meshes to.
-MESH_FORMAT = 1
+MESH_FORMAT = 2  # 2: mesh.refine halves the grading slope too (every cell size halves)
 MESH_FILE = "mesh.xdmf"
 INFO_FILE = "info.json"
 #: Geometry keys that do not change the mesh (boundary condition, validation threshold).

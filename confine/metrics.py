@@ -18,6 +18,9 @@ import numpy as np
 
 from confine.case import SOLVENT, Case
 from confine.catalyst import particle_mass
+from confine.catalyst_means import DEFINITIONS as CATALYST_MEAN_DEFINITIONS
+from confine.catalyst_means import UNITS as CATALYST_MEAN_UNITS
+from confine.catalyst_means import catalyst_metrics
 from confine.geometry.groups import tag
 from confine.physics.kinetics import stoichiometry
 from confine.solve import Solution
@@ -78,6 +81,7 @@ UNITS = {
     "conductance_S": "S",
     "flux_out_of_end_a_mol_s": "mol/s",
     "transference_number": "1",
+    **CATALYST_MEAN_UNITS,
 }
 
 
@@ -242,6 +246,7 @@ def compute_metrics(
         r.electrons * FARADAY * rates[r.name] for r in case.reactions if r.type == "electrochemical"
     )
 
+    at_catalyst, catalyst_potential = catalyst_metrics(p)
     species: dict[str, Any] = {}
     for s in case.species:
         entry: dict[str, Any] = {}
@@ -255,6 +260,7 @@ def compute_metrics(
                 ci / ce if ci is not None and ce not in (None, 0.0) else None
             )
             entry["ratio_by_definition"] = ratios(c)
+            entry.update(at_catalyst[s.name])
             has_interior = tag("cavity") in present
             entry["flux_into_cavity_mol_s"] = (
                 -production(s.name, rates_in) if has_interior else None
@@ -391,6 +397,7 @@ def compute_metrics(
                 "bulk species",
                 "current": "sum over electrochemical steps of n F rate (cathodic positive)",
                 "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
+                **CATALYST_MEAN_DEFINITIONS,
                 **(
                     {
                         "walls": "per [[walls]] entry: area-mean surface charge (given, or "
@@ -437,6 +444,7 @@ def compute_metrics(
             "mesh": {"cells": int(cells), "dofs": solution.dofs},
             "time_s": solution.times[-1] if solution.times else None,
             "electrode_potential_V": case.electrode.potential,
+            **catalyst_potential,
             "mass_balance_relative_error": mass_balance,
             "current_A": current,
             "current_density_A_per_m2": (

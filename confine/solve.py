@@ -68,7 +68,7 @@ from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
 from confine.geometry.groups import FACET_GROUPS, tag, tags
 from confine.mesh import MeshData
-from confine.physics import hindrance, kinetics, potential, transport
+from confine.physics import boundary, hindrance, kinetics, potential, transport
 from confine.quality import BOUND_TOLERANCE
 from confine.units import FARADAY, GAS_CONSTANT
 
@@ -849,6 +849,8 @@ class Problem:
         nu = {r.name: kinetics.stoichiometry(r) for r in case.reactions}
         far = case.geometry.bath_boundary == "far-field"
         outer = tag("outer_boundary")
+        robin = boundary.exchange_coefficients(case)  # far-field and exchange faces (m/s)
+        ds_bath = self.ds(tuple(tag(n) for n in boundary.BATH_FACES))
 
         ex = self._manufactured_fields()
         self.eq_forms: dict[str, Any] = {}  # species balances, interior part (test fn v)
@@ -892,9 +894,11 @@ class Problem:
             self.eq_scale[name] = scale * self.L ** (self.d - 2)
             self.eq_test[name] = test_comp
             F0 += form
-            if far:
-                rb = self._far_field_radius()
-                F0 += (conc_hat[name] - self.bulk_hat[name]) / rb * vi * w * self.ds(outer)
+            if name in robin:  # outflow k (c − c_bulk); not in eq_forms: outward_flux sees it
+                k_hat = robin[name] * self.L / D
+                F0 += boundary.exchange_form(
+                    conc_hat[name], self.bulk_hat[name], k_hat, vi, w, ds_bath
+                )
         if self.model == "secondary":
             assert phi_hat is not None
             kappa = potential.conductivity(case)
@@ -1962,7 +1966,7 @@ class Problem:
                 facets = ft.indices[ft.values == tag(group)]
             comp = self.eq_test[name]
             sub = _sub(self.V, comp)
-            Vi, _ = sub.collapse()
+            Vi = sub.collapse()[0] if sub.component() else sub  # one unknown: V is scalar
             dofs = fem.locate_dofs_topological((sub, Vi), fdim, facets)[0]
             g.x.array[dofs] = 1.0
             g.x.scatter_forward()

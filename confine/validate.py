@@ -22,6 +22,8 @@ from confine.geometry.lattice import (
     count_from_wall,
     lattice_from_count,
 )
+from confine.steady_state import check_steady_state
+from confine.validate_bath import check_bath
 
 NM = 1e-9
 
@@ -38,6 +40,7 @@ def check_case(case: Case) -> list[Problem]:
         _check_stabilization,
         _check_output,
         _check_catalyst,
+        check_bath,
     ]
     problems: list[Problem] = []
     for rule in rules:
@@ -338,14 +341,6 @@ def _check_reactions(case: Case) -> list[Problem]:
                     "electrochemical steps are cathodic Tafel steps: no backward constant",
                 )
             )
-        if r.type == "homogeneous" and r.backward_rate_constant is None:
-            out.append(
-                Problem(
-                    f,
-                    f"{k}.backward_rate_constant",
-                    "a homogeneous reaction is reversible: give its backward constant",
-                )
-            )
         if r.type == "homogeneous" and any(
             phases.get(sp) == "adsorbed" for sp in (*r.reactants, *r.products)
         ):
@@ -435,6 +430,18 @@ KIND_WALLS = {
 }
 
 
+def wall_groups(case: Case) -> tuple[str, ...]:
+    """The walls the case's mesh has: a solid sphere's outer face is ``catalyst_surface``
+    under an areal catalyst (a charged, reacting electrode surface), and a cylinder pore
+    has an ``outer_surface`` only between reservoirs."""
+    g = case.geometry
+    if g.kind == "solid-sphere" and g.catalyst == "surface":
+        return ("catalyst_surface",)
+    if g.kind == "cylinder-pore" and g.reservoir_length <= 0:
+        return ("pore_wall",)
+    return KIND_WALLS.get(g.kind, ())
+
+
 #: Keys each wall condition needs (the others must be absent).
 WALL_KEYS = {
     "charge": ("surface_charge",),
@@ -481,7 +488,7 @@ def _check_walls(case: Case) -> list[Problem]:
                 Problem(f, "geometry.end_voltage", "needs a potential model with φ (not 'none')")
             )
     seen: set[str] = set()
-    has = KIND_WALLS.get(case.geometry.kind, ())
+    has = wall_groups(case)
     for w in case.walls:
         where = f"walls.{w.name}"
         if not poisson:
@@ -502,7 +509,7 @@ def _check_walls(case: Case) -> list[Problem]:
                     f,
                     f"{where}.name",
                     f"geometry kind '{case.geometry.kind}' has no wall '{w.name}' "
-                    f"(it has {', '.join(has)})",
+                    f"(it has {', '.join(has) or 'none'})",
                 )
             )
         need = WALL_KEYS[w.condition]
@@ -543,21 +550,7 @@ def _check_steady_state(case: Case) -> list[Problem]:
                 )
             ]
         return []
-    if case.geometry.bath_boundary != "closed":
-        return []
-    producing = [r.name for r in case.reactions if r.backward_rate_constant is None]
-    if producing:
-        return [
-            Problem(
-                case.source,
-                "geometry.bath_boundary",
-                "a steady state with a closed "
-                "bath does not exist: irreversible steps "
-                f"({', '.join(producing)}) produce net amounts (use bulk or far-field, "
-                "or solver.transient = true)",
-            )
-        ]
-    return []
+    return check_steady_state(case)  # faces that do not hold every species
 
 
 def _check_catalyst(case: Case) -> list[Problem]:

@@ -36,7 +36,7 @@ class GeometryInfo:
     """What a builder made, with closed-form values for checks (lengths in nm).
 
     Attributes:
-        kind: geometry kind (hollow-sphere, solid-sphere, planar, cylinder-pore).
+        kind: geometry kind (hollow-sphere, solid-sphere, sphere, planar, cylinder-pore).
         model: fidelity level or dimension.
         dimension: topological dimension of the mesh (1, 2 or 3).
         axisymmetric: x[0] is r and x[1] is z; integrals carry 2πr.
@@ -110,7 +110,13 @@ def debye_length(case: Case) -> float | None:
 
 
 def sizes_of(case: Case) -> Sizes:
-    """Target sizes from the [mesh] section (nm), halved ``refine`` times."""
+    """Target sizes from the [mesh] section (nm), halved ``refine`` times.
+
+    Refinement halves the whole size field h(x), not only its smallest cells:
+    every field grows linearly away from its walls, h0 + (growth − 1)·d, so
+    the slope growth − 1 is halved with h0 (and the boundary layer's first
+    cell with its cap), and each refinement halves every cell of a graded mesh.
+    """
     g, m = case.geometry, case.mesh
     k = 0.5**m.refine
     h_pore = g.pore_diameter / NM / m.cells_per_pore_diameter
@@ -119,6 +125,8 @@ def sizes_of(case: Case) -> Sizes:
     h_layer = min(h_pore, g.catalyst_layer / NM / m.cells_across_layer)
     if g.kind == "solid-sphere":
         h_pore = h_layer if g.catalyst == "layer" else min(h_pore, m.max_cell_size / NM)
+    if g.kind == "sphere":  # no pores: the layer's resolution, else uniform at max_cell_size
+        h_pore = h_layer if g.catalyst == "layer" else m.max_cell_size / NM
     # cavity wall and layer: the layer's own resolution (the pore size binds only in pores)
     wall = g.catalyst_layer / NM / m.cells_across_layer if g.catalyst == "layer" else h_pore
     first = None
@@ -131,7 +139,7 @@ def sizes_of(case: Case) -> Sizes:
         layer=h_layer * k,
         wall=wall * k,
         max=max(m.max_cell_size / NM * k, h_pore * k),
-        growth=m.growth,
+        growth=1.0 + (m.growth - 1.0) * k,
         boundary_first=first,
     )
 
@@ -164,6 +172,10 @@ def build_model(case: Case) -> GeometryInfo:
         from confine.geometry import solid
 
         info = solid.build(case, sizes)
+    elif g.kind == "sphere":
+        from confine.geometry import sphere
+
+        info = sphere.build(case, sizes)
     elif g.kind == "planar":
         from confine.geometry import simple
 

@@ -185,7 +185,7 @@ class Sizes:
     layer: float  # catalytic layer in the pores: min(pore, layer / cells_across_layer)
     wall: float  # cavity wall and cavity layer: layer / cells_across_layer (or pore)
     max: float  # coarsest (cavity centre, far bath)
-    growth: float  # size increase per unit distance: growth − 1
+    growth: float  # size increase per unit distance: growth − 1 (also ÷ 2**refine)
     boundary_first: float | None = None  # boundary layer: first cell at walls
 
 

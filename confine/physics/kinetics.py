@@ -1,4 +1,4 @@
-"""Rate laws: Tafel steps, mass action on sites, reversible homogeneous reactions.
+"""Rate laws: Tafel steps, mass action on sites, homogeneous reactions (reversible or not).
 
 Every function accepts UFL expressions or plain floats (floats give floats),
 so the solver's forms, the metrics and the closed-form tests use one law.
@@ -112,7 +112,7 @@ def reaction_rate(
 
     * electrochemical: k Π x^m θ_free^s exp(−α_c F (E − φ − E_ref)/RT);
     * chemical: k Π x^m θ_free^s [− kb Π x^m' θ_free^s' if reversible];
-    * homogeneous: kf Π c^m − kb Π c^m'.
+    * homogeneous: kf Π c^m [− kb Π c^m' if reversible].
 
     Args:
         r: the reaction (orders, coefficients, type).

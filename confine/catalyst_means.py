@@ -1,0 +1,56 @@
+"""Mean concentrations and potential where the catalyst is (for metrics.json).
+
+An areal catalyst: area means over its reacting surfaces (the facet groups
+the geometry declares catalytic, e.g. pore and cavity walls, a planar
+electrode, a sphere's surface); a catalytic layer: volume means over the
+layer. These are the concentrations and the electrolyte potential the
+kinetics see on average. Keys (always present, None where they do not apply):
+``species.<name>.catalyst_surface_mean_mol_L``, ``catalyst_layer_mean_mol_L``,
+and top-level ``catalyst_surface_mean_potential_V``,
+``catalyst_layer_mean_potential_V`` (None without a potential unknown).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_MOL_L = 1e3  # mol/m³ per mol/L
+
+UNITS = {
+    "catalyst_surface_mean_mol_L": "mol/L",
+    "catalyst_layer_mean_mol_L": "mol/L",
+    "catalyst_surface_mean_potential_V": "V",
+    "catalyst_layer_mean_potential_V": "V",
+}
+
+DEFINITIONS = {
+    "catalyst_surface_mean": "area mean over the reacting surfaces of an areal catalyst "
+    "(concentration per species, electrolyte potential φ vs the bath)",
+    "catalyst_layer_mean": "volume mean over the catalytic layer (concentration per "
+    "species, electrolyte potential φ vs the bath)",
+}
+
+
+def catalyst_metrics(p: Any) -> tuple[dict[str, dict[str, float | None]], dict[str, float | None]]:
+    """Per-species and top-level entries of the catalyst means (collective).
+
+    Args:
+        p: the solved :class:`confine.solve.Problem`.
+
+    Returns:
+        species name -> {key: mean in mol/L or None}, and {key: mean φ in V or None}.
+    """
+    where = "surface" if p.catalyst == "surface" else "layer"
+    other = "layer" if where == "surface" else "surface"
+    meas = p.ds_surface if where == "surface" else p.dx_layer
+    size = p.integrate(p.w * meas) if meas is not None else 0.0
+    species: dict[str, dict[str, float | None]] = {}
+    for name, c in p.conc.items():
+        mean = p.integrate(c * p.w * meas) / size / _MOL_L if size > 0.0 else None
+        species[name] = {
+            f"catalyst_{where}_mean_mol_L": mean,
+            f"catalyst_{other}_mean_mol_L": None,
+        }
+    phi = p.integrate(p.phi * p.w * meas) / size if size > 0.0 and p.has_phi else None
+    top = {f"catalyst_{where}_mean_potential_V": phi, f"catalyst_{other}_mean_potential_V": None}
+    return species, top
