@@ -61,7 +61,7 @@ def _arrays(directory: Path) -> dict[str, np.ndarray]:
         facet_tags = xdmf.read_meshtags(mesh, name="facet_tags")
     return {
         "x": mesh.geometry.x,
-        "dofmap": mesh.geometry.dofmaps(0),
+        "dofmap": mesh.geometry.dofmaps[0],
         "input_global_indices": np.asarray(mesh.geometry.input_global_indices),
         "cells": mesh.topology.connectivity(tdim, 0).array,
         "cell_tags.indices": cell_tags.indices,
