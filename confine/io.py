@@ -88,7 +88,8 @@ def output_dir(out: Path, comm: Any) -> Iterator[Path]:
     out = Path(out)
     tmp: str | None = None
     if comm.rank == 0:
-        staging.remove_stale(out.parent, ".*.partial[-_]*")  # "-": before owners were named
+        # "-????????": tempfile.mkdtemp's suffix, before staging folders named their owner
+        staging.remove_stale(out.parent, ".*.partial_*", ".*.partial-????????")
         tmp = str(staging.make_staging(out.parent, f".{out.name}.partial"))
     tmp = comm.bcast(tmp, root=0)
     assert tmp is not None

@@ -118,15 +118,16 @@ def is_stale(path: Path, now: float | None = None) -> bool:
     return age > FOREIGN_AGE
 
 
-def remove_stale(parent: Path, pattern: str) -> list[Path]:
-    """Remove the stale staging folders ``parent/<pattern>`` (see :func:`is_stale`).
+def remove_stale(parent: Path, *patterns: str) -> list[Path]:
+    """Remove the stale staging folders matching ``parent/<pattern>`` (see :func:`is_stale`).
 
     Returns:
         The folders removed.
     """
     removed = []
     with contextlib.suppress(FileNotFoundError):
-        for path in sorted(parent.glob(pattern)):
+        found = {path for pattern in patterns for path in parent.glob(pattern)}
+        for path in sorted(found):
             if path.is_dir() and is_stale(path):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)

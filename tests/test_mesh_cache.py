@@ -260,6 +260,7 @@ def test_stale_staging_folders_are_removed(tmp_path: Path) -> None:
         (f".p0001.partial_{host}_{dead}_0000dead", old, True),  # killed run
         (".p0002.partial-x1y2z3w4", very_old, True),  # tempfile.mkdtemp's name, older confine
         (f".p0003.partial_{host}_{alive}_0000a11e", very_old, False),  # a run still writing
+        (".notes.partial-drafts", very_old, False),  # not confine's
     ]
     for name, age, _ in siblings:
         (results / name).mkdir(parents=True)
