@@ -29,9 +29,10 @@ log = logging.getLogger("confine")
 #: A staging folder of a dead process on this host is removed after this age (s);
 #: the grace covers a folder whose owner has only just been started.
 DEAD_OWNER_AGE = 60.0
-#: A staging folder of another host (its process cannot be checked from here), or
-#: one without an owner in its name (older confine), is removed after this age (s).
-FOREIGN_AGE = 24 * 3600.0
+#: Any staging folder is removed after this age (s): its owner cannot be checked
+#: (another host, no owner in the name: older confine) or its pid was reused; no
+#: build or output write lasts this long.
+MAX_AGE = 24 * 3600.0
 #: flock errors that mean "this file system does not lock" (Lustre without -o flock,
 #: some NFS set-ups): go on without the lock, the atomic rename still holds.
 _NO_LOCKING = frozenset({errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF})
@@ -104,18 +105,19 @@ def _pid_alive(pid: int) -> bool:
 def is_stale(path: Path, now: float | None = None) -> bool:
     """Whether a staging folder was left by a run that is gone.
 
-    Stale: its owner ran on this host, is no longer alive and the folder is
-    older than :data:`DEAD_OWNER_AGE`; or its owner cannot be checked (another
-    host, or no owner in the name) and it is older than :data:`FOREIGN_AGE`.
+    Stale: older than :data:`MAX_AGE`; or its owner ran on this host, is no
+    longer alive and the folder is older than :data:`DEAD_OWNER_AGE`.
     """
     try:
         age = (time.time() if now is None else now) - path.stat().st_mtime
     except FileNotFoundError:
         return False
+    if age > MAX_AGE:
+        return True
     owner = owner_of(path.name)
-    if owner is not None and owner[0] == _host():
-        return age > DEAD_OWNER_AGE and not _pid_alive(owner[1])
-    return age > FOREIGN_AGE
+    if owner is None or owner[0] != _host():
+        return False
+    return age > DEAD_OWNER_AGE and not _pid_alive(owner[1])
 
 
 def remove_stale(parent: Path, *patterns: str) -> list[Path]:

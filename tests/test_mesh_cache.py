@@ -235,14 +235,14 @@ def test_stale_staging_folders_are_removed(tmp_path: Path) -> None:
     host = socket.gethostname().replace("_", "-")
     dead, alive = _dead_pid(), os.getpid()
     old = staging.DEAD_OWNER_AGE + 60
-    very_old = staging.FOREIGN_AGE + 60
+    very_old = staging.MAX_AGE + 60
     cache = tmp_path / "cache"
     # (name, age in s, removed?)
     folders = [
         (f".tmp-aa_{host}_{dead}_0000dead", old, True),  # dead owner on this host
         (f".tmp-bb_elsewhere_{alive}_0000beef", very_old, True),  # other host, over a day
         (".tmp-cc-1234-abcdef12", very_old, True),  # older confine: no owner in the name
-        (f".tmp-dd_{host}_{alive}_0000a11e", very_old, False),  # live owner
+        (f".tmp-dd_{host}_{alive}_0000a11e", old, False),  # live owner
         (f".tmp-ee_{host}_{dead}_00000new", 0, False),  # dead owner, only just made
         (f".tmp-ff_elsewhere_{alive}_00000b0b", old, False),  # other host, recent
         (".tmp-gg-1234-abcdef12", old, False),  # no owner, recent
@@ -259,7 +259,7 @@ def test_stale_staging_folders_are_removed(tmp_path: Path) -> None:
     siblings = [
         (f".p0001.partial_{host}_{dead}_0000dead", old, True),  # killed run
         (".p0002.partial-x1y2z3w4", very_old, True),  # tempfile.mkdtemp's name, older confine
-        (f".p0003.partial_{host}_{alive}_0000a11e", very_old, False),  # a run still writing
+        (f".p0003.partial_{host}_{alive}_0000a11e", old, False),  # a run still writing
         (".notes.partial-drafts", very_old, False),  # not confine's
     ]
     for name, age, _ in siblings:
