@@ -3,6 +3,7 @@ lock, no partial entry visible, stale staging folders removed, umask modes."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -181,6 +182,38 @@ def test_lock_waits_for_the_holder(tmp_path: Path) -> None:
         assert released.exists()  # we got it only once the holder was done
     holder.wait()
     assert not lock.exists()  # the last holder removes it
+
+
+def test_a_killed_build_neither_blocks_nor_stays(tmp_path: Path) -> None:
+    """kill -9 in the middle of a build: the lock goes with the process, the next
+    build proceeds, and the staging folder left behind is swept."""
+    cache, go, builds = tmp_path / "cache", tmp_path / "go", tmp_path / "builds"
+    builds.mkdir()
+    go.touch()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps(CASE), str(cache), str(go), str(builds)],
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not list(builds.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the worker is inside its (slow) build, holding the lock
+    proc.kill()
+    proc.wait()
+    left = list(cache.glob(".tmp-*"))
+    assert len(left) == 1 and staging.owner_of(left[0].name) is not None
+    lock = cache / f".lock-{mesh_hash(_case())}"
+    fd = os.open(lock, os.O_RDWR)  # the killed holder could not remove it...
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...but its lock is gone
+    finally:
+        os.close(fd)
+    _age(left[0], staging.DEAD_OWNER_AGE + 1)
+    path, cached = ensure_cached(_case(), MPI.COMM_SELF, cache)
+    assert not cached
+    assert sorted(p.name for p in cache.iterdir()) == [path.name]  # no lock, no staging
 
 
 # ------------------------------------------------------------------ partial entry
