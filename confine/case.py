@@ -177,7 +177,12 @@ class MeshSettings:
     first_cell_debye_fraction: float = key(
         "float", "boundary layer: first cell / Debye length", default=0.1, positive=True
     )
-    threads: int = key("int", "gmsh threads", default=2, positive=True)
+    threads: int = key(
+        "int",
+        "gmsh threads (1: the same mesh every build; more: faster 3D meshing, not reproducible)",
+        default=1,
+        positive=True,
+    )
     refine: int = key(
         "int", "uniform halving of every size (convergence studies)", default=0, nonnegative=True
     )

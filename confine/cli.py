@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,6 +223,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _mesh_cache_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "--mesh-cache",
+        metavar="DIR",
+        help="mesh cache folder (default: $CONFINE_MESH_CACHE, else meshes/ here)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``confine``."""
     from confine import __version__
@@ -259,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="DIR",
                 help="output directory",
             )
+            _mesh_cache_option(sp)
         return sp
 
     case_cmd("validate", "check a case file; exit 2 listing every problem", False, True)
@@ -279,9 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--merge", action="store_true", help="only merge finished points into results.csv and plots"
     )
+    _mesh_cache_option(sp)
     sp = sub.add_parser("fit", help="calibrate case parameters against measurements")
     sp.add_argument("fit", help="fit file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
+    _mesh_cache_option(sp)
     sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
     sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
     mode = sp.add_mutually_exclusive_group()
@@ -308,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="override (with --case)",
     )
     sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
+    _mesh_cache_option(sp)
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")
@@ -332,6 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``confine`` command."""
     args = build_parser().parse_args(argv)
     setup_logging(-1 if args.quiet else args.verbose)
+    if getattr(args, "mesh_cache", None):  # read by confine.mesh.cache_root, here and in workers
+        os.environ["CONFINE_MESH_CACHE"] = str(Path(args.mesh_cache).resolve())
     return guarded(COMMANDS[args.command], args)
 
 

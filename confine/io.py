@@ -5,6 +5,9 @@ temporary directory which replaces ``DIR`` only when the run succeeded, so a
 failed or killed run never leaves files that look like success. A failed run
 leaves ``DIR/failure.json`` (a one-line summary, the error, the residual
 history and the resolved case in readable units) and nothing else.
+The sibling (``.DIR.partial_<host>_<pid>_<random>``) of a killed run is removed
+by the next run writing beside it (:mod:`confine.staging`); files and folders
+get the modes the umask asks for.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from confine import staging
+
 FAILURE_FILE = "failure.json"
 
 
@@ -27,6 +32,7 @@ def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temp file + rename); NaN/inf become null."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.fchmod(fd, staging.file_mode())  # mkstemp makes it 0600
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(_clean(data), f, indent=2, sort_keys=False, allow_nan=False)
         f.write("\n")
@@ -75,6 +81,7 @@ def output_dir(out: Path, comm: Any) -> Iterator[Path]:
 
     Collective: every rank must enter. On an exception ``out`` holds only
     ``failure.json`` (written by the caller through :func:`write_failure`).
+    Stale partial siblings of killed runs in ``out``'s folder are removed first.
 
     Yields:
         The temporary directory to write into (same path on every rank).
@@ -82,8 +89,9 @@ def output_dir(out: Path, comm: Any) -> Iterator[Path]:
     out = Path(out)
     tmp: str | None = None
     if comm.rank == 0:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent)
+        # "-????????": tempfile.mkdtemp's suffix, before staging folders named their owner
+        staging.remove_stale(out.parent, ".*.partial_*", ".*.partial-????????")
+        tmp = str(staging.make_staging(out.parent, f".{out.name}.partial"))
     tmp = comm.bcast(tmp, root=0)
     assert tmp is not None
     ok = False

@@ -1,4 +1,4 @@
-"""Meshes: build with gmsh (confine.geometry), cache in meshes/, read on every rank.
+"""Meshes: build with gmsh (confine.geometry), cache them, read on every rank.
 
 Contract used by the solver (confine.solve) and metrics:
 
@@ -10,12 +10,17 @@ Contract used by the solver (confine.solve) and metrics:
   an axisymmetric or one-pore sector cell, 1 for full-3d and the simple kinds):
   cell integrals × multiplicity = whole-particle values.
 
-Cache: ``meshes/<hash>/`` holds ``mesh.xdmf`` + ``mesh.h5`` (mesh, cell tags
+Cache: ``<cache>/<hash>/`` holds ``mesh.xdmf`` + ``mesh.h5`` (mesh, cell tags
 ``cell_tags``, facet tags ``facet_tags``) and ``info.json`` (what the builder
-knows). The hash covers everything that shapes the mesh (see
-:func:`mesh_hash`). Rank 0 builds into a temporary folder and renames it into
-place, so a folder that exists is complete and concurrent runs never see a
-half-written mesh; every rank then reads the XDMF in parallel.
+knows). ``<cache>`` is, first found: the ``cache_dir`` argument (the CLI's
+``--mesh-cache``), ``$CONFINE_MESH_CACHE``, ``meshes/`` under the working
+directory (:func:`cache_root`). The hash covers everything that shapes the
+mesh (see :func:`mesh_hash`); with one gmsh thread (the default) the mesh is a
+function of it. Rank 0 builds into a staging folder ``.tmp-<hash>_…`` and
+renames it into place, so a folder that exists is complete; a lock per hash
+(``.lock-<hash>``) makes concurrent runs build it once; staging folders of
+killed runs are removed (:mod:`confine.staging`). Every rank then reads the
+XDMF in parallel.
 """
 
 from __future__ import annotations
@@ -25,20 +30,22 @@ import json
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from confine import __version__
+from confine import __version__, staging
 from confine.case import Case
 
 #: Bump when the stored layout or the builders change what a case meshes to.
 MESH_FORMAT = 2  # 2: mesh.refine halves the grading slope too (every cell size halves)
 MESH_FILE = "mesh.xdmf"
 INFO_FILE = "info.json"
+#: Environment variable naming the cache folder (below ``--mesh-cache``, above the default).
+CACHE_ENV = "CONFINE_MESH_CACHE"
+DEFAULT_CACHE = Path("meshes")
 #: Geometry keys that do not change the mesh (boundary condition, validation threshold).
 _NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage"})
 
@@ -81,6 +88,14 @@ def mesh_hash(case: Case) -> str:
     """Hash of :func:`mesh_key` (names the cache folder)."""
     text = json.dumps(mesh_key(case), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def cache_root(cache_dir: Path | str | None = None) -> Path:
+    """The mesh cache folder: ``cache_dir`` if given, else ``$CONFINE_MESH_CACHE``,
+    else ``meshes/`` under the working directory."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE)
 
 
 def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict[str, Any]:
@@ -144,12 +159,19 @@ def _peak_rss_mb() -> float:
 
 
 def ensure_cached(
-    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+    case: Case, comm: Any, cache_dir: Path | str | None = None, verbose: bool = False
 ) -> tuple[Path, bool]:
     """Build the case's mesh into the cache unless it is there (collective).
 
+    Args:
+        case: a validated case.
+        comm: MPI communicator; rank 0 builds.
+        cache_dir: cache root (None: :func:`cache_root`).
+        verbose: print gmsh's log.
+
     Returns:
-        The cache folder and whether it was already there.
+        The cache folder and whether it was already there (or another process
+        built it while this one waited for the lock).
 
     Raises:
         RuntimeError: on every rank when building failed on rank 0.
@@ -157,27 +179,47 @@ def ensure_cached(
     from confine.env import import_dolfinx
 
     import_dolfinx()  # collective (PETSc initialisation): on every rank, before branching
-    final = Path(cache_dir) / mesh_hash(case)
+    root = cache_root(cache_dir)
+    final = root / mesh_hash(case)
     cached = (final / INFO_FILE).exists()
     error: str | None = None
     if comm.rank == 0 and not cached:
-        tmp = Path(cache_dir) / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
-            build_mesh_files(case, tmp, verbose)
-            try:
-                os.rename(tmp, final)  # atomic; fails if another run got there first
-            except OSError:
-                if not (final / INFO_FILE).exists():
-                    raise
+            cached = _build_once(case, final, verbose)
         except Exception as err:
             error = f"{type(err).__name__}: {err}"
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     error = comm.bcast(error, root=0)
     if error is not None:
         raise RuntimeError(f"meshing failed: {error}")
     cached = bool(comm.bcast(cached, root=0))
     return final, cached
+
+
+def _build_once(case: Case, final: Path, verbose: bool) -> bool:
+    """Build ``final`` unless another process does: under its lock, in a staging
+    folder renamed into place (serial, rank 0).
+
+    Returns:
+        Whether ``final`` was complete after all (built by another process).
+    """
+    root = final.parent
+    root.mkdir(parents=True, exist_ok=True)
+    staging.remove_stale(root, ".tmp-*")
+    with staging.exclusive(root / f".lock-{final.name}"):
+        if (final / INFO_FILE).exists():  # built while this process waited
+            return True
+        tmp = staging.make_staging(root, f".tmp-{final.name}")
+        try:
+            build_mesh_files(case, tmp, verbose)
+            try:
+                os.rename(tmp, final)  # atomic; fails if a run without the lock got there first
+            except OSError:
+                if not (final / INFO_FILE).exists():
+                    raise
+                return True
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return False
 
 
 def read_mesh(directory: Path, comm: Any) -> MeshData:
@@ -205,14 +247,14 @@ def read_mesh(directory: Path, comm: Any) -> MeshData:
 
 
 def load_mesh(
-    case: Case, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+    case: Case, comm: Any, cache_dir: Path | str | None = None, verbose: bool = False
 ) -> MeshData:
     """The mesh of a case: built on rank 0 (or reused from the cache), read on every rank.
 
     Args:
         case: a validated case.
         comm: MPI communicator (collective over it).
-        cache_dir: cache root; one folder per :func:`mesh_hash`.
+        cache_dir: cache root, one folder per :func:`mesh_hash` (None: :func:`cache_root`).
         verbose: print gmsh's log.
 
     Returns:
@@ -268,7 +310,11 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
 
 
 def mesh_case(
-    case: Case, out_dir: Path, comm: Any, cache_dir: Path = Path("meshes"), verbose: bool = False
+    case: Case,
+    out_dir: Path,
+    comm: Any,
+    cache_dir: Path | str | None = None,
+    verbose: bool = False,
 ) -> dict[str, Any]:
     """Build or reuse the mesh of a case and write ``out_dir/mesh.json`` and
     ``out_dir/subdomains.xdmf`` (mesh with cell and facet tags, for ParaView).

@@ -119,29 +119,87 @@ def test_failed_run_leaves_no_metrics(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["run"]
 
 
-def test_cross_fidelity_axisymmetric_cell_and_sector() -> None:
-    """The cone cell and the hexagonal sector agree on rates and C_I/C_E.
+def _mesh_level(factor: float) -> dict[str, str]:
+    """Overrides dividing every target size of first-order-shell.toml by ``factor``
+    (its defaults: 6 cells per pore diameter, 2 across the layer, 20 nm, growth 1.3),
+    as benchmarks/cross_fidelity.py does: the mesh size is h ∝ 1/factor."""
+    return {
+        "mesh.cells_per_pore_diameter": str(round(6 * factor)),
+        "mesh.cells_across_layer": str(round(2 * factor)),
+        "mesh.max_cell_size": f'"{20 / factor:.12g} nm"',
+        "mesh.growth": f"{1 + 0.3 / factor:.12g}",
+    }
 
-    Measured (first-order-shell, 6 and 8 cells per pore diameter): reaction
-    rate within 0.05 %, reactant C_I/C_E within 0.06 %, product C_I/C_E
-    5.16 vs 5.30 and 5.14 vs 5.26 (2.7 %, 2.4 %: the cone's round cross-section
-    against the hexagonal tile). The tolerances below are those figures' bounds.
+
+def _converged(h: list[float], q: list[float]) -> tuple[float, float]:
+    """Mesh-converged value of a metric from three levels, and its uncertainty.
+
+    Richardson extrapolation with the observed order p (q = q0 + C h^p through
+    the three points) when the differences are monotone and contracting, with
+    uncertainty |q0 − q_finest|; otherwise the finest value, with the spread.
     """
-    results = {}
-    for model in ("axisymmetric-cell", "sector-3d"):
-        case = load_case(
-            ROOT / "cases" / "first-order-shell.toml",
-            set={"geometry.model": model, "mesh.cells_per_pore_diameter": "6"},
-        )
-        results[model] = confine.run(case)
-    axi, sector = results["axisymmetric-cell"], results["sector-3d"]
-    for key, rel in (
+    (h1, h2, h3), (q1, q2, q3) = h, q
+    spread = max(q) - min(q)
+    if not ((q2 - q1) * (q3 - q2) > 0 and abs(q3 - q2) < abs(q2 - q1)):
+        return q3, spread
+
+    def g(p: float) -> float:
+        return (q2 - q1) * (h2**p - h3**p) - (q3 - q2) * (h1**p - h2**p)
+
+    lo, hi = 0.05, 8.0
+    if g(lo) * g(hi) > 0:
+        return q3, spread
+    for _ in range(100):  # bisection for the observed order
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if g(lo) * g(mid) > 0 else (lo, mid)
+    p = 0.5 * (lo + hi)
+    q0 = q3 - (q2 - q3) / (h2**p - h3**p) * h3**p
+    return q0, abs(q0 - q3)
+
+
+@pytest.mark.slow
+def test_cross_fidelity_axisymmetric_cell_and_sector() -> None:
+    """The cone cell and the hexagonal sector agree on rates and C_I/C_E, mesh-converged.
+
+    At one mesh the two differ by their discretisation errors, not by the
+    models: at the case's own mesh the sector's product C_I/C_E (B: the
+    complement of the reactant, c_B = c_A,bulk − c_A, so its ratio amplifies
+    the reactant's errors about 60×) is 2.9 % above the cone's, falling to
+    1.4 % and 0.9 % as every size is divided by 1.5 and 2 (the 3D mesh facets
+    the pore and the coarse tetrahedral bath lowers the outer-mouth mean; see
+    benchmarks/README.md, Cross-fidelity). So each model is extrapolated over
+    three levels (cone h ∝ 1/4, 1/6, 1/8; sector 1, 1/1.5, 1/2; one gmsh
+    thread, so the meshes are those of their keys). Measured: B ratio cone
+    5.0528 ± 0.0054, sector 5.0512 ± 0.089 (0.03 % apart); reactant ratio and
+    rate within 3e-6 and 3e-4. The bounds are issue #13's 3 % for C_I/C_E of a
+    product and the rate and reactant tolerances of the fast metrics (1e-3,
+    2e-3), each also required to exceed the extrapolations' own uncertainty,
+    so a pass is not luck.
+    """
+    keys = (
         ("reactions.consume.rate_mol_s", 1e-3),
         ("species.A.ratio_interior_exterior", 2e-3),
         ("species.B.ratio_interior_exterior", 3e-2),
         ("products.B.production_mol_s", 1e-3),
-    ):
-        assert sector.metric(key) == pytest.approx(axi.metric(key), rel=rel), key
+    )
+    levels = {"axisymmetric-cell": (4.0, 6.0, 8.0), "sector-3d": (1.0, 1.5, 2.0)}
+    converged: dict[str, dict[str, tuple[float, float]]] = {}
+    for model, factors in levels.items():
+        values: dict[str, list[float]] = {key: [] for key, _ in keys}
+        for f in factors:
+            case = load_case(
+                ROOT / "cases" / "first-order-shell.toml",
+                set={"geometry.model": model, **_mesh_level(f)},
+            )
+            result = confine.run(case)
+            for key, _ in keys:
+                values[key].append(result.metric(key))
+        h = [1.0 / f for f in factors]
+        converged[model] = {key: _converged(h, values[key]) for key, _ in keys}
+    for key, rel in keys:
+        (axi, u_axi), (sector, u_sector) = (converged[m][key] for m in levels)
+        assert u_axi + u_sector < rel * abs(axi), f"{key}: estimates too uncertain to compare"
+        assert sector == pytest.approx(axi, rel=rel), key
 
 
 def _sink_on_sphere_closed_form(

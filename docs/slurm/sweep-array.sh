@@ -32,6 +32,9 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # pre-warmed by running one point first (see docs/sweeps.md), so that hundreds
 # of tasks do not all compile the same forms at once.
 export XDG_CACHE_HOME=${CONFINE_CACHE:-$PWD/.cache}
+# Meshes: one cache for every task (a mesh is built once, under a lock; see
+# docs/geometry.md#cache for what holds on NFS and Lustre).
+export CONFINE_MESH_CACHE=${CONFINE_MESH_CACHE:-$PWD/meshes}
 
 # With --ntasks > 1, srun starts an MPI job: confine splits it into groups of
 # `ranks_per_point` ranks ([sweep] ranks_per_point in the sweep file, default 1),
