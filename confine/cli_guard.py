@@ -192,7 +192,7 @@ def check_output(path: Path, mode: str) -> None:
             raise UsageError(f"{path}: exists and is not a directory", EXIT_FAIL)
         if not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
             raise UsageError(f"{path}: is not writable (choose another --out)", EXIT_FAIL)
-    start = path if mode == "dir" or (mode == "file" and path.exists()) else path.parent
+    start = path if mode == "dir" else path.parent  # an existing file was checked above
     where = next(p for p in (start, *start.parents) if p.exists() or p == Path(p.anchor))
     if not where.is_dir():
         raise UsageError(f"{path}: cannot create it: {where} is a file", EXIT_FAIL)

@@ -241,6 +241,13 @@ def test_keys_output_that_is_a_directory(tmp_path: Path) -> None:
     assert line == "error: docs: is a directory, expected a file name"
 
 
+def test_an_existing_output_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "keys.md").write_text("old", encoding="utf-8")
+    proc = confine_cli("keys", "--out", "keys.md", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "keys.md").read_text().startswith("# Case-file key")
+
+
 def test_missing_output_parents_are_created(tmp_path: Path) -> None:
     proc = confine_cli("keys", "--out", "docs/generated/keys.md", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
