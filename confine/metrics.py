@@ -104,6 +104,8 @@ def electrons_per_molecule(case: Case) -> dict[str, float | None]:
     unknown = [s.name for s in case.species if s.name not in refs]
     if not unknown:
         return {s.name: 0.0 for s in case.species}
+    if not case.reactions:  # nothing is made: no electron count is determined
+        return {s.name: (0.0 if s.name in refs else None) for s in case.species}
     col = {n: j for j, n in enumerate(unknown)}
     rows, rhs = [], []
     for r in case.reactions:

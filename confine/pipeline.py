@@ -184,6 +184,9 @@ def _have_pyvista() -> bool:
 
 def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any) -> None:
     """Concentration maps on a cut through a pore, and profiles along its axis."""
+    if meshdata.mesh.topology.dim < 2:  # a 1D run has no section to map
+        log.info("1D mesh: no maps (the fields files hold the profiles)")
+        return
     from confine.figures import render_fields, render_profiles
 
     names = [n for n in grid.point_data if n != "subdomain"]

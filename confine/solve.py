@@ -1281,6 +1281,12 @@ class Problem:
             entity_maps=self.entity_maps or None,
         )
         snes = self.nlp.solver
+        # the factorisation's own options are read only by a first LU: mark them read,
+        # so that a run that never factorises (converged at its start) does not end
+        # with PETSc's "unused option" warning (a case's petsc_options still do)
+        opts: Any = PETSc.Options()
+        for k in DIRECT_OPTIONS:
+            opts.hasName(f"{self._prefix}{k}")
         self.history: list[float] = []
         monitor, converged = self._callbacks()
         snes.setMonitor(monitor)
