@@ -1482,19 +1482,7 @@ class Problem:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF)
         dx = x - self._xprev
         self._xprev = x.copy()
-        rtol = self.case.solver.rtol
-        # a field's size is that of ĉ (deviation + bulk; coverages and φ as they are)
-        off = np.zeros(len(self._masks))
-        off[: len(self.unknowns)] = self.bulk_offsets()
-        loc = np.array(
-            [
-                [np.abs(dx[m]).max(initial=0.0), np.abs(x[m] + o).max(initial=0.0)]
-                for m, o in zip(self._masks, off, strict=True)
-            ]
-        )
-        glob = np.empty_like(loc)
-        self.comm.Allreduce(loc, glob, op=MPI.MAX)
-        small = bool(np.all(glob[:, 0] <= rtol * np.maximum(glob[:, 1], self._size_floor)))
+        small = self._small_step(dx, x)
         # a small step only counts with a residual that fell too (an inexact or
         # failed linear solve can also give small steps), or that stopped falling
         # under it: the round-off floor, relative to the largest terms of the
@@ -1512,6 +1500,25 @@ class Problem:
         if it >= snes.getTolerances()[3]:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT)
         return 0
+
+    def _small_step(self, dx: np.ndarray, x: np.ndarray) -> bool:
+        """Every field's step below ``solver.rtol`` of its size (collective).
+
+        A field's size is that of ĉ (deviation + bulk), θ or φ̂ (the poisson
+        models' φ̂ at least 1).
+        """
+        off = np.zeros(len(self._masks))
+        off[: len(self.unknowns)] = self.bulk_offsets()
+        loc = np.array(
+            [
+                [np.abs(dx[m]).max(initial=0.0), np.abs(x[m] + o).max(initial=0.0)]
+                for m, o in zip(self._masks, off, strict=True)
+            ]
+        )
+        glob = np.empty_like(loc)
+        self.comm.Allreduce(loc, glob, op=MPI.MAX)
+        size = np.maximum(glob[:, 1], self._size_floor)
+        return bool(np.all(glob[:, 0] <= self.case.solver.rtol * size))
 
     def _set_bounds(self) -> None:
         """Bounds of the variational-inequality solver: c ≥ 0 (a deviation ≥ −bulk),
@@ -1728,6 +1735,14 @@ class Problem:
             # first residual (a tiny first continuation step: 2e-8 of it, measured).
             # The state is converged; the quality gate checks what it implies.
             reason = int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_RELATIVE)
+        elif reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH) and self._small_step(
+            snes.getSolutionUpdate().array_r, snes.getSolution().array_r
+        ):
+            # the Newton correction itself (the line search leaves it unscaled when it
+            # fails) is below rtol of every field: the state is already the solution,
+            # its residual at round-off from the start (a step whose terms that the
+            # continuation does not ramp dominate: a homogeneous decay, an exchange)
+            reason = int(PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE)
         return (
             reason,
             int(snes.getIterationNumber()),
