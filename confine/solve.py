@@ -43,9 +43,12 @@ small 3D, GMRES + fieldsplit/AMG above :data:`DIRECT_MAX_WORK` in 3D). If it
 converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
 root), the step is redone as a variational inequality (``vinewtonrsls``).
 Convergence is judged per field (each species, φ, each coverage: Newton step
-below ``solver.rtol`` of the field's size, and the residual fallen by
-:data:`RESIDUAL_DROP`), so trace products are resolved next to the
-supporting electrolyte. A warm start (``initial``) first tries s = 1.
+below √``solver.rtol`` of the field's size — quadratic convergence leaves an
+error of order rtol —, and the residual fallen by :data:`RESIDUAL_DROP` or
+stalled at its round-off floor), so trace products are resolved next to the
+supporting electrolyte; every criterion is relative, so none depends on the
+problem's scale (rates over many decades, baths from nm to µm). A warm start
+(``initial``) first tries s = 1.
 Transient runs march with backward Euler (see :func:`solve`).
 """
 
@@ -1459,14 +1462,16 @@ class Problem:
         return masks
 
     def _convergence_test(self, snes: Any, it: int, norms: tuple[float, float, float]) -> int:
-        """Converged when every field's Newton step is below rtol of that field's size
-        (φ̂ of the poisson models: of max(size, 1)).
+        """Converged when every field's Newton step is below √rtol of that field's size
+        (φ̂ of the poisson models: of max(size, 1)) and the residual fell by
+        :data:`RESIDUAL_DROP` or stopped falling (:data:`STALL_RATIO`).
 
         A global residual norm mixes fields of very different sizes (a trace
         product next to the supporting electrolyte), so PETSc's default test
         can stop before small fields are resolved; this test asks each field
-        (each species, φ, each coverage) separately, with the global test on
-        the residual kept for the absolute floor.
+        (each species, φ, each coverage) separately. Nothing in it is absolute
+        (``solver.atol`` is 0 unless a case sets it): an absolute residual
+        tolerance stops a problem of small scale before it is solved.
         """
         _, _, fnorm = norms
         x = snes.getSolution().array_r
@@ -1482,7 +1487,9 @@ class Problem:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_FUNCTION_NANORINF)
         dx = x - self._xprev
         self._xprev = x.copy()
-        small = self._small_step(dx, x)
+        # Newton converges quadratically (exact Jacobian): a step below √rtol of every
+        # field leaves an error of order rtol, so the next step need not be taken
+        small = self._small_step(dx, x, math.sqrt(self.case.solver.rtol))
         # a small step only counts with a residual that fell too (an inexact or
         # failed linear solve can also give small steps), or that stopped falling
         # under it: the round-off floor, relative to the largest terms of the
@@ -1501,8 +1508,9 @@ class Problem:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT)
         return 0
 
-    def _small_step(self, dx: np.ndarray, x: np.ndarray) -> bool:
-        """Every field's step below ``solver.rtol`` of its size (collective).
+    def _small_step(self, dx: np.ndarray, x: np.ndarray, rtol: float | None = None) -> bool:
+        """Every field's step below ``rtol`` (default ``solver.rtol``) of its size
+        (collective).
 
         A field's size is that of ĉ (deviation + bulk), θ or φ̂ (the poisson
         models' φ̂ at least 1).
@@ -1518,7 +1526,8 @@ class Problem:
         glob = np.empty_like(loc)
         self.comm.Allreduce(loc, glob, op=MPI.MAX)
         size = np.maximum(glob[:, 1], self._size_floor)
-        return bool(np.all(glob[:, 0] <= self.case.solver.rtol * size))
+        tol = self.case.solver.rtol if rtol is None else rtol
+        return bool(np.all(glob[:, 0] <= tol * size))
 
     def _set_bounds(self) -> None:
         """Bounds of the variational-inequality solver: c ≥ 0 (a deviation ≥ −bulk),
