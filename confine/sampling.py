@@ -1,7 +1,7 @@
 """Sweep files: TOML data -> validated points (lists, ranges, grids, zips, samples).
 
 A sweep file is data only: it is parsed with :mod:`tomllib`; quantity strings
-are read by pint; nothing is evaluated. Every problem is reported at once as
+are read by :mod:`confine.units`' grammar; nothing is evaluated. Every problem is reported at once as
 ``error: FILE: key: rule`` (:class:`confine.case.CaseError`), and every
 resolved point case is validated before anything runs.
 
@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import Case, CaseError, Problem, load_case, parse_override_value
-from confine.units import registry
+from confine.units import UnitError, parse_unit, read_quantity
 
 SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point")
 SPEC_KEYS = (
@@ -353,9 +353,9 @@ def _check_unit(unit: Any, where: str, err: Any) -> str | None:
         err(where, f"expected a unit string, got {unit!r}")
         return None
     try:
-        registry().Quantity(1.0, unit)
-    except Exception:
-        err(where, f"cannot parse unit {unit!r}")
+        parse_unit(unit)
+    except UnitError as why:
+        err(where, f"cannot parse unit {unit!r}: {why}")
         return None
     return unit
 
@@ -367,7 +367,6 @@ def _with_unit(x: float, unit: str) -> Any:
 
 def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], str | None]:
     """Numbers and a common unit for given values ("4 nm", 3.5, "sector-3d")."""
-    ureg = registry()
     if all(_number(v) for v in values):
         return tuple(float(v) for v in values), ""
     quantities = []
@@ -378,10 +377,10 @@ def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], 
         if not isinstance(v, str):
             return tuple(None for _ in values), None
         try:
-            q = ureg.Quantity(v.strip())
-        except Exception:
+            q = read_quantity(v)
+        except UnitError:
             return tuple(None for _ in values), None
-        if not hasattr(q, "units") or q.dimensionless:
+        if q.dimensionless:
             return tuple(None for _ in values), None
         quantities.append(q)
     unit = quantities[0].units
