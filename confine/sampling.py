@@ -1,9 +1,10 @@
 """Sweep files: TOML data -> validated points (lists, ranges, grids, zips, samples).
 
 A sweep file is data only: it is parsed with :mod:`tomllib`; quantity strings
-are read by :mod:`confine.units`' grammar; nothing is evaluated. Every problem is reported at once as
-``error: FILE: key: rule`` (:class:`confine.case.CaseError`), and every
-resolved point case is validated before anything runs.
+are read by the grammar of :mod:`confine.units`; nothing is evaluated. Every
+problem is reported at once as ``error: FILE: key: rule``
+(:class:`confine.case.CaseError`), and every resolved point case is validated
+before anything runs.
 
 Schema (see docs/sweeps.md)::
 
