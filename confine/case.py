@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -21,7 +23,7 @@ from typing import Any
 
 import tomli_w
 
-from confine.schema import REQUIRED, Key, key, keys_of
+from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, key, keys_of
 from confine.units import UnitError, format_si, parse_quantity, registry
 
 GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "planar", "cylinder-pore")
@@ -72,6 +74,9 @@ class Geometry:
         maximum=0.9069,
     )
     pore_count: int | None = key("int", "number of pores (sets the lattice)", positive=True)
+    max_pores: int | None = key(
+        "int", "most pores validation accepts (omitted: 10000; docs/limits.md)", positive=True
+    )
     min_wall: float = key(
         "quantity",
         "smallest wall at the cavity radius accepted before meshing",
@@ -170,9 +175,12 @@ class MeshSettings:
     first_cell_debye_fraction: float = key(
         "float", "boundary layer: first cell / Debye length", default=0.1, positive=True
     )
-    threads: int = key("int", "gmsh threads", default=2, positive=True)
+    threads: int = key("int", "gmsh threads", default=2, positive=True, maximum=1024)
     refine: int = key(
         "int", "uniform halving of every size (convergence studies)", default=0, nonnegative=True
+    )
+    max_cells: int | None = key(
+        "int", "most cells validation accepts (omitted: 5e7; docs/limits.md)", positive=True
     )
 
 
@@ -713,11 +721,15 @@ def _read_value(
     elif spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             fail(f"expected an integer, got {value!r}")
+        elif abs(value) > INT_LIMIT:
+            fail(f"{value} is out of range: integers here are within ±{INT_LIMIT}")
         else:
             out = value
     elif spec.kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             fail(f"expected a number, got {value!r}")
+        elif not math.isfinite(value):
+            fail(f"expected a finite number, got {value!r}")
         else:
             out = float(value)
     elif spec.kind == "bool":
@@ -736,13 +748,18 @@ def _read_value(
         else:
             out = {}
             for k, v in value.items():
-                if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                    fail(f"'{k}' must be a positive number, got {v!r}")
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not 0 < v <= TABLE_LIMIT
+                ):
+                    fail(f"'{k}' must be a positive number up to {TABLE_LIMIT:g}, got {v!r}")
                 else:
                     out[k] = float(v)
     elif spec.kind == "options":
         if not isinstance(value, dict) or not all(
-            isinstance(v, str | int | float | bool) for v in value.values()
+            isinstance(v, str | int | bool) or (isinstance(v, float) and math.isfinite(v))
+            for v in value.values()
         ):
             fail(f"expected a table of PETSc option = value, got {value!r}")
         else:
@@ -886,6 +903,7 @@ def _order_sum(orders: Mapping[str, Any], phases: Mapping[str, Any]) -> float | 
     return total
 
 
+@functools.lru_cache(maxsize=1024)  # every case load asks for the same few
 def _unit_for(base: str, order: float) -> str:
     dims: Any = registry().Quantity(1.0, base) / registry().Quantity(1.0, "mol/m^3") ** order
     return f"{dims.to_base_units().units:~C}".replace("**", "^") or "1"
@@ -935,7 +953,8 @@ def key_reference() -> str:
     lines = [
         "# Case-file key reference",
         "",
-        "Generated from `confine/case.py` by `confine keys`; quantities are strings with units.",
+        "Generated from `confine/case.py` by `confine keys`; quantities are strings with units "
+        "(their grammar, and the limits validation applies: docs/limits.md).",
         "",
     ]
     for sec, cls in [*SECTIONS.items(), *(("[" + a + "]", c) for a, c in ARRAYS.items())]:

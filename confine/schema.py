@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["quantity", "str", "int", "float", "bool", "table", "list", "options"]
+#: Largest integer a case key takes (a C int: gmsh and PETSc read them as such).
+INT_LIMIT = 2**31 - 1
+#: Largest value in a table (stoichiometric coefficients, reaction orders).
+TABLE_LIMIT = 100.0
 
 
 @dataclass(frozen=True)

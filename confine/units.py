@@ -195,7 +195,10 @@ def parse_quantity(text: object, unit: str) -> float:
         UnitError: unparsable text, a missing unit, a wrong dimension, or a
             value that is not finite (or underflows to zero) in SI units.
     """
-    want = _expected(unit)
+    try:
+        want = _expected(unit)
+    except UnitError as err:  # e.g. rate units of a reaction of absurd order
+        raise UnitError(f"the expected unit {unit!r} is beyond this grammar: {err}") from None
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise UnitError(f"expected a quantity string like '1 {unit}', got {text!r}")
     if isinstance(text, int | float):
@@ -204,6 +207,12 @@ def parse_quantity(text: object, unit: str) -> float:
         if want.dimensionless:
             return float(text) * float(want.to_base_units().magnitude)
         raise UnitError(f'{text!r} has no unit: write it as a string, e.g. "{text} {unit}"')
+    return _si_value(text, unit)
+
+
+@lru_cache(maxsize=65536)  # sweeps re-read the same strings for every point
+def _si_value(text: str, unit: str) -> float:
+    want = _expected(unit)
     q = read_quantity(text)
     if q.dimensionality != want.dimensionality:
         got = "dimensionless" if q.dimensionless else str(q.units)
