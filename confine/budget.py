@@ -436,7 +436,7 @@ def _count(x: float) -> str:
 
 
 def _bytes(x: float | None) -> str:
-    """", ~N GiB to mesh" (nothing when it overflows)."""
+    """ ", ~N GiB to mesh" (nothing when it overflows)."""
     if x is None or not math.isfinite(x) or x >= 1e300:
         return ""
     for unit, size in (("TiB", 2**40), ("GiB", 2**30)):

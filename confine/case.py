@@ -24,7 +24,7 @@ from typing import Any
 import tomli_w
 
 from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, key, keys_of
-from confine.units import UnitError, format_si, parse_quantity, registry
+from confine.units import UnitError, format_si, parse_quantity, parse_unit, registry
 
 GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "planar", "cylinder-pore")
 MODELS = ("axisymmetric-cell", "sector-3d", "full-3d", "1d", "2d", "3d")
@@ -844,7 +844,11 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
                 )
             )
             units = {}
+        before = len(problems)
         vals = _read_section(Reaction, entry, label, file, problems, units)
+        if any(p.key.endswith(("reactants", "products", "orders")) for p in problems[before:]):
+            # the rate units follow the orders: one problem, not a second about units
+            problems[before:] = [p for p in problems[before:] if "rate_constant" not in p.key]
         if vals is not None:
             reaction_vals.append(vals)
     if problems:
@@ -897,6 +901,8 @@ def _order_sum(orders: Mapping[str, Any], phases: Mapping[str, Any]) -> float | 
     for name, order in orders.items():
         if isinstance(order, bool) or not isinstance(order, int | float):
             return None
+        if not math.isfinite(order):
+            return None
         if name == SOLVENT or phases.get(name) == "adsorbed":
             continue  # solvent activity 1; coverages are dimensionless
         total += float(order)
@@ -905,7 +911,10 @@ def _order_sum(orders: Mapping[str, Any], phases: Mapping[str, Any]) -> float | 
 
 @functools.lru_cache(maxsize=1024)  # every case load asks for the same few
 def _unit_for(base: str, order: float) -> str:
-    dims: Any = registry().Quantity(1.0, base) / registry().Quantity(1.0, "mol/m^3") ** order
+    ureg = registry()
+    dims: Any = (
+        ureg.Quantity(1.0, parse_unit(base)) / ureg.Quantity(1.0, parse_unit("mol/m^3")) ** order
+    )
     return f"{dims.to_base_units().units:~C}".replace("**", "^") or "1"
 
 

@@ -292,7 +292,11 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
             params.append(p)
     if any(p.sampled for p in params):
         if not sampling:
-            err("sampling", "required: parameters with a distribution need [sampling] n and seed")
+            if raw.get("sampling") is None:  # else its own keys say what is wrong
+                err(
+                    "sampling",
+                    "required: parameters with a distribution need [sampling] n and seed",
+                )
         else:
             params = draw(params, sampling["n"], sampling["seed"], sampling["method"])
 

@@ -5,7 +5,7 @@ Case files hold every dimensional value as a string with its unit ("214 nm",
 by the grammar below, never by pint's expression evaluator: pint is asked only
 for the unit of each unit *name*, and nothing is evaluated as Python::
 
-    quantity := number [unit]            number: 1, -7.55, .5, 2e-3 (no inf, nan)
+    quantity := number [unit | "/" unit]     number: 1, -7.55, .5, 2e-3 (no inf, nan)
     unit     := factor (("*" | "/" | " ") factor)*      left to right: a/b/c = a/(b*c)
     factor   := atom [("^" | "**") power]               power: a signed number, |p| < 100
     atom     := name | "1" | "(" unit ")"               name: nm, µm, mol, L, M, %, degC, ...
@@ -154,8 +154,9 @@ def read_quantity(text: str) -> pint.Quantity:
     magnitude = float(number.group())
     if not math.isfinite(magnitude):
         raise fail("the number is not finite")
+    rest = body[number.end() :].lstrip()
     try:
-        unit = parse_unit(body[number.end() :])
+        unit = parse_unit("1" + rest if rest.startswith("/") else rest)  # "5 /s" is 5 1/s
     except UnitError as err:
         raise fail(str(err)) from None
     q = registry().Quantity(magnitude, unit)
