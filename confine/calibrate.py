@@ -251,8 +251,10 @@ def load_fit(source: str | Path | Mapping[str, Any]) -> FitSpec:
         file, here = str(path), path.parent
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # TOMLDecodeError, or an integer of over 4300 digits
             raise CaseError([Problem(file, "toml", f"malformed TOML: {exc}")]) from None
+        except RecursionError:
+            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
     problems: list[Problem] = []
 
     def err(key: str, msg: str) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import tomli_w
 
-from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, key, keys_of
+from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, brief, key, keys_of
 from confine.units import UnitError, format_si, parse_quantity, parse_unit, registry
 
 GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "planar", "cylinder-pore")
@@ -597,7 +597,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"error: {self.file}: {self.key}: {self.message}"
+        key = self.key if len(self.key) <= 100 else f"{self.key[:80]}..."
+        return f"error: {self.file}: {key}: {self.message}"
 
 
 class CaseError(ValueError):
@@ -635,10 +636,12 @@ def load_case(path: str | Path, set: Mapping[str, Any] | None = None) -> Case:
     text = path.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits
         line = re.search(r"line (\d+)", str(err))
         where = f"line {line.group(1)}" if line else "toml"
         raise CaseError([Problem(str(path), where, f"malformed TOML: {err}")]) from None
+    except RecursionError:
+        raise CaseError([Problem(str(path), "toml", "malformed TOML: nested too deeply")]) from None
     apply_overrides(raw, set or {}, str(path))
     return case_from_dict(raw, str(path))
 
@@ -649,7 +652,7 @@ def parse_override_value(value: Any) -> Any:
         return value
     try:
         return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # not TOML, too deep, or a 4300-digit integer
         return value
 
 
@@ -711,40 +714,41 @@ def _read_value(
             fail(str(err))
     elif spec.kind == "str":
         if not isinstance(value, str):
-            fail(f"expected a string, got {value!r}")
+            fail(f"expected a string, got {brief(value)}")
         elif spec.choices and value not in spec.choices:
             fail(
-                f"'{value}' is not one of {', '.join(spec.choices)}{_nearest(value, spec.choices)}"
+                f"{brief(value)} is not one of {', '.join(spec.choices)}"
+                f"{_nearest(value, spec.choices)}"
             )
         else:
             out = value
     elif spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(f"expected an integer, got {value!r}")
+            fail(f"expected an integer, got {brief(value)}")
         elif abs(value) > INT_LIMIT:
-            fail(f"{value} is out of range: integers here are within ±{INT_LIMIT}")
+            fail(f"{brief(value)} is out of range: integers here are within ±{INT_LIMIT}")
         else:
             out = value
     elif spec.kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            fail(f"expected a number, got {value!r}")
+            fail(f"expected a number, got {brief(value)}")
         elif not math.isfinite(value):
-            fail(f"expected a finite number, got {value!r}")
+            fail(f"expected a finite number, got {brief(value)}")
         else:
             out = float(value)
     elif spec.kind == "bool":
         if not isinstance(value, bool):
-            fail(f"expected true or false, got {value!r}")
+            fail(f"expected true or false, got {brief(value)}")
         else:
             out = value
     elif spec.kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            fail(f"expected a list of strings, got {value!r}")
+            fail(f"expected a list of strings, got {brief(value)}")
         else:
             out = tuple(value)
     elif spec.kind == "table":
         if not isinstance(value, dict):
-            fail(f"expected a table of name = number, got {value!r}")
+            fail(f"expected a table of name = number, got {brief(value)}")
         else:
             out = {}
             for k, v in value.items():
@@ -753,7 +757,7 @@ def _read_value(
                     or not isinstance(v, int | float)
                     or not 0 < v <= TABLE_LIMIT
                 ):
-                    fail(f"'{k}' must be a positive number up to {TABLE_LIMIT:g}, got {v!r}")
+                    fail(f"'{k}' must be a positive number up to {TABLE_LIMIT:g}, got {brief(v)}")
                 else:
                     out[k] = float(v)
     elif spec.kind == "options":
@@ -761,18 +765,18 @@ def _read_value(
             isinstance(v, str | int | bool) or (isinstance(v, float) and math.isfinite(v))
             for v in value.values()
         ):
-            fail(f"expected a table of PETSc option = value, got {value!r}")
+            fail(f"expected a table of PETSc option = value, got {brief(value)}")
         else:
             out = dict(value)
     if len(problems) > bad or out is None:
         return None
     if isinstance(out, int | float) and not isinstance(out, bool):
         if spec.positive and not out > 0:
-            fail(f"must be positive, got {value!r}")
+            fail(f"must be positive, got {brief(value)}")
         elif spec.nonnegative and out < 0:
-            fail(f"must not be negative, got {value!r}")
+            fail(f"must not be negative, got {brief(value)}")
         elif spec.maximum is not None and out > spec.maximum:
-            fail(f"must be at most {spec.maximum:g}, got {value!r}")
+            fail(f"must be at most {spec.maximum:g}, got {brief(value)}")
     return out
 
 
@@ -786,7 +790,7 @@ def _read_section(
 ) -> dict[str, Any] | None:
     """Values of one section (or array entry), defaults filled; None if not a table."""
     if not isinstance(raw, dict):
-        problems.append(Problem(file, where, f"expected a table, got {raw!r}"))
+        problems.append(Problem(file, where, f"expected a table, got {brief(raw)}"))
         return None
     specs = keys_of(cls)
     for name in raw:

@@ -228,8 +228,10 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
         file, here = str(path), path.parent
         try:
             raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
+        except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits
             raise CaseError([Problem(file, "toml", f"malformed TOML: {err}")]) from None
+        except RecursionError:
+            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
     return _parse(raw, file, here)
 
 

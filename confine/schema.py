@@ -49,6 +49,14 @@ class Key:
 REQUIRED = object()
 
 
+def brief(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: a problem stays one short line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text)} characters)"
+
+
 def key(kind: Kind, doc: str, **kw: Any) -> Any:
     """A dataclass field carrying its `Key` (default None unless required)."""
     spec = Key(kind=kind, doc=doc, **kw)

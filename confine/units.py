@@ -24,6 +24,8 @@ from functools import cache, lru_cache
 import pint
 from pint.util import UnitsContainer
 
+from confine.schema import brief
+
 # Physical constants (CODATA 2018, exact where SI defines them).
 FARADAY = 96485.33212  # C/mol
 GAS_CONSTANT = 8.314462618  # J/(mol K)
@@ -143,7 +145,7 @@ def read_quantity(text: str) -> pint.Quantity:
     """
 
     def fail(why: str) -> UnitError:
-        return UnitError(f"cannot parse {text!r} as a quantity with units: {why}")
+        return UnitError(f"cannot parse {brief(text)} as a quantity with units: {why}")
 
     if len(text) > MAX_LENGTH:
         raise fail(f"longer than {MAX_LENGTH} characters")
@@ -201,7 +203,7 @@ def parse_quantity(text: object, unit: str) -> float:
     except UnitError as err:  # e.g. rate units of a reaction of absurd order
         raise UnitError(f"the expected unit {unit!r} is beyond this grammar: {err}") from None
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise UnitError(f"expected a quantity string like '1 {unit}', got {text!r}")
+        raise UnitError(f"expected a quantity string like '1 {unit}', got {brief(text)}")
     if isinstance(text, int | float):
         if not math.isfinite(text):
             raise UnitError(f"{text!r} is not finite")
@@ -218,7 +220,7 @@ def _si_value(text: str, unit: str) -> float:
     if q.dimensionality != want.dimensionality:
         got = "dimensionless" if q.dimensionless else str(q.units)
         raise UnitError(
-            f"{text!r} has units of {got} [{q.dimensionality}], expected {unit} "
+            f"{brief(text)} has units of {got} [{q.dimensionality}], expected {unit} "
             f"[{want.dimensionality}]"
         )
     value = float(q.to_base_units().magnitude)

@@ -271,6 +271,12 @@ SETS: list[tuple[str, list[str], str, str]] = [
     ("threads-100000", ["mesh.threads=100000"], "mesh.threads", "must be at most 1024"),
     ("refine-negative", ["mesh.refine=-1"], "mesh.refine", "must not be negative"),
     (
+        "integer-of-5000-digits",
+        ["mesh.refine=1" + "0" * 5000],
+        "mesh.refine",
+        "expected an integer, got '10000000000",
+    ),
+    (
         "iterations-float",
         ["solver.max_iterations=1e3"],
         "solver.max_iterations",
@@ -392,6 +398,40 @@ RAW: list[tuple[str, Any, str, str]] = [
     ),
 ]
 
+_SHELL_TEXT = SHELL.read_text()
+
+# (id, case file text, key, rule): what TOML itself can hold
+TEXTS: list[tuple[str, str, str, str]] = [
+    (
+        "nested-too-deeply",
+        _SHELL_TEXT + "\n[output.x]\ny = " + "[" * 100000 + "]" * 100000 + "\n",
+        "toml",
+        "malformed TOML: nested too deeply",
+    ),
+    (
+        "integer-of-5000-digits",
+        _SHELL_TEXT.replace(
+            "[electrolyte]", "[mesh]\nrefine = 1" + "0" * 5000 + "\n\n[electrolyte]"
+        ),
+        "toml",
+        "malformed TOML: Exceeds the limit (4300 digits)",
+    ),
+    (
+        "quantity-of-200k-characters",
+        _SHELL_TEXT.replace(
+            '"0.034 mol/L"', '"0.034 ' + "(" * 100000 + "mol" + ")" * 100000 + '/L"'
+        ),
+        "species.A.bulk",
+        "characters) as a quantity with units: longer than 200 characters",
+    ),
+    (
+        "huge-key-name",
+        _SHELL_TEXT.replace("[electrolyte]", "[electrolyte]\n" + "k" * 100000 + " = 1"),
+        "electrolyte." + "k" * 68 + "...",
+        "unknown key",
+    ),
+]
+
 # (id, sweep file body after its [sweep] case line, key, rule)
 SWEEPS: list[tuple[str, str, str, str]] = [
     (
@@ -463,7 +503,7 @@ FITS: list[tuple[str, tuple[str, str], str, str]] = [
 
 
 def test_enough_malformed_inputs() -> None:
-    assert len(SETS) + len(RAW) + len(SWEEPS) + len(FITS) >= 40
+    assert len(SETS) + len(RAW) + len(TEXTS) + len(SWEEPS) + len(FITS) >= 40
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str], float]:
@@ -505,6 +545,19 @@ def test_bad_section(
     code, lines, elapsed = _run(["validate", str(path)], capsys)
     assert code == 2
     _assert_one_line(lines, path, key, rule)
+    assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(("text", "key", "rule"), [t[1:] for t in TEXTS], ids=[t[0] for t in TEXTS])
+def test_bad_text(
+    text: str, key: str, rule: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "case.toml"
+    path.write_text(text)
+    code, lines, elapsed = _run(["validate", str(path)], capsys)
+    assert code == 2
+    _assert_one_line(lines, path, key, rule)
+    assert len(lines[0]) < 400  # the value is cut, not echoed whole
     assert elapsed < 2.0
 
 
