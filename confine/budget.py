@@ -95,6 +95,18 @@ def check_budget(case: Case) -> list[Problem]:
         need = "above 1 with a boundary layer" if m.boundary_layer else "at least 1"
         return [Problem(f, "mesh.growth", f"must be {need} (sizes grow away from the walls)")]
     est = estimate(case)
+    rings = case.geometry.sector_rings
+    in_sector = 3.0 * rings * (rings + 1) + 1  # a hexagon and its rings of neighbours
+    if case.geometry.model == "sector-3d" and est.pores is not None and in_sector > 0.4 * est.pores:
+        # the tile's solid angle must stay under a hemisphere (sector_apothem's bracket)
+        return [
+            Problem(
+                f,
+                "geometry.sector_rings",
+                f"{rings} rings hold {in_sector:.0f} pores: a sector holds at most 2/5 of the "
+                f"particle's ~{_count(est.pores)} pores (use full-3d)",
+            )
+        ]
     if est.pores is not None and not est.pores <= max_pores(case):
         key = _lattice_key(case)
         return [
@@ -432,7 +444,9 @@ def _debye_length_nm(case: Case) -> float | None:
 
 # --------------------------------------------------------------------------- text
 def _count(x: float) -> str:
-    return f"{x:.2g}" if math.isfinite(x) and x < 1e300 else "more than 1e300"
+    if not (math.isfinite(x) and x < 1e300):
+        return "more than 1e300"
+    return f"{x:.0f}" if x < 1e5 else f"{x:.2g}"
 
 
 def _bytes(x: float | None) -> str:

@@ -222,7 +222,19 @@ SETS: list[tuple[str, list[str], str, str]] = [
         "limit-lowered",
         ["mesh.max_cells=100"],
         "mesh",
-        "estimated 6.2e+02 cells, ~0.65 MiB to mesh: above the limit of 100 cells",
+        "estimated 623 cells, ~0.65 MiB to mesh: above the limit of 100 cells",
+    ),
+    (
+        "sector-rings-9",
+        ["geometry.model=sector-3d", "geometry.sector_rings=9"],
+        "geometry.sector_rings",
+        "9 rings hold 271 pores: a sector holds at most 2/5 of the particle's ~327 pores",
+    ),
+    (
+        "sector-rings-1e9",
+        ["geometry.model=sector-3d", "geometry.sector_rings=1000000000"],
+        "geometry.sector_rings",
+        "1000000000 rings hold 3000000003000000000 pores",
     ),
     (
         "growth-below-1",
