@@ -7,16 +7,17 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   grows with the pore count (about 1.5 ms per pore and trial here, ~10 trials
   for ``wall_thickness``); limit ``geometry.max_pores``, default
   :data:`MAX_PORES`.
-* **cells**: the mesh's cell count from the target sizes (the same ones
-  :func:`confine.geometry.model.sizes_of` gives gmsh) integrated over the
-  regions the builders mesh, graded as gmsh grades them; limit
+* **cells**: the mesh's cell count from the target sizes gmsh is given
+  (:func:`confine.geometry.model.sizes_of`) integrated over the regions the
+  builders mesh, graded as gmsh grades them; limit
   ``mesh.max_cells``, default :data:`MAX_CELLS`. The estimate is good to a
   factor of about 2 (benchmarks/records/mesh-*.json; tests/test_budget.py
   checks it against real meshes). The memory printed with it is gmsh's peak
   per cell measured on full-3d meshes (the solve needs more). See
   docs/limits.md.
 
-No gmsh, dolfinx or lattice relaxation here: numpy and closed forms only.
+No meshing, dolfinx or lattice relaxation here: numpy and closed forms only
+(gmsh's library is loaded with :mod:`confine.geometry.model`, ~20 ms).
 Lengths are in nm. Every number is kept as a float (an overflow becomes
 ``inf``, and ``inf`` is over every limit).
 """
@@ -30,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from confine.case import Case, Problem
+from confine.geometry.model import sizes_of
+from confine.geometry.occ import Sizes
 
 NM = 1e-9
 #: Default limit on the estimated cell count (``mesh.max_cells``): 4x the largest
@@ -38,6 +41,8 @@ MAX_CELLS = 50_000_000
 #: Default limit on the pore count of a hollow sphere (``geometry.max_pores``): the
 #: lattice of 10,000 pores takes ~15 s to validate here; the shipped cases have <= 697.
 MAX_PORES = 10_000
+#: Most gmsh threads a case may ask for.
+MAX_THREADS = 1024
 #: gmsh's peak memory per cell, bytes (full-3d records: 0.97-1.1 kB per tetrahedron).
 MESH_BYTES_PER_CELL = 1100
 #: Cell measure over h^d for a target size h: triangles and tetrahedra as gmsh makes
@@ -45,23 +50,6 @@ MESH_BYTES_PER_CELL = 1100
 #: 0.433 and 0.118).
 CELL_MEASURE = {1: 1.0, 2: 0.36, 3: 0.16}
 _RATIO = 1.04  # geometric step of the quadrature grids (an error well under 1 %)
-
-_EPS0 = 8.8541878128e-12
-_KB = 1.380649e-23
-_E = 1.602176634e-19
-_NA = 6.02214076e23
-
-
-@dataclass(frozen=True)
-class Sizes:
-    """Target cell sizes (nm), as :func:`confine.geometry.model.sizes_of` sets them."""
-
-    pore: float
-    layer: float
-    wall: float
-    max: float
-    growth: float
-    boundary_first: float | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +79,8 @@ def check_budget(case: Case) -> list[Problem]:
     """The budget problem of a case (empty when it fits): one line naming the estimate."""
     f = case.source
     m = case.mesh
+    if m.threads > MAX_THREADS:
+        return [Problem(f, "mesh.threads", f"must be at most {MAX_THREADS}, got {m.threads}")]
     if m.growth < 1 or (m.growth == 1 and m.boundary_layer):
         need = "above 1 with a boundary layer" if m.boundary_layer else "at least 1"
         return [Problem(f, "mesh.growth", f"must be {need} (sizes grow away from the walls)")]
@@ -151,32 +141,6 @@ def estimate(case: Case) -> Estimate:
     return Estimate(pores=pores, cells=cells)
 
 
-def sizes(case: Case) -> Sizes:
-    """Target sizes (nm) of a case: :func:`confine.geometry.model.sizes_of` without gmsh."""
-    g, m = case.geometry, case.mesh
-    k = 0.5**m.refine
-    h_pore = g.pore_diameter / NM / m.cells_per_pore_diameter
-    if g.kind == "planar":
-        h_pore = min(g.width, g.length or g.width) / NM / m.cells_per_pore_diameter
-    h_layer = min(h_pore, g.catalyst_layer / NM / m.cells_across_layer)
-    if g.kind == "solid-sphere":
-        h_pore = h_layer if g.catalyst == "layer" else min(h_pore, m.max_cell_size / NM)
-    wall = g.catalyst_layer / NM / m.cells_across_layer if g.catalyst == "layer" else h_pore
-    first = None
-    if m.boundary_layer:
-        lam = _debye_length_nm(case)
-        if lam is not None:
-            first = m.first_cell_debye_fraction * lam * k
-    return Sizes(
-        pore=h_pore * k,
-        layer=h_layer * k,
-        wall=wall * k,
-        max=max(m.max_cell_size / NM * k, h_pore * k),
-        growth=m.growth,
-        boundary_first=first,
-    )
-
-
 # --------------------------------------------------------------------------- pores
 def _lattice_key(case: Case) -> str:
     g = case.geometry
@@ -228,7 +192,7 @@ def _pore_volume(a: float, r_in: float, r_out: float) -> float:
 # --------------------------------------------------------------------------- cells
 def _cells(case: Case, pores: float | None) -> float | None:
     g = case.geometry
-    s = sizes(case)
+    s = sizes_of(case)
     if s.growth < 1:
         return None  # check_budget refuses it
     if not all(v > 0 for v in (s.pore, s.layer, s.wall, s.max, s.boundary_first or 1.0)):
@@ -237,6 +201,8 @@ def _cells(case: Case, pores: float | None) -> float | None:
         return _hollow(case, s, pores)
     if g.kind == "solid-sphere":
         return _solid(case, s)
+    if g.kind == "sphere":
+        return _sphere(case, s)
     if g.kind == "planar":
         return _planar(case, s)
     if g.kind == "cylinder-pore":
@@ -385,6 +351,20 @@ def _solid(case: Case, s: Sizes) -> float | None:
     return cells + _radial(s, r_out + t, r_bath, dim, angle, sources, [r_out])
 
 
+def _sphere(case: Case, s: Sizes) -> float | None:
+    """A ball of electrolyte (the cavity alone), finest at its wall."""
+    g = case.geometry
+    radius = g.outer_diameter / 2 / NM
+    t = g.catalyst_layer / NM if g.catalyst == "layer" else 0.0
+    if not 0 <= t < radius:
+        return None
+    dim = 2 if g.model == "axisymmetric-cell" else 3
+    angle = math.pi if dim == 2 else 4.0 * math.pi
+    sources = [(radius - t, s.wall), (radius, s.wall)]
+    cells = _radial(s, 0.0, radius - t, dim, angle, sources, [radius])
+    return cells + _radial(s, radius - t, radius, dim, angle, sources, [radius], cap=s.wall)
+
+
 def _planar(case: Case, s: Sizes) -> float | None:
     g = case.geometry
     if g.length is None:
@@ -427,19 +407,6 @@ def _cylinder_pore(case: Case, s: Sizes) -> float | None:
         h_min = min(s.pore, s.boundary_first or s.max)
         cells += 2.0 * _integrate(0.0, res, weight, field, dim, [0.0], h_min)
     return cells
-
-
-# --------------------------------------------------------------------------- physics
-def _debye_length_nm(case: Case) -> float | None:
-    """Debye length of the bulk electrolyte (nm), as the mesher computes it."""
-    strength = sum(sp.bulk * sp.charge * sp.charge for sp in case.species if sp.phase == "solution")
-    if not strength > 0:
-        return None
-    e = case.electrolyte
-    lam = math.sqrt(
-        e.relative_permittivity * _EPS0 * _KB * e.temperature / (_E * _E * _NA * strength)
-    )
-    return lam / NM
 
 
 # --------------------------------------------------------------------------- text

@@ -175,7 +175,7 @@ class MeshSettings:
     first_cell_debye_fraction: float = key(
         "float", "boundary layer: first cell / Debye length", default=0.1, positive=True
     )
-    threads: int = key("int", "gmsh threads", default=2, positive=True, maximum=1024)
+    threads: int = key("int", "gmsh threads", default=2, positive=True)
     refine: int = key(
         "int", "uniform halving of every size (convergence studies)", default=0, nonnegative=True
     )
