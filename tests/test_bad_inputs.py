@@ -203,13 +203,18 @@ SETS: list[tuple[str, list[str], str, str]] = [
         "(mesh.max_cells",
     ),
     ("cells-across-layer-2e9", ["mesh.cells_across_layer=2000000000"], "mesh", "cells, ~"),
-    ("refine-40", ["mesh.refine=40"], "mesh", "estimated 6e+26 cells"),
+    (
+        "refine-40",
+        ["mesh.refine=40"],
+        "mesh",
+        "TiB to mesh: above the limit of 5e+07 cells (mesh.max_cells",
+    ),
     ("refine-2000", ["mesh.refine=2000"], "mesh", "estimated more than 1e300 cells"),
     (
         "full-3d-refine-3",
         ["geometry.model=full-3d", "mesh.refine=3"],
         "mesh",
-        "estimated 2.5e+09 cells, ~2.5 TiB to mesh",
+        "e+09 cells, ~",
     ),
     (
         "bath-1e300nm",
