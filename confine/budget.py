@@ -420,7 +420,6 @@ def _bytes(x: float | None) -> str:
     """ ", ~N GiB to mesh" (nothing when it overflows)."""
     if x is None or not math.isfinite(x) or x >= 1e300:
         return ""
-    for unit, size in (("TiB", 2**40), ("GiB", 2**30)):
-        if x >= size:
-            return f", ~{x / size:.2g} {unit} to mesh"
-    return f", ~{x / 2**20:.2g} MiB to mesh"
+    unit, size = ("TiB", 2**40) if x >= 2**40 else ("GiB", 2**30) if x >= 2**30 else ("MiB", 2**20)
+    v = x / size
+    return f", ~{v:.0f} {unit} to mesh" if 10 <= v < 1000 else f", ~{v:.2g} {unit} to mesh"
