@@ -11,8 +11,7 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   (:func:`confine.geometry.model.sizes_of`) integrated over the regions the
   builders mesh, graded as gmsh grades them; limit
   ``mesh.max_cells``, default :data:`MAX_CELLS`. The estimate is good to a
-  factor of about 2 (benchmarks/records/mesh-*.json; tests/test_budget.py
-  checks it against real meshes). The memory printed with it is gmsh's peak
+  factor of about 2 (tests/test_budget.py checks it against real meshes). The memory printed with it is gmsh's peak
   per cell measured on full-3d meshes (the solve needs more). See
   docs/limits.md.
 
@@ -46,8 +45,8 @@ MAX_THREADS = 1024
 #: gmsh's peak memory per cell, bytes (full-3d records: 0.97-1.1 kB per tetrahedron).
 MESH_BYTES_PER_CELL = 1100
 #: Cell measure over h^d for a target size h: triangles and tetrahedra as gmsh makes
-#: them (fitted to benchmarks/records/mesh-*.json; the equilateral values are
-#: 0.433 and 0.118).
+#: them (fitted to the meshes of tests/test_budget.py and benchmarks/records/
+#: {mesh,scaling}-*.json: 0.84-1.46 of their counts; equilateral: 0.433 and 0.118).
 CELL_MEASURE = {1: 1.0, 2: 0.36, 3: 0.16}
 _RATIO = 1.04  # geometric step of the quadrature grids (an error well under 1 %)
 
