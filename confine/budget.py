@@ -11,9 +11,9 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   (:func:`confine.geometry.model.sizes_of`) integrated over the regions the
   builders mesh, graded as gmsh grades them; limit
   ``mesh.max_cells``, default :data:`MAX_CELLS`. The estimate is good to a
-  factor of about 2 (tests/test_budget.py checks it against real meshes). The memory printed with it is gmsh's peak
-  per cell measured on full-3d meshes (the solve needs more). See
-  docs/limits.md.
+  factor of about 2 (tests/test_budget.py checks it against real meshes).
+  The memory printed with it is gmsh's peak per cell measured on full-3d
+  meshes (the solve needs more). See docs/limits.md.
 
 No meshing, dolfinx or lattice relaxation here: numpy and closed forms only
 (gmsh's library is loaded with :mod:`confine.geometry.model`, ~20 ms).
