@@ -66,7 +66,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import Case, CaseError, Problem, load_case
-from confine.units import registry
+from confine.units import UnitError, parse_unit, read_quantity, registry
 
 log = logging.getLogger("confine")
 
@@ -119,8 +119,8 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
     ureg = registry()
     a, b = normalize_unit(from_unit), normalize_unit(to_unit)
     try:
-        qa = ureg.Quantity(1.0, a) if a else ureg.Quantity(1.0)
-        qb = ureg.Quantity(1.0, b) if b else ureg.Quantity(1.0)
+        qa = ureg.Quantity(1.0, parse_unit(a))
+        qb = ureg.Quantity(1.0, parse_unit(b))
         return float(qa.to(qb.units).magnitude)
     except Exception as err:
         raise ValueError(f"cannot convert {from_unit!r} to {to_unit!r}: {err}") from None
@@ -251,8 +251,10 @@ def load_fit(source: str | Path | Mapping[str, Any]) -> FitSpec:
         file, here = str(path), path.parent
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except ValueError as exc:  # TOMLDecodeError, or an integer of over 4300 digits
             raise CaseError([Problem(file, "toml", f"malformed TOML: {exc}")]) from None
+        except RecursionError:
+            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
     problems: list[Problem] = []
 
     def err(key: str, msg: str) -> None:
@@ -350,12 +352,10 @@ def _value_in(v: Any, where: str, err: Any) -> tuple[float, str] | None:
         return float(v), ""
     if isinstance(v, str):
         try:
-            q = registry().Quantity(v.strip())
-        except Exception:
-            err(where, f"cannot parse {v!r} as a quantity")
+            q = read_quantity(v)
+        except UnitError as why:
+            err(where, str(why))
             return None
-        if not hasattr(q, "units"):
-            return float(q), ""
         return float(q.magnitude), f"{q.units:~C}".replace("**", "^")
     err(where, f"expected a number or a quantity string, got {v!r}")
     return None

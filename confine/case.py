@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -21,8 +23,8 @@ from typing import Any
 
 import tomli_w
 
-from confine.schema import REQUIRED, Key, key, keys_of
-from confine.units import UnitError, format_si, parse_quantity, registry
+from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, brief, key, keys_of
+from confine.units import UnitError, format_si, parse_quantity, parse_unit, registry
 
 GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "sphere", "planar", "cylinder-pore")
 MODELS = ("axisymmetric-cell", "sector-3d", "full-3d", "1d", "2d", "3d")
@@ -77,6 +79,9 @@ class Geometry:
         maximum=0.9069,
     )
     pore_count: int | None = key("int", "number of pores (sets the lattice)", positive=True)
+    max_pores: int | None = key(
+        "int", "most pores validation accepts (omitted: 10000; docs/limits.md)", positive=True
+    )
     min_wall: float = key(
         "quantity",
         "smallest wall at the cavity radius accepted before meshing",
@@ -185,6 +190,9 @@ class MeshSettings:
     )
     refine: int = key(
         "int", "uniform halving of every size (convergence studies)", default=0, nonnegative=True
+    )
+    max_cells: int | None = key(
+        "int", "most cells validation accepts (omitted: 5e7; docs/limits.md)", positive=True
     )
 
 
@@ -625,7 +633,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"error: {self.file}: {self.key}: {self.message}"
+        key = self.key if len(self.key) <= 100 else f"{self.key[:80]}..."
+        return f"error: {self.file}: {key}: {self.message}"
 
 
 class CaseError(ValueError):
@@ -663,10 +672,12 @@ def load_case(path: str | Path, set: Mapping[str, Any] | None = None) -> Case:
     text = path.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
+    except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits
         line = re.search(r"line (\d+)", str(err))
         where = f"line {line.group(1)}" if line else "toml"
         raise CaseError([Problem(str(path), where, f"malformed TOML: {err}")]) from None
+    except RecursionError:
+        raise CaseError([Problem(str(path), "toml", "malformed TOML: nested too deeply")]) from None
     apply_overrides(raw, set or {}, str(path))
     return case_from_dict(raw, str(path))
 
@@ -677,7 +688,7 @@ def parse_override_value(value: Any) -> Any:
         return value
     try:
         return tomllib.loads(f"v = {value}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (ValueError, RecursionError):  # not TOML, too deep, or a 4300-digit integer
         return value
 
 
@@ -739,59 +750,69 @@ def _read_value(
             fail(str(err))
     elif spec.kind == "str":
         if not isinstance(value, str):
-            fail(f"expected a string, got {value!r}")
+            fail(f"expected a string, got {brief(value)}")
         elif spec.choices and value not in spec.choices:
             fail(
-                f"'{value}' is not one of {', '.join(spec.choices)}{_nearest(value, spec.choices)}"
+                f"{brief(value)} is not one of {', '.join(spec.choices)}"
+                f"{_nearest(value, spec.choices)}"
             )
         else:
             out = value
     elif spec.kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            fail(f"expected an integer, got {value!r}")
+            fail(f"expected an integer, got {brief(value)}")
+        elif abs(value) > INT_LIMIT:
+            fail(f"{brief(value)} is out of range: integers here are within ±{INT_LIMIT}")
         else:
             out = value
     elif spec.kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            fail(f"expected a number, got {value!r}")
+            fail(f"expected a number, got {brief(value)}")
+        elif not math.isfinite(value):
+            fail(f"expected a finite number, got {brief(value)}")
         else:
             out = float(value)
     elif spec.kind == "bool":
         if not isinstance(value, bool):
-            fail(f"expected true or false, got {value!r}")
+            fail(f"expected true or false, got {brief(value)}")
         else:
             out = value
     elif spec.kind == "list":
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            fail(f"expected a list of strings, got {value!r}")
+            fail(f"expected a list of strings, got {brief(value)}")
         else:
             out = tuple(value)
     elif spec.kind == "table":
         if not isinstance(value, dict):
-            fail(f"expected a table of name = number, got {value!r}")
+            fail(f"expected a table of name = number, got {brief(value)}")
         else:
             out = {}
             for k, v in value.items():
-                if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
-                    fail(f"'{k}' must be a positive number, got {v!r}")
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not 0 < v <= TABLE_LIMIT
+                ):
+                    fail(f"'{k}' must be a positive number up to {TABLE_LIMIT:g}, got {brief(v)}")
                 else:
                     out[k] = float(v)
     elif spec.kind == "options":
         if not isinstance(value, dict) or not all(
-            isinstance(v, str | int | float | bool) for v in value.values()
+            isinstance(v, str | int | bool) or (isinstance(v, float) and math.isfinite(v))
+            for v in value.values()
         ):
-            fail(f"expected a table of PETSc option = value, got {value!r}")
+            fail(f"expected a table of PETSc option = value, got {brief(value)}")
         else:
             out = dict(value)
     if len(problems) > bad or out is None:
         return None
     if isinstance(out, int | float) and not isinstance(out, bool):
         if spec.positive and not out > 0:
-            fail(f"must be positive, got {value!r}")
+            fail(f"must be positive, got {brief(value)}")
         elif spec.nonnegative and out < 0:
-            fail(f"must not be negative, got {value!r}")
+            fail(f"must not be negative, got {brief(value)}")
         elif spec.maximum is not None and out > spec.maximum:
-            fail(f"must be at most {spec.maximum:g}, got {value!r}")
+            fail(f"must be at most {spec.maximum:g}, got {brief(value)}")
     return out
 
 
@@ -805,7 +826,7 @@ def _read_section(
 ) -> dict[str, Any] | None:
     """Values of one section (or array entry), defaults filled; None if not a table."""
     if not isinstance(raw, dict):
-        problems.append(Problem(file, where, f"expected a table, got {raw!r}"))
+        problems.append(Problem(file, where, f"expected a table, got {brief(raw)}"))
         return None
     specs = keys_of(cls)
     for name in raw:
@@ -863,7 +884,11 @@ def case_from_dict(raw: Mapping[str, Any], file: str = "<dict>") -> Case:
                 )
             )
             units = {}
+        before = len(problems)
         vals = _read_section(Reaction, entry, label, file, problems, units)
+        if any(p.key.endswith(("reactants", "products", "orders")) for p in problems[before:]):
+            # the rate units follow the orders: one problem, not a second about units
+            problems[before:] = [p for p in problems[before:] if "rate_constant" not in p.key]
         if vals is not None:
             reaction_vals.append(vals)
     if problems:
@@ -916,14 +941,20 @@ def _order_sum(orders: Mapping[str, Any], phases: Mapping[str, Any]) -> float | 
     for name, order in orders.items():
         if isinstance(order, bool) or not isinstance(order, int | float):
             return None
+        if not math.isfinite(order):
+            return None
         if name == SOLVENT or phases.get(name) == "adsorbed":
             continue  # solvent activity 1; coverages are dimensionless
         total += float(order)
     return total
 
 
+@functools.lru_cache(maxsize=1024)  # every case load asks for the same few
 def _unit_for(base: str, order: float) -> str:
-    dims: Any = registry().Quantity(1.0, base) / registry().Quantity(1.0, "mol/m^3") ** order
+    ureg = registry()
+    dims: Any = (
+        ureg.Quantity(1.0, parse_unit(base)) / ureg.Quantity(1.0, parse_unit("mol/m^3")) ** order
+    )
     return f"{dims.to_base_units().units:~C}".replace("**", "^") or "1"
 
 
@@ -971,7 +1002,8 @@ def key_reference() -> str:
     lines = [
         "# Case-file key reference",
         "",
-        "Generated from `confine/case.py` by `confine keys`; quantities are strings with units.",
+        "Generated from `confine/case.py` by `confine keys`; quantities are strings with units "
+        "(their grammar, and the limits validation applies: docs/limits.md).",
         "",
     ]
     for sec, cls in [*SECTIONS.items(), *(("[" + a + "]", c) for a, c in ARRAYS.items())]:

@@ -1,9 +1,10 @@
 """Sweep files: TOML data -> validated points (lists, ranges, grids, zips, samples).
 
 A sweep file is data only: it is parsed with :mod:`tomllib`; quantity strings
-are read by pint; nothing is evaluated. Every problem is reported at once as
-``error: FILE: key: rule`` (:class:`confine.case.CaseError`), and every
-resolved point case is validated before anything runs.
+are read by the grammar of :mod:`confine.units`; nothing is evaluated. Every
+problem is reported at once as ``error: FILE: key: rule``
+(:class:`confine.case.CaseError`), and every resolved point case is validated
+before anything runs.
 
 Schema (see docs/sweeps.md)::
 
@@ -12,6 +13,7 @@ Schema (see docs/sweeps.md)::
     case = "../cases/mchs-7nm.toml"     # base case, relative to this file
     warm_start = "electrode.potential"  # axis run in order with warm starts; "auto" | "none"
     ranks_per_point = 1                 # MPI ranks per point under mpiexec
+    max_points = 100000                 # refused above (counted before expansion)
 
     [set]                               # fixed overrides of the base case
     "geometry.model" = "axisymmetric-cell"
@@ -50,9 +52,12 @@ from typing import Any
 import numpy as np
 
 from confine.case import Case, CaseError, Problem, load_case, parse_override_value
-from confine.units import registry
+from confine.units import UnitError, parse_unit, read_quantity
 
-SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point")
+SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point", "max_points")
+#: Default limit on the points of a sweep (``sweep.max_points``): counted from the
+#: file before anything is expanded; validating a point takes ~20-50 ms.
+MAX_POINTS = 100_000
 SPEC_KEYS = (
     "values",
     "linspace",
@@ -223,8 +228,10 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
         file, here = str(path), path.parent
         try:
             raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as err:
+        except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits
             raise CaseError([Problem(file, "toml", f"malformed TOML: {err}")]) from None
+        except RecursionError:
+            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
     return _parse(raw, file, here)
 
 
@@ -261,14 +268,18 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     if not isinstance(name, str) or not name:
         err("sweep.name", "expected a non-empty string")
     ranks = head.get("ranks_per_point", 1)
-    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or not 1 <= ranks <= 2**31 - 1:
         err("sweep.ranks_per_point", f"expected a positive integer, got {ranks!r}")
         ranks = 1
+    limit = head.get("max_points", MAX_POINTS)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**63 - 1:
+        err("sweep.max_points", f"expected a positive integer, got {limit!r}")
+        limit = MAX_POINTS
     fixed = raw.get("set", {})
     if not isinstance(fixed, dict):
         err("set", "expected a table of dotted case key = value")
         fixed = {}
-    sampling = _parse_sampling(raw.get("sampling"), err)
+    sampling = _parse_sampling(raw.get("sampling"), err, limit)
 
     params_raw = raw.get("parameters", {})
     if not isinstance(params_raw, dict) or not params_raw:
@@ -278,12 +289,16 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     for key, spec in params_raw.items():
         if key in fixed:
             err(f"parameters.{key}", "also fixed in [set]: sweep it or fix it, not both")
-        p = _parse_parameter(key, spec, sampling, err)
+        p = _parse_parameter(key, spec, limit, err)
         if p is not None:
             params.append(p)
     if any(p.sampled for p in params):
         if not sampling:
-            err("sampling", "required: parameters with a distribution need [sampling] n and seed")
+            if raw.get("sampling") is None:  # else its own keys say what is wrong
+                err(
+                    "sampling",
+                    "required: parameters with a distribution need [sampling] n and seed",
+                )
         else:
             params = draw(params, sampling["n"], sampling["seed"], sampling["method"])
 
@@ -291,12 +306,21 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     for p in params:
         if p.axis not in axes:
             axes.append(p.axis)
+    axis_lengths = []
     for a in axes:
         lengths = {p.key: len(p.values) for p in params if p.axis == a}
+        axis_lengths.append(max(lengths.values()))
         if len(set(lengths.values())) > 1:
             what = ", ".join(f"{k}: {n}" for k, n in lengths.items())
             label = "the sampled parameters" if a == SAMPLE_AXIS else f"zip group '{a}'"
             err("parameters", f"{label} must have equal lengths ({what})")
+    total = math.prod(axis_lengths)  # exact: counted before any point is made
+    if total > limit:
+        err(
+            "parameters",
+            f"{total} points ({' x '.join(map(str, axis_lengths))}): above the limit of "
+            f"{limit} (sweep.max_points)",
+        )
     warm = _warm_axis(head.get("warm_start", "auto"), params, err)
     if problems:
         raise CaseError(problems)
@@ -316,7 +340,7 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     )
 
 
-def _parse_sampling(raw: Any, err: Any) -> dict[str, Any]:
+def _parse_sampling(raw: Any, err: Any, limit: int) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -330,7 +354,10 @@ def _parse_sampling(raw: Any, err: Any) -> dict[str, Any]:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         err("sampling.n", f"expected a positive integer number of samples, got {n!r}")
         ok = False
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+    elif n > limit:
+        err("sampling.n", f"{n} samples: above the limit of {limit} points (sweep.max_points)")
+        ok = False
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**128:
         err(
             "sampling.seed",
             f"required for reproducible bands: a non-negative integer, got {seed!r}",
@@ -353,9 +380,9 @@ def _check_unit(unit: Any, where: str, err: Any) -> str | None:
         err(where, f"expected a unit string, got {unit!r}")
         return None
     try:
-        registry().Quantity(1.0, unit)
-    except Exception:
-        err(where, f"cannot parse unit {unit!r}")
+        parse_unit(unit)
+    except UnitError as why:
+        err(where, f"cannot parse unit {unit!r}: {why}")
         return None
     return unit
 
@@ -367,7 +394,6 @@ def _with_unit(x: float, unit: str) -> Any:
 
 def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], str | None]:
     """Numbers and a common unit for given values ("4 nm", 3.5, "sector-3d")."""
-    ureg = registry()
     if all(_number(v) for v in values):
         return tuple(float(v) for v in values), ""
     quantities = []
@@ -378,10 +404,10 @@ def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], 
         if not isinstance(v, str):
             return tuple(None for _ in values), None
         try:
-            q = ureg.Quantity(v.strip())
-        except Exception:
+            q = read_quantity(v)
+        except UnitError:
             return tuple(None for _ in values), None
-        if not hasattr(q, "units") or q.dimensionless:
+        if q.dimensionless:
             return tuple(None for _ in values), None
         quantities.append(q)
     unit = quantities[0].units
@@ -392,7 +418,7 @@ def _column_of_values(values: Sequence[Any]) -> tuple[tuple[float | None, ...], 
     return nums, f"{unit:~C}".replace("**", "^")
 
 
-def _parse_parameter(key: str, spec: Any, sampling: dict[str, Any], err: Any) -> Parameter | None:
+def _parse_parameter(key: str, spec: Any, limit: int, err: Any) -> Parameter | None:
     where = f"parameters.{key}"
     if "." not in key:
         err(where, "expected a dotted case key such as geometry.pore_diameter")
@@ -425,6 +451,9 @@ def _parse_parameter(key: str, spec: Any, sampling: dict[str, Any], err: Any) ->
         if not isinstance(vals, list) or not vals:
             err(f"{where}.values", "expected a non-empty list")
             return None
+        if len(vals) > limit:
+            err(f"{where}.values", f"{len(vals)} values: above the limit of {limit} points")
+            return None
         if any(isinstance(v, dict | list) for v in vals):
             err(f"{where}.values", "expected scalar values (numbers, strings with units)")
             return None
@@ -449,6 +478,12 @@ def _parse_parameter(key: str, spec: Any, sampling: dict[str, Any], err: Any) ->
             err(f"{where}.{kind}", "expected [start, stop, count] with a positive integer count")
             return None
         start, stop, num = float(r[0]), float(r[1]), int(r[2])
+        if num > limit:
+            err(
+                f"{where}.{kind}",
+                f"{num} points: above the limit of {limit} (sweep.max_points)",
+            )
+            return None
         if kind == "logspace":
             if start <= 0 or stop <= 0:
                 err(f"{where}.logspace", "start and stop must be positive (values, not exponents)")

@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["quantity", "str", "int", "float", "bool", "table", "list", "options"]
+#: Largest integer a case key takes (a C int: gmsh and PETSc read them as such).
+INT_LIMIT = 2**31 - 1
+#: Largest value in a table (stoichiometric coefficients, reaction orders).
+TABLE_LIMIT = 100.0
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,14 @@ class Key:
 
 
 REQUIRED = object()
+
+
+def brief(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: a problem stays one short line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}... ({len(text)} characters)"
 
 
 def key(kind: Kind, doc: str, **kw: Any) -> Any:

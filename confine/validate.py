@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from confine.budget import check_budget, fits_budget
 from confine.case import PARTICLE_MODELS, SOLVENT, Case, Problem, Reaction
 from confine.geometry.lattice import (
     Lattice,
@@ -31,6 +32,7 @@ NM = 1e-9
 def check_case(case: Case) -> list[Problem]:
     """All cross-key problems of a case (empty when it is valid)."""
     rules: list[Callable[[Case], list[Problem]]] = [
+        check_budget,  # pores, cells and memory, estimated before anything heavy
         _check_geometry,
         _check_species,
         _check_reactions,
@@ -129,7 +131,7 @@ def _check_geometry(case: Case) -> list[Problem]:
                 "give exactly one of wall_thickness, porosity, pore_count "
                 f"to set the pore lattice (got {', '.join(given) or 'none'})",
             )
-        else:
+        elif fits_budget(case):  # else check_budget says why (the lattice would not finish)
             lat = lattice_of(case)
             assert lat is not None
             if lat.min_wall < g.min_wall / NM:
