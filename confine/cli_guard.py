@@ -167,8 +167,8 @@ def check_input(path: Path, kind: str) -> None:
         ) from err
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return
+    except (ValueError, RecursionError):  # malformed, nested too deeply, huge integers
+        return  # its loader says where it is broken
     found = "sweep" if "sweep" in raw else "fit" if "fit" in raw else "case"
     if found != kind:
         raise UsageError(f"{path}: this is a {found} file: use `{USE[found].format(path)}`")

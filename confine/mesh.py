@@ -47,7 +47,9 @@ INFO_FILE = "info.json"
 CACHE_ENV = "CONFINE_MESH_CACHE"
 DEFAULT_CACHE = Path("meshes")
 #: Geometry keys that do not change the mesh (boundary condition, validation threshold).
-_NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage"})
+_NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage", "max_pores"})
+#: Mesh keys that bound what validation admits, without shaping the mesh.
+_MESH_LIMITS = frozenset({"max_cells"})
 
 
 @dataclass
@@ -71,7 +73,7 @@ def mesh_key(case: Case) -> dict[str, Any]:
         "format": MESH_FORMAT,
         "confine": __version__,
         "geometry": geometry,
-        "mesh": raw["mesh"],
+        "mesh": {k: v for k, v in raw["mesh"].items() if k not in _MESH_LIMITS},
     }
     if case.mesh.boundary_layer:  # the first cell follows the Debye length
         key["debye"] = {
