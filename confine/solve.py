@@ -44,8 +44,9 @@ converges to a state far outside the bounds (c < 0, θ ∉ [0, 1]: a spurious
 root), the step is redone as a variational inequality (``vinewtonrsls``).
 Convergence is judged per field (each species, φ, each coverage: Newton step
 below √``solver.rtol`` of the field's size — quadratic convergence leaves an
-error of order rtol —, and the residual fallen by :data:`RESIDUAL_DROP` or
-stalled at its round-off floor), so trace products are resolved next to the
+error of order rtol —, and the residual fallen by :data:`RESIDUAL_DROP`, or
+the undamped Newton correction below rtol where the residual sits at its
+round-off floor), so trace products are resolved next to the
 supporting electrolyte; every criterion is relative, so none depends on the
 problem's scale (rates over many decades, baths from nm to µm). A warm start
 (``initial``) first tries s = 1.
@@ -146,10 +147,6 @@ FIELD_AMG: dict[str, Any] = {
 #: A Newton solve converges only once its residual fell by this factor (besides the
 #: per-field step test), or below the absolute tolerance (0 by default: none).
 RESIDUAL_DROP = 1e-6
-#: A residual that falls by less than this factor in one Newton step while the step
-#: itself is below rtol of every field has reached its round-off floor (Newton cuts
-#: it quadratically everywhere else): converged, whatever its first value.
-STALL_RATIO = 0.5
 #: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
 DIVERGED_LINEAR_SOLVE = -3
 #: Largest 3D problem solved directly when linear_solver = "auto", as nodes × k³
@@ -1464,7 +1461,7 @@ class Problem:
     def _convergence_test(self, snes: Any, it: int, norms: tuple[float, float, float]) -> int:
         """Converged when every field's Newton step is below √rtol of that field's size
         (φ̂ of the poisson models: of max(size, 1)) and the residual fell by
-        :data:`RESIDUAL_DROP` or stopped falling (:data:`STALL_RATIO`).
+        :data:`RESIDUAL_DROP`.
 
         A global residual norm mixes fields of very different sizes (a trace
         product next to the supporting electrolyte), so PETSc's default test
@@ -1477,7 +1474,7 @@ class Problem:
         x = snes.getSolution().array_r
         if it == 0:
             self._xprev = x.copy()
-            self._fnorm0 = self._fprev = fnorm
+            self._fnorm0 = fnorm
             # already solved (e.g. pure diffusion from the bulk state): a Newton
             # step from a zero residual would only fail its line search
             if fnorm <= self.case.solver.atol:
@@ -1490,14 +1487,13 @@ class Problem:
         # Newton converges quadratically (exact Jacobian): a step below √rtol of every
         # field leaves an error of order rtol, so the next step need not be taken
         small = self._small_step(dx, x, math.sqrt(self.case.solver.rtol))
-        # a small step only counts with a residual that fell too (an inexact or
-        # failed linear solve can also give small steps), or that stopped falling
-        # under it: the round-off floor, relative to the largest terms of the
-        # balances, which a step starting near it cannot cut by RESIDUAL_DROP
+        # a small step only counts with a residual that fell too: an inexact or
+        # failed linear solve, or a line search damping a step at a local minimum of
+        # the residual (Galerkin asked for negative concentrations), also gives small
+        # steps. A residual at its round-off floor from the start is recognised where
+        # its line search fails (_snes_solve: the undamped Newton correction).
         reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)
-        stalled = fnorm > STALL_RATIO * self._fprev
-        self._fprev = fnorm
-        small = small and (reduced or stalled)
+        small = small and reduced
         if small or fnorm <= self.case.solver.atol:
             return int(
                 PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE
