@@ -147,6 +147,10 @@ FIELD_AMG: dict[str, Any] = {
 #: A Newton solve converges only once its residual fell by this factor (besides the
 #: per-field step test), or below the absolute tolerance (0 by default: none).
 RESIDUAL_DROP = 1e-6
+#: A Newton step that cuts the residual by less than this factor (Newton cuts it
+#: quadratically near a root) has it stalled: at its round-off floor, or at a local
+#: minimum of the residual; :meth:`Problem._at_round_off` tells which.
+STALL_RATIO = 0.5
 #: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
 DIVERGED_LINEAR_SOLVE = -3
 #: Largest 3D problem solved directly when linear_solver = "auto", as nodes × k³
@@ -1474,7 +1478,7 @@ class Problem:
         x = snes.getSolution().array_r
         if it == 0:
             self._xprev = x.copy()
-            self._fnorm0 = fnorm
+            self._fnorm0 = self._fprev = fnorm
             # already solved (e.g. pure diffusion from the bulk state): a Newton
             # step from a zero residual would only fail its line search
             if fnorm <= self.case.solver.atol:
@@ -1493,7 +1497,9 @@ class Problem:
         # steps. A residual at its round-off floor from the start is recognised where
         # its line search fails (_snes_solve: the undamped Newton correction).
         reduced = fnorm <= max(RESIDUAL_DROP * self._fnorm0, 1e3 * self.case.solver.atol)
-        small = small and reduced
+        stalled = fnorm > STALL_RATIO * self._fprev
+        self._fprev = fnorm
+        small = small and (reduced or (stalled and self._at_round_off(snes)))
         if small or fnorm <= self.case.solver.atol:
             return int(
                 PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE
@@ -1503,6 +1509,26 @@ class Problem:
         if it >= snes.getTolerances()[3]:
             return int(PETSc.SNES.ConvergedReason.DIVERGED_MAX_IT)
         return 0
+
+    def _at_round_off(self, snes: Any) -> bool:
+        """The undamped Newton correction at the current state is below rtol of every
+        field (collective): the residual is at its round-off floor, not at a local
+        minimum, where a line search damps a large correction into small steps.
+
+        One more linear solve with the last Jacobian; the bounded (VI) solver,
+        whose linear system is a reduced one, is never judged so.
+        """
+        if snes.getType().startswith("vi"):
+            return False
+        f = snes.getFunction()[0]
+        y = f.duplicate()
+        ksp = snes.getKSP()
+        ksp.solve(f, y)
+        ok = int(ksp.getConvergedReason()) > 0 and self._small_step(
+            y.array_r, snes.getSolution().array_r
+        )
+        y.destroy()
+        return ok
 
     def _small_step(self, dx: np.ndarray, x: np.ndarray, rtol: float | None = None) -> bool:
         """Every field's step below ``rtol`` (default ``solver.rtol``) of its size
@@ -1740,13 +1766,12 @@ class Problem:
             # first residual (a tiny first continuation step: 2e-8 of it, measured).
             # The state is converged; the quality gate checks what it implies.
             reason = int(PETSc.SNES.ConvergedReason.CONVERGED_FNORM_RELATIVE)
-        elif reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH) and self._small_step(
-            snes.getSolutionUpdate().array_r, snes.getSolution().array_r
+        elif reason == int(PETSc.SNES.ConvergedReason.DIVERGED_LINE_SEARCH) and self._at_round_off(
+            snes
         ):
-            # the Newton correction itself (the line search leaves it unscaled when it
-            # fails) is below rtol of every field: the state is already the solution,
-            # its residual at round-off from the start (a step whose terms that the
-            # continuation does not ramp dominate: a homogeneous decay, an exchange)
+            # the state is already the solution, its residual at round-off from the
+            # start (a step dominated by terms the continuation does not ramp: a
+            # homogeneous decay, an exchange): no step can decrease it
             reason = int(PETSc.SNES.ConvergedReason.CONVERGED_SNORM_RELATIVE)
         return (
             reason,
