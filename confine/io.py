@@ -87,27 +87,37 @@ def output_dir(out: Path, comm: Any) -> Iterator[Path]:
         The temporary directory to write into (same path on every rank).
     """
     out = Path(out)
-    tmp: str | None = None
+    made: tuple[str | None, str | None] = (None, None)  # (folder, error) from rank 0
     if comm.rank == 0:
-        # "-????????": tempfile.mkdtemp's suffix, before staging folders named their owner
-        staging.remove_stale(out.parent, ".*.partial_*", ".*.partial-????????")
-        tmp = str(staging.make_staging(out.parent, f".{out.name}.partial"))
-    tmp = comm.bcast(tmp, root=0)
-    assert tmp is not None
+        try:
+            # "-????????": tempfile.mkdtemp's suffix, before staging folders named their owner
+            staging.remove_stale(out.parent, ".*.partial_*", ".*.partial-????????")
+            made = (str(staging.make_staging(out.parent, f".{out.name}.partial")), None)
+        except OSError as err:  # every rank raises it, none waits for rank 0 for ever
+            made = (None, f"{out}: cannot create its folder ({err.strerror or err})")
+    tmp, error = comm.bcast(made, root=0)
+    if tmp is None:
+        raise OSError(error)
     ok = False
     try:
         yield Path(tmp)
         ok = True
     finally:
         oks = comm.allgather(ok)
+        failure: str | None = None
         if comm.rank == 0:
-            if all(oks):
-                if out.exists():
-                    shutil.rmtree(out)
-                os.replace(tmp, out)
-            else:
-                shutil.rmtree(tmp, ignore_errors=True)
-        comm.barrier()
+            try:
+                if all(oks):
+                    if out.exists():
+                        shutil.rmtree(out)
+                    os.replace(tmp, out)
+                else:
+                    shutil.rmtree(tmp, ignore_errors=True)
+            except OSError as err:
+                failure = f"{out}: cannot put the results in place ({err.strerror or err})"
+        failure = comm.bcast(failure, root=0)
+        if failure is not None and all(oks):
+            raise OSError(failure)
 
 
 def write_failure(

@@ -39,3 +39,24 @@ def test_doctor_assembles_on_all_ranks() -> None:
     assert comm.allreduce(local, op=MPI.SUM) == pytest.approx(2.0, rel=1e-12)
     owned = msh.topology.index_map(2).size_local
     assert comm.allreduce(owned, op=MPI.SUM) == 2 * 8 * 8
+
+
+def test_an_output_folder_rank_0_cannot_make_fails_on_every_rank(tmp_path_factory) -> None:
+    """Its parent is a file: rank 0 cannot create the staging folder, and every rank
+    raises the same one-line OSError instead of waiting for rank 0 for ever."""
+    import_dolfinx()
+    from mpi4py import MPI
+
+    from confine import io
+
+    comm = MPI.COMM_WORLD
+    base = comm.bcast(str(tmp_path_factory.mktemp("out")) if comm.rank == 0 else None, root=0)
+    blocker = Path(base) / "taken"
+    if comm.rank == 0:
+        blocker.write_text("a file, not a folder", encoding="utf-8")
+    comm.barrier()
+    with (
+        pytest.raises(OSError, match="cannot create its folder"),
+        io.output_dir(blocker / "run", comm),
+    ):
+        pass
