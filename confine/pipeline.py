@@ -75,10 +75,10 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         findings = assess(case, body, field_bounds(solution.activate(), comm))
     timings["metrics_s"] = t["seconds"]
     if findings:  # a wrong answer is a failure, never a result
-        err = QualityError(findings, solution.residual_history)
+        rejected = QualityError(findings, solution.residual_history)
         if out is not None:
-            _record_failure(Path(out), err, case, comm)
-        raise err
+            _record_failure(Path(out), rejected, case, comm)
+        raise rejected
     metrics = _document(case, meshdata, solution, body, timings, comm)
     result = Result(case=case, metrics=metrics, converged=True, solution=solution)
     if out is not None:
