@@ -40,7 +40,6 @@ length) and act as one axis; all sampled parameters form one more axis of
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import itertools
 import math
 import tomllib
@@ -52,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import Case, CaseError, Problem, load_case, parse_override_value
+from confine.names import did_you_mean
 from confine.units import UnitError, parse_unit, read_quantity
 
 SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point", "max_points")
@@ -79,6 +79,7 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "lognormal": ("median", "sigma"),
     "loguniform": ("low", "high"),
 }
+#: Swept keys ending so are warm-start axes by default (see :func:`warm_start_by_default`).
 WARM_AXES_SUFFIXES = ("potential", "rate_constant")
 SAMPLE_AXIS = "<samples>"
 
@@ -235,11 +236,6 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
     return _parse(raw, file, here)
 
 
-def _nearest(name: str, valid: Sequence[str]) -> str:
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
 def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     problems: list[Problem] = []
 
@@ -248,14 +244,17 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
 
     for sec in raw:
         if sec not in ("sweep", "set", "parameters", "sampling"):
-            err(sec, f"unknown section{_nearest(sec, ['sweep', 'set', 'parameters', 'sampling'])}")
+            err(
+                sec,
+                f"unknown section{did_you_mean(sec, ['sweep', 'set', 'parameters', 'sampling'])}",
+            )
     head = raw.get("sweep", {})
     if not isinstance(head, dict):
         err("sweep", "expected a table [sweep]")
         head = {}
     for k in head:
         if k not in SWEEP_KEYS:
-            err(f"sweep.{k}", f"unknown key{_nearest(k, SWEEP_KEYS)}")
+            err(f"sweep.{k}", f"unknown key{did_you_mean(k, SWEEP_KEYS)}")
     case_path: Path | None = None
     case_raw = head.get("case")
     if not isinstance(case_raw, str):
@@ -348,7 +347,7 @@ def _parse_sampling(raw: Any, err: Any, limit: int) -> dict[str, Any]:
         return {}
     for k in raw:
         if k not in SAMPLING_KEYS:
-            err(f"sampling.{k}", f"unknown key{_nearest(k, SAMPLING_KEYS)}")
+            err(f"sampling.{k}", f"unknown key{did_you_mean(k, SAMPLING_KEYS)}")
     n, seed, method = raw.get("n"), raw.get("seed"), raw.get("method", "random")
     ok = True
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -432,7 +431,7 @@ def _parse_parameter(key: str, spec: Any, limit: int, err: Any) -> Parameter | N
         return None
     for k in spec:
         if k not in SPEC_KEYS:
-            err(f"{where}.{k}", f"unknown key{_nearest(k, SPEC_KEYS)}")
+            err(f"{where}.{k}", f"unknown key{did_you_mean(k, SPEC_KEYS)}")
     kinds = [k for k in ("values", "linspace", "logspace", "distribution") if k in spec]
     if len(kinds) != 1:
         err(where, "give exactly one of values, linspace, logspace, distribution")
@@ -559,12 +558,24 @@ def draw(params: Sequence[Parameter], n: int, seed: int, method: str) -> list[Pa
     return out
 
 
+def warm_start_by_default(key: str) -> bool:
+    """Whether a swept case key is the warm-start axis of ``warm_start = "auto"``.
+
+    Potentials and rate constants (``electrode.potential``,
+    ``reactions.NAME.rate_constant``, ...): values the solver holds as Constants,
+    so a chain along them reuses one compiled problem and each point starts from
+    its neighbour. This is the one place sweeps name such values (issue #21: the
+    solver's single list of what may change without recompiling is to answer it).
+    """
+    return key.split(".")[-1].endswith(WARM_AXES_SUFFIXES)
+
+
 def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:
     if raw in ("none", False):
         return None
     if raw in ("auto", None, True):
         for p in params:
-            if not p.sampled and p.key.split(".")[-1].endswith(WARM_AXES_SUFFIXES):
+            if not p.sampled and warm_start_by_default(p.key):
                 return p.axis
         return None
     if not isinstance(raw, str):
@@ -577,5 +588,5 @@ def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:
                 return None
             return p.axis
     keys = [p.key for p in params]
-    err("sweep.warm_start", f"'{raw}' is not a swept parameter{_nearest(raw, keys)}")
+    err("sweep.warm_start", f"'{raw}' is not a swept parameter{did_you_mean(raw, keys)}")
     return None
