@@ -121,8 +121,8 @@ def main() -> None:
     import confine
     from confine.env import git_revision, versions
     from confine.sampling import load_sweep
+    from confine.sweep_chains import chains
     from confine.sweep_plots import default_plots
-    from confine.sweeps import chains
 
     spec = load_sweep(sweep_file)
     points = spec.points()

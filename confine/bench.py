@@ -319,14 +319,7 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
     rat["assembly_per_newton_over_poisson"] = assembly / poisson
     rat["linear_solve_per_newton_over_poisson"] = linear / poisson
     rat["newton_step_over_poisson_per_field"] = rat["newton_step_over_poisson"] / fields
-    checked = {
-        path: {"value": metric_value(m, path), "abs": tol.abs, "rel": tol.rel}
-        for path, tol in bench.metrics.items()
-    }
-    checked |= {
-        f"performance.{name}": {"value": rat[name], "abs": tol.abs, "rel": tol.rel}
-        for name, tol in bench.performance.items()
-    }
+    checked = _checked(bench, m, rat)
     peak = float(comm.allreduce(peak_rss_mb(), op=_mpi_max()))
     return {
         "benchmark": bench.name,
@@ -361,6 +354,19 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
         "git": git_revision(),
         "machine": machine(),
     }
+
+
+def _checked(bench: Benchmark, metrics: Mapping[str, Any], rat: Mapping[str, float]) -> dict:
+    """The values ``--check`` compares, each with its tolerance."""
+    checked = {
+        path: {"value": metric_value(metrics, path), "abs": tol.abs, "rel": tol.rel}
+        for path, tol in bench.metrics.items()
+    }
+    checked |= {
+        f"performance.{name}": {"value": rat[name], "abs": tol.abs, "rel": tol.rel}
+        for name, tol in bench.performance.items()
+    }
+    return checked
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from confine.sampling import Point
+from confine.sweep_spec import Point
 
 DONE, FAILED = "DONE", "FAILED"
 STATUS_DONE, STATUS_FAILED, STATUS_PENDING = "done", "failed", "pending"

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from confine.sampling import SweepSpec
 from confine.sweep_files import STATUS_DONE
+from confine.sweep_spec import SweepSpec
 from confine.sweep_table import find_column
 
 
@@ -42,7 +42,8 @@ def plot(
         title: figure title.
         labels: legend names of the metrics (default: their paths).
     """
-    from matplotlib.figure import Figure  # no pyplot: no backend switch, no global state
+    # lazy: matplotlib is optional (the table is what matters); no pyplot: no global state
+    from matplotlib.figure import Figure
 
     metrics = [metric] if isinstance(metric, str) else list(metric)
     xcol = find_column(df, parameter)

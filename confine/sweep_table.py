@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from confine import atomic, document
-from confine.sampling import SAMPLE_AXIS, Point, SweepSpec, load_sweep
+from confine.sampling import load_sweep
 from confine.sweep_files import (
     DONE,
     FAILED,
@@ -23,6 +23,7 @@ from confine.sweep_files import (
     point_status,
     read_json,
 )
+from confine.sweep_spec import SAMPLE_AXIS, Point, SweepSpec
 
 
 def metric_columns(metrics: Mapping[str, Any]) -> dict[str, Any]:

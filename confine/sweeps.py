@@ -38,7 +38,8 @@ import pandas as pd
 
 from confine import atomic, progress
 from confine.pipeline import run as pipeline_run
-from confine.sampling import Point, SweepSpec, load_sweep
+from confine.sampling import load_sweep
+from confine.sweep_chains import chains, slurm_task, split_chains, task_slice
 from confine.sweep_files import (
     DONE,
     FAILED,
@@ -50,6 +51,7 @@ from confine.sweep_files import (
     read_json,
 )
 from confine.sweep_plots import default_plots
+from confine.sweep_spec import Point, SweepSpec
 from confine.sweep_table import merge
 
 log = logging.getLogger("confine")
@@ -64,68 +66,6 @@ class SweepStopped(SystemExit):
     def __init__(self, signum: int):
         super().__init__(128 + signum)
         self.signum = signum
-
-
-# --------------------------------------------------------------------------- work units
-def chains(spec: SweepSpec, points: Sequence[Point]) -> list[list[Point]]:
-    """Group points into chains run in order (warm starts along ``spec.warm_axis``).
-
-    Points whose resolved cases are identical (same hash) are run once: only the
-    first is kept. Without a warm-start axis every point is its own chain.
-    """
-    seen: set[str] = set()
-    unique = []
-    for p in points:
-        if p.hash not in seen:
-            seen.add(p.hash)
-            unique.append(p)
-    if spec.warm_axis is None:
-        return [[p] for p in unique]
-    groups: dict[tuple[tuple[str, int], ...], list[Point]] = {}
-    for p in unique:
-        rest = tuple((a, i) for a, i in p.coords.items() if a != spec.warm_axis)
-        groups.setdefault(rest, []).append(p)
-    return [sorted(g, key=lambda p: p.coords[spec.warm_axis or ""]) for g in groups.values()]
-
-
-def split_chains(all_chains: Sequence[list[Point]], n: int) -> list[list[Point]]:
-    """Split the longest chains in halves until there are ``n`` (parallelism over warm starts).
-
-    Each half warm-starts within itself; its first point starts cold. Deterministic:
-    every SLURM task computes the same split.
-    """
-    out = [list(c) for c in all_chains]
-    while len(out) < n:
-        i = max(range(len(out)), key=lambda k: len(out[k]), default=None)
-        if i is None or len(out[i]) < 2:
-            break
-        c = out[i]
-        out[i : i + 1] = [c[: (len(c) + 1) // 2], c[(len(c) + 1) // 2 :]]
-    return out
-
-
-def slurm_task(env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
-    """``(index, count)`` of this SLURM array task, or None outside a job array.
-
-    The index counts from 0 whatever ``--array`` started at (SLURM_ARRAY_TASK_MIN).
-    """
-    env = os.environ if env is None else env
-    if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
-        return None
-    tid = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
-    count = int(env["SLURM_ARRAY_TASK_COUNT"])
-    if not 0 <= tid < count:
-        raise ValueError(
-            f"SLURM array task {tid} outside 0..{count - 1}: use --array=0-{count - 1}"
-        )
-    return tid, count
-
-
-def task_slice(all_chains: Sequence[list[Point]], index: int, count: int) -> list[list[Point]]:
-    """The chains of task ``index`` of ``count`` (round robin: every chain exactly once)."""
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"task {index} of {count}")
-    return list(all_chains[index::count])
 
 
 # --------------------------------------------------------------------------- one point

@@ -104,9 +104,8 @@ def test_nearest_name() -> None:
 def test_steps_are_recorded_inside_recording_only() -> None:
     with progress.step("outside"):
         pass
-    with progress.recording() as phases:
-        with progress.step("inside"):
-            pass
+    with progress.recording() as phases, progress.step("inside"):
+        pass
     with progress.step("after"):
         pass
     assert list(phases) == ["inside"]
