@@ -66,7 +66,7 @@ def point_phases(table: Any) -> dict[str, list[float]]:
     ``rest`` is the point's wall time (its completion marker) minus the phases
     its metrics.json times (the output phase is timed after metrics.json is made).
     """
-    from confine.sweeps import find_column
+    from confine.sweep_table import find_column
 
     def col(name: str) -> list[float]:
         try:
@@ -121,7 +121,8 @@ def main() -> None:
     import confine
     from confine.env import git_revision, versions
     from confine.sampling import load_sweep
-    from confine.sweeps import chains, default_plots
+    from confine.sweep_chains import chains
+    from confine.sweep_plots import default_plots
 
     spec = load_sweep(sweep_file)
     points = spec.points()

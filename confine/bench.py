@@ -26,13 +26,23 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confine.env import comm_world, git_revision, versions
+from confine import atomic, document, progress
+from confine.case import load_case
+from confine.env import comm_world, git_revision, import_dolfinx, versions
+from confine.pipeline import run
+from confine.solve import DIRECT_OPTIONS
+
+import_dolfinx()
+import ufl  # noqa: E402
+from dolfinx import fem  # noqa: E402
+from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from mpi4py import MPI  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCES = ROOT / "benchmarks" / "references"
@@ -155,10 +165,6 @@ def poisson_time(md: Any, options: Mapping[str, Any]) -> float:
     Returns:
         Seconds, the maximum over ranks.
     """
-    import ufl
-    from dolfinx import fem
-    from dolfinx.fem import petsc as fem_petsc
-
     msh = md.mesh
     V = fem.functionspace(msh, ("Lagrange", 1))
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
@@ -203,8 +209,6 @@ def newton_step_parts(p: Any) -> tuple[float, float]:
     Returns:
         Residual + Jacobian assembly time and one linear solve's time.
     """
-    from dolfinx.fem import petsc as fem_petsc
-
     snes = p.nlp.solver
     x = p.nlp.x
     fem_petsc.assign([p.u, p.theta] if p.theta is not None else p.u, x)
@@ -222,8 +226,6 @@ def newton_step_parts(p: Any) -> tuple[float, float]:
 
 
 def _mpi_max() -> Any:
-    from mpi4py import MPI
-
     return MPI.MAX
 
 
@@ -253,48 +255,12 @@ def machine() -> dict[str, Any]:
 
 
 def metric_value(metrics: Mapping[str, Any], path: str) -> Any:
-    """A metric by dotted path, unwrapping ``{"value": ..., "unit": ...}``.
+    """A metric by dotted path, ``{"value": v, "unit": u}`` unwrapped (:mod:`confine.document`).
 
     Raises:
         KeyError: no such metric.
     """
-    node: Any = metrics
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            raise KeyError(path)
-        node = node[part]
-    if isinstance(node, Mapping) and "value" in node:
-        node = node["value"]
-    return node
-
-
-@contextlib.contextmanager
-def _timed_phases(phases: dict[str, dict[str, float]]) -> Iterator[None]:
-    """Record wall and CPU time per pipeline phase (wrapping ``confine.pipeline.step``).
-
-    CPU time is this process's (all its threads), summed over nothing else.
-    """
-    from confine import pipeline
-
-    original = pipeline.step
-
-    @contextlib.contextmanager
-    def step(name: str, rank: int = 0) -> Iterator[dict[str, float]]:
-        c0, t0 = time.process_time(), time.perf_counter()
-        try:
-            with original(name, rank) as timing:
-                yield timing
-        finally:
-            phases[name] = {
-                "wall_s": time.perf_counter() - t0,
-                "cpu_s": time.process_time() - c0,
-            }
-
-    pipeline.step = step
-    try:
-        yield
-    finally:
-        pipeline.step = original
+    return document.value(metrics, path)
 
 
 def ratios(phases: Mapping[str, Mapping[str, float]], newton: int, poisson_s: float) -> dict:
@@ -324,15 +290,10 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
     Returns:
         The JSON-ready record.
     """
-    from confine.case import load_case
-    from confine.pipeline import run
-    from confine.solve import DIRECT_OPTIONS
-
     comm = comm_world() if comm is None else comm
     case = load_case(bench.case, set=dict(bench.overrides))
-    timed: dict[str, dict[str, float]] = {}
     t0, c0 = time.perf_counter(), time.process_time()
-    with _timed_phases(timed), tempfile.TemporaryDirectory() as tmp:
+    with progress.recording() as timed, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run" if bench.output else None
         if out is not None and comm.size > 1:  # one directory for all ranks
             out = Path(comm.bcast(str(out) if comm.rank == 0 else None, root=0))
@@ -358,14 +319,7 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
     rat["assembly_per_newton_over_poisson"] = assembly / poisson
     rat["linear_solve_per_newton_over_poisson"] = linear / poisson
     rat["newton_step_over_poisson_per_field"] = rat["newton_step_over_poisson"] / fields
-    checked = {
-        path: {"value": metric_value(m, path), "abs": tol.abs, "rel": tol.rel}
-        for path, tol in bench.metrics.items()
-    }
-    checked |= {
-        f"performance.{name}": {"value": rat[name], "abs": tol.abs, "rel": tol.rel}
-        for name, tol in bench.performance.items()
-    }
+    checked = _checked(bench, m, rat)
     peak = float(comm.allreduce(peak_rss_mb(), op=_mpi_max()))
     return {
         "benchmark": bench.name,
@@ -400,6 +354,19 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
         "git": git_revision(),
         "machine": machine(),
     }
+
+
+def _checked(bench: Benchmark, metrics: Mapping[str, Any], rat: Mapping[str, float]) -> dict:
+    """The values ``--check`` compares, each with its tolerance."""
+    checked = {
+        path: {"value": metric_value(metrics, path), "abs": tol.abs, "rel": tol.rel}
+        for path, tol in bench.metrics.items()
+    }
+    checked |= {
+        f"performance.{name}": {"value": rat[name], "abs": tol.abs, "rel": tol.rel}
+        for name, tol in bench.performance.items()
+    }
+    return checked
 
 
 def _jsonable(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -540,5 +507,4 @@ def main(
 
 
 def _write(path: Path, record: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    atomic.write_text(path, json.dumps(record, indent=1, default=str) + "\n")

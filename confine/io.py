@@ -18,25 +18,19 @@ import json
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from confine import staging
+from confine import atomic, document, staging
 
 FAILURE_FILE = "failure.json"
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename); NaN/inf become null."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.fchmod(fd, staging.file_mode())  # mkstemp makes it 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(_clean(data), f, indent=2, sort_keys=False, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write JSON atomically (:func:`confine.atomic.write_text`); NaN/inf become null."""
+    text = json.dumps(_clean(data), indent=2, sort_keys=False, allow_nan=False) + "\n"
+    atomic.write_text(path, text)
 
 
 def _clean(x: Any) -> Any:
@@ -51,28 +45,14 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def flatten(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, str]]:
-    """Flatten a metrics document to ``{"a.b.c": (value, unit)}`` (leaves with a value)."""
-    out: dict[str, tuple[Any, str]] = {}
-    for k, v in metrics.items():
-        path = f"{prefix}{k}"
-        if isinstance(v, Mapping) and "value" in v:
-            out[path] = (v["value"], str(v.get("unit", "")))
-        elif isinstance(v, Mapping):
-            out.update(flatten(v, path + "."))
-        elif isinstance(v, int | float | str | bool) or v is None:
-            out[path] = (v, "")
-    return out
-
-
 def write_metrics_csv(path: Path, metrics: Mapping[str, Any]) -> None:
     """One row per metric: name, value, unit."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["metric", "value", "unit"])
-        for name, (value, unit) in flatten(metrics).items():
-            w.writerow([name, value, unit])
+        for name, (value, unit) in document.flatten(metrics).items():
+            w.writerow([name, value, "" if unit is None else unit])
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from confine import document
 from confine.case import Case
 
 
@@ -35,12 +36,7 @@ class Result:
 
         Values stored as ``{"value": v, "unit": u}`` return ``v``.
         """
-        node: Any = self.metrics
-        for part in _split(dotted, node):
-            node = node[part]
-        if isinstance(node, dict) and "value" in node:
-            return node["value"]
-        return node
+        return document.value(self.metrics, dotted)
 
     def to_pyvista(self) -> Any:
         """The fields as a pyvista grid (point data per species, cell data tags)."""
@@ -50,23 +46,3 @@ class Result:
         if self.solution is None:
             raise ValueError("no in-memory solution: read the field files instead")
         return to_pyvista(output_fields(self), getattr(self.solution, "cell_tags", None))
-
-
-def _split(dotted: str, node: Any) -> list[str]:
-    """Split a dotted path, keeping species names that contain dots or match a key."""
-    parts = dotted.split(".")
-    out: list[str] = []
-    i = 0
-    while i < len(parts):
-        # greedy: the longest prefix that is a key (names like "CO3^2-" have no dots,
-        # but product names such as "NH4+" may sit beside keys like "value")
-        for j in range(len(parts), i, -1):
-            cand = ".".join(parts[i:j])
-            if isinstance(node, dict) and cand in node:
-                out.append(cand)
-                node = node[cand]
-                i = j
-                break
-        else:
-            raise KeyError(f"no metric {dotted!r} (stuck at {parts[i]!r})")
-    return out

@@ -1,4 +1,7 @@
-"""Sweep files: TOML data -> validated points (lists, ranges, grids, zips, samples).
+"""Sweep files: TOML data -> a validated SweepSpec (lists, ranges, grids, zips, samples).
+
+The result is a :class:`confine.sweep_spec.SweepSpec`; samples of parameters
+with a distribution are drawn here (:func:`draw`), reproducibly for a seed.
 
 A sweep file is data only: it is parsed with :mod:`tomllib`; quantity strings
 are read by the grammar of :mod:`confine.units`; nothing is evaluated. Every
@@ -40,18 +43,17 @@ length) and act as one axis; all sampled parameters form one more axis of
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import itertools
 import math
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from confine.case import Case, CaseError, Problem, load_case, parse_override_value
+from confine.case import CaseError, Problem, parse_override_value
+from confine.names import did_you_mean
+from confine.sweep_spec import SAMPLE_AXIS, Parameter, SweepSpec
 from confine.units import UnitError, parse_unit, read_quantity
 
 SWEEP_KEYS = ("name", "description", "case", "warm_start", "ranks_per_point", "max_points")
@@ -79,133 +81,8 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "lognormal": ("median", "sigma"),
     "loguniform": ("low", "high"),
 }
+#: Swept keys ending so are warm-start axes by default (see :func:`warm_start_by_default`).
 WARM_AXES_SUFFIXES = ("potential", "rate_constant")
-SAMPLE_AXIS = "<samples>"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One swept case key and the values it takes, in order.
-
-    Attributes:
-        key: the dotted case key, e.g. ``"electrode.potential"``.
-        values: override values as given to :meth:`Case.replace` (strings with units,
-            numbers or strings).
-        numbers: the values as numbers in ``unit`` (None where not numeric).
-        unit: the unit of the column in the results table ("" for plain numbers,
-            None for non-numeric values).
-        axis: the axis (zip group) this parameter belongs to.
-        sampled: whether the values are samples of a distribution.
-    """
-
-    key: str
-    values: tuple[Any, ...]
-    numbers: tuple[float | None, ...]
-    unit: str | None
-    axis: str
-    sampled: bool = False
-    distribution: str | None = None
-    dist_args: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def column(self) -> str:
-        """Column name in the results table, with the unit in brackets."""
-        if self.unit is None:
-            return self.key
-        return f"{self.key} [{self.unit or '1'}]"
-
-
-@dataclass(frozen=True)
-class Point:
-    """One point of a sweep: the overrides that make it, and where it sits.
-
-    Attributes:
-        index: position in the sweep (row of the results table).
-        overrides: dotted key -> value, applied on the base case.
-        coords: per axis, the index of this point's value along it.
-        case: the resolved, validated case.
-        hash: hash of the fully resolved case (names the point's directory).
-    """
-
-    index: int
-    overrides: dict[str, Any]
-    coords: dict[str, int]
-    case: Case = field(repr=False)
-    hash: str = ""
-
-    def label(self) -> str:
-        """``key=value`` pairs, for logs."""
-        return " ".join(f"{k}={v}" for k, v in self.overrides.items())
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """A parsed and validated sweep file.
-
-    Attributes:
-        name: sweep name.
-        source: the file it came from ("<dict>" otherwise).
-        case_path: the base case file.
-        fixed: overrides applied to every point.
-        parameters: the swept parameters in file order.
-        axes: axis names in product order (the last varies fastest).
-        warm_axis: the axis run in order with warm starts, or None.
-        ranks_per_point: MPI ranks per point under mpiexec.
-        sampling: n, seed and method of the sampled axis (empty if none).
-        description: one line.
-    """
-
-    name: str
-    source: str
-    case_path: Path
-    fixed: dict[str, Any]
-    parameters: tuple[Parameter, ...]
-    axes: tuple[str, ...]
-    warm_axis: str | None
-    ranks_per_point: int = 1
-    sampling: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-    def base_case(self) -> Case:
-        """The base case with the fixed overrides (validated)."""
-        return load_case(self.case_path, set=self.fixed)
-
-    def axis_length(self, axis: str) -> int:
-        """Number of values along an axis."""
-        return len(next(p for p in self.parameters if p.axis == axis).values)
-
-    def size(self) -> int:
-        """Number of points."""
-        return math.prod(self.axis_length(a) for a in self.axes) if self.axes else 1
-
-    def points(self, base: Case | None = None) -> list[Point]:
-        """Every point with its resolved case, all validated first.
-
-        Raises:
-            CaseError: problems of any point (grouped by key and rule, naming the points).
-        """
-        base = base if base is not None else self.base_case()
-        by_axis = {a: [p for p in self.parameters if p.axis == a] for a in self.axes}
-        ranges = [range(self.axis_length(a)) for a in self.axes]
-        points: list[Point] = []
-        failures: dict[tuple[str, str], list[int]] = {}
-        for i, idx in enumerate(itertools.product(*ranges)):
-            coords = dict(zip(self.axes, idx, strict=True))
-            overrides = {p.key: p.values[coords[a]] for a in self.axes for p in by_axis[a]}
-            try:
-                case = base.replace(**overrides)
-            except CaseError as err:
-                for prob in err.problems:
-                    failures.setdefault((prob.key, prob.message), []).append(i)
-                continue
-            points.append(Point(i, overrides, coords, case, case.hash()))
-        if failures:
-            problems = []
-            for (key, msg), which in failures.items():
-                shown = ", ".join(str(j) for j in which[:8]) + (" ..." if len(which) > 8 else "")
-                problems.append(Problem(self.source, key, f"{msg} (point {shown})"))
-            raise CaseError(problems)
-        return points
 
 
 # --------------------------------------------------------------------------- parsing
@@ -235,11 +112,6 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
     return _parse(raw, file, here)
 
 
-def _nearest(name: str, valid: Sequence[str]) -> str:
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""
-
-
 def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     problems: list[Problem] = []
 
@@ -248,33 +120,15 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
 
     for sec in raw:
         if sec not in ("sweep", "set", "parameters", "sampling"):
-            err(sec, f"unknown section{_nearest(sec, ['sweep', 'set', 'parameters', 'sampling'])}")
+            err(
+                sec,
+                f"unknown section{did_you_mean(sec, ['sweep', 'set', 'parameters', 'sampling'])}",
+            )
     head = raw.get("sweep", {})
     if not isinstance(head, dict):
         err("sweep", "expected a table [sweep]")
         head = {}
-    for k in head:
-        if k not in SWEEP_KEYS:
-            err(f"sweep.{k}", f"unknown key{_nearest(k, SWEEP_KEYS)}")
-    case_path: Path | None = None
-    case_raw = head.get("case")
-    if not isinstance(case_raw, str):
-        err("sweep.case", "required: the base case file (a path relative to the sweep file)")
-    else:
-        case_path = (here / case_raw) if not Path(case_raw).is_absolute() else Path(case_raw)
-        if not case_path.is_file():
-            err("sweep.case", f"no such case file: {case_path}")
-    name = head.get("name", Path(file).name.split(".")[0] if file != "<dict>" else "sweep")
-    if not isinstance(name, str) or not name:
-        err("sweep.name", "expected a non-empty string")
-    ranks = head.get("ranks_per_point", 1)
-    if isinstance(ranks, bool) or not isinstance(ranks, int) or not 1 <= ranks <= 2**31 - 1:
-        err("sweep.ranks_per_point", f"expected a positive integer, got {ranks!r}")
-        ranks = 1
-    limit = head.get("max_points", MAX_POINTS)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**63 - 1:
-        err("sweep.max_points", f"expected a positive integer, got {limit!r}")
-        limit = MAX_POINTS
+    name, case_path, ranks, limit = _parse_head(head, file, here, err)
     fixed = raw.get("set", {})
     if not isinstance(fixed, dict):
         err("set", "expected a table of dotted case key = value")
@@ -302,25 +156,7 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
         else:
             params = draw(params, sampling["n"], sampling["seed"], sampling["method"])
 
-    axes: list[str] = []
-    for p in params:
-        if p.axis not in axes:
-            axes.append(p.axis)
-    axis_lengths = []
-    for a in axes:
-        lengths = {p.key: len(p.values) for p in params if p.axis == a}
-        axis_lengths.append(max(lengths.values()))
-        if len(set(lengths.values())) > 1:
-            what = ", ".join(f"{k}: {n}" for k, n in lengths.items())
-            label = "the sampled parameters" if a == SAMPLE_AXIS else f"zip group '{a}'"
-            err("parameters", f"{label} must have equal lengths ({what})")
-    total = math.prod(axis_lengths)  # exact: counted before any point is made
-    if total > limit:
-        err(
-            "parameters",
-            f"{total} points ({' x '.join(map(str, axis_lengths))}): above the limit of "
-            f"{limit} (sweep.max_points)",
-        )
+    axes = _axes(params, limit, err)
     warm = _warm_axis(head.get("warm_start", "auto"), params, err)
     if problems:
         raise CaseError(problems)
@@ -340,6 +176,62 @@ def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
     )
 
 
+def _parse_head(
+    head: Mapping[str, Any], file: str, here: Path, err: Any
+) -> tuple[Any, Path | None, int, int]:
+    """Name, base case path, ranks per point and point limit from ``[sweep]``."""
+    for k in head:
+        if k not in SWEEP_KEYS:
+            err(f"sweep.{k}", f"unknown key{did_you_mean(k, SWEEP_KEYS)}")
+    case_path: Path | None = None
+    case_raw = head.get("case")
+    if not isinstance(case_raw, str):
+        err("sweep.case", "required: the base case file (a path relative to the sweep file)")
+    else:
+        case_path = (here / case_raw) if not Path(case_raw).is_absolute() else Path(case_raw)
+        if not case_path.is_file():
+            err("sweep.case", f"no such case file: {case_path}")
+    name = head.get("name", Path(file).name.split(".")[0] if file != "<dict>" else "sweep")
+    if not isinstance(name, str) or not name:
+        err("sweep.name", "expected a non-empty string")
+    ranks = head.get("ranks_per_point", 1)
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or not 1 <= ranks <= 2**31 - 1:
+        err("sweep.ranks_per_point", f"expected a positive integer, got {ranks!r}")
+        ranks = 1
+    limit = head.get("max_points", MAX_POINTS)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**63 - 1:
+        err("sweep.max_points", f"expected a positive integer, got {limit!r}")
+        limit = MAX_POINTS
+    return name, case_path, ranks, limit
+
+
+def _axes(params: Sequence[Parameter], limit: int, err: Any) -> list[str]:
+    """Axis names in product order; zip groups of unequal length and too many points are errors.
+
+    The number of points is counted exactly before any point is made.
+    """
+    axes: list[str] = []
+    for p in params:
+        if p.axis not in axes:
+            axes.append(p.axis)
+    axis_lengths = []
+    for a in axes:
+        lengths = {p.key: len(p.values) for p in params if p.axis == a}
+        axis_lengths.append(max(lengths.values()))
+        if len(set(lengths.values())) > 1:
+            what = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            label = "the sampled parameters" if a == SAMPLE_AXIS else f"zip group '{a}'"
+            err("parameters", f"{label} must have equal lengths ({what})")
+    total = math.prod(axis_lengths)
+    if total > limit:
+        err(
+            "parameters",
+            f"{total} points ({' x '.join(map(str, axis_lengths))}): above the limit of "
+            f"{limit} (sweep.max_points)",
+        )
+    return axes
+
+
 def _parse_sampling(raw: Any, err: Any, limit: int) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -348,7 +240,7 @@ def _parse_sampling(raw: Any, err: Any, limit: int) -> dict[str, Any]:
         return {}
     for k in raw:
         if k not in SAMPLING_KEYS:
-            err(f"sampling.{k}", f"unknown key{_nearest(k, SAMPLING_KEYS)}")
+            err(f"sampling.{k}", f"unknown key{did_you_mean(k, SAMPLING_KEYS)}")
     n, seed, method = raw.get("n"), raw.get("seed"), raw.get("method", "random")
     ok = True
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -432,7 +324,7 @@ def _parse_parameter(key: str, spec: Any, limit: int, err: Any) -> Parameter | N
         return None
     for k in spec:
         if k not in SPEC_KEYS:
-            err(f"{where}.{k}", f"unknown key{_nearest(k, SPEC_KEYS)}")
+            err(f"{where}.{k}", f"unknown key{did_you_mean(k, SPEC_KEYS)}")
     kinds = [k for k in ("values", "linspace", "logspace", "distribution") if k in spec]
     if len(kinds) != 1:
         err(where, "give exactly one of values, linspace, logspace, distribution")
@@ -447,52 +339,71 @@ def _parse_parameter(key: str, spec: Any, limit: int, err: Any) -> Parameter | N
         return None
     axis = zip_label or key
     if kind == "values":
-        vals = spec["values"]
-        if not isinstance(vals, list) or not vals:
-            err(f"{where}.values", "expected a non-empty list")
-            return None
-        if len(vals) > limit:
-            err(f"{where}.values", f"{len(vals)} values: above the limit of {limit} points")
-            return None
-        if any(isinstance(v, dict | list) for v in vals):
-            err(f"{where}.values", "expected scalar values (numbers, strings with units)")
-            return None
-        if unit:
-            if not all(_number(v) for v in vals):
-                err(f"{where}.values", "with a unit, the values must be plain numbers")
-                return None
-            nums = tuple(float(v) for v in vals)
-            return Parameter(key, tuple(_with_unit(x, unit) for x in nums), nums, unit, axis)
-        nums_or_none, col_unit = _column_of_values(vals)
-        return Parameter(key, tuple(vals), nums_or_none, col_unit, axis)
+        return _listed(key, spec["values"], unit, axis, limit, err)
     if kind in ("linspace", "logspace"):
-        r = spec[kind]
-        if (
-            not isinstance(r, list)
-            or len(r) != 3
-            or not all(_number(x) for x in r[:2])
-            or isinstance(r[2], bool)
-            or not isinstance(r[2], int)
-            or r[2] < 1
-        ):
-            err(f"{where}.{kind}", "expected [start, stop, count] with a positive integer count")
+        return _spaced(key, kind, spec[kind], unit, axis, limit, err)
+    return _distribution(key, spec, unit, zip_label, err)
+
+
+def _listed(key: str, vals: Any, unit: str, axis: str, limit: int, err: Any) -> Parameter | None:
+    """A parameter given as a list of values."""
+    where = f"parameters.{key}"
+    if not isinstance(vals, list) or not vals:
+        err(f"{where}.values", "expected a non-empty list")
+        return None
+    if len(vals) > limit:
+        err(f"{where}.values", f"{len(vals)} values: above the limit of {limit} points")
+        return None
+    if any(isinstance(v, dict | list) for v in vals):
+        err(f"{where}.values", "expected scalar values (numbers, strings with units)")
+        return None
+    if unit:
+        if not all(_number(v) for v in vals):
+            err(f"{where}.values", "with a unit, the values must be plain numbers")
             return None
-        start, stop, num = float(r[0]), float(r[1]), int(r[2])
-        if num > limit:
-            err(
-                f"{where}.{kind}",
-                f"{num} points: above the limit of {limit} (sweep.max_points)",
-            )
-            return None
-        if kind == "logspace":
-            if start <= 0 or stop <= 0:
-                err(f"{where}.logspace", "start and stop must be positive (values, not exponents)")
-                return None
-            nums = tuple(float(x) for x in np.geomspace(start, stop, num))
-        else:
-            nums = tuple(float(x) for x in np.linspace(start, stop, num))
+        nums = tuple(float(v) for v in vals)
         return Parameter(key, tuple(_with_unit(x, unit) for x in nums), nums, unit, axis)
-    # distribution
+    nums_or_none, col_unit = _column_of_values(vals)
+    return Parameter(key, tuple(vals), nums_or_none, col_unit, axis)
+
+
+def _spaced(
+    key: str, kind: str, r: Any, unit: str, axis: str, limit: int, err: Any
+) -> Parameter | None:
+    """A parameter given as ``linspace`` or ``logspace = [start, stop, count]``."""
+    where = f"parameters.{key}"
+    if (
+        not isinstance(r, list)
+        or len(r) != 3
+        or not all(_number(x) for x in r[:2])
+        or isinstance(r[2], bool)
+        or not isinstance(r[2], int)
+        or r[2] < 1
+    ):
+        err(f"{where}.{kind}", "expected [start, stop, count] with a positive integer count")
+        return None
+    start, stop, num = float(r[0]), float(r[1]), int(r[2])
+    if num > limit:
+        err(
+            f"{where}.{kind}",
+            f"{num} points: above the limit of {limit} (sweep.max_points)",
+        )
+        return None
+    if kind == "logspace":
+        if start <= 0 or stop <= 0:
+            err(f"{where}.logspace", "start and stop must be positive (values, not exponents)")
+            return None
+        nums = tuple(float(x) for x in np.geomspace(start, stop, num))
+    else:
+        nums = tuple(float(x) for x in np.linspace(start, stop, num))
+    return Parameter(key, tuple(_with_unit(x, unit) for x in nums), nums, unit, axis)
+
+
+def _distribution(
+    key: str, spec: Mapping[str, Any], unit: str, zip_label: Any, err: Any
+) -> Parameter | None:
+    """A sampled parameter: its distribution and arguments (drawn later, jointly)."""
+    where = f"parameters.{key}"
     dist = spec["distribution"]
     if dist not in DISTRIBUTIONS:
         err(f"{where}.distribution", f"'{dist}' is not one of {', '.join(DISTRIBUTIONS)}")
@@ -526,7 +437,7 @@ def draw(params: Sequence[Parameter], n: int, seed: int, method: str) -> list[Pa
     Uniform numbers in (0, 1) -- independent (``random``) or a Latin hypercube
     (``lhs``) -- are mapped through each distribution's inverse CDF.
     """
-    from scipy import stats
+    from scipy import stats  # lazy: scipy.stats is slow to import, and only samples need it
 
     sampled = [p for p in params if p.sampled]
     if not sampled:
@@ -559,12 +470,24 @@ def draw(params: Sequence[Parameter], n: int, seed: int, method: str) -> list[Pa
     return out
 
 
+def warm_start_by_default(key: str) -> bool:
+    """Whether a swept case key is the warm-start axis of ``warm_start = "auto"``.
+
+    Potentials and rate constants (``electrode.potential``,
+    ``reactions.NAME.rate_constant``, ...): values the solver holds as Constants,
+    so a chain along them reuses one compiled problem and each point starts from
+    its neighbour. This is the one place sweeps name such values (issue #21: the
+    solver's single list of what may change without recompiling is to answer it).
+    """
+    return key.split(".")[-1].endswith(WARM_AXES_SUFFIXES)
+
+
 def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:
     if raw in ("none", False):
         return None
     if raw in ("auto", None, True):
         for p in params:
-            if not p.sampled and p.key.split(".")[-1].endswith(WARM_AXES_SUFFIXES):
+            if not p.sampled and warm_start_by_default(p.key):
                 return p.axis
         return None
     if not isinstance(raw, str):
@@ -577,5 +500,5 @@ def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:
                 return None
             return p.axis
     keys = [p.key for p in params]
-    err("sweep.warm_start", f"'{raw}' is not a swept parameter{_nearest(raw, keys)}")
+    err("sweep.warm_start", f"'{raw}' is not a swept parameter{did_you_mean(raw, keys)}")
     return None

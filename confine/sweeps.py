@@ -1,23 +1,14 @@
-"""Sweeps: one run per point, resumable, parallel, cluster-safe; a merged table and plots.
+"""Sweeps: one run per point, resumable, parallel, cluster-safe (the scheduler).
 
-Layout of an output directory::
-
-    DIR/sweep.json              what was swept (name, base case, parameters, points)
-    DIR/points/<hash16>/        one directory per point, named by the hash of its
-        case.toml               fully resolved case
-        point.json              its index and overrides
-        metrics.json            written by the runner (or from Result.metrics)
-        DONE | FAILED           completion marker, written last (atomic rename)
-    DIR/results.csv             one row per point: swept values, status, metrics
-    DIR/bands.csv               sampled sweeps: spread of every metric
-    DIR/plots/*.png             default plots
-
-A point with a ``DONE`` marker is never run again; a point with ``FAILED`` is
-recorded with its error and not retried unless asked. A sweep killed at any
-moment restarts where it stopped: a point without a marker is simply run
-again. Points along the warm-start axis (a potential or a rate constant by
-default) form a chain run in order in one process, each warm-started from the
-last converged solution.
+Every point runs in its own directory (:mod:`confine.sweep_files`), its
+completion marker written last. A point with a ``DONE`` marker is never run
+again; a point with ``FAILED`` is recorded with its error and not retried
+unless asked. A sweep killed at any moment (SIGTERM, SIGINT) restarts where it
+stopped: a point without a marker is simply run again. Points along the
+warm-start axis (a potential or a rate constant by default) form a chain run
+in order in one process, each warm-started from the last converged solution.
+The table and the plots come from :mod:`confine.sweep_table` and
+:mod:`confine.sweep_plots` once the points are done.
 
 Parallelism: ``jobs`` processes (chains are the unit of work), or MPI
 sub-communicators of ``ranks_per_point`` ranks when launched under mpiexec,
@@ -27,13 +18,15 @@ and, on top of either, one slice of the chains per SLURM array task.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
-import math
+import multiprocessing as mp
 import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,19 +34,30 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from confine import progress
-from confine.sampling import SAMPLE_AXIS, Point, SweepSpec, load_sweep
+from confine import atomic, progress
+from confine.pipeline import run as pipeline_run
+from confine.sampling import load_sweep
+from confine.sweep_chains import chains, slurm_task, split_chains, task_slice
+from confine.sweep_files import (
+    DONE,
+    FAILED,
+    STATUS_DONE,
+    STATUS_FAILED,
+    STATUS_PENDING,
+    point_dir,
+    point_status,
+    read_json,
+)
+from confine.sweep_plots import default_plots
+from confine.sweep_spec import Point, SweepSpec
+from confine.sweep_table import merge
 
 log = logging.getLogger("confine")
 
 Runner = Callable[..., Any]
 """``runner(case, out=Path | None, comm=None, initial=None) -> Result``."""
-
-DONE, FAILED = "DONE", "FAILED"
-STATUS_DONE, STATUS_FAILED, STATUS_PENDING = "done", "failed", "pending"
 
 
 class SweepStopped(SystemExit):
@@ -62,101 +66,6 @@ class SweepStopped(SystemExit):
     def __init__(self, signum: int):
         super().__init__(128 + signum)
         self.signum = signum
-
-
-# --------------------------------------------------------------------------- files
-def point_dir(out: Path, point: Point) -> Path:
-    """Directory of a point: ``DIR/points/<first 16 hex digits of the case hash>``."""
-    return Path(out) / "points" / point.hash[:16]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a file so that readers see the old or the whole new content, never a part."""
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def point_status(d: Path) -> str:
-    """``done``, ``failed`` or ``pending`` from a point directory's marker."""
-    if (d / DONE).exists():
-        return STATUS_DONE
-    if (d / FAILED).exists():
-        return STATUS_FAILED
-    return STATUS_PENDING
-
-
-# --------------------------------------------------------------------------- work units
-def chains(spec: SweepSpec, points: Sequence[Point]) -> list[list[Point]]:
-    """Group points into chains run in order (warm starts along ``spec.warm_axis``).
-
-    Points whose resolved cases are identical (same hash) are run once: only the
-    first is kept. Without a warm-start axis every point is its own chain.
-    """
-    seen: set[str] = set()
-    unique = []
-    for p in points:
-        if p.hash not in seen:
-            seen.add(p.hash)
-            unique.append(p)
-    if spec.warm_axis is None:
-        return [[p] for p in unique]
-    groups: dict[tuple[tuple[str, int], ...], list[Point]] = {}
-    for p in unique:
-        rest = tuple((a, i) for a, i in p.coords.items() if a != spec.warm_axis)
-        groups.setdefault(rest, []).append(p)
-    return [sorted(g, key=lambda p: p.coords[spec.warm_axis or ""]) for g in groups.values()]
-
-
-def split_chains(all_chains: Sequence[list[Point]], n: int) -> list[list[Point]]:
-    """Split the longest chains in halves until there are ``n`` (parallelism over warm starts).
-
-    Each half warm-starts within itself; its first point starts cold. Deterministic:
-    every SLURM task computes the same split.
-    """
-    out = [list(c) for c in all_chains]
-    while len(out) < n:
-        i = max(range(len(out)), key=lambda k: len(out[k]), default=None)
-        if i is None or len(out[i]) < 2:
-            break
-        c = out[i]
-        out[i : i + 1] = [c[: (len(c) + 1) // 2], c[(len(c) + 1) // 2 :]]
-    return out
-
-
-def slurm_task(env: Mapping[str, str] | None = None) -> tuple[int, int] | None:
-    """``(index, count)`` of this SLURM array task, or None outside a job array.
-
-    The index counts from 0 whatever ``--array`` started at (SLURM_ARRAY_TASK_MIN).
-    """
-    env = os.environ if env is None else env
-    if "SLURM_ARRAY_TASK_ID" not in env or "SLURM_ARRAY_TASK_COUNT" not in env:
-        return None
-    tid = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
-    count = int(env["SLURM_ARRAY_TASK_COUNT"])
-    if not 0 <= tid < count:
-        raise ValueError(
-            f"SLURM array task {tid} outside 0..{count - 1}: use --array=0-{count - 1}"
-        )
-    return tid, count
-
-
-def task_slice(all_chains: Sequence[list[Point]], index: int, count: int) -> list[list[Point]]:
-    """The chains of task ``index`` of ``count`` (round robin: every chain exactly once)."""
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f"task {index} of {count}")
-    return list(all_chains[index::count])
 
 
 # --------------------------------------------------------------------------- one point
@@ -189,8 +98,8 @@ def run_point(
         for stale in (DONE, FAILED):
             (d / stale).unlink(missing_ok=True)
         (d / "metrics.json").unlink(missing_ok=True)
-        _write_atomic(d / "case.toml", point.case.to_toml())
-        _write_atomic(d / "point.json", json.dumps(info, indent=1, default=str))
+        atomic.write_text(d / "case.toml", point.case.to_toml())
+        atomic.write_text(d / "point.json", json.dumps(info, indent=1, default=str))
     t0 = time.perf_counter()
     marker: dict[str, Any] = {
         "hash": point.hash,
@@ -221,17 +130,17 @@ def run_point(
         return (STATUS_FAILED, None) if error else (STATUS_DONE, result)
     # the run replaces the point's directory with its own output: put the index back
     if not (d / "point.json").exists():
-        _write_atomic(d / "point.json", json.dumps(info, indent=1, default=str))
+        atomic.write_text(d / "point.json", json.dumps(info, indent=1, default=str))
     if not (d / "case.toml").exists():
-        _write_atomic(d / "case.toml", point.case.to_toml())
+        atomic.write_text(d / "case.toml", point.case.to_toml())
     if error is not None:
         marker.update(status=STATUS_FAILED, error=error)
-        _write_atomic(d / FAILED, json.dumps(marker, indent=1))
+        atomic.write_text(d / FAILED, json.dumps(marker, indent=1))
         return STATUS_FAILED, None
     if not (d / "metrics.json").exists():
-        _write_atomic(d / "metrics.json", json.dumps(result.metrics, indent=1, default=str))
+        atomic.write_text(d / "metrics.json", json.dumps(result.metrics, indent=1, default=str))
     marker["status"] = STATUS_DONE
-    _write_atomic(d / DONE, json.dumps(marker, indent=1))
+    atomic.write_text(d / DONE, json.dumps(marker, indent=1))
     return STATUS_DONE, result
 
 
@@ -275,12 +184,6 @@ def run_chain(
     return statuses
 
 
-def _default_runner() -> Runner:
-    from confine.pipeline import run
-
-    return run
-
-
 def _worker_init() -> None:
     """Pool workers leave Ctrl-C to the parent, die on SIGTERM, and die with the parent.
 
@@ -291,8 +194,6 @@ def _worker_init() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
-            import ctypes
-
             pr_set_pdeathsig = 1
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
             if os.getppid() == 1:  # the parent died before prctl
@@ -302,36 +203,38 @@ def _worker_init() -> None:
 def _worker_chain(
     chain: list[Point], out: Path, runner: Runner | None, retry_failed: bool
 ) -> list[tuple[int, str]]:
-    return run_chain(chain, out, runner or _default_runner(), retry_failed=retry_failed)
+    return run_chain(chain, out, runner or pipeline_run, retry_failed=retry_failed)
 
 
 # --------------------------------------------------------------------------- progress
 class _Progress:
-    """A live line on a terminal; one log line per finished point otherwise."""
+    """Points finished so far: a live line on a terminal, one log line per point otherwise."""
 
-    def __init__(self, name: str, points: Sequence[Point], out: Path, show: bool):
-        self.name, self.points, self.out = name, list(points), out
-        self.live = show and progress.interactive() and log.isEnabledFor(logging.INFO)
-        self.t0 = time.perf_counter()
+    def __init__(
+        self, name: str, points: Sequence[Point], out: Path, show: bool, live: bool = True
+    ):
+        self.points, self.out, self.show = list(points), out, show
         self.known = {p.index: point_status(point_dir(out, p)) for p in self.points}
-        self.start_done = sum(s != STATUS_PENDING for s in self.known.values())
-        self.show = show
+        already = sum(s != STATUS_PENDING for s in self.known.values())
+        label = f"sweep {name}"
+        self.tally = progress.Tally(label, len(self.points), already, live=show and live)
 
     def point(self, p: Point, status: str) -> None:
+        """Record that a point finished (from this process or another)."""
         if self.known.get(p.index) == status:
             return
         self.known[p.index] = status
         n = sum(s != STATUS_PENDING for s in self.known.values())
         if status == STATUS_FAILED:
-            err = _read_json(point_dir(self.out, p) / FAILED) or {}
-            if self.live:
-                sys.stderr.write("\r\033[K")  # clear the live line before the warning
+            err = read_json(point_dir(self.out, p) / FAILED) or {}
+            self.tally.clear()  # the warning stands alone, the live line follows it
             log.warning("point %d failed: %s (%s)", p.index, err.get("error", "?"), p.label())
-        elif not self.live and self.show:
+        elif not self.tally.live and self.show:
             log.info("[%d/%d] point %d done: %s", n, len(self.points), p.index, p.label())
         self.draw()
 
     def scan(self) -> None:
+        """Look at the markers of the points still pending (worker processes write them)."""
         for p in self.points:
             if self.known[p.index] == STATUS_PENDING:
                 s = point_status(point_dir(self.out, p))
@@ -340,25 +243,10 @@ class _Progress:
         self.draw()
 
     def draw(self, final: bool = False) -> None:
-        if not self.live:
-            return
+        """Redraw the live line."""
         done = sum(s == STATUS_DONE for s in self.known.values())
         failed = sum(s == STATUS_FAILED for s in self.known.values())
-        total = len(self.points)
-        elapsed = time.perf_counter() - self.t0
-        new = done + failed - self.start_done
-        left = total - done - failed
-        eta = f", ~{_hms(elapsed / new * left)} left" if new and left else ""
-        sys.stderr.write(
-            f"\r  sweep {self.name}: {done}/{total} done, {failed} failed, "
-            f"{_hms(elapsed)}{eta}   " + ("\n" if final else "")
-        )
-        sys.stderr.flush()
-
-
-def _hms(s: float) -> str:
-    s = int(s)
-    return f"{s // 3600:d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+        self.tally.draw(done, failed, final)
 
 
 @contextlib.contextmanager
@@ -367,8 +255,6 @@ def _stop_on_signals() -> Iterator[None]:
 
     def handler(signum: int, frame: Any) -> None:
         raise SweepStopped(signum)
-
-    import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -427,37 +313,12 @@ def sweep(
     task = task if task is not None else slurm_task()
     if task:
         all_chains = split_chains(all_chains, task[1])
-    mine = task_slice(all_chains, *task) if task else all_chains
     comm = comm if comm is not None else _launched_comm()
     mpi = comm is not None and comm.size > 1
-    if mpi:
-        groups = comm.size // (ranks_per_point or spec.ranks_per_point)
-        mine = split_chains(mine, groups)
-    elif jobs > 1:
-        mine = split_chains(mine, jobs)
     rank = comm.rank if mpi else 0
-    if mpi and jobs > 1 and rank == 0:
-        log.warning("under MPI, -j is ignored: the ranks split into groups of ranks_per_point")
-    # chains with nothing left to run are not handed out (no idle worker start-up)
-    keep = [any(_todo(p, out, retry_failed) for p in c) for c in mine] if rank == 0 else None
-    keep = comm.bcast(keep, root=0) if mpi else keep
-    mine = [c for c, k in zip(mine, keep or [], strict=True) if k]
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out / "sweep.json", json.dumps(_describe(spec, points), indent=1))
-    if mpi:
-        comm.Barrier()
-    my_points = [p for c in mine for p in c]
-    where = f" (array task {task[0]} of {task[1]})" if task else ""
-    if rank == 0:
-        log.info(
-            "sweep %s: %d points in %d chains%s -> %s",
-            spec.name,
-            len(points),
-            len(all_chains),
-            where,
-            out,
-        )
+    world = comm if mpi else None
+    mine = _my_chains(spec, all_chains, out, task, world, jobs, retry_failed, ranks_per_point)
+    _announce(spec, points, all_chains, out, task, world)
     try:
         with _stop_on_signals():
             if mpi:
@@ -465,14 +326,7 @@ def sweep(
                     spec, mine, out, runner, comm, retry_failed, ranks_per_point, show_progress
                 )
             else:
-                bar = _Progress(spec.name, my_points, out, show_progress)
-                if jobs <= 1:
-                    run = runner or _default_runner()
-                    for chain in mine:
-                        run_chain(chain, out, run, retry_failed=retry_failed, on_point=bar.point)
-                else:
-                    _run_pool(mine, out, runner, jobs, retry_failed, bar)
-                bar.draw(final=True)
+                _run_local(spec, mine, out, runner, jobs, retry_failed, show_progress)
     except SweepStopped:
         if rank == 0:
             merge(spec, out, points)
@@ -485,11 +339,107 @@ def sweep(
     if rank == 0:
         log.info("sweep %s: %s -> %s", spec.name, counts, out / "results.csv")
         if plots and counts.get(STATUS_DONE):
-            try:
-                default_plots(table, spec, out / "plots")
-            except ImportError as err:  # matplotlib missing: the table is what matters
-                log.warning("no plots: %s", err)
+            _plots(table, spec, out)
     return table
+
+
+def collect(
+    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec, out: str | Path, plots: bool = True
+) -> pd.DataFrame:
+    """Merge ``DIR/results.csv`` (and bands) and draw the default plots, running nothing.
+
+    For the end of a SLURM job array, or to look at a sweep still running.
+    """
+    spec = path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
+    table = merge(spec, out)
+    if plots and (table["status"] == STATUS_DONE).any():
+        _plots(table, spec, Path(out))
+    return table
+
+
+def _plots(table: pd.DataFrame, spec: SweepSpec, out: Path) -> None:
+    try:
+        default_plots(table, spec, out / "plots")
+    except ImportError as err:  # matplotlib missing: the table is what matters
+        log.warning("no plots: %s", err)
+
+
+def _my_chains(
+    spec: SweepSpec,
+    all_chains: Sequence[list[Point]],
+    out: Path,
+    task: tuple[int, int] | None,
+    comm: Any,
+    jobs: int,
+    retry_failed: bool,
+    ranks_per_point: int | None,
+) -> list[list[Point]]:
+    """The chains this process (or MPI world) runs, split for its workers or rank groups.
+
+    ``all_chains`` are already split for the job array, if any; ``comm`` is None
+    outside MPI.
+
+    Chains with nothing left to run are not handed out (no idle worker start-up).
+    """
+    mine = task_slice(all_chains, *task) if task else list(all_chains)
+    if comm is not None:
+        groups = comm.size // (ranks_per_point or spec.ranks_per_point)
+        mine = split_chains(mine, groups)
+    elif jobs > 1:
+        mine = split_chains(mine, jobs)
+    rank = comm.rank if comm is not None else 0
+    if comm is not None and jobs > 1 and rank == 0:
+        log.warning("under MPI, -j is ignored: the ranks split into groups of ranks_per_point")
+    keep = [any(_todo(p, out, retry_failed) for p in c) for c in mine] if rank == 0 else None
+    keep = comm.bcast(keep, root=0) if comm is not None else keep
+    return [c for c, k in zip(mine, keep or [], strict=True) if k]
+
+
+def _announce(
+    spec: SweepSpec,
+    points: Sequence[Point],
+    all_chains: Sequence[list[Point]],
+    out: Path,
+    task: tuple[int, int] | None,
+    comm: Any,
+) -> None:
+    """Write ``DIR/sweep.json`` (rank 0, before any rank runs) and log what will run."""
+    rank = comm.rank if comm is not None else 0
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(out / "sweep.json", json.dumps(_describe(spec, points), indent=1))
+    if comm is not None:
+        comm.Barrier()
+    where = f" (array task {task[0]} of {task[1]})" if task else ""
+    if rank == 0:
+        log.info(
+            "sweep %s: %d points in %d chains%s -> %s",
+            spec.name,
+            len(points),
+            len(all_chains),
+            where,
+            out,
+        )
+
+
+def _run_local(
+    spec: SweepSpec,
+    mine: Sequence[list[Point]],
+    out: Path,
+    runner: Runner | None,
+    jobs: int,
+    retry_failed: bool,
+    show_progress: bool,
+) -> None:
+    """Run the chains in this process (``jobs`` <= 1) or in a pool of ``jobs`` processes."""
+    bar = _Progress(spec.name, [p for c in mine for p in c], out, show_progress)
+    if jobs <= 1:
+        run = runner or pipeline_run
+        for chain in mine:
+            run_chain(chain, out, run, retry_failed=retry_failed, on_point=bar.point)
+    else:
+        _run_pool(mine, out, runner, jobs, retry_failed, bar)
+    bar.draw(final=True)
 
 
 def _run_pool(
@@ -500,8 +450,6 @@ def _run_pool(
     retry_failed: bool,
     bar: _Progress,
 ) -> None:
-    import multiprocessing as mp
-
     pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init
     )
@@ -539,7 +487,7 @@ def _launched_comm() -> Any:
     )
     if not any(int(os.environ.get(v, "1") or 1) > 1 for v in sizes):
         return None
-    from mpi4py import MPI
+    from mpi4py import MPI  # lazy: importing it initialises MPI, only under mpiexec
 
     return MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
 
@@ -562,12 +510,13 @@ def _run_mpi(
     color = comm.rank // rpp
     sub = comm.Split(color, comm.rank)
     try:
-        run = runner or _default_runner()
+        run = runner or pipeline_run
         root = sub.rank == 0
         if comm.rank == 0:
             log.info("MPI: %d groups of %d ranks", groups, rpp)
-        bar = _Progress(spec.name, [p for c in mine[color::groups] for p in c], out, root)
-        bar.live = False
+        bar = _Progress(
+            spec.name, [p for c in mine[color::groups] for p in c], out, root, live=False
+        )
         for chain in mine[color::groups]:
             run_chain(
                 chain,
@@ -598,346 +547,3 @@ def _describe(spec: SweepSpec, points: Sequence[Point]) -> dict[str, Any]:
             {"index": p.index, "hash": p.hash, "dir": f"points/{p.hash[:16]}"} for p in points
         ],
     }
-
-
-# --------------------------------------------------------------------------- merging
-def flatten_metrics(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Metric columns: ``"path [unit]"`` -> value for every ``{"value", "unit"}`` leaf.
-
-    Scalar leaves without a unit (strings, booleans, counts) keep their bare path;
-    lists are left out.
-    """
-    out: dict[str, Any] = {}
-    for k, v in metrics.items():
-        path = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            if "value" in v:
-                unit = v.get("unit")
-                val = v["value"]
-                if isinstance(val, list | dict):
-                    continue
-                out[path if unit is None else f"{path} [{unit or '1'}]"] = val
-            else:
-                out.update(flatten_metrics(v, path + "."))
-        elif isinstance(v, str | bool | int | float) or v is None:
-            out[path] = v
-    return out
-
-
-def merge(
-    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec,
-    out: str | Path,
-    points: Sequence[Point] | None = None,
-    write: bool = True,
-) -> pd.DataFrame:
-    """Merge the point directories into one table (and ``DIR/results.csv``).
-
-    Safe to call at any time, from any task (e.g. a final job after a SLURM
-    array): it only reads markers and metrics, and replaces ``results.csv``
-    atomically.
-
-    Returns:
-        One row per point, in sweep order: ``point``, the swept values (units in
-        the headers), ``sample`` for sampled sweeps, ``status``, ``error``,
-        ``wall_time_s``, ``warm_started``, ``hash``, then every metric as
-        ``path [unit]``. ``df.attrs["units"]`` maps columns to units.
-    """
-    spec = path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
-    out = Path(out)
-    points = list(points) if points is not None else spec.points()
-    by_hash: dict[str, Point] = {}
-    rows = []
-    units: dict[str, str] = {}
-    for p in points:
-        first = by_hash.setdefault(p.hash, p)
-        d = point_dir(out, first)
-        row: dict[str, Any] = {"point": p.index}
-        for par in spec.parameters:
-            i = p.coords[par.axis]
-            num = par.numbers[i] if par.numbers else None
-            row[par.column] = num if num is not None else par.values[i]
-            if par.unit is not None:
-                units[par.column] = par.unit or "1"
-        if SAMPLE_AXIS in p.coords:
-            row["sample"] = p.coords[SAMPLE_AXIS]
-        status = point_status(d)
-        marker = _read_json(d / (DONE if status == STATUS_DONE else FAILED)) or {}
-        row["status"] = status
-        row["error"] = marker.get("error", "")
-        row["wall_time_s"] = marker.get("wall_time_s", math.nan)
-        row["warm_started"] = marker.get("warm_started")
-        row["hash"] = p.hash[:16]
-        if status == STATUS_DONE:
-            metrics = _read_json(d / "metrics.json") or {}
-            flat = flatten_metrics(metrics)
-            row.update(flat)
-        rows.append(row)
-    df = pd.DataFrame(rows)
-    for col in df.columns:
-        if col.endswith("]") and " [" in col:
-            units.setdefault(col, col.rsplit(" [", 1)[1][:-1])
-    df.attrs["units"] = units
-    if write:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(out / "results.csv", df.to_csv(index=False))
-        if any(p.sampled for p in spec.parameters):
-            b = bands(df, spec)
-            _write_atomic(out / "bands.csv", b.to_csv(index=False))
-    return df
-
-
-def collect(
-    path_or_spec: str | Path | Mapping[str, Any] | SweepSpec, out: str | Path, plots: bool = True
-) -> pd.DataFrame:
-    """Merge ``DIR/results.csv`` (and bands) and draw the default plots, running nothing.
-
-    For the end of a SLURM job array, or to look at a sweep still running.
-    """
-    spec = path_or_spec if isinstance(path_or_spec, SweepSpec) else load_sweep(path_or_spec)
-    table = merge(spec, out)
-    if plots and (table["status"] == STATUS_DONE).any():
-        try:
-            default_plots(table, spec, Path(out) / "plots")
-        except ImportError as err:  # matplotlib missing: the table is what matters
-            log.warning("no plots: %s", err)
-    return table
-
-
-def bands(df: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
-    """Spread of every numeric metric over the samples of a sampled sweep.
-
-    Rows are grouped by the non-sampled swept values; for each group and metric:
-    ``n`` (finished samples), ``mean``, ``std``, ``p05``, ``p50``, ``p95``.
-    """
-    fixed_cols = [p.column for p in spec.parameters if not p.sampled]
-    skip = {"point", "sample", "status", "error", "wall_time_s", "warm_started", "hash"}
-    sampled_cols = {p.column for p in spec.parameters if p.sampled}
-    done = df[df["status"] == STATUS_DONE]
-    metric_cols = [
-        c
-        for c in df.columns
-        if c not in skip
-        and c not in fixed_cols
-        and pd.api.types.is_numeric_dtype(df[c])
-        and not pd.api.types.is_bool_dtype(df[c])
-    ]
-    rows = []
-    groups = done.groupby(fixed_cols, sort=False) if fixed_cols else [((), done)]
-    for key, g in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        for c in metric_cols:
-            vals = pd.to_numeric(g[c], errors="coerce").dropna()
-            row: dict[str, Any] = dict(zip(fixed_cols, key, strict=True))
-            row.update(
-                quantity=c,
-                kind="parameter" if c in sampled_cols else "metric",
-                n=len(vals),
-                mean=vals.mean() if len(vals) else math.nan,
-                std=vals.std(ddof=1) if len(vals) > 1 else math.nan,
-                p05=vals.quantile(0.05) if len(vals) else math.nan,
-                p50=vals.quantile(0.50) if len(vals) else math.nan,
-                p95=vals.quantile(0.95) if len(vals) else math.nan,
-            )
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- plots
-def find_column(df: pd.DataFrame, name: str) -> str:
-    """The column for a metric or parameter path, with or without its ``[unit]``."""
-    if name in df.columns:
-        return name
-    hits = [c for c in df.columns if c.split(" [", 1)[0] == name]
-    if len(hits) != 1:
-        raise KeyError(f"no column {name!r} in the table" if not hits else f"{name!r}: {hits}")
-    return hits[0]
-
-
-def plot(
-    df: pd.DataFrame,
-    metric: str | Sequence[str],
-    parameter: str,
-    path: str | Path | None = None,
-    spec: SweepSpec | None = None,
-    logy: bool = False,
-    title: str | None = None,
-    labels: Mapping[str, str] | None = None,
-) -> Any:
-    """Plot metrics against a swept parameter; a line per value of the other swept keys.
-
-    Rows of a sampled sweep are drawn as a median line and a 5-95 % band.
-
-    Args:
-        df: the merged table.
-        metric: one or several metric paths (e.g. ``"species.urea.ratio_interior_exterior"``).
-        parameter: the swept key on the x axis (e.g. ``"geometry.pore_diameter"``).
-        path: write a PNG there (and close the figure); otherwise return the figure.
-        spec: the sweep (to know which columns are swept); default: guessed.
-        logy: logarithmic y axis.
-        title: figure title.
-        labels: legend names of the metrics (default: their paths).
-    """
-    from matplotlib.figure import Figure  # no pyplot: no backend switch, no global state
-
-    metrics = [metric] if isinstance(metric, str) else list(metric)
-    xcol = find_column(df, parameter)
-    swept = [p.column for p in spec.parameters if not p.sampled] if spec else _swept_columns(df)
-    others = [c for c in swept if c != xcol and df[c].nunique() > 1]
-    banded = "sample" in df.columns and xcol in swept
-    done = df[df["status"] == STATUS_DONE]
-    combos = list(done.groupby(others, sort=False)) if others else [((), done)]
-    facets = len(metrics) > 1 and len(combos) > 1  # a panel per value of the other keys
-    if facets and len(combos) > MAX_PANELS:
-        pick = np.linspace(0, len(combos) - 1, MAX_PANELS).round().astype(int)
-        combos = [combos[i] for i in sorted(set(pick))]
-    panels = len(combos) if facets else 1
-    ncols = min(3, panels)
-    nrows = -(-panels // ncols)
-    fig = Figure(figsize=(4.2 * ncols + 1.8, 3.3 * nrows + 0.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
-    axes = axes.ravel()
-
-    def describe(key: Any) -> str:
-        key = key if isinstance(key, tuple) else (key,)
-        return ", ".join(
-            f"{c.split(' [')[0].split('.')[-1]}={v:g}" if isinstance(v, float) else f"{c}={v}"
-            for c, v in zip(others, key, strict=True)
-        )
-
-    for k, (key, g) in enumerate(combos):
-        ax = axes[k if facets else 0]
-        if facets:
-            ax.set_title(describe(key), fontsize=9)
-        for i, m in enumerate(metrics):
-            ycol = find_column(df, m)
-            name = (labels or {}).get(m, m.split(" [")[0])
-            label: str | None = name if len(metrics) > 1 else describe(key)
-            if label is not None and not facets and len(metrics) > 1 and others:
-                label += f" ({describe(key)})"
-            style = {"color": f"C{i % 10}", "linestyle": ("-", "--", ":")[i // 10 % 3]}
-            if not (facets or len(metrics) == 1):
-                style = {}
-            if k and facets:
-                label = None  # one legend entry per metric
-            if banded:  # a sampled sweep: median and 5-95 % band over the samples
-                q = g.groupby(xcol)[ycol].quantile([0.05, 0.5, 0.95]).unstack()
-                ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25, **style)
-                ax.plot(q.index, q[0.5], marker="o", ms=3, label=label or None, **style)
-            elif "sample" in df.columns:  # x is itself sampled: a scatter
-                ax.scatter(g[xcol], g[ycol], s=8, label=label or None, **style)
-            else:
-                srt = g.sort_values(xcol)
-                ax.plot(srt[xcol], srt[ycol], marker="o", ms=3, label=label or None, **style)
-    ylabel = find_column(df, metrics[0]) if len(metrics) == 1 else _common_unit(df, metrics)
-    for ax in axes[:panels]:
-        ax.set_xlabel(xcol, fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
-        if logy:
-            ax.set_yscale("log")
-    for ax in axes[panels:]:
-        ax.set_visible(False)
-    handles, names = axes[0].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, names, loc="outside right upper", fontsize=7)
-    if title:
-        fig.suptitle(title)
-    if path is None:
-        return fig
-    fig.savefig(path, dpi=120)
-    return Path(path)
-
-
-def _swept_columns(df: pd.DataFrame) -> list[str]:
-    """Columns between ``point`` and ``status`` (the swept values), without ``sample``."""
-    cols = list(df.columns)
-    end = cols.index("status") if "status" in cols else 0
-    return [c for c in cols[1:end] if c != "sample"]
-
-
-def _common_unit(df: pd.DataFrame, metrics: Sequence[str]) -> str:
-    units = {find_column(df, m).rsplit(" [", 1)[-1].rstrip("]") for m in metrics}
-    return f"[{units.pop()}]" if len(units) == 1 else ""
-
-
-MAX_PANELS = 6
-
-DEFAULT_PLOTS: tuple[tuple[str, str, str, bool], ...] = (
-    # file stem, x parameter, metric pattern (prefix.*.suffix), log y
-    ("ratio-vs-pore-diameter", "geometry.pore_diameter", "species.*.ratio_interior_exterior", True),
-    ("production-vs-pore-diameter", "geometry.pore_diameter", "products.*.production_mol_s", True),
-    ("fe-vs-potential", "electrode.potential", "products.*.faradaic_efficiency", False),
-)
-
-
-def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Path]:
-    """The plots users want first, for the parameters this sweep varies.
-
-    C_I/C_E per species and production rates versus pore size; faradaic
-    efficiency of every product, and the partial current density of the first
-    declared product, versus potential. Nothing for what was not swept.
-    """
-    out = Path(out)
-    swept = {p.key for p in spec.parameters if not p.sampled}
-    written = []
-    for stem, x, pattern, logy in DEFAULT_PLOTS:
-        if x not in swept:
-            continue
-        head, tail = pattern.split("*")
-        cols = [
-            c
-            for c in df.columns
-            if c.startswith(head)
-            and c.split(" [")[0].endswith(tail.rstrip("."))
-            and pd.api.types.is_numeric_dtype(df[c])
-        ]
-        if not cols:
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        positive = all((df[c].dropna() > 0).all() for c in cols)
-        names = {c: c.split(" [")[0][len(head) :].removesuffix(tail) for c in cols}
-        ylabel = f"{tail.strip('.')} [{cols[0].rsplit(' [', 1)[-1]}" if " [" in cols[0] else tail
-        path = out / f"{stem}.png"
-        plot(df, cols, x, path, spec=spec, logy=logy and positive, title=ylabel, labels=names)
-        written.append(path)
-    if "electrode.potential" in swept:
-        partial = partial_current_plot(df, spec, out)
-        if partial is not None:
-            written.append(partial)
-    return written
-
-
-def partial_current_plot(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> Path | None:
-    """Partial current density of the first declared product against potential.
-
-    ``products.<first>.partial_current_density_A_per_m2`` (the product's current
-    per electrode area), drawn in mA/cm^2 as measurements are reported, one line
-    per value of the other swept keys (e.g. per pore size).
-
-    Returns:
-        ``partial-current-density-vs-potential.png``, or None when the table has
-        no partial current density (no product, or no electrode loading).
-    """
-    suffix = ".partial_current_density_A_per_m2"
-    cols = [
-        c for c in df.columns if c.startswith("products.") and c.split(" [")[0].endswith(suffix)
-    ]
-    if not cols:
-        return None
-    name = cols[0].split(" [")[0].removeprefix("products.").removesuffix(suffix)
-    column = f"products.{name}.partial_current_density [mA/cm^2]"
-    j = pd.to_numeric(df[cols[0]], errors="coerce")
-    table = df.assign(**{column: j * 0.1})  # 1 A/m^2 = 0.1 mA/cm^2
-    if not table.loc[table["status"] == STATUS_DONE, column].notna().any():
-        return None
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "partial-current-density-vs-potential.png"
-    plot(
-        table,
-        column,
-        "electrode.potential",
-        path,
-        spec=spec,
-        title=f"{name} partial current density",
-    )
-    return path

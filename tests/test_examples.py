@@ -16,7 +16,8 @@ import pytest
 
 from confine.case import load_case
 from confine.sampling import load_sweep
-from confine.sweeps import chains, default_plots
+from confine.sweep_chains import chains
+from confine.sweep_plots import default_plots
 
 ROOT = Path(__file__).resolve().parent.parent
 PORE_SWEEP = ROOT / "cases" / "pore-sweep.toml"

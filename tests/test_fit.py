@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from sweep_runners import TWO_PATH, ShellRunner, shell_metrics
 
-from confine.calibrate import FitError, FitReport, conversion_factor, fit, load_fit, normalize_unit
+from confine.calibrate import FitError, fit
 from confine.case import CaseError, load_case
+from confine.fit_file import conversion_factor, load_fit, normalize_unit
+from confine.fit_report import FitReport
 
 ROOT = Path(__file__).resolve().parent.parent
 DU2025 = ROOT.parent / "shared" / "data" / "du2025-mchs7.csv"  # ../shared beside the clone

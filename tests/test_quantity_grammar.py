@@ -15,8 +15,8 @@ import pint
 import pytest
 
 from confine import units
-from confine.calibrate import load_fit
 from confine.case import _unit_for, load_case
+from confine.fit_file import load_fit
 from confine.sampling import load_sweep
 from confine.units import UnitError, format_si, parse_quantity, parse_unit, read_quantity
 

@@ -23,18 +23,10 @@ from sweep_runners import TWO_PATH, ShellRunner, calls_by_point, shell_metrics
 
 from confine.case import CaseError, load_case
 from confine.sampling import load_sweep
-from confine.sweeps import (
-    DONE,
-    FAILED,
-    chains,
-    find_column,
-    merge,
-    point_dir,
-    slurm_task,
-    split_chains,
-    sweep,
-    task_slice,
-)
+from confine.sweep_chains import chains, slurm_task, split_chains, task_slice
+from confine.sweep_files import DONE, FAILED, point_dir
+from confine.sweep_table import find_column, merge
+from confine.sweeps import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

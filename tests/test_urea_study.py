@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import confine
-from confine.calibrate import _node, conversion_factor, load_fit, normalize_unit
 from confine.case import Case
+from confine.document import get as metric_node
+from confine.fit_file import conversion_factor, load_fit, normalize_unit
 from confine.result import Result
 from confine.units import registry
 
@@ -134,7 +135,7 @@ def test_calibrated_case_reproduces_its_fit() -> None:
     by_label = {t["label"]: t for t in report["targets"]}
     for t in spec.targets:
         m = runs[t.conditions["electrode.potential"]]
-        node = _node(m, t.metric)  # {"value": v, "unit": u}
+        node = metric_node(m, t.metric)  # {"value": v, "unit": u}
         model = float(node["value"]) * conversion_factor(node["unit"], t.unit)
         reported = by_label[t.label()]
         assert model == pytest.approx(reported["model"], rel=1e-4), t.label()
