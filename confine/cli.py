@@ -9,6 +9,7 @@ exit code (:mod:`confine.cli_guard`); ``confine --debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -16,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from confine.case import Case, CaseError, load_case
+from confine._version import __version__
+from confine.case import Case, CaseError, key_reference, load_case
 from confine.cli_guard import (
     EXIT_FAIL,
     EXIT_INVALID,
@@ -26,6 +28,9 @@ from confine.cli_guard import (
     key_value,
     rank,
 )
+from confine.doctor import report
+from confine.env import comm_world
+from confine.geometry.derived import lattice_of, pore_is_filled
 
 log = logging.getLogger("confine")
 
@@ -78,8 +83,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     case = _load(args)
     if case is None:
         return EXIT_INVALID
-    from confine.validate import lattice_of, pore_is_filled
-
     summary = f"{args.case}: valid ({len(case.species)} species, {len(case.reactions)} reactions"
     lat = lattice_of(case)
     if lat is not None:
@@ -94,8 +97,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _needs(module: str, issue: str) -> Any:
     """Import an optional part of confine, or say plainly that it is not there yet."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
@@ -114,8 +115,6 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if mesh_mod is None or not hasattr(mesh_mod, "mesh_case"):
         log.error("error: meshing is not available in this version of confine")
         return EXIT_UNAVAILABLE
-    from confine.env import comm_world
-
     info = mesh_mod.mesh_case(case, Path(args.out), comm_world())
     log.info("mesh: %s cells -> %s", info.get("cells"), Path(args.out) / "mesh.json")
     return EXIT_OK
@@ -129,8 +128,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = _needs("confine.pipeline", "solver issue")
     if runner is None:
         return EXIT_UNAVAILABLE
-    from confine.env import comm_world
-
     result = runner.run(case, out=Path(args.out), comm=comm_world())
     log.info("results: %s", Path(args.out).resolve())
     return EXIT_OK if result.converged else EXIT_FAIL
@@ -138,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``confine sweep SWEEP --out DIR [-j N]`` (``--merge``: only merge the table)."""
+    # heavy: pandas and, per point, the solver stack; `confine validate` must stay light
     from confine import sweeps as sweep_mod
 
     try:
@@ -165,6 +163,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``confine fit FIT --out DIR``."""
+    # heavy: scipy.optimize and, per trial, the solver stack; `confine validate` stays light
     from confine import calibrate as fit_mod
 
     try:
@@ -203,8 +202,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """``confine doctor``: what is installed and what works."""
-    from confine.doctor import report
-
     lines, ok = report()
     print("\n".join(lines))
     return EXIT_OK if ok else EXIT_FAIL
@@ -212,8 +209,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """``confine keys``: the case-file key reference (Markdown)."""
-    from confine.case import key_reference
-
     text = key_reference()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -233,8 +228,6 @@ def _mesh_cache_option(sp: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``confine``."""
-    from confine import __version__
-
     p = _Parser(
         prog="confine",
         description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",

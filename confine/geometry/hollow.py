@@ -3,7 +3,7 @@
 Fluid regions (nm): cavity r < R_c − t, cavity layer R_c − t < r < R_c,
 radial pores of radius a through the shell R_c < r < R_o (core of radius
 a − t and a layer of thickness t lining the wall, or all layer when
-:func:`confine.validate.pore_is_filled`), bath R_o < r < R_b. Carbon is not
+:func:`confine.geometry.derived.pore_is_filled`), bath R_o < r < R_b. Carbon is not
 meshed. Construction (DESIGN.md section 4): pore cylinders intersected with
 the shell, then one fragment with the cavity and bath balls.
 
@@ -26,14 +26,14 @@ from scipy.optimize import brentq
 
 from confine.case import Case
 from confine.geometry import occ
+from confine.geometry.derived import NM, lattice_of, pore_is_filled
+from confine.geometry.info import GeometryInfo
 from confine.geometry.lattice import (
     cone_half_angle,
     pore_directions,
     pore_volume,
     pore_wall_area,
 )
-from confine.geometry.model import NM, GeometryInfo
-from confine.validate import lattice_of, pore_is_filled
 
 
 def cap_area(radius: float, a: float) -> float:

@@ -13,7 +13,9 @@ import gmsh
 import numpy as np
 
 from confine.geometry.groups import CELL_GROUPS
-from confine.geometry.model import GeometryInfo
+from confine.geometry.info import GeometryInfo
+from confine.geometry.lattice import pore_directions
+from confine.geometry.model import build_model, generate_mesh, gmsh_session
 
 #: One colour per cell group (colour-blind friendly, Okabe–Ito).
 COLOURS = {
@@ -73,9 +75,7 @@ def render_slice(
     Returns:
         The PNG path.
     """
-    import pyvista as pv
-
-    from confine.geometry.lattice import pore_directions
+    import pyvista as pv  # optional (the viz extra), and slow to import
 
     dim = info.dimension
     origin = np.zeros(3)
@@ -148,8 +148,6 @@ def render_case(
     edges: bool = True,
 ) -> GeometryInfo:
     """Build, mesh and render a case (gmsh only, no dolfinx)."""
-    from confine.geometry.model import build_model, generate_mesh, gmsh_session
-
     with gmsh_session():
         info = build_model(case)
         generate_mesh(info, case.mesh.threads)

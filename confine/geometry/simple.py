@@ -27,7 +27,8 @@ import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
-from confine.geometry.model import NM, GeometryInfo
+from confine.geometry.derived import NM
+from confine.geometry.info import GeometryInfo
 
 
 def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:

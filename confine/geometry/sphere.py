@@ -17,8 +17,9 @@ import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
+from confine.geometry.derived import NM
 from confine.geometry.hollow import ball, ball_volume, clip_to
-from confine.geometry.model import NM, GeometryInfo
+from confine.geometry.info import GeometryInfo
 
 
 def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
