@@ -226,47 +226,36 @@ def _mesh_cache_option(sp: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``confine``."""
-    p = _Parser(
-        prog="confine",
-        description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--version", action="version", version=f"confine {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _case_command(
+    sub: Any, name: str, help_: str, out: bool, sets: bool
+) -> argparse.ArgumentParser:
+    """A command on one case file (validate, mesh, run)."""
+    sp: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    sp.add_argument("case", help="case file (TOML)")
+    if sets:
+        sp.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            type=key_value,
+            default=[],
+            help="override a key before validation, e.g. "
+            '--set geometry.pore_diameter="4 nm" (repeatable)',
+        )
+    if out:
+        sp.add_argument(
+            "--out",
+            required=(name == "run"),
+            default="results/mesh",
+            metavar="DIR",
+            help="output directory",
+        )
+        _mesh_cache_option(sp)
+    return sp
 
-    def case_cmd(name: str, help_: str, out: bool, sets: bool) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("case", help="case file (TOML)")
-        if sets:
-            sp.add_argument(
-                "--set",
-                action="append",
-                metavar="KEY=VALUE",
-                type=key_value,
-                default=[],
-                help="override a key before validation, e.g. "
-                '--set geometry.pore_diameter="4 nm" (repeatable)',
-            )
-        if out:
-            sp.add_argument(
-                "--out",
-                required=(name == "run"),
-                default="results/mesh",
-                metavar="DIR",
-                help="output directory",
-            )
-            _mesh_cache_option(sp)
-        return sp
 
-    case_cmd("validate", "check a case file; exit 2 listing every problem", False, True)
-    case_cmd("mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
-    case_cmd("run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True)
+def _sweep_and_fit_commands(sub: Any) -> None:
+    """``confine sweep`` and ``confine fit``."""
     sp = sub.add_parser("sweep", help="one run per point of a sweep file, resumable")
     sp.add_argument("sweep", help="sweep file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
@@ -287,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("fit", help="fit file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
     _mesh_cache_option(sp)
+
+
+def _bench_command(sub: Any) -> None:
+    """``confine bench``."""
     sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
     sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
     mode = sp.add_mutually_exclusive_group()
@@ -314,6 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
     _mesh_cache_option(sp)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``confine``."""
+    p = _Parser(
+        prog="confine",
+        description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"confine {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _case_command(sub, "validate", "check a case file; exit 2 listing every problem", False, True)
+    _case_command(sub, "mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
+    _case_command(
+        sub, "run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True
+    )
+    _sweep_and_fit_commands(sub)
+    _bench_command(sub)
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")

@@ -76,50 +76,8 @@ def _check_geometry(case: CaseData) -> list[Finding]:
             err("model", f"'{g.model}' is not a cylinder-pore model (axisymmetric-cell, 3d)")
         if g.pore_length is None:
             err("pore_length", "required for kind 'cylinder-pore'")
-    radius = g.outer_diameter / 2
     if g.kind == "hollow-sphere":
-        if g.shell_thickness >= radius:
-            err(
-                "shell_thickness",
-                f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
-                f"the particle radius {radius / NM:g} nm",
-            )
-            return out
-        if g.pore_diameter >= g.shell_thickness:
-            err("pore_diameter", "pore diameter must be smaller than the shell thickness")
-        given = [
-            k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None
-        ]
-        if len(given) != 1:
-            err(
-                "wall_thickness",
-                "give exactly one of wall_thickness, porosity, pore_count "
-                f"to set the pore lattice (got {', '.join(given) or 'none'})",
-            )
-        elif fits_budget(case):  # else check_budget says why (the lattice would not finish)
-            lat = lattice_of(case)
-            assert lat is not None
-            if lat.min_wall < g.min_wall / NM:
-                what = (
-                    "the pore is wider than its pitch: pores overlap"
-                    if lat.min_wall <= 0
-                    else "pores too close"
-                )
-                err(
-                    given[0],
-                    f"{what} at the cavity radius (smallest wall "
-                    f"{lat.min_wall:.3g} nm with {lat.count} pores of "
-                    f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)",
-                )
-        if g.catalyst == "layer":
-            if g.catalyst_layer > g.pore_diameter / 2:
-                err(
-                    "catalyst_layer",
-                    f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
-                    f"the pore radius {g.pore_diameter / 2 / NM:g} nm",
-                )
-            if g.catalyst_layer >= radius - g.shell_thickness:
-                err("catalyst_layer", "layer is thicker than the cavity radius")
+        _check_hollow(case, err)
     if g.kind == "solid-sphere" and g.catalyst == "layer" and g.catalyst_layer >= g.bath_thickness:
         err("catalyst_layer", "layer must be thinner than the bath")
     if (
@@ -129,6 +87,52 @@ def _check_geometry(case: CaseData) -> list[Finding]:
     ):
         err("catalyst_layer", "layer is thicker than the pore radius")
     return out
+
+
+def _check_hollow(case: CaseData, err: Callable[[str, str], None]) -> None:
+    """A hollow sphere: shell, pores and layer fit, and the pore lattice leaves walls."""
+    g = case.geometry
+    radius = g.outer_diameter / 2
+    if g.shell_thickness >= radius:
+        err(
+            "shell_thickness",
+            f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
+            f"the particle radius {radius / NM:g} nm",
+        )
+        return
+    if g.pore_diameter >= g.shell_thickness:
+        err("pore_diameter", "pore diameter must be smaller than the shell thickness")
+    given = [k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None]
+    if len(given) != 1:
+        err(
+            "wall_thickness",
+            "give exactly one of wall_thickness, porosity, pore_count "
+            f"to set the pore lattice (got {', '.join(given) or 'none'})",
+        )
+    elif fits_budget(case):  # else check_budget says why (the lattice would not finish)
+        lat = lattice_of(case)
+        assert lat is not None
+        if lat.min_wall < g.min_wall / NM:
+            what = (
+                "the pore is wider than its pitch: pores overlap"
+                if lat.min_wall <= 0
+                else "pores too close"
+            )
+            err(
+                given[0],
+                f"{what} at the cavity radius (smallest wall "
+                f"{lat.min_wall:.3g} nm with {lat.count} pores of "
+                f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)",
+            )
+    if g.catalyst == "layer":
+        if g.catalyst_layer > g.pore_diameter / 2:
+            err(
+                "catalyst_layer",
+                f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
+                f"the pore radius {g.pore_diameter / 2 / NM:g} nm",
+            )
+        if g.catalyst_layer >= radius - g.shell_thickness:
+            err("catalyst_layer", "layer is thicker than the cavity radius")
 
 
 # --------------------------------------------------------------------------- species

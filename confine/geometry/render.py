@@ -53,6 +53,27 @@ def _cells_near_plane(
     return xyz, conns, names
 
 
+def _slice_plane(info: GeometryInfo) -> tuple[np.ndarray | None, np.ndarray]:
+    """The plane a 3D model is cut along (through a pore's axis) and the picture basis.
+
+    Returns:
+        The plane's normal (None in 2D: no cut) and the rows picture x,
+        picture y, view direction.
+    """
+    if info.dimension != 3:
+        return None, np.eye(3)
+    if info.model == "full-3d" and info.pore_count:
+        dirs = pore_directions(info.pore_count)
+        axis = dirs[int(np.argmax(dirs[:, 2]))]
+    else:
+        axis = np.array([0.0, 0.0, 1.0])
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
+    normal = np.cross(axis, helper)
+    normal /= np.linalg.norm(normal)
+    e1 = np.cross(normal, axis)
+    return normal, np.vstack([e1, axis, normal])
+
+
 def render_slice(
     info: GeometryInfo,
     path: Path,
@@ -79,19 +100,7 @@ def render_slice(
 
     dim = info.dimension
     origin = np.zeros(3)
-    normal = None
-    basis = np.eye(3)
-    if dim == 3:
-        if info.model == "full-3d" and info.pore_count:
-            dirs = pore_directions(info.pore_count)
-            axis = dirs[int(np.argmax(dirs[:, 2]))]
-        else:
-            axis = np.array([0.0, 0.0, 1.0])
-        helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
-        normal = np.cross(axis, helper)
-        normal /= np.linalg.norm(normal)
-        e1 = np.cross(normal, axis)
-        basis = np.vstack([e1, axis, normal])  # picture x, picture y, view direction
+    normal, basis = _slice_plane(info)
     xyz, conns, names = _cells_near_plane(dim, normal, origin)
     cell_type = pv.CellType.TRIANGLE if dim == 2 else pv.CellType.TETRA
     blocks = []
