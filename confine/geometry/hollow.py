@@ -26,7 +26,7 @@ from scipy.optimize import brentq
 
 from confine.case import Case
 from confine.geometry import occ
-from confine.geometry.derived import NM, lattice_of, pore_is_filled
+from confine.geometry.derived import NM, Sizes, lattice_of, pore_is_filled
 from confine.geometry.info import GeometryInfo
 from confine.geometry.lattice import (
     cone_half_angle,
@@ -286,7 +286,7 @@ def _rules(layer: bool, dim: int, r_bath: float) -> tuple[occ.PieceRule, occ.Fac
     return rule, rules
 
 
-def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build a hollow-sphere model at the case's fidelity level (see module doc)."""
     g = case.geometry
     lat = lattice_of(case)
@@ -381,7 +381,7 @@ def _check_fits(hexes: list[tuple[np.ndarray, np.ndarray]], a: float, r_cav: flo
 def _set_sizes(
     asm: occ.Assembly,
     facets: dict[str, list[int]],
-    sizes: occ.Sizes,
+    sizes: Sizes,
     r_in: float,
     r_out: float,
     dim: int,

@@ -27,11 +27,11 @@ import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
-from confine.geometry.derived import NM
+from confine.geometry.derived import NM, Sizes
 from confine.geometry.info import GeometryInfo
 
 
-def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build_planar(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build the planar slab (see module doc)."""
     g = case.geometry
     assert g.length is not None
@@ -132,7 +132,7 @@ def _pore_rules(dim: int, a: float, res: float, length: float) -> occ.FacetRules
 def _pore_sizes(
     asm: occ.Assembly,
     facets: dict[str, list[int]],
-    sizes: occ.Sizes,
+    sizes: Sizes,
     dim: int,
     geometry: tuple[float, float, float],
 ) -> None:
@@ -188,7 +188,7 @@ def _pore_closed_forms(
     return vol, area
 
 
-def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build_cylinder_pore(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build one cylindrical pore, optionally between reservoirs (see module doc)."""
     g = case.geometry
     assert g.pore_length is not None
