@@ -85,7 +85,7 @@ def run_one(level: str, size: str, convert: bool, layer_cells: int) -> dict[str,
         )
         record["timings_s"] = info["timings"]
     else:
-        from confine.geometry import build_model, generate_mesh, gmsh_session
+        from confine.geometry.model import build_model, generate_mesh, gmsh_session
         from confine.mesh import mesh_hash
 
         with gmsh_session():

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-
+from confine._version import __version__
 from confine.case import Case, CaseError, load_case
 
 
 def run(case: Case, out: Any = None, comm: Any = None, initial: Any = None) -> Any:
     """Solve a case; see :func:`confine.pipeline.run`."""
+    # heavy: the solver stack (dolfinx, PETSc); `import confine` stays light without it
     from confine.pipeline import run as _run
 
     return _run(case, out=out, comm=comm, initial=initial)
@@ -29,6 +29,7 @@ def run(case: Case, out: Any = None, comm: Any = None, initial: Any = None) -> A
 
 def sweep(path: Any, out: Any, jobs: int = 1, **kwargs: Any) -> Any:
     """Run a sweep file and return its table; see :func:`confine.sweeps.sweep`."""
+    # heavy: pandas and, per point, the solver stack
     from confine.sweeps import sweep as _sweep
 
     return _sweep(path, out=out, jobs=jobs, **kwargs)
@@ -36,6 +37,7 @@ def sweep(path: Any, out: Any, jobs: int = 1, **kwargs: Any) -> Any:
 
 def fit(path: Any, out: Any = None, **kwargs: Any) -> Any:
     """Calibrate case parameters; see :func:`confine.calibrate.fit`."""
+    # heavy: scipy.optimize and, per trial, the solver stack
     from confine.calibrate import fit as _fit
 
     return _fit(path, out=out, **kwargs)

@@ -8,7 +8,7 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   for ``wall_thickness``); limit ``geometry.max_pores``, default
   :data:`MAX_PORES`.
 * **cells**: the mesh's cell count from the target sizes gmsh is given
-  (:func:`confine.geometry.model.sizes_of`) integrated over the regions the
+  (:func:`confine.geometry.derived.sizes_of`) integrated over the regions the
   builders mesh, graded as gmsh grades them; limit
   ``mesh.max_cells``, default :data:`MAX_CELLS`. The estimate is good to a
   factor of about 2 (tests/test_budget.py checks it against real meshes).
@@ -16,7 +16,7 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   meshes (the solve needs more). See docs/limits.md.
 
 No meshing, dolfinx or lattice relaxation here: numpy and closed forms only
-(gmsh's library is loaded with :mod:`confine.geometry.model`, ~20 ms).
+(not even gmsh's library).
 Lengths are in nm. Every number is kept as a float (an overflow becomes
 ``inf``, and ``inf`` is over every limit).
 """
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from confine.case import Case, Problem
-from confine.geometry.model import sizes_of
-from confine.geometry.occ import Sizes
+from confine.case_data import CaseData
+from confine.findings import Finding
+from confine.geometry.derived import Sizes, sizes_of
 
 NM = 1e-9
 #: Default limit on the estimated cell count (``mesh.max_cells``): 4x the largest
@@ -64,32 +64,32 @@ class Estimate:
         return None if self.cells is None else self.cells * MESH_BYTES_PER_CELL
 
 
-def max_cells(case: Case) -> int:
+def max_cells(case: CaseData) -> int:
     """The cell limit of a case (``mesh.max_cells``, else :data:`MAX_CELLS`)."""
     return case.mesh.max_cells or MAX_CELLS
 
 
-def max_pores(case: Case) -> int:
+def max_pores(case: CaseData) -> int:
     """The pore limit of a case (``geometry.max_pores``, else :data:`MAX_PORES`)."""
     return case.geometry.max_pores or MAX_PORES
 
 
-def check_budget(case: Case) -> list[Problem]:
+def check_budget(case: CaseData) -> list[Finding]:
     """The budget problem of a case (empty when it fits): one line naming the estimate."""
     f = case.source
     m = case.mesh
     if m.threads > MAX_THREADS:
-        return [Problem(f, "mesh.threads", f"must be at most {MAX_THREADS}, got {m.threads}")]
+        return [Finding(f, "mesh.threads", f"must be at most {MAX_THREADS}, got {m.threads}")]
     if m.growth < 1 or (m.growth == 1 and m.boundary_layer):
         need = "above 1 with a boundary layer" if m.boundary_layer else "at least 1"
-        return [Problem(f, "mesh.growth", f"must be {need} (sizes grow away from the walls)")]
+        return [Finding(f, "mesh.growth", f"must be {need} (sizes grow away from the walls)")]
     est = estimate(case)
     rings = case.geometry.sector_rings
     in_sector = 3.0 * rings * (rings + 1) + 1  # a hexagon and its rings of neighbours
     if case.geometry.model == "sector-3d" and est.pores is not None and in_sector > 0.4 * est.pores:
         # the tile's solid angle must stay under a hemisphere (sector_apothem's bracket)
         return [
-            Problem(
+            Finding(
                 f,
                 "geometry.sector_rings",
                 f"{rings} rings hold {in_sector:.0f} pores: a sector holds at most 2/5 of the "
@@ -99,7 +99,7 @@ def check_budget(case: Case) -> list[Problem]:
     if est.pores is not None and not est.pores <= max_pores(case):
         key = _lattice_key(case)
         return [
-            Problem(
+            Finding(
                 f,
                 f"geometry.{key}",
                 f"estimated {_count(est.pores)} pores: above the limit of "
@@ -109,7 +109,7 @@ def check_budget(case: Case) -> list[Problem]:
         ]
     if est.cells is not None and not est.cells <= max_cells(case):
         return [
-            Problem(
+            Finding(
                 f,
                 "mesh",
                 f"estimated {_count(est.cells)} cells{_bytes(est.mesh_bytes)}: above "
@@ -120,12 +120,12 @@ def check_budget(case: Case) -> list[Problem]:
     return []
 
 
-def fits_budget(case: Case) -> bool:
+def fits_budget(case: CaseData) -> bool:
     """Whether the lattice and the mesh are affordable (what :func:`check_budget` checks)."""
     return not check_budget(case)
 
 
-def estimate(case: Case) -> Estimate:
+def estimate(case: CaseData) -> Estimate:
     """Pores and cells of a case, from its keys alone (milliseconds)."""
     with np.errstate(all="ignore"):  # overflow is inf, reported as such
         try:
@@ -141,13 +141,13 @@ def estimate(case: Case) -> Estimate:
 
 
 # --------------------------------------------------------------------------- pores
-def _lattice_key(case: Case) -> str:
+def _lattice_key(case: CaseData) -> str:
     g = case.geometry
     given = [k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None]
     return given[0] if len(given) == 1 else "outer_diameter"
 
 
-def _pores(case: Case) -> float | None:
+def _pores(case: CaseData) -> float | None:
     """Pore count of a hollow sphere, as the lattice will have it (within ~2 %)."""
     g = case.geometry
     if g.kind != "hollow-sphere":
@@ -189,7 +189,7 @@ def _pore_volume(a: float, r_in: float, r_out: float) -> float:
 
 
 # --------------------------------------------------------------------------- cells
-def _cells(case: Case, pores: float | None) -> float | None:
+def _cells(case: CaseData, pores: float | None) -> float | None:
     g = case.geometry
     s = sizes_of(case)
     if s.growth < 1:
@@ -303,7 +303,7 @@ def _pore_section(s: Sizes, a: float, t: float, filled: bool, dim: int) -> float
     return _integrate(0.0, a, weight, size, dim_section, [0.0, t], h_min)
 
 
-def _hollow(case: Case, s: Sizes, pores: float | None) -> float | None:
+def _hollow(case: CaseData, s: Sizes, pores: float | None) -> float | None:
     g = case.geometry
     if pores is None:
         return None
@@ -336,7 +336,7 @@ def _hollow(case: Case, s: Sizes, pores: float | None) -> float | None:
     return cells
 
 
-def _solid(case: Case, s: Sizes) -> float | None:
+def _solid(case: CaseData, s: Sizes) -> float | None:
     g = case.geometry
     r_out = g.outer_diameter / 2 / NM
     t = g.catalyst_layer / NM if g.catalyst == "layer" else 0.0
@@ -350,7 +350,7 @@ def _solid(case: Case, s: Sizes) -> float | None:
     return cells + _radial(s, r_out + t, r_bath, dim, angle, sources, [r_out])
 
 
-def _sphere(case: Case, s: Sizes) -> float | None:
+def _sphere(case: CaseData, s: Sizes) -> float | None:
     """A ball of electrolyte (the cavity alone), finest at its wall."""
     g = case.geometry
     radius = g.outer_diameter / 2 / NM
@@ -364,7 +364,7 @@ def _sphere(case: Case, s: Sizes) -> float | None:
     return cells + _radial(s, radius - t, radius, dim, angle, sources, [radius], cap=s.wall)
 
 
-def _planar(case: Case, s: Sizes) -> float | None:
+def _planar(case: CaseData, s: Sizes) -> float | None:
     g = case.geometry
     if g.length is None:
         return None
@@ -386,7 +386,7 @@ def _planar(case: Case, s: Sizes) -> float | None:
     return _integrate(0.0, length, weight, size, dim, [0.0, t], h_min)
 
 
-def _cylinder_pore(case: Case, s: Sizes) -> float | None:
+def _cylinder_pore(case: CaseData, s: Sizes) -> float | None:
     g = case.geometry
     if g.pore_length is None:
         return None

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 
 from confine.case import Case
+from confine.geometry.derived import lattice_of
 
 
 def particle_mass(case: Case) -> float | None:
@@ -36,8 +37,6 @@ def particle_mass(case: Case) -> float | None:
     if g.kind == "solid-sphere":
         v = 4.0 / 3.0 * math.pi * r_out**3
     elif g.kind == "hollow-sphere":
-        from confine.validate import lattice_of
-
         lat = lattice_of(case)
         r_cav = r_out - g.shell_thickness
         v = 4.0 / 3.0 * math.pi * (r_out**3 - r_cav**3)

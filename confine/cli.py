@@ -9,6 +9,7 @@ exit code (:mod:`confine.cli_guard`); ``confine --debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
@@ -16,7 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from confine.case import Case, CaseError, load_case
+from confine._version import __version__
+from confine.case import Case, CaseError, key_reference, load_case
 from confine.cli_guard import (
     EXIT_FAIL,
     EXIT_INVALID,
@@ -26,6 +28,9 @@ from confine.cli_guard import (
     key_value,
     rank,
 )
+from confine.doctor import report
+from confine.env import comm_world
+from confine.geometry.derived import lattice_of, pore_is_filled
 
 log = logging.getLogger("confine")
 
@@ -78,8 +83,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     case = _load(args)
     if case is None:
         return EXIT_INVALID
-    from confine.validate import lattice_of, pore_is_filled
-
     summary = f"{args.case}: valid ({len(case.species)} species, {len(case.reactions)} reactions"
     lat = lattice_of(case)
     if lat is not None:
@@ -94,8 +97,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _needs(module: str, issue: str) -> Any:
     """Import an optional part of confine, or say plainly that it is not there yet."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
@@ -114,8 +115,6 @@ def cmd_mesh(args: argparse.Namespace) -> int:
     if mesh_mod is None or not hasattr(mesh_mod, "mesh_case"):
         log.error("error: meshing is not available in this version of confine")
         return EXIT_UNAVAILABLE
-    from confine.env import comm_world
-
     info = mesh_mod.mesh_case(case, Path(args.out), comm_world())
     log.info("mesh: %s cells -> %s", info.get("cells"), Path(args.out) / "mesh.json")
     return EXIT_OK
@@ -129,8 +128,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = _needs("confine.pipeline", "solver issue")
     if runner is None:
         return EXIT_UNAVAILABLE
-    from confine.env import comm_world
-
     result = runner.run(case, out=Path(args.out), comm=comm_world())
     log.info("results: %s", Path(args.out).resolve())
     return EXIT_OK if result.converged else EXIT_FAIL
@@ -138,6 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``confine sweep SWEEP --out DIR [-j N]`` (``--merge``: only merge the table)."""
+    # heavy: pandas and, per point, the solver stack; `confine validate` must stay light
     from confine import sweeps as sweep_mod
 
     try:
@@ -165,6 +163,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """``confine fit FIT --out DIR``."""
+    # heavy: scipy.optimize and, per trial, the solver stack; `confine validate` stays light
     from confine import calibrate as fit_mod
 
     try:
@@ -203,8 +202,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     """``confine doctor``: what is installed and what works."""
-    from confine.doctor import report
-
     lines, ok = report()
     print("\n".join(lines))
     return EXIT_OK if ok else EXIT_FAIL
@@ -212,8 +209,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_keys(args: argparse.Namespace) -> int:
     """``confine keys``: the case-file key reference (Markdown)."""
-    from confine.case import key_reference
-
     text = key_reference()
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -231,49 +226,36 @@ def _mesh_cache_option(sp: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``confine``."""
-    from confine import __version__
+def _case_command(
+    sub: Any, name: str, help_: str, out: bool, sets: bool
+) -> argparse.ArgumentParser:
+    """A command on one case file (validate, mesh, run)."""
+    sp: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    sp.add_argument("case", help="case file (TOML)")
+    if sets:
+        sp.add_argument(
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            type=key_value,
+            default=[],
+            help="override a key before validation, e.g. "
+            '--set geometry.pore_diameter="4 nm" (repeatable)',
+        )
+    if out:
+        sp.add_argument(
+            "--out",
+            required=(name == "run"),
+            default="results/mesh",
+            metavar="DIR",
+            help="output directory",
+        )
+        _mesh_cache_option(sp)
+    return sp
 
-    p = _Parser(
-        prog="confine",
-        description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--version", action="version", version=f"confine {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
-    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def case_cmd(name: str, help_: str, out: bool, sets: bool) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("case", help="case file (TOML)")
-        if sets:
-            sp.add_argument(
-                "--set",
-                action="append",
-                metavar="KEY=VALUE",
-                type=key_value,
-                default=[],
-                help="override a key before validation, e.g. "
-                '--set geometry.pore_diameter="4 nm" (repeatable)',
-            )
-        if out:
-            sp.add_argument(
-                "--out",
-                required=(name == "run"),
-                default="results/mesh",
-                metavar="DIR",
-                help="output directory",
-            )
-            _mesh_cache_option(sp)
-        return sp
-
-    case_cmd("validate", "check a case file; exit 2 listing every problem", False, True)
-    case_cmd("mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
-    case_cmd("run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True)
+def _sweep_and_fit_commands(sub: Any) -> None:
+    """``confine sweep`` and ``confine fit``."""
     sp = sub.add_parser("sweep", help="one run per point of a sweep file, resumable")
     sp.add_argument("sweep", help="sweep file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
@@ -294,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("fit", help="fit file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR")
     _mesh_cache_option(sp)
+
+
+def _bench_command(sub: Any) -> None:
+    """``confine bench``."""
     sp = sub.add_parser("bench", help="performance and regression suite (benchmarks/)")
     sp.add_argument("--full", action="store_true", help="the whole suite, not the quick subset")
     mode = sp.add_mutually_exclusive_group()
@@ -321,6 +307,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--name", metavar="NAME", help="record name for --case (default: its stem)")
     _mesh_cache_option(sp)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``confine``."""
+    p = _Parser(
+        prog="confine",
+        description="Transport and reaction in nanoconfined electrocatalysts (FEniCSx).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"confine {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _case_command(sub, "validate", "check a case file; exit 2 listing every problem", False, True)
+    _case_command(sub, "mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
+    _case_command(
+        sub, "run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True
+    )
+    _sweep_and_fit_commands(sub)
+    _bench_command(sub)
     sub.add_parser("doctor", help="report dolfinx, PETSc, MPI, gmsh, pyvista and what works")
     sp = sub.add_parser("keys", help="print the case-file key reference (Markdown)")
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")

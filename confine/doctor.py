@@ -1,9 +1,16 @@
-"""``confine doctor``: what is installed, and whether each part works here."""
+"""``confine doctor``: what is installed, and whether each part works here.
+
+The optional and heavy libraries (dolfinx, PETSc, gmsh, pyvista) are imported
+inside each check: a library that fails to import is a finding to report, not
+a crash.
+"""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 from confine.env import import_dolfinx, versions
 
@@ -11,8 +18,7 @@ from confine.env import import_dolfinx, versions
 def _check_dolfinx() -> tuple[str, bool]:
     try:
         import_dolfinx()
-        import numpy as np
-        from dolfinx import fem, mesh
+        from dolfinx import fem, mesh  # checked here: a failure is reported
         from mpi4py import MPI
 
         msh = mesh.create_unit_square(MPI.COMM_WORLD, 4, 4)
@@ -24,7 +30,7 @@ def _check_dolfinx() -> tuple[str, bool]:
 
 
 def _dx(msh: object) -> object:
-    import ufl
+    import ufl  # with dolfinx, only once it imported
 
     return ufl.dx(domain=msh)
 
@@ -32,7 +38,7 @@ def _dx(msh: object) -> object:
 def _check_solvers() -> tuple[str, bool]:
     try:
         import_dolfinx()
-        from petsc4py import PETSc
+        from petsc4py import PETSc  # checked here: a failure is reported
 
         have = [
             name
@@ -46,7 +52,7 @@ def _check_solvers() -> tuple[str, bool]:
 
 def _check_gmsh() -> tuple[str, bool]:
     try:
-        import gmsh
+        import gmsh  # checked here: a failure is reported
 
         gmsh.initialize(interruptible=False)
         gmsh.option.setNumber("General.Terminal", 0)
@@ -62,8 +68,7 @@ def _check_gmsh() -> tuple[str, bool]:
 
 def _check_pyvista() -> tuple[str, bool]:
     try:
-        import numpy as np
-        import pyvista as pv
+        import pyvista as pv  # optional (the viz extra): its absence is reported
 
         pv.OFF_SCREEN = True
         with tempfile.TemporaryDirectory() as tmp:

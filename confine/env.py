@@ -8,6 +8,7 @@ have no such module and need nothing.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import platform
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from confine import __version__
+from confine._version import __version__
 
 
 @cache
@@ -43,7 +44,7 @@ def import_dolfinx() -> ModuleType:
 def comm_world() -> Any:
     """MPI.COMM_WORLD, with dolfinx imported first (the wheel must order MPI before mpi4py)."""
     import_dolfinx()
-    from mpi4py import MPI
+    from mpi4py import MPI  # heavy and optional: only after dolfinx, only when asked
 
     return MPI.COMM_WORLD
 
@@ -56,10 +57,8 @@ def release_unreachable(comm: Any) -> None:
     ``garbage_cleanup``: a process that builds hundreds of meshes (a sweep, a
     fit, a test session) would otherwise hold their communicators. Collective.
     """
-    import gc
-
     import_dolfinx()
-    from petsc4py import PETSc
+    from petsc4py import PETSc  # heavy and optional: only after dolfinx, only when asked
 
     gc.collect()
     PETSc.garbage_cleanup(comm)
@@ -79,7 +78,7 @@ def versions() -> dict[str, str | None]:
     try:
         import_dolfinx()
         out["dolfinx"] = _version("dolfinx")
-        from petsc4py import PETSc
+        from petsc4py import PETSc  # heavy and optional: only after dolfinx
 
         out["petsc"] = ".".join(str(v) for v in PETSc.Sys.getVersion())
     except ImportError:

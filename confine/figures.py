@@ -54,7 +54,7 @@ def render_field(
     Returns:
         The pixel standard deviation of the image (0 means blank).
     """
-    import pyvista as pv
+    import pyvista as pv  # optional (the viz extra), and slow to import
 
     pv.OFF_SCREEN = True
     cut = section(grid, axisymmetric, axis)
@@ -170,7 +170,7 @@ def render_profiles(
     Returns:
         The sampled profiles, ``{"r": radii, name: values, ...}``.
     """
-    import matplotlib
+    import matplotlib  # slow to import (~0.3 s): only when a figure is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

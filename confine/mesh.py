@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -36,8 +37,25 @@ from typing import Any
 
 import numpy as np
 
-from confine import __version__, staging
+from confine import staging
+from confine._version import __version__
 from confine.case import Case
+from confine.env import import_dolfinx
+from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+
+import_dolfinx()  # MPI and PETSc in dolfinx's order: before mpi4py, and before gmsh
+import dolfinx  # noqa: E402
+import gmsh  # noqa: E402
+from dolfinx.io import XDMFFile  # noqa: E402
+from dolfinx.io import gmsh as gmshio  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+from confine.geometry.model import (  # noqa: E402
+    build_model,
+    generate_mesh,
+    gmsh_session,
+    simplex_measures,
+)
 
 #: Bump when the stored layout or the builders change what a case meshes to.
 MESH_FORMAT = 2  # 2: mesh.refine halves the grading slope too (every cell size halves)
@@ -108,16 +126,6 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     Returns:
         The info written (GeometryInfo fields, mesh statistics, timings).
     """
-    import gmsh
-    from mpi4py import MPI
-
-    from confine.env import import_dolfinx
-    from confine.geometry.model import build_model, generate_mesh, gmsh_session
-
-    import_dolfinx()
-    from dolfinx.io import XDMFFile
-    from dolfinx.io import gmsh as gmshio
-
     directory.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     peak0 = _peak_rss_mb()
@@ -155,8 +163,6 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
 
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process (MiB)."""
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -178,8 +184,6 @@ def ensure_cached(
     Raises:
         RuntimeError: on every rank when building failed on rank 0.
     """
-    from confine.env import import_dolfinx
-
     import_dolfinx()  # collective (PETSc initialisation): on every rank, before branching
     root = cache_root(cache_dir)
     final = root / mesh_hash(case)
@@ -226,11 +230,6 @@ def _build_once(case: Case, final: Path, verbose: bool) -> bool:
 
 def read_mesh(directory: Path, comm: Any) -> MeshData:
     """Read a cached mesh folder on every rank of ``comm`` (collective)."""
-    from confine.env import import_dolfinx
-
-    dolfinx = import_dolfinx()
-    from dolfinx.io import XDMFFile
-
     info = json.loads((directory / INFO_FILE).read_text())
     with XDMFFile(comm, str(directory / MESH_FILE), "r") as xdmf:
         mesh = xdmf.read_mesh(name="mesh", ghost_mode=dolfinx.mesh.GhostMode.shared_facet)
@@ -279,11 +278,6 @@ def measure(data: MeshData, comm: Any) -> dict[str, dict[str, float]]:
     Straight-sided cells are integrated exactly: revolved volumes and areas by
     Pappus's theorem (2π × centroid radius × area or length).
     """
-    from confine.env import import_dolfinx
-    from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
-    from confine.geometry.model import simplex_measures
-
-    dolfinx = import_dolfinx()
     mesh = data.mesh
     tdim = mesh.topology.dim
     x = mesh.geometry.x
@@ -329,11 +323,6 @@ def mesh_case(
         forms, pore count, smallest wall at the cavity radius, minimum cell
         quality, the hash and timings.
     """
-    from confine.env import import_dolfinx
-
-    import_dolfinx()
-    from dolfinx.io import XDMFFile
-
     t0 = time.perf_counter()
     data = load_mesh(case, comm, cache_dir, verbose)
     t_load = time.perf_counter() - t0

@@ -11,13 +11,23 @@ import time
 from pathlib import Path
 from typing import Any
 
+from confine import io
 from confine.case import Case
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
+from confine.figures import render_fields, render_profiles
 from confine.io import FAILURE_FILE, write_failure
 from confine.progress import step
 from confine.readable import readable_case
-from confine.result import Result
+from confine.result import Result, output_fields
+
+import_dolfinx()  # MPI in dolfinx's order, before mpi4py
+from mpi4py import MPI  # noqa: E402
+
+from confine.mesh import load_mesh, mesh_hash  # noqa: E402
+from confine.metrics import compute_metrics  # noqa: E402
+from confine.quality import QualityError, assess, field_bounds  # noqa: E402
+from confine.solve import solve  # noqa: E402
 
 log = logging.getLogger("confine")
 
@@ -43,15 +53,6 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
             (mass balance, bounds, finite values, FE sum); ``out`` then holds
             only failure.json, saying what failed and by how much.
     """
-    import_dolfinx()
-    from mpi4py import MPI
-
-    from confine import io
-    from confine.mesh import load_mesh
-    from confine.metrics import compute_metrics
-    from confine.quality import QualityError, assess, field_bounds
-    from confine.solve import solve
-
     comm = MPI.COMM_WORLD if comm is None else comm
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
@@ -101,8 +102,6 @@ def _record_failure(out: Path, err: Exception, case: Case, comm: Any) -> None:
 
 def _same_mesh(warm: Any, case: Case) -> Any:
     """The warm start's mesh when this case has the same one (same forms: no recompilation)."""
-    from confine.mesh import mesh_hash
-
     meshdata = getattr(warm, "meshdata", None)
     if meshdata is None or "directory" not in meshdata.info:
         return None
@@ -140,8 +139,6 @@ def _document(
 
 def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
     """metrics.json, metrics.csv, case.toml (rank 0); fields (all ranks); figures."""
-    from confine import io
-
     if comm.rank == 0:
         io.write_json(tmp / "metrics.json", result.metrics)
         io.write_metrics_csv(tmp / "metrics.csv", result.metrics)
@@ -163,19 +160,9 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
             _figures(tmp, grid, result.case, meshdata)
 
 
-def output_fields(result: Result) -> dict[str, Any]:
-    """The solution's fields in output units: species in mol/L, φ in V, coverages in 1."""
-    solution_species = {s.name for s in result.case.species if s.phase == "solution"}
-    fields = dict(result.solution.fields())
-    for name, fn in fields.items():
-        if name in solution_species:
-            fn.x.array[:] *= 1e-3  # mol/m³ -> mol/L (fields() returns fresh copies)
-    return fields
-
-
 def _have_pyvista() -> bool:
     try:
-        import pyvista  # noqa: F401
+        import pyvista  # noqa: F401  (optional: the viz extra; only probed here)
     except ImportError:
         log.warning("pyvista is not installed: no figures or revolved view")
         return False
@@ -187,8 +174,6 @@ def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any) -> None:
     if meshdata.mesh.topology.dim < 2:  # a 1D run has no section to map
         log.info("1D mesh: no maps (the fields files hold the profiles)")
         return
-    from confine.figures import render_fields, render_profiles
-
     names = [n for n in grid.point_data if n != "subdomain"]
     adsorbed = {s.name for s in case.species if s.phase == "adsorbed"}
     units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}

@@ -1,4 +1,4 @@
-"""What a run returns: the case, its metrics, and the solution fields."""
+"""What a run returns: the case, its metrics, and the solution fields in output units."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from confine import document
 from confine.case import Case
+from confine.io import to_pyvista
 
 
 @dataclass
@@ -40,9 +41,17 @@ class Result:
 
     def to_pyvista(self) -> Any:
         """The fields as a pyvista grid (point data per species, cell data tags)."""
-        from confine.io import to_pyvista
-        from confine.pipeline import output_fields
-
         if self.solution is None:
             raise ValueError("no in-memory solution: read the field files instead")
         return to_pyvista(output_fields(self), getattr(self.solution, "cell_tags", None))
+
+
+def output_fields(result: Result) -> dict[str, Any]:
+    """The solution's fields in output units: species in mol/L, φ in V, coverages in 1."""
+    solution_species = {s.name for s in result.case.species if s.phase == "solution"}
+    fields = dict(result.solution.fields())
+    for name, fn in fields.items():
+        if name in solution_species:
+            fn.x.array[:] *= 1e-3  # mol/m³ -> mol/L (fields() returns fresh copies)
+    return fields
+

@@ -31,13 +31,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from confine.case import SOLVENT, Case, Problem, Reaction, backward_orders, forward_orders
+from confine.case_data import CaseData
+from confine.entries import SOLVENT, Reaction, backward_orders, forward_orders
+from confine.findings import Finding
 
 #: Relative size below which a singular value or a coefficient counts as zero.
 _TOL = 1e-9
 
 
-def check_steady_state(case: Case) -> list[Problem]:
+def check_steady_state(case: CaseData) -> list[Finding]:
     """The two rules above for a steady run whose faces do not hold every species."""
     g = case.geometry
     if case.solver.transient or g.bath_boundary in ("bulk", "far-field"):
@@ -67,7 +69,7 @@ def check_steady_state(case: Case) -> list[Problem]:
     conserved = _conserved(np.array(free + irreversible).reshape(-1, len(names)).T)
     if conserved is not None:
         return [
-            Problem(
+            Finding(
                 case.source,
                 "geometry.bath_boundary",
                 f"a steady state does not fix the amount of {_combination(conserved, names)}: "
@@ -84,7 +86,7 @@ def check_steady_state(case: Case) -> list[Problem]:
         return []
     makers = [n for n, c in cols.items() if y @ c > _TOL]
     return [
-        Problem(
+        Finding(
             case.source,
             "geometry.bath_boundary",
             f"no steady state: the amount of {_combination(y, names)} only grows: "
@@ -96,7 +98,7 @@ def check_steady_state(case: Case) -> list[Problem]:
     ]
 
 
-def _persistent(case: Case, stocked: set[str]) -> set[str]:
+def _persistent(case: CaseData, stocked: set[str]) -> set[str]:
     """Irreversible steps whose rate cannot vanish at a steady state.
 
     A species is surely present (not zero everywhere) when a face brings it from

@@ -1,37 +1,33 @@
 """Cross-key rules of a case, checked before any meshing.
 
 Each rule returns problems naming the file, the key and the rule broken. Single
-values (units, signs, choices) are checked while reading (:mod:`confine.case`);
+values (units, signs, choices) are checked while reading (:mod:`confine.case_reader`);
 what needs several keys at once is here: geometry consistency and the pore
 lattice at the cavity radius, the species and reaction network (names, charge
 and element balance, electrons, declared orders), and whether a steady state
-can exist.
+can exist. The rules read the case as read (:class:`~confine.case_data.CaseData`);
+:func:`confine.case.case_from_dict` applies them.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections import Counter
 from collections.abc import Callable
 
 from confine.budget import check_budget, fits_budget
-from confine.case import PARTICLE_MODELS, SOLVENT, Case, Problem, Reaction
-from confine.geometry.lattice import (
-    Lattice,
-    count_from_porosity,
-    count_from_wall,
-    lattice_from_count,
-)
+from confine.case_data import CaseData
+from confine.chemistry import charge_balance, element_imbalance, elements
+from confine.entries import SOLVENT, Reaction
+from confine.findings import Finding, nearest
+from confine.geometry.derived import NM, lattice_of
+from confine.sections import PARTICLE_MODELS
 from confine.steady_state import check_steady_state
 from confine.validate_bath import check_bath
 
-NM = 1e-9
 
-
-def check_case(case: Case) -> list[Problem]:
+def check_case(case: CaseData) -> list[Finding]:
     """All cross-key problems of a case (empty when it is valid)."""
-    rules: list[Callable[[Case], list[Problem]]] = [
+    rules: list[Callable[[CaseData], list[Finding]]] = [
         check_budget,  # pores, cells and memory, estimated before anything heavy
         _check_geometry,
         _check_species,
@@ -44,50 +40,19 @@ def check_case(case: Case) -> list[Problem]:
         _check_catalyst,
         check_bath,
     ]
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     for rule in rules:
         problems += rule(case)
     return problems
 
 
 # --------------------------------------------------------------------------- geometry
-def lattice_of(case: Case) -> Lattice | None:
-    """The pore lattice a hollow-sphere case asks for (lengths in nm), or None.
-
-    Raises:
-        ValueError: no lattice key or more than one.
-    """
-    g = case.geometry
-    if g.kind != "hollow-sphere":
-        return None
-    given = [k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None]
-    if len(given) != 1:
-        raise ValueError(given)
-    r_out = g.outer_diameter / 2 / NM
-    r_cav = r_out - g.shell_thickness / NM
-    d = g.pore_diameter / NM
-    if g.wall_thickness is not None:
-        n = count_from_wall(g.wall_thickness / NM, r_cav, d)
-    elif g.porosity is not None:
-        n = count_from_porosity(g.porosity, r_cav, r_out, d)
-    else:
-        n = int(g.pore_count or 1)
-    return lattice_from_count(n, r_cav, r_out, d)
-
-
-def pore_is_filled(case: Case) -> bool:
-    """The explicit rule: a pore whose core (radius − layer) is under
-    ``geometry.layer_fill_core`` is all catalytic layer (no sub-nm slivers)."""
-    g = case.geometry
-    return g.catalyst == "layer" and g.pore_diameter / 2 - g.catalyst_layer < g.layer_fill_core
-
-
-def _check_geometry(case: Case) -> list[Problem]:
+def _check_geometry(case: CaseData) -> list[Finding]:
     g, f = case.geometry, case.source
-    out: list[Problem] = []
+    out: list[Finding] = []
 
     def err(key: str, msg: str) -> None:
-        out.append(Problem(f, f"geometry.{key}", msg))
+        out.append(Finding(f, f"geometry.{key}", msg))
 
     particle = g.kind in ("hollow-sphere", "solid-sphere")
     if particle and g.model not in PARTICLE_MODELS:
@@ -111,50 +76,8 @@ def _check_geometry(case: Case) -> list[Problem]:
             err("model", f"'{g.model}' is not a cylinder-pore model (axisymmetric-cell, 3d)")
         if g.pore_length is None:
             err("pore_length", "required for kind 'cylinder-pore'")
-    radius = g.outer_diameter / 2
     if g.kind == "hollow-sphere":
-        if g.shell_thickness >= radius:
-            err(
-                "shell_thickness",
-                f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
-                f"the particle radius {radius / NM:g} nm",
-            )
-            return out
-        if g.pore_diameter >= g.shell_thickness:
-            err("pore_diameter", "pore diameter must be smaller than the shell thickness")
-        given = [
-            k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None
-        ]
-        if len(given) != 1:
-            err(
-                "wall_thickness",
-                "give exactly one of wall_thickness, porosity, pore_count "
-                f"to set the pore lattice (got {', '.join(given) or 'none'})",
-            )
-        elif fits_budget(case):  # else check_budget says why (the lattice would not finish)
-            lat = lattice_of(case)
-            assert lat is not None
-            if lat.min_wall < g.min_wall / NM:
-                what = (
-                    "the pore is wider than its pitch: pores overlap"
-                    if lat.min_wall <= 0
-                    else "pores too close"
-                )
-                err(
-                    given[0],
-                    f"{what} at the cavity radius (smallest wall "
-                    f"{lat.min_wall:.3g} nm with {lat.count} pores of "
-                    f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)",
-                )
-        if g.catalyst == "layer":
-            if g.catalyst_layer > g.pore_diameter / 2:
-                err(
-                    "catalyst_layer",
-                    f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
-                    f"the pore radius {g.pore_diameter / 2 / NM:g} nm",
-                )
-            if g.catalyst_layer >= radius - g.shell_thickness:
-                err("catalyst_layer", "layer is thicker than the cavity radius")
+        _check_hollow(case, err)
     if g.kind == "solid-sphere" and g.catalyst == "layer" and g.catalyst_layer >= g.bath_thickness:
         err("catalyst_layer", "layer must be thinner than the bath")
     if (
@@ -166,31 +89,61 @@ def _check_geometry(case: Case) -> list[Problem]:
     return out
 
 
+def _check_hollow(case: CaseData, err: Callable[[str, str], None]) -> None:
+    """A hollow sphere: shell, pores and layer fit, and the pore lattice leaves walls."""
+    g = case.geometry
+    radius = g.outer_diameter / 2
+    if g.shell_thickness >= radius:
+        err(
+            "shell_thickness",
+            f"shell of {g.shell_thickness / NM:g} nm is not thinner than "
+            f"the particle radius {radius / NM:g} nm",
+        )
+        return
+    if g.pore_diameter >= g.shell_thickness:
+        err("pore_diameter", "pore diameter must be smaller than the shell thickness")
+    given = [k for k in ("wall_thickness", "porosity", "pore_count") if getattr(g, k) is not None]
+    if len(given) != 1:
+        err(
+            "wall_thickness",
+            "give exactly one of wall_thickness, porosity, pore_count "
+            f"to set the pore lattice (got {', '.join(given) or 'none'})",
+        )
+    elif fits_budget(case):  # else check_budget says why (the lattice would not finish)
+        lat = lattice_of(case)
+        assert lat is not None
+        if lat.min_wall < g.min_wall / NM:
+            what = (
+                "the pore is wider than its pitch: pores overlap"
+                if lat.min_wall <= 0
+                else "pores too close"
+            )
+            err(
+                given[0],
+                f"{what} at the cavity radius (smallest wall "
+                f"{lat.min_wall:.3g} nm with {lat.count} pores of "
+                f"{g.pore_diameter / NM:g} nm; geometry.min_wall = {g.min_wall / NM:g} nm)",
+            )
+    if g.catalyst == "layer":
+        if g.catalyst_layer > g.pore_diameter / 2:
+            err(
+                "catalyst_layer",
+                f"layer of {g.catalyst_layer / NM:g} nm is thicker than "
+                f"the pore radius {g.pore_diameter / 2 / NM:g} nm",
+            )
+        if g.catalyst_layer >= radius - g.shell_thickness:
+            err("catalyst_layer", "layer is thicker than the cavity radius")
+
+
 # --------------------------------------------------------------------------- species
-_ELEMENT = re.compile(r"([A-Z][a-z]?)(\d*)")
-_CHARGE_SUFFIX = re.compile(r"(\^\d*[+-]|[+-]+|\(aq\)|\(g\))$")
-
-
-def elements(formula: str) -> Counter[str] | None:
-    """Element counts of a plain formula like 'NO3', 'CH4N2O' (None if not one)."""
-    body = formula.lstrip("*")
-    body = _CHARGE_SUFFIX.sub("", body)
-    if not body or _ELEMENT.sub("", body):
-        return None
-    counts: Counter[str] = Counter()
-    for el, n in _ELEMENT.findall(body):
-        counts[el] += int(n) if n else 1
-    return counts
-
-
-def _check_species(case: Case) -> list[Problem]:
+def _check_species(case: CaseData) -> list[Finding]:
     f, out = case.source, []
     names = [s.name for s in case.species]
     for name, n in Counter(names).items():
         if n > 1:
-            out.append(Problem(f, f"species.{name}", f"duplicate species name ({n} entries)"))
+            out.append(Finding(f, f"species.{name}", f"duplicate species name ({n} entries)"))
     if not case.species:
-        out.append(Problem(f, "species", "at least one species is needed"))
+        out.append(Finding(f, "species", "at least one species is needed"))
     needs_radius = case.electrolyte.hindrance != "none" and case.geometry.kind in (
         "hollow-sphere",
         "cylinder-pore",
@@ -198,10 +151,10 @@ def _check_species(case: Case) -> list[Problem]:
     for s in case.species:
         k = f"species.{s.name}"
         if s.name == SOLVENT:
-            out.append(Problem(f, f"{k}.name", "H2O is the solvent: it is not a species"))
+            out.append(Finding(f, f"{k}.name", "H2O is the solvent: it is not a species"))
         if s.formula is None and elements(s.name) is None:
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.formula",
                     f"'{s.name}' is not a formula: give formula "
@@ -209,13 +162,13 @@ def _check_species(case: Case) -> list[Problem]:
                 )
             )
         if s.formula is not None and elements(s.formula) is None:
-            out.append(Problem(f, f"{k}.formula", f"'{s.formula}' is not a plain formula"))
+            out.append(Finding(f, f"{k}.formula", f"'{s.formula}' is not a plain formula"))
         if s.phase == "solution":
             if s.diffusivity is None:
-                out.append(Problem(f, f"{k}.diffusivity", "required for a solution species"))
+                out.append(Finding(f, f"{k}.diffusivity", "required for a solution species"))
             if needs_radius and s.radius is None:
                 out.append(
-                    Problem(
+                    Finding(
                         f,
                         f"{k}.radius",
                         "required for hindered diffusion "
@@ -225,7 +178,7 @@ def _check_species(case: Case) -> list[Problem]:
         else:
             if s.charge != 0:
                 out.append(
-                    Problem(
+                    Finding(
                         f,
                         f"{k}.charge",
                         "an adsorbed species carries no charge (its charge went to the electrode)",
@@ -233,7 +186,7 @@ def _check_species(case: Case) -> list[Problem]:
                 )
             if s.bulk != 0:
                 out.append(
-                    Problem(
+                    Finding(
                         f,
                         f"{k}.bulk",
                         "an adsorbed species has no bulk "
@@ -242,7 +195,7 @@ def _check_species(case: Case) -> list[Problem]:
                 )
         if s.radius is not None and (s.radius_kind is None or not s.radius_source):
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.radius_kind",
                     "a radius must say which it is "
@@ -253,64 +206,37 @@ def _check_species(case: Case) -> list[Problem]:
 
 
 # --------------------------------------------------------------------------- reactions
-def _charge(case: Case, name: str) -> int:
-    if name == SOLVENT:
-        return 0
-    return case.species_named(name).charge
-
-
-def _elements_of(case: Case, name: str) -> Counter[str]:
-    if name == SOLVENT:
-        return Counter({"H": 2, "O": 1})
-    s = case.species_named(name)
-    return elements(s.formula or s.name) or Counter()
-
-
-def _side_sum(
-    case: Case, side: dict[str, float], fn: Callable[[Case, str], object]
-) -> dict[str, float]:
-    """Σ ν × (charge or element counts) over one side of a reaction."""
-    total: dict[str, float] = {}
-    for name, nu in side.items():
-        val = fn(case, name)
-        counts = val if isinstance(val, Counter) else {"charge": float(val)}  # type: ignore[arg-type]
-        for el, n in counts.items():
-            total[el] = total.get(el, 0.0) + nu * n
-    return total
-
-
-def _check_reactions(case: Case) -> list[Problem]:
+def _check_reactions(case: CaseData) -> list[Finding]:
     f, out = case.source, []
     known = {s.name for s in case.species}
     phases = {s.name: s.phase for s in case.species}
     for name, n in Counter(r.name for r in case.reactions).items():
         if n > 1:
-            out.append(Problem(f, f"reactions.{name}", f"duplicate reaction name ({n} entries)"))
+            out.append(Finding(f, f"reactions.{name}", f"duplicate reaction name ({n} entries)"))
     for r in case.reactions:
         k = f"reactions.{r.name}"
         bad_species = False
         for part in ("reactants", "products", "orders", "backward_orders"):
             for sp in getattr(r, part):
                 if sp != SOLVENT and sp not in known:
-                    hint = difflib.get_close_matches(sp, sorted(known), n=1, cutoff=0.5)
-                    near = f" (did you mean '{hint[0]}'?)" if hint else ""
-                    out.append(Problem(f, f"{k}.{part}", f"unknown species '{sp}'{near}"))
+                    near = nearest(sp, sorted(known))
+                    out.append(Finding(f, f"{k}.{part}", f"unknown species '{sp}'{near}"))
                     bad_species = True
         if not r.reactants and not r.products:
-            out.append(Problem(f, k, "a reaction needs reactants or products"))
+            out.append(Finding(f, k, "a reaction needs reactants or products"))
         if r.type == "electrochemical" and r.electrons <= 0:
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.electrons",
                     "an electrochemical step must transfer electrons (electrons > 0)",
                 )
             )
         if r.type != "electrochemical" and r.electrons != 0:
-            out.append(Problem(f, f"{k}.electrons", f"a {r.type} step transfers no electrons"))
+            out.append(Finding(f, f"{k}.electrons", f"a {r.type} step transfers no electrons"))
         if r.type == "homogeneous" and r.where != "electrolyte":
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.where",
                     'a homogeneous reaction happens in the electrolyte (where = "electrolyte")',
@@ -318,7 +244,7 @@ def _check_reactions(case: Case) -> list[Problem]:
             )
         if r.type != "homogeneous" and r.where == "electrolyte":
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.where",
                     f'a {r.type} step needs the catalyst (where = "layer" or "surface")',
@@ -326,7 +252,7 @@ def _check_reactions(case: Case) -> list[Problem]:
             )
         if r.where in ("layer", "surface") and r.where != case.geometry.catalyst:
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.where",
                     f"the catalyst is a {case.geometry.catalyst} "
@@ -334,10 +260,10 @@ def _check_reactions(case: Case) -> list[Problem]:
                 )
             )
         if r.lumped and not r.orders:
-            out.append(Problem(f, f"{k}.orders", "a lumped step must declare its orders"))
+            out.append(Finding(f, f"{k}.orders", "a lumped step must declare its orders"))
         if r.backward_rate_constant is not None and r.type == "electrochemical":
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{k}.backward_rate_constant",
                     "electrochemical steps are cathodic Tafel steps: no backward constant",
@@ -346,12 +272,12 @@ def _check_reactions(case: Case) -> list[Problem]:
         if r.type == "homogeneous" and any(
             phases.get(sp) == "adsorbed" for sp in (*r.reactants, *r.products)
         ):
-            out.append(Problem(f, k, "adsorbed species cannot react in the electrolyte"))
+            out.append(Finding(f, k, "adsorbed species cannot react in the electrolyte"))
         for part, side in (("orders", r.reactants), ("backward_orders", r.products)):
             extra = [sp for sp in getattr(r, part) if sp not in side]
             if extra and not bad_species:
                 out.append(
-                    Problem(
+                    Finding(
                         f,
                         f"{k}.{part}",
                         f"orders given for {', '.join(extra)}, not on that side of the reaction",
@@ -362,36 +288,32 @@ def _check_reactions(case: Case) -> list[Problem]:
     return out
 
 
-def _balance(case: Case, r: Reaction) -> list[Problem]:
+def _balance(case: CaseData, r: Reaction) -> list[Finding]:
     f, k, out = case.source, f"reactions.{r.name}", []
-    q_in = _side_sum(case, r.reactants, _charge).get("charge", 0.0) - r.electrons
-    q_out = _side_sum(case, r.products, _charge).get("charge", 0.0)
+    q_in, q_out = charge_balance(case, r)
     if abs(q_in - q_out) > 1e-9:
         out.append(
-            Problem(
+            Finding(
                 f,
                 k,
                 f"charge does not balance: reactants {q_in:+g} "
                 f"(with {r.electrons:g} e-) vs products {q_out:+g}",
             )
         )
-    e_in = _side_sum(case, r.reactants, _elements_of)
-    e_out = _side_sum(case, r.products, _elements_of)
-    diff = {el: e_out.get(el, 0) - e_in.get(el, 0) for el in set(e_in) | set(e_out)}
-    diff = {el: d for el, d in diff.items() if abs(d) > 1e-9}
+    diff = element_imbalance(case, r)
     if diff:
         text = ", ".join(f"{el} {d:+g}" for el, d in sorted(diff.items()))
-        out.append(Problem(f, k, f"elements do not balance (products − reactants: {text})"))
+        out.append(Finding(f, k, f"elements do not balance (products − reactants: {text})"))
     return out
 
 
 # --------------------------------------------------------------------------- models
-def _check_potential_model(case: Case) -> list[Problem]:
+def _check_potential_model(case: CaseData) -> list[Finding]:
     e, f, out = case.electrolyte, case.source, []
     ions = [s for s in case.species if s.phase == "solution" and s.charge != 0]
     if e.potential_model in ("electroneutral", "poisson", "poisson-steric") and len(ions) < 2:
         out.append(
-            Problem(
+            Finding(
                 f, "electrolyte.potential_model", f"'{e.potential_model}' needs at least two ions"
             )
         )
@@ -400,7 +322,7 @@ def _check_potential_model(case: Case) -> list[Problem]:
         neg = -sum(s.charge * s.bulk for s in ions if s.charge < 0)
         if abs(pos - neg) > 1e-6 * max(pos, neg):
             out.append(
-                Problem(
+                Finding(
                     f,
                     "species",
                     f"bulk is not electroneutral: Σ z c = "
@@ -414,7 +336,7 @@ def _check_potential_model(case: Case) -> list[Problem]:
         and any(s.radius is None for s in ions)
     ):
         out.append(
-            Problem(
+            Finding(
                 f,
                 "electrolyte.ion_size",
                 "the steric term needs ion_size or a radius for every ion",
@@ -432,7 +354,7 @@ KIND_WALLS = {
 }
 
 
-def wall_groups(case: Case) -> tuple[str, ...]:
+def wall_groups(case: CaseData) -> tuple[str, ...]:
     """The walls the case's mesh has: a solid sphere's outer face is ``catalyst_surface``
     under an areal catalyst (a charged, reacting electrode surface), and a cylinder pore
     has an ``outer_surface`` only between reservoirs."""
@@ -452,7 +374,7 @@ WALL_KEYS = {
 }
 
 
-def _check_walls(case: Case) -> list[Problem]:
+def _check_walls(case: CaseData) -> list[Finding]:
     """[[walls]]: poisson models only, walls the geometry has, once each, with the value
     their condition needs; the poisson models need the bath held at bulk and φ = 0."""
     f, out = case.source, []
@@ -460,7 +382,7 @@ def _check_walls(case: Case) -> list[Problem]:
     poisson = model in ("poisson", "poisson-steric")
     if poisson and case.geometry.bath_boundary != "bulk":
         out.append(
-            Problem(
+            Finding(
                 f,
                 "geometry.bath_boundary",
                 f"'{model}' needs the bath held at bulk and φ = 0 (bath_boundary = 'bulk'), "
@@ -469,7 +391,7 @@ def _check_walls(case: Case) -> list[Problem]:
         )
     if case.electrode.frumkin and not poisson:
         out.append(
-            Problem(
+            Finding(
                 f,
                 "electrode.frumkin",
                 "the Frumkin correction needs the reaction-plane potential, which only the "
@@ -479,7 +401,7 @@ def _check_walls(case: Case) -> list[Problem]:
     if case.geometry.end_voltage is not None:
         if case.geometry.kind != "cylinder-pore":
             out.append(
-                Problem(
+                Finding(
                     f,
                     "geometry.end_voltage",
                     f"applies to a cylinder-pore, not to '{case.geometry.kind}'",
@@ -487,7 +409,7 @@ def _check_walls(case: Case) -> list[Problem]:
             )
         if model == "none":
             out.append(
-                Problem(f, "geometry.end_voltage", "needs a potential model with φ (not 'none')")
+                Finding(f, "geometry.end_voltage", "needs a potential model with φ (not 'none')")
             )
     seen: set[str] = set()
     has = wall_groups(case)
@@ -495,7 +417,7 @@ def _check_walls(case: Case) -> list[Problem]:
         where = f"walls.{w.name}"
         if not poisson:
             out.append(
-                Problem(
+                Finding(
                     f,
                     where,
                     "wall charges and potentials need potential_model 'poisson' or "
@@ -503,11 +425,11 @@ def _check_walls(case: Case) -> list[Problem]:
                 )
             )
         if w.name in seen:
-            out.append(Problem(f, where, "duplicate wall entry"))
+            out.append(Finding(f, where, "duplicate wall entry"))
         seen.add(w.name)
         if w.name not in has:
             out.append(
-                Problem(
+                Finding(
                     f,
                     f"{where}.name",
                     f"geometry kind '{case.geometry.kind}' has no wall '{w.name}' "
@@ -517,11 +439,11 @@ def _check_walls(case: Case) -> list[Problem]:
         need = WALL_KEYS[w.condition]
         for k in need:
             if getattr(w, k) is None:
-                out.append(Problem(f, f"{where}.{k}", f"condition '{w.condition}' needs {k}"))
+                out.append(Finding(f, f"{where}.{k}", f"condition '{w.condition}' needs {k}"))
         for k in sorted({k for v in WALL_KEYS.values() for k in v} - set(need)):
             if getattr(w, k) is not None:
                 out.append(
-                    Problem(
+                    Finding(
                         f,
                         f"{where}.{k}",
                         f"condition '{w.condition}' takes {', '.join(need)}, not {k}",
@@ -530,11 +452,11 @@ def _check_walls(case: Case) -> list[Problem]:
     return out
 
 
-def _check_stabilization(case: Case) -> list[Problem]:
+def _check_stabilization(case: CaseData) -> list[Finding]:
     """EAFE is built on the edges of P1 simplices."""
     if case.solver.stabilization == "eafe" and case.solver.degree != 1:
         return [
-            Problem(
+            Finding(
                 case.source,
                 "solver.stabilization",
                 f"'eafe' is a P1 scheme: it needs solver.degree = 1, not {case.solver.degree}",
@@ -543,11 +465,11 @@ def _check_stabilization(case: Case) -> list[Problem]:
     return []
 
 
-def _check_steady_state(case: Case) -> list[Problem]:
+def _check_steady_state(case: CaseData) -> list[Finding]:
     if case.solver.transient:
         if case.solver.end_time is None or case.solver.time_step is None:
             return [
-                Problem(
+                Finding(
                     case.source, "solver.end_time", "a transient run needs end_time and time_step"
                 )
             ]
@@ -555,13 +477,13 @@ def _check_steady_state(case: Case) -> list[Problem]:
     return check_steady_state(case)  # faces that do not hold every species
 
 
-def _check_catalyst(case: Case) -> list[Problem]:
+def _check_catalyst(case: CaseData) -> list[Finding]:
     if case.catalyst.sites == "inventory" and case.geometry.kind not in (
         "hollow-sphere",
         "solid-sphere",
     ):
         return [
-            Problem(
+            Finding(
                 case.source,
                 "catalyst.sites",
                 "'inventory' counts the metal of a particle: it needs geometry.kind "
@@ -571,10 +493,10 @@ def _check_catalyst(case: Case) -> list[Problem]:
     return []
 
 
-def _check_output(case: Case) -> list[Problem]:
+def _check_output(case: CaseData) -> list[Finding]:
     known = {s.name for s in case.species}
     return [
-        Problem(case.source, "output.products", f"unknown species '{p}'")
+        Finding(case.source, "output.products", f"unknown species '{p}'")
         for p in case.output.products
         if p not in known
     ]

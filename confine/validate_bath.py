@@ -13,16 +13,17 @@
 
 from __future__ import annotations
 
-from confine.case import Case, Problem
+from confine.case_data import CaseData
+from confine.findings import Finding
 
 
-def check_bath(case: Case) -> list[Problem]:
+def check_bath(case: CaseData) -> list[Finding]:
     """Problems of the bath condition and the sphere kind (empty when valid)."""
     g, f = case.geometry, case.source
-    out: list[Problem] = []
+    out: list[Finding] = []
     if g.bath_boundary == "far-field" and g.kind not in ("hollow-sphere", "solid-sphere"):
         out.append(
-            Problem(
+            Finding(
                 f,
                 "geometry.bath_boundary",
                 "'far-field' is the condition outside an isolated sphere: it needs kind "
@@ -32,7 +33,7 @@ def check_bath(case: Case) -> list[Problem]:
     if g.kind == "sphere":
         if g.model not in ("axisymmetric-cell", "full-3d"):
             out.append(
-                Problem(
+                Finding(
                     f,
                     "geometry.model",
                     f"a sphere is built at axisymmetric-cell or full-3d, not '{g.model}'",
@@ -40,7 +41,7 @@ def check_bath(case: Case) -> list[Problem]:
             )
         if g.catalyst == "layer" and g.catalyst_layer >= g.outer_diameter / 2:
             out.append(
-                Problem(f, "geometry.catalyst_layer", "layer is thicker than the sphere's radius")
+                Finding(f, "geometry.catalyst_layer", "layer is thicker than the sphere's radius")
             )
     exchange = g.bath_boundary == "exchange"
     for s in case.species:
@@ -48,11 +49,11 @@ def check_bath(case: Case) -> list[Problem]:
         if s.exchange_coefficient is not None and not (exchange and s.phase == "solution"):
             why = "an adsorbed species stays on its sites" if exchange else "it is not"
             out.append(
-                Problem(f, where, f"applies with geometry.bath_boundary = 'exchange' ({why})")
+                Finding(f, where, f"applies with geometry.bath_boundary = 'exchange' ({why})")
             )
         elif exchange and s.phase == "solution" and s.exchange_coefficient is None:
             out.append(
-                Problem(
+                Finding(
                     f,
                     where,
                     "required with geometry.bath_boundary = 'exchange' (0 m/s closes the face "
@@ -62,7 +63,7 @@ def check_bath(case: Case) -> list[Problem]:
     model = case.electrolyte.potential_model
     if g.bath_boundary in ("closed", "exchange") and model in ("secondary", "electroneutral"):
         out.append(
-            Problem(
+            Finding(
                 f,
                 "electrolyte.potential_model",
                 f"'{model}' needs a face that holds φ and passes the current (bath_boundary "

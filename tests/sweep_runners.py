@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from confine.case import Case, forward_orders
+from confine.geometry.derived import lattice_of
 from confine.result import Result
 from confine.units import FARADAY, GAS_CONSTANT
-from confine.validate import lattice_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TWO_PATH = ROOT / "tests" / "sweep_cases" / "two-path.toml"

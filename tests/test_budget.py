@@ -14,8 +14,8 @@ import pytest
 
 from confine.budget import MAX_CELLS, MAX_PORES, estimate
 from confine.case import GEOMETRY_KINDS, Case, CaseError, case_from_dict, load_case
-from confine.geometry import build_model, generate_mesh, gmsh_session
-from confine.validate import lattice_of
+from confine.geometry.derived import lattice_of
+from confine.geometry.model import build_model, generate_mesh, gmsh_session
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = sorted(

@@ -146,7 +146,7 @@ def test_case_files_are_never_evaluated(tmp_path: Path) -> None:
 
 
 def test_pore_fill_rule() -> None:
-    from confine.validate import pore_is_filled
+    from confine.geometry.derived import pore_is_filled
 
     path = ROOT / "cases" / "mchs-7nm.toml"
     assert pore_is_filled(load_case(path, set={"geometry.pore_diameter": "4.18 nm"}))

@@ -9,7 +9,7 @@ import pytest
 
 import confine
 from confine.catalyst import areal_site_density, particle_mass, sites_per_particle
-from confine.validate import lattice_of
+from confine.geometry.derived import lattice_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELL = ROOT / "cases" / "first-order-shell.toml"

@@ -27,12 +27,12 @@ import pytest
 from mpi4py import MPI
 
 from confine.case import Case, CaseError, case_from_dict, load_case
+from confine.geometry.derived import sizes_of
 from confine.geometry.model import (
     build_model,
     generate_mesh,
     gmsh_session,
     measure_model,
-    sizes_of,
 )
 from confine.mesh import load_mesh
 from confine.metrics import UNITS, compute_metrics

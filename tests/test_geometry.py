@@ -18,7 +18,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from confine.case import Case, CaseError, case_from_dict
-from confine.geometry import GeometryInfo, build_model, generate_mesh, gmsh_session
+from confine.geometry.derived import debye_length, lattice_of, pore_is_filled
 from confine.geometry.hollow import sector_apothem
 from confine.geometry.lattice import (
     cone_half_angle,
@@ -27,8 +27,13 @@ from confine.geometry.lattice import (
     pore_volume,
     wall_at,
 )
-from confine.geometry.model import debye_length, measure_model
-from confine.validate import lattice_of, pore_is_filled
+from confine.geometry.model import (
+    GeometryInfo,
+    build_model,
+    generate_mesh,
+    gmsh_session,
+    measure_model,
+)
 
 
 def make_case(mesh: dict[str, Any] | None = None, **geometry: Any) -> Case:

@@ -15,7 +15,8 @@ import pint
 import pytest
 
 from confine import units
-from confine.case import _unit_for, load_case
+from confine.case import load_case
+from confine.case_reader import _unit_for
 from confine.fit_file import load_fit
 from confine.sampling import load_sweep
 from confine.units import UnitError, format_si, parse_quantity, parse_unit, read_quantity

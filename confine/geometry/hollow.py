@@ -3,7 +3,7 @@
 Fluid regions (nm): cavity r < R_c − t, cavity layer R_c − t < r < R_c,
 radial pores of radius a through the shell R_c < r < R_o (core of radius
 a − t and a layer of thickness t lining the wall, or all layer when
-:func:`confine.validate.pore_is_filled`), bath R_o < r < R_b. Carbon is not
+:func:`confine.geometry.derived.pore_is_filled`), bath R_o < r < R_b. Carbon is not
 meshed. Construction (DESIGN.md section 4): pore cylinders intersected with
 the shell, then one fragment with the cavity and bath balls.
 
@@ -26,14 +26,14 @@ from scipy.optimize import brentq
 
 from confine.case import Case
 from confine.geometry import occ
+from confine.geometry.derived import NM, Sizes, lattice_of, pore_is_filled
+from confine.geometry.info import GeometryInfo
 from confine.geometry.lattice import (
     cone_half_angle,
     pore_directions,
     pore_volume,
     pore_wall_area,
 )
-from confine.geometry.model import NM, GeometryInfo
-from confine.validate import lattice_of, pore_is_filled
 
 
 def cap_area(radius: float, a: float) -> float:
@@ -153,24 +153,19 @@ def _pores(
     return [e for e in out if e[0] == dim]
 
 
-def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
-    """Build a hollow-sphere model at the case's fidelity level (see module doc)."""
-    g = case.geometry
-    lat = lattice_of(case)
-    assert lat is not None
-    n = lat.count
-    r_out = g.outer_diameter / 2 / NM
-    r_cav = r_out - g.shell_thickness / NM
-    r_bath = r_out + g.bath_thickness / NM
-    a = g.pore_diameter / 2 / NM
-    layer = g.catalyst == "layer"
-    filled = pore_is_filled(case)
-    t = g.catalyst_layer / NM if layer else 0.0
-    level = g.model
-    dim = 2 if level == "axisymmetric-cell" else 3
-    if a >= r_cav:
-        raise ValueError(f"pore radius {a:g} nm is not smaller than the cavity radius {r_cav:g} nm")
+Ingredients = list[tuple[str, list[tuple[int, int]]]]
 
+
+def _cell(
+    level: str, n: int, a: float, r_cav: float, rings: int
+) -> tuple[float | None, np.ndarray, list[np.ndarray], float, int]:
+    """The meshed cell of a fidelity level.
+
+    Returns:
+        The cone half-angle (axisymmetric cell), the pore directions in the
+        cell, the sector's hexagon outlines (sector-3d), the multiplicity and
+        the pores in the cell.
+    """
     half = None
     clip_outline: list[np.ndarray] = []
     if level == "axisymmetric-cell":
@@ -183,8 +178,8 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         dirs = np.array([[0.0, 1.0, 0.0]])
         multiplicity, in_cell = float(n), 1
     elif level == "sector-3d":
-        s = sector_apothem(n, g.sector_rings)
-        hexes = _hexagons(s, g.sector_rings)
+        s = sector_apothem(n, rings)
+        hexes = _hexagons(s, rings)
         dirs = np.array([[c[0], c[1], 1.0] for c, _ in hexes])
         dirs /= np.linalg.norm(dirs, axis=1)[:, None]
         clip_outline = [corners for _, corners in hexes]
@@ -196,8 +191,19 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         multiplicity, in_cell = 1.0, n
     else:
         raise ValueError(f"hollow-sphere has no model {level!r}")
+    return half, dirs, clip_outline, multiplicity, in_cell
 
-    t0 = time.perf_counter()
+
+def _ingredients(
+    dim: int, dirs: np.ndarray, radii: tuple[float, float, float, float, float], filled: bool
+) -> Ingredients:
+    """The named OCC shapes of the particle: shell pores (and their cores), cavity, bath.
+
+    ``radii`` are the pore radius, the layer thickness (0: no layer), and the
+    cavity, outer and bath radii.
+    """
+    a, t, r_cav, r_out, r_bath = radii
+    layer = t > 0
     o = gmsh.model.occ
     shell_out = ball(dim, r_out)
     shell_in = ball(dim, r_cav)
@@ -218,16 +224,32 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         ("core", cores),
         ("bath", bath),
     ]
-    ingredients = [(k, v) for k, v in ingredients if v]
+    return [(k, v) for k, v in ingredients if v]
+
+
+def _clip_to_cell(
+    ingredients: Ingredients,
+    level: str,
+    half: float | None,
+    clip_outline: list[np.ndarray],
+    r_bath: float,
+) -> Ingredients:
+    """The ingredients inside the meshed cell (the cone or the sector; all of full-3d)."""
     if level == "axisymmetric-cell":
         assert half is not None
         clip = (2, occ.cone_polygon(half, r_bath))
-        ingredients = clip_to(ingredients, clip)
-    elif level == "sector-3d":
+        return clip_to(ingredients, clip)
+    if level == "sector-3d":
+        o = gmsh.model.occ
         vols = [(3, occ.pyramid([tuple(p) for p in c], 1.05 * r_bath)) for c in clip_outline]
         if len(vols) > 1:
             vols, _ = o.fuse(vols[:1], vols[1:])
-        ingredients = clip_to(ingredients, vols[0])
+        return clip_to(ingredients, vols[0])
+    return ingredients
+
+
+def _rules(layer: bool, dim: int, r_bath: float) -> tuple[occ.PieceRule, occ.FacetRules]:
+    """Which piece is which cell group, and how its boundaries are named."""
 
     def rule(names: frozenset[str]) -> str | None:
         if "core" in names:
@@ -242,9 +264,6 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
             return "bath"
         return None
 
-    t1 = time.perf_counter()
-    asm = occ.assemble(dim, ingredients, rule)
-    t2 = time.perf_counter()
     rules = occ.FacetRules(
         named=[("outer_boundary", occ.on_sphere(r_bath))],
         interface=[
@@ -264,6 +283,35 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         rules.named.insert(1, ("symmetry", through_origin(1, r_bath)))
     else:
         rules.named.insert(0, ("symmetry", through_origin(2, r_bath)))
+    return rule, rules
+
+
+def build(case: Case, sizes: Sizes) -> GeometryInfo:
+    """Build a hollow-sphere model at the case's fidelity level (see module doc)."""
+    g = case.geometry
+    lat = lattice_of(case)
+    assert lat is not None
+    n = lat.count
+    r_out = g.outer_diameter / 2 / NM
+    r_cav = r_out - g.shell_thickness / NM
+    r_bath = r_out + g.bath_thickness / NM
+    a = g.pore_diameter / 2 / NM
+    layer = g.catalyst == "layer"
+    filled = pore_is_filled(case)
+    t = g.catalyst_layer / NM if layer else 0.0
+    level = g.model
+    dim = 2 if level == "axisymmetric-cell" else 3
+    if a >= r_cav:
+        raise ValueError(f"pore radius {a:g} nm is not smaller than the cavity radius {r_cav:g} nm")
+    half, dirs, clip_outline, multiplicity, in_cell = _cell(level, n, a, r_cav, g.sector_rings)
+
+    t0 = time.perf_counter()
+    ingredients = _ingredients(dim, dirs, (a, t, r_cav, r_out, r_bath), filled)
+    ingredients = _clip_to_cell(ingredients, level, half, clip_outline, r_bath)
+    rule, rules = _rules(layer, dim, r_bath)
+    t1 = time.perf_counter()
+    asm = occ.assemble(dim, ingredients, rule)
+    t2 = time.perf_counter()
     facets = occ.tag_boundaries(asm, rules)
     _set_sizes(asm, facets, sizes, r_cav - t, r_out, dim)
 
@@ -333,7 +381,7 @@ def _check_fits(hexes: list[tuple[np.ndarray, np.ndarray]], a: float, r_cav: flo
 def _set_sizes(
     asm: occ.Assembly,
     facets: dict[str, list[int]],
-    sizes: occ.Sizes,
+    sizes: Sizes,
     r_in: float,
     r_out: float,
     dim: int,

@@ -15,72 +15,26 @@ import contextlib
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from typing import Any
 
 import gmsh
 import numpy as np
 
 from confine.case import Case
-from confine.geometry.occ import Sizes
+from confine.geometry import hollow, simple, solid, sphere
+from confine.geometry.derived import sizes_of
+from confine.geometry.groups import CELL_GROUPS
+from confine.geometry.info import GeometryInfo
 
-NM = 1e-9
-_EPS0 = 8.8541878128e-12
-_KB = 1.380649e-23
-_E = 1.602176634e-19
-_NA = 6.02214076e23
-
-
-@dataclass
-class GeometryInfo:
-    """What a builder made, with closed-form values for checks (lengths in nm).
-
-    Attributes:
-        kind: geometry kind (hollow-sphere, solid-sphere, sphere, planar, cylinder-pore).
-        model: fidelity level or dimension.
-        dimension: topological dimension of the mesh (1, 2 or 3).
-        axisymmetric: x[0] is r and x[1] is z; integrals carry 2πr.
-        multiplicity: cells per whole particle (N for the axisymmetric cell).
-        pore_count: pores of the whole particle (0 without pores).
-        pores_in_cell: pores in the meshed cell.
-        min_wall: smallest carbon wall between pores at the cavity radius (nm).
-        mean_wall: wall of the ideal hexagonal lattice of the same count (nm).
-        porosity: shell porosity implied by the lattice.
-        pore_filled: the catalytic layer fills the pores (no ``pore`` group).
-        cone_half_angle: half-angle of the axisymmetric cell (rad).
-        catalytic: groups where the catalyst is (cell groups for a layer,
-            facet groups for an areal catalyst).
-        volumes: closed-form volume per cell group, whole particle (nm³).
-        areas: closed-form area per facet group, whole particle (nm²).
-        cell_groups: cell groups present in the model.
-        facet_groups: facet groups present in the model.
-        sizes: target cell sizes used (nm).
-        timings: seconds per build phase.
-    """
-
-    kind: str
-    model: str
-    dimension: int
-    axisymmetric: bool
-    multiplicity: float
-    pore_count: int = 0
-    pores_in_cell: int = 0
-    min_wall: float | None = None
-    mean_wall: float | None = None
-    porosity: float | None = None
-    pore_filled: bool = False
-    cone_half_angle: float | None = None
-    catalytic: tuple[str, ...] = ()
-    volumes: dict[str, float] = field(default_factory=dict)
-    areas: dict[str, float] = field(default_factory=dict)
-    cell_groups: tuple[str, ...] = ()
-    facet_groups: tuple[str, ...] = ()
-    sizes: dict[str, float] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready copy."""
-        return asdict(self)
+__all__ = [
+    "GeometryInfo",
+    "build_model",
+    "generate_mesh",
+    "gmsh_session",
+    "measure_model",
+    "simplex_measures",
+]
 
 
 @contextlib.contextmanager
@@ -95,53 +49,6 @@ def gmsh_session(verbose: bool = False) -> Iterator[None]:
     finally:
         if started:
             gmsh.finalize()
-
-
-def debye_length(case: Case) -> float | None:
-    """Debye length of the bulk electrolyte (nm), or None without ions."""
-    strength = sum(s.bulk * s.charge**2 for s in case.species if s.phase == "solution")
-    if strength <= 0:
-        return None
-    e = case.electrolyte
-    lam = math.sqrt(
-        e.relative_permittivity * _EPS0 * _KB * e.temperature / (_E**2 * _NA * strength)
-    )
-    return lam / NM
-
-
-def sizes_of(case: Case) -> Sizes:
-    """Target sizes from the [mesh] section (nm), halved ``refine`` times.
-
-    Refinement halves the whole size field h(x), not only its smallest cells:
-    every field grows linearly away from its walls, h0 + (growth − 1)·d, so
-    the slope growth − 1 is halved with h0 (and the boundary layer's first
-    cell with its cap), and each refinement halves every cell of a graded mesh.
-    """
-    g, m = case.geometry, case.mesh
-    k = 0.5**m.refine
-    h_pore = g.pore_diameter / NM / m.cells_per_pore_diameter
-    if g.kind == "planar":
-        h_pore = min(g.width, g.length or g.width) / NM / m.cells_per_pore_diameter
-    h_layer = min(h_pore, g.catalyst_layer / NM / m.cells_across_layer)
-    if g.kind == "solid-sphere":
-        h_pore = h_layer if g.catalyst == "layer" else min(h_pore, m.max_cell_size / NM)
-    if g.kind == "sphere":  # no pores: the layer's resolution, else uniform at max_cell_size
-        h_pore = h_layer if g.catalyst == "layer" else m.max_cell_size / NM
-    # cavity wall and layer: the layer's own resolution (the pore size binds only in pores)
-    wall = g.catalyst_layer / NM / m.cells_across_layer if g.catalyst == "layer" else h_pore
-    first = None
-    if m.boundary_layer:
-        lam = debye_length(case)
-        if lam is not None:
-            first = m.first_cell_debye_fraction * lam * k
-    return Sizes(
-        pore=h_pore * k,
-        layer=h_layer * k,
-        wall=wall * k,
-        max=max(m.max_cell_size / NM * k, h_pore * k),
-        growth=1.0 + (m.growth - 1.0) * k,
-        boundary_first=first,
-    )
 
 
 def build_model(case: Case) -> GeometryInfo:
@@ -165,24 +72,14 @@ def build_model(case: Case) -> GeometryInfo:
     gmsh.option.setNumber("General.NumThreads", case.mesh.threads)
     sizes = sizes_of(case)
     if g.kind == "hollow-sphere":
-        from confine.geometry import hollow
-
         info = hollow.build(case, sizes)
     elif g.kind == "solid-sphere":
-        from confine.geometry import solid
-
         info = solid.build(case, sizes)
     elif g.kind == "sphere":
-        from confine.geometry import sphere
-
         info = sphere.build(case, sizes)
     elif g.kind == "planar":
-        from confine.geometry import simple
-
         info = simple.build_planar(case, sizes)
     elif g.kind == "cylinder-pore":
-        from confine.geometry import simple
-
         info = simple.build_cylinder_pore(case, sizes)
     else:  # pragma: no cover - validation rejects other kinds
         raise ValueError(f"unknown geometry kind {g.kind!r}")
@@ -251,8 +148,6 @@ def simplex_measures(p: np.ndarray, axisymmetric: bool) -> np.ndarray:
 def measure_model(info: GeometryInfo) -> dict[str, dict[str, float]]:
     """Volume per cell group and area per facet group of the current gmsh mesh,
     whole particle (× multiplicity, revolved if axisymmetric), nm³ and nm²."""
-    from confine.geometry.groups import CELL_GROUPS
-
     node_tags, coords, _ = gmsh.model.mesh.getNodes()
     xyz = np.zeros((int(node_tags.max()) + 1, 3))
     xyz[node_tags.astype(int)] = np.asarray(coords).reshape(-1, 3)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import gmsh
 import numpy as np
 
+from confine.geometry.derived import Sizes
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 
 DimTag = tuple[int, int]
@@ -177,18 +178,6 @@ def tag_boundaries(asm: Assembly, rules: FacetRules) -> dict[str, list[int]]:
 
 
 # --------------------------------------------------------------------------- sizes
-@dataclass(frozen=True)
-class Sizes:
-    """Target cell sizes (nm), already divided by 2**refine."""
-
-    pore: float  # pore core and mouths
-    layer: float  # catalytic layer in the pores: min(pore, layer / cells_across_layer)
-    wall: float  # cavity wall and cavity layer: layer / cells_across_layer (or pore)
-    max: float  # coarsest (cavity centre, far bath)
-    growth: float  # size increase per unit distance: growth − 1 (also ÷ 2**refine)
-    boundary_first: float | None = None  # boundary layer: first cell at walls
-
-
 def radial_grading(
     sizes: Sizes, r_inner: float, r_outer: float, h_inner: float, h_outer: float, dims: int
 ) -> list[int]:

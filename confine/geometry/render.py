@@ -13,7 +13,9 @@ import gmsh
 import numpy as np
 
 from confine.geometry.groups import CELL_GROUPS
-from confine.geometry.model import GeometryInfo
+from confine.geometry.info import GeometryInfo
+from confine.geometry.lattice import pore_directions
+from confine.geometry.model import build_model, generate_mesh, gmsh_session
 
 #: One colour per cell group (colour-blind friendly, Okabe–Ito).
 COLOURS = {
@@ -51,6 +53,27 @@ def _cells_near_plane(
     return xyz, conns, names
 
 
+def _slice_plane(info: GeometryInfo) -> tuple[np.ndarray | None, np.ndarray]:
+    """The plane a 3D model is cut along (through a pore's axis) and the picture basis.
+
+    Returns:
+        The plane's normal (None in 2D: no cut) and the rows picture x,
+        picture y, view direction.
+    """
+    if info.dimension != 3:
+        return None, np.eye(3)
+    if info.model == "full-3d" and info.pore_count:
+        dirs = pore_directions(info.pore_count)
+        axis = dirs[int(np.argmax(dirs[:, 2]))]
+    else:
+        axis = np.array([0.0, 0.0, 1.0])
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
+    normal = np.cross(axis, helper)
+    normal /= np.linalg.norm(normal)
+    e1 = np.cross(normal, axis)
+    return normal, np.vstack([e1, axis, normal])
+
+
 def render_slice(
     info: GeometryInfo,
     path: Path,
@@ -73,25 +96,11 @@ def render_slice(
     Returns:
         The PNG path.
     """
-    import pyvista as pv
-
-    from confine.geometry.lattice import pore_directions
+    import pyvista as pv  # optional (the viz extra), and slow to import
 
     dim = info.dimension
     origin = np.zeros(3)
-    normal = None
-    basis = np.eye(3)
-    if dim == 3:
-        if info.model == "full-3d" and info.pore_count:
-            dirs = pore_directions(info.pore_count)
-            axis = dirs[int(np.argmax(dirs[:, 2]))]
-        else:
-            axis = np.array([0.0, 0.0, 1.0])
-        helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0, 1.0, 0])
-        normal = np.cross(axis, helper)
-        normal /= np.linalg.norm(normal)
-        e1 = np.cross(normal, axis)
-        basis = np.vstack([e1, axis, normal])  # picture x, picture y, view direction
+    normal, basis = _slice_plane(info)
     xyz, conns, names = _cells_near_plane(dim, normal, origin)
     cell_type = pv.CellType.TRIANGLE if dim == 2 else pv.CellType.TETRA
     blocks = []
@@ -148,8 +157,6 @@ def render_case(
     edges: bool = True,
 ) -> GeometryInfo:
     """Build, mesh and render a case (gmsh only, no dolfinx)."""
-    from confine.geometry.model import build_model, generate_mesh, gmsh_session
-
     with gmsh_session():
         info = build_model(case)
         generate_mesh(info, case.mesh.threads)

@@ -27,10 +27,11 @@ import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
-from confine.geometry.model import NM, GeometryInfo
+from confine.geometry.derived import NM, Sizes
+from confine.geometry.info import GeometryInfo
 
 
-def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build_planar(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build the planar slab (see module doc)."""
     g = case.geometry
     assert g.length is not None
@@ -101,41 +102,9 @@ def build_planar(case: Case, sizes: occ.Sizes) -> GeometryInfo:
     )
 
 
-def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
-    """Build one cylindrical pore, optionally between reservoirs (see module doc)."""
-    g = case.geometry
-    assert g.pore_length is not None
-    length = g.pore_length / NM
-    a = g.pore_diameter / 2 / NM
-    res = g.reservoir_length / NM
-    layer = g.catalyst == "layer"
-    t = g.catalyst_layer / NM if layer else 0.0
-    filled = layer and a - t < g.layer_fill_core / NM
-    dim = 2 if g.model == "axisymmetric-cell" else 3
+def _pore_rules(dim: int, a: float, res: float, length: float) -> occ.FacetRules:
+    """How the boundaries of a cylinder pore (and its reservoirs) are named."""
     zaxis = (0.0, 1.0, 0.0) if dim == 2 else (0.0, 0.0, 1.0)
-    o = gmsh.model.occ
-
-    def cyl(radius: float, z0: float, z1: float) -> tuple[int, int]:
-        if dim == 2:
-            return (2, o.addRectangle(0.0, z0, 0.0, radius, z1 - z0))
-        return (3, o.addCylinder(0.0, 0.0, z0, 0.0, 0.0, z1 - z0, radius))
-
-    ingredients = [("pore", [cyl(a, 0.0, length)])]
-    if layer and not filled:
-        ingredients.append(("core", [cyl(a - t, 0.0, length)]))
-    if res > 0:
-        ingredients.append(("res", [cyl(a + res, -res, 0.0), cyl(a + res, length, length + res)]))
-
-    def rule(names: frozenset[str]) -> str | None:
-        if "core" in names:
-            return "pore"
-        if "pore" in names:
-            return "pore_layer" if layer else "pore"
-        return "bath" if "res" in names else None
-
-    asm = occ.assemble(dim, ingredients, rule)
-    z = "y" if dim == 2 else "z"
-    rr = "x" if dim == 2 else "Sqrt(x*x+y*y)"
     side = (
         (lambda p: bool(np.all(np.abs(p[:, 0] - (a + res)) < 1e-7 * (a + res))))
         if dim == 2
@@ -157,8 +126,20 @@ def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         rules.named.insert(0, ("axis", lambda p: bool(np.all(np.abs(p[:, 0]) < 1e-9 * a))))
     if res > 0:
         rules.named.insert(0, ("symmetry", side))
-    facets = occ.tag_boundaries(asm, rules)
+    return rules
 
+
+def _pore_sizes(
+    asm: occ.Assembly,
+    facets: dict[str, list[int]],
+    sizes: Sizes,
+    dim: int,
+    geometry: tuple[float, float, float],
+) -> None:
+    """The size field of a cylinder pore (``geometry``: radius, reservoir, length)."""
+    a, res, length = geometry
+    z = "y" if dim == 2 else "z"
+    rr = "x" if dim == 2 else "Sqrt(x*x+y*y)"
     half = length / 2
     away = occ.relu(f"Fabs({z} - {half:.12g}) - {half:.12g}") + " + " + occ.relu(f"{rr} - {a:.12g}")
     fields = [occ.graded(sizes.pore, sizes.growth, away)]
@@ -175,6 +156,12 @@ def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         fields.append(bl)
     occ.set_background(fields, sizes)
 
+
+def _pore_closed_forms(
+    a: float, t: float, res: float, length: float, filled: bool
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Volumes and areas of a cylinder pore and its reservoirs (``t`` 0: no layer)."""
+    layer = t > 0
     disc = math.pi * a * a
     vol: dict[str, float] = {}
     if layer and not filled:
@@ -198,6 +185,44 @@ def build_cylinder_pore(case: Case, sizes: occ.Sizes) -> GeometryInfo:
         )
     else:
         area.update({"end_a": disc, "end_b": disc})
+    return vol, area
+
+
+def build_cylinder_pore(case: Case, sizes: Sizes) -> GeometryInfo:
+    """Build one cylindrical pore, optionally between reservoirs (see module doc)."""
+    g = case.geometry
+    assert g.pore_length is not None
+    length = g.pore_length / NM
+    a = g.pore_diameter / 2 / NM
+    res = g.reservoir_length / NM
+    layer = g.catalyst == "layer"
+    t = g.catalyst_layer / NM if layer else 0.0
+    filled = layer and a - t < g.layer_fill_core / NM
+    dim = 2 if g.model == "axisymmetric-cell" else 3
+    o = gmsh.model.occ
+
+    def cyl(radius: float, z0: float, z1: float) -> tuple[int, int]:
+        if dim == 2:
+            return (2, o.addRectangle(0.0, z0, 0.0, radius, z1 - z0))
+        return (3, o.addCylinder(0.0, 0.0, z0, 0.0, 0.0, z1 - z0, radius))
+
+    ingredients = [("pore", [cyl(a, 0.0, length)])]
+    if layer and not filled:
+        ingredients.append(("core", [cyl(a - t, 0.0, length)]))
+    if res > 0:
+        ingredients.append(("res", [cyl(a + res, -res, 0.0), cyl(a + res, length, length + res)]))
+
+    def rule(names: frozenset[str]) -> str | None:
+        if "core" in names:
+            return "pore"
+        if "pore" in names:
+            return "pore_layer" if layer else "pore"
+        return "bath" if "res" in names else None
+
+    asm = occ.assemble(dim, ingredients, rule)
+    facets = occ.tag_boundaries(asm, _pore_rules(dim, a, res, length))
+    _pore_sizes(asm, facets, sizes, dim, (a, res, length))
+    vol, area = _pore_closed_forms(a, t, res, length, filled)
     return GeometryInfo(
         kind=g.kind,
         model=g.model,

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import math
 
+import gmsh
 import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
+from confine.geometry.derived import NM, Sizes
 from confine.geometry.hollow import ball, ball_volume, clip_to
-from confine.geometry.model import NM, GeometryInfo
+from confine.geometry.info import GeometryInfo
 
 
-def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build a solid-sphere model (see module doc).
 
     Raises:
@@ -31,8 +33,6 @@ def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
             "solid-sphere is built at axisymmetric-cell or full-3d "
             f"(not {g.model!r}): it has no pore lattice to tile"
         )
-    import gmsh
-
     r_out = g.outer_diameter / 2 / NM
     r_bath = r_out + g.bath_thickness / NM
     layer = g.catalyst == "layer"

@@ -17,11 +17,12 @@ import numpy as np
 
 from confine.case import Case
 from confine.geometry import occ
+from confine.geometry.derived import NM, Sizes
 from confine.geometry.hollow import ball, ball_volume, clip_to
-from confine.geometry.model import NM, GeometryInfo
+from confine.geometry.info import GeometryInfo
 
 
-def build(case: Case, sizes: occ.Sizes) -> GeometryInfo:
+def build(case: Case, sizes: Sizes) -> GeometryInfo:
     """Build the ball of electrolyte (see module doc).
 
     Raises:
