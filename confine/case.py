@@ -57,7 +57,6 @@ from confine.validate import check_case
 
 #: The former name of :class:`~confine.findings.Finding`, kept only while
 #: confine/sampling.py and confine/calibrate.py still import it (issue 21).
-Problem = Finding
 
 __all__ = [
     "ARRAYS",
@@ -78,7 +77,6 @@ __all__ = [
     "Geometry",
     "MeshSettings",
     "Output",
-    "Problem",
     "Reaction",
     "Solver",
     "Species",

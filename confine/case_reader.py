@@ -22,7 +22,8 @@ from typing import Any
 
 from confine.case_data import ARRAYS, SECTIONS, CaseData
 from confine.entries import SOLVENT, Reaction, Species, Wall
-from confine.findings import CaseError, Finding, nearest
+from confine.findings import CaseError, Finding
+from confine.names import did_you_mean
 from confine.schema import INT_LIMIT, REQUIRED, TABLE_LIMIT, Key, brief, keys_of
 from confine.units import UnitError, format_si, parse_quantity, parse_unit, registry
 
@@ -78,7 +79,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
                 names = [str(e.get("name")) for e in entries if isinstance(e, dict)]
                 problems.append(
                     Finding(
-                        file, dotted, f"no {parts[0]} entry named '{name}'{nearest(name, names)}"
+                        file,
+                        dotted,
+                        f"no {parts[0]} entry named '{name}'{did_you_mean(name, names)}",
                     )
                 )
                 continue
@@ -91,7 +94,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
         else:
             valid = list(SECTIONS) + list(ARRAYS)
             problems.append(
-                Finding(file, dotted, f"unknown section '{parts[0]}'{nearest(parts[0], valid)}")
+                Finding(
+                    file, dotted, f"unknown section '{parts[0]}'{did_you_mean(parts[0], valid)}"
+                )
             )
     if problems:
         raise CaseError(problems)
@@ -108,9 +113,8 @@ def _string(spec: Key, value: Any, unit: str | None) -> tuple[Any, list[str]]:
     if not isinstance(value, str):
         return None, [f"expected a string, got {brief(value)}"]
     if spec.choices and value not in spec.choices:
-        return None, [
-            f"{brief(value)} is not one of {', '.join(spec.choices)}{nearest(value, spec.choices)}"
-        ]
+        hint = did_you_mean(value, spec.choices)
+        return None, [f"{brief(value)} is not one of {', '.join(spec.choices)}{hint}"]
     return value, []
 
 
@@ -221,7 +225,9 @@ def _read_section(
     specs = keys_of(cls)
     for name in raw:
         if name not in specs:
-            problems.append(Finding(file, f"{where}.{name}", f"unknown key{nearest(name, specs)}"))
+            problems.append(
+                Finding(file, f"{where}.{name}", f"unknown key{did_you_mean(name, specs)}")
+            )
     values: dict[str, Any] = {}
     for name, spec in specs.items():
         unit = (units or {}).get(name)
@@ -252,7 +258,9 @@ def read_case(raw: Mapping[str, Any], file: str = "<dict>") -> CaseData:
     for sec in raw:
         if sec not in SECTIONS and sec not in ARRAYS:
             problems.append(
-                Finding(file, sec, f"unknown section{nearest(sec, list(SECTIONS) + list(ARRAYS))}")
+                Finding(
+                    file, sec, f"unknown section{did_you_mean(sec, list(SECTIONS) + list(ARRAYS))}"
+                )
             )
     if "case" not in raw:
         problems.append(Finding(file, "case.name", "required key is missing"))

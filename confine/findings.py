@@ -7,8 +7,6 @@ valid name for a misspelt one (:func:`nearest`).
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -31,9 +29,3 @@ class CaseError(ValueError):
     def __init__(self, problems: list[Finding]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
-
-
-def nearest(name: str, valid: Iterable[str]) -> str:
-    """`` (did you mean 'X'?)`` for the closest valid name, or ``""`` if none is close."""
-    match = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.5)
-    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -56,7 +56,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from confine.case import Case, CaseError, Problem, load_case
+from confine.case import Case, CaseError, load_case
+from confine.findings import Finding
 from confine.names import did_you_mean
 from confine.units import UnitError, parse_unit, read_quantity, registry
 
@@ -231,13 +232,13 @@ def load_fit(source: str | Path | Mapping[str, Any]) -> FitSpec:
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:  # TOMLDecodeError, or an integer of over 4300 digits
-            raise CaseError([Problem(file, "toml", f"malformed TOML: {exc}")]) from None
+            raise CaseError([Finding(file, "toml", f"malformed TOML: {exc}")]) from None
         except RecursionError:
-            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
-    problems: list[Problem] = []
+            raise CaseError([Finding(file, "toml", "malformed TOML: nested too deeply")]) from None
+    problems: list[Finding] = []
 
     def err(key: str, msg: str) -> None:
-        problems.append(Problem(file, key, msg))
+        problems.append(Finding(file, key, msg))
 
     sections = ("fit", "set", "parameters", "conditions", "targets")
     for sec in raw:
@@ -520,7 +521,7 @@ def _target(
 
 def _check_cases(spec: FitSpec) -> None:
     """The base case, and it at every condition with the start and both bounds, are valid."""
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     base = spec.base_case()
     trials = [{p.key: p.override(p.start) for p in spec.parameters}]
     trials += [{p.key: p.override(p.lower)} for p in spec.parameters]
@@ -531,6 +532,6 @@ def _check_cases(spec: FitSpec) -> None:
                 base.replace(**trial, **cond)
             except CaseError as e:
                 for prob in e.problems:
-                    problems.append(Problem(spec.source, prob.key, f"{prob.message} ({trial})"))
+                    problems.append(Finding(spec.source, prob.key, f"{prob.message} ({trial})"))
     if problems:
         raise CaseError(list(dict.fromkeys(problems)))

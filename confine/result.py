@@ -54,4 +54,3 @@ def output_fields(result: Result) -> dict[str, Any]:
         if name in solution_species:
             fn.x.array[:] *= 1e-3  # mol/m³ -> mol/L (fields() returns fresh copies)
     return fields
-

@@ -51,7 +51,8 @@ from typing import Any
 
 import numpy as np
 
-from confine.case import CaseError, Problem, parse_override_value
+from confine.case import CaseError, parse_override_value
+from confine.findings import Finding
 from confine.names import did_you_mean
 from confine.sweep_spec import SAMPLE_AXIS, Parameter, SweepSpec
 from confine.units import UnitError, parse_unit, read_quantity
@@ -106,17 +107,17 @@ def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
         try:
             raw = tomllib.loads(text)
         except ValueError as err:  # TOMLDecodeError, or an integer of over 4300 digits
-            raise CaseError([Problem(file, "toml", f"malformed TOML: {err}")]) from None
+            raise CaseError([Finding(file, "toml", f"malformed TOML: {err}")]) from None
         except RecursionError:
-            raise CaseError([Problem(file, "toml", "malformed TOML: nested too deeply")]) from None
+            raise CaseError([Finding(file, "toml", "malformed TOML: nested too deeply")]) from None
     return _parse(raw, file, here)
 
 
 def _parse(raw: dict[str, Any], file: str, here: Path) -> SweepSpec:
-    problems: list[Problem] = []
+    problems: list[Finding] = []
 
     def err(key: str, msg: str) -> None:
-        problems.append(Problem(file, key, msg))
+        problems.append(Finding(file, key, msg))
 
     for sec in raw:
         if sec not in ("sweep", "set", "parameters", "sampling"):

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from confine.case import Case, CaseError, Problem, load_case
+from confine.case import Case, CaseError, load_case
+from confine.findings import Finding
 
 #: The axis of a sampled sweep's joint samples.
 SAMPLE_AXIS = "<samples>"
@@ -140,6 +141,6 @@ class SweepSpec:
             problems = []
             for (key, msg), which in failures.items():
                 shown = ", ".join(str(j) for j in which[:8]) + (" ..." if len(which) > 8 else "")
-                problems.append(Problem(self.source, key, f"{msg} (point {shown})"))
+                problems.append(Finding(self.source, key, f"{msg} (point {shown})"))
             raise CaseError(problems)
         return points

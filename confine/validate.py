@@ -18,8 +18,9 @@ from confine.budget import check_budget, fits_budget
 from confine.case_data import CaseData
 from confine.chemistry import charge_balance, element_imbalance, elements
 from confine.entries import SOLVENT, Reaction
-from confine.findings import Finding, nearest
+from confine.findings import Finding
 from confine.geometry.derived import NM, lattice_of
+from confine.names import did_you_mean
 from confine.sections import PARTICLE_MODELS
 from confine.steady_state import check_steady_state
 from confine.validate_bath import check_bath
@@ -219,7 +220,7 @@ def _check_reactions(case: CaseData) -> list[Finding]:
         for part in ("reactants", "products", "orders", "backward_orders"):
             for sp in getattr(r, part):
                 if sp != SOLVENT and sp not in known:
-                    near = nearest(sp, sorted(known))
+                    near = did_you_mean(sp, sorted(known))
                     out.append(Finding(f, f"{k}.{part}", f"unknown species '{sp}'{near}"))
                     bad_species = True
         if not r.reactants and not r.products:
