@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from confine import atomic, document, staging
+from confine.env import import_dolfinx  # light: dolfinx loads when a field writer calls it
 
 FAILURE_FILE = "failure.json"
 
@@ -142,8 +143,6 @@ def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet
         cell_tags: cell meshtags (subdomains).
         facet_tags: facet meshtags (walls, mouths, boundaries).
     """
-    from confine.env import import_dolfinx
-
     import_dolfinx()
     from dolfinx import io
 
@@ -164,8 +163,6 @@ def write_vtk(path: Path, functions: Mapping[str, Any], cell_tags: Any) -> None:
 
     pyvista, meshio (the ``.vtu`` pieces) and ParaView read it; collective.
     """
-    from confine.env import import_dolfinx
-
     import_dolfinx()
     import numpy as np
     from dolfinx import fem, io
@@ -203,8 +200,6 @@ def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
     """
     import numpy as np
     import pyvista as pv
-
-    from confine.env import import_dolfinx
 
     import_dolfinx()
     from dolfinx import plot
