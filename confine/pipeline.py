@@ -37,7 +37,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         The result; ``result.metrics`` is what metrics.json holds.
 
     Raises:
-        confine.solve.SolverError: the solve did not converge (with its residual
+        confine.solver.continuation.SolverError: the solve did not converge (with its residual
             history); ``out`` then holds only failure.json.
         confine.quality.QualityError: it converged, but failed a quality check
             (mass balance, bounds, finite values, FE sum); ``out`` then holds
@@ -50,7 +50,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     from confine.mesh import load_mesh
     from confine.metrics import compute_metrics
     from confine.quality import QualityError, assess, field_bounds
-    from confine.solve import solve
+    from confine.solver.continuation import solve
 
     comm = MPI.COMM_WORLD if comm is None else comm
     timings: dict[str, float] = {}
@@ -72,7 +72,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         raise
     with step("metrics", comm.rank) as t:
         body = compute_metrics(case, meshdata, solution, comm)
-        findings = assess(case, body, field_bounds(solution.activate(), comm))
+        findings = assess(case, body, field_bounds(solution.load(), comm))
     timings["metrics_s"] = t["seconds"]
     if findings:  # a wrong answer is a failure, never a result
         err = QualityError(findings, solution.residual_history)
