@@ -121,6 +121,13 @@ class BlockedJacobian:
         bcs: Sequence[Any],
         template: Any,
     ) -> None:
+        """Build the local BAIJ matrix, read the couplings off it and map its blocks
+        into one COO pattern of the compacted matrix.
+
+        Longer than 80 lines: one pass whose index arrays (local nodes, stored
+        blocks, global bases, kept field pairs) every later step reuses; split,
+        they would travel as a dozen arguments.
+        """
         self.forms, self.funcs, self.bcs = forms, funcs, list(bcs)
         self.blocked = isinstance(forms, Sequence)
         self.uu = forms[0][0] if self.blocked else forms
