@@ -55,7 +55,7 @@ from confine.bench import newton_step_parts, peak_rss_mb, poisson_time  # noqa: 
 from confine.case import load_case  # noqa: E402
 from confine.env import import_dolfinx, versions  # noqa: E402
 from confine.mesh import load_mesh  # noqa: E402
-from confine.solve import DIRECT_OPTIONS, FIELD_AMG, ITERATIVE_OPTIONS, Problem  # noqa: E402
+from confine.solve import DIRECT_OPTIONS, FIELD_AMG, ITERATIVE_OPTIONS, Solver  # noqa: E402
 
 PROBLEMS = ("axisymmetric", "3d", "sector-3d-urea")
 
@@ -103,12 +103,13 @@ def run_sector_urea(quick: bool, cold: bool = False, bath: str = "bulk") -> list
     return rows
 
 
-def interpolate_from(dst: Problem, src: Problem) -> None:
+def interpolate_from(dst: Solver, src: Solver) -> None:
     """Start ``dst`` from the state of ``src`` (another mesh of the same case), interpolated."""
     import_dolfinx()
     from dolfinx import fem
 
-    for f_to, f_from in ((dst.u, src.u), (dst.theta, src.theta)):
+    pairs = ((dst.model.u, src.model.u), (dst.model.theta, src.model.theta))
+    for f_to, f_from in pairs:
         if f_to is None or f_from is None:
             continue
         msh = f_to.function_space.mesh
@@ -128,20 +129,20 @@ def measure(
     md: Any,
     kind: str,
     exact: Any,
-    start: Problem | None = None,
-) -> tuple[dict[str, Any], Problem]:
+    start: Solver | None = None,
+) -> tuple[dict[str, Any], Solver]:
     """Solve one problem on one mesh and time its parts (``start``: warm start from it)."""
     t0 = time.perf_counter()
-    p = Problem(case, md, manufactured=exact, linear_solver=kind)
+    p = Solver.build(case, md, manufactured=exact, linear_solver=kind)
     if start is not None:
         interpolate_from(p, start)
     t_setup = time.perf_counter() - t0
     sol = p.solve(warm=start is not None)
-    assembly, linear = newton_step_parts(p)
-    converged_its = p.nlp.solver.getKSP().getIterationNumber()
-    options = p._options()
+    assembly, linear = newton_step_parts(p.newton)
+    converged_its = p.newton.snes.getKSP().getIterationNumber()
+    options = p.newton.options()
     poisson = poisson_time(md, DIRECT_OPTIONS if kind == "direct" else options)
-    fields = len(p.unknowns) + len(p.adsorbed)
+    fields = len(p.model.unknowns) + len(p.model.adsorbed)
     per_step = sol.wall_time_s / max(sol.newton_iterations, 1)
     row = {
         "problem": name,

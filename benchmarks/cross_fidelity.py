@@ -251,11 +251,12 @@ def point(
             (:func:`save_state`) starts Newton, interpolated onto this mesh;
             None: the case's own continuation from the bulk state.
         linear_solver: ``auto`` | ``direct`` | ``iterative`` for a warm-started
-            point (:class:`confine.solve.Problem`); a cold point uses confine.run's auto.
+            point (:class:`confine.solve.Solver`); a cold point uses confine.run's auto.
     """
     from confine.bench import peak_rss_mb
     from confine.case import load_case
     from confine.mesh import measure
+    from confine.solve import newton_of
 
     t0 = time.perf_counter()
     base = base_case(case_file, sets, potential)
@@ -271,7 +272,8 @@ def point(
         warm_info["from_level"] = warm_from
     wall = time.perf_counter() - t0
     md = sol.meshdata
-    problem = sol.problem
+    problem = sol.model
+    newton = newton_of(problem)
     measured = measure(md, md.mesh.comm)
     m = result_metrics
     row: dict[str, Any] = {
@@ -286,8 +288,8 @@ def point(
         "dofs": _get(m, "mesh.dofs"),
         "fields": len(problem.unknowns) + len(problem.adsorbed),
         "multiplicity": md.multiplicity,
-        "linear_solver": "direct" if problem._direct() else "iterative",
-        "petsc_options": {k: str(v) for k, v in problem._options().items()},
+        "linear_solver": "direct" if newton.is_direct() else "iterative",
+        "petsc_options": {k: str(v) for k, v in newton.options().items()},
         "converged": _get(m, "solver.converged"),
         "newton_iterations": _get(m, "solver.newton_iterations"),
         "linear_iterations": _get(m, "solver.linear_iterations"),
@@ -322,7 +324,7 @@ def _warm(
     The coarse unknowns and coverages are interpolated onto this mesh (non-matching
     interpolation; points of this mesh's curved faces just outside the coarse
     chords are found within a padding), then Newton runs at the full rates
-    (``Problem.solve(warm=True)``, which falls back to continuation from that
+    (``Solver.solve(warm=True)``, which falls back to continuation from that
     state if it fails). The converged state does not depend on the start.
 
     Returns:
@@ -340,7 +342,7 @@ def _warm(
     from confine.mesh import load_mesh
     from confine.metrics import compute_metrics
     from confine.pipeline import _document
-    from confine.solve import Problem
+    from confine.solve import Solver
 
     comm = MPI.COMM_WORLD
     saved = np.load(state)
@@ -350,13 +352,14 @@ def _warm(
         raise RuntimeError(
             f"{state}: stored for mesh {saved['mesh_hash']}, not {md_c.info['hash']}"
         )
-    src = Problem(coarse, md_c, comm)
-    src._restore([saved["u"], *([saved["theta"]] if "theta" in saved else [])])
+    src = Solver.build(coarse, md_c, comm).model
+    src.restore([saved["u"], *([saved["theta"]] if "theta" in saved else [])])
     t_mesh = time.perf_counter()
     md = load_mesh(case, comm)
     timings = {"mesh_s": time.perf_counter() - t_mesh}
     t1 = time.perf_counter()
-    dst = Problem(case, md, comm, linear_solver=linear_solver)
+    solver = Solver.build(case, md, comm, linear_solver=linear_solver)
+    dst = solver.model
     padding = 0.5  # nm: coarse chords of the curved faces lie inside the fine nodes
     missing = {}
     for name, f_to, f_from in (("u", dst.u, src.u), ("theta", dst.theta, src.theta)):
@@ -375,7 +378,7 @@ def _warm(
         f_to.x.array[bad] = 0.0  # not found: Newton starts from 0 there
         f_to.x.scatter_forward()
     t_interp = time.perf_counter() - t1
-    solution = dst.solve(warm=True)
+    solution = solver.solve(warm=True)
     timings["solve_s"] = time.perf_counter() - t1
     body = compute_metrics(case, md, solution, comm)
     metrics = _document(case, md, solution, body, timings, comm)

@@ -40,7 +40,7 @@ from petsc4py import PETSc  # noqa: E402
 from confine.case import load_case  # noqa: E402
 from confine.env import versions  # noqa: E402
 from confine.mesh import load_mesh  # noqa: E402
-from confine.solve import FIELD_AMG, ITERATIVE_OPTIONS, Problem  # noqa: E402
+from confine.solve import FIELD_AMG, ITERATIVE_OPTIONS, Model, Solver  # noqa: E402
 
 KRYLOV = {"ksp_type": "gmres", "ksp_gmres_restart": 300, "ksp_rtol": 1e-10, "ksp_max_it": 300}
 #: The two-way split of confine.solve: "c" (species + φ, node-blocked) and "theta".
@@ -208,7 +208,7 @@ def run_ksp(
     return out
 
 
-def blocks(A: Any, p: Problem) -> list[dict[str, Any]]:
+def blocks(A: Any, p: Model) -> list[dict[str, Any]]:
     """Single diagonal blocks (a random right-hand side) with AMG and ILU."""
     bs = len(p.unknowns)
     n0 = p.V.dofmap.index_map.size_local * bs
@@ -253,19 +253,20 @@ def main() -> None:
     comm = MPI.COMM_WORLD
     coarse = load_case(path, set={**sets, **level_overrides(base, args.from_level)})
     # the coarse state (converged: the same to round-off with either solver)
-    src = Problem(coarse, load_mesh(coarse, comm), linear_solver="iterative")
+    src = Solver.build(coarse, load_mesh(coarse, comm), linear_solver="iterative")
     src.solve()
     case = load_case(path, set={**sets, **level_overrides(base, args.level)})
-    p = Problem(case, load_mesh(case, comm), linear_solver="direct")
-    interpolate_from(p, src)
-    snes, x = p.nlp.solver, p.nlp.x
+    solver = Solver.build(case, load_mesh(case, comm), linear_solver="direct")
+    interpolate_from(solver, src)
+    p, nlp = solver.model, solver.newton.nlp
+    snes, x = nlp.solver, nlp.x
     from dolfinx.fem import petsc as fem_petsc
 
     fem_petsc.assign([p.u, p.theta], x)
     b = x.duplicate()
     snes.computeFunction(x, b)
-    snes.computeJacobian(x, p.nlp.A)
-    A = p.nlp.A
+    snes.computeJacobian(x, nlp.A)
+    A = nlp.A
     bs = len(p.unknowns)
     n0 = p.V.dofmap.index_map.size_local * bs
     is_c = PETSc.IS().createGeneral(np.arange(n0, dtype=np.int32))

@@ -36,7 +36,8 @@ from confine import atomic, document, progress
 from confine.case import load_case
 from confine.env import comm_world, git_revision, import_dolfinx, versions
 from confine.pipeline import run
-from confine.solve import DIRECT_OPTIONS
+from confine.solver.continuation import newton_of
+from confine.solver.options import DIRECT_OPTIONS
 
 import_dolfinx()
 import ufl  # noqa: E402
@@ -204,14 +205,15 @@ def newton_step_parts(p: Any) -> tuple[float, float]:
     """(assembly, linear solve) seconds of one Newton step at the converged state.
 
     Args:
-        p: a solved ``confine.solve.Problem``.
+        p: the Newton solver of a solved model (``confine.solver.continuation.newton_of``).
 
     Returns:
         Residual + Jacobian assembly time and one linear solve's time.
     """
     snes = p.nlp.solver
     x = p.nlp.x
-    fem_petsc.assign([p.u, p.theta] if p.theta is not None else p.u, x)
+    u, theta = p.spaces.u, p.spaces.theta
+    fem_petsc.assign([u, theta] if theta is not None else u, x)
     b = x.duplicate()
     t0 = time.perf_counter()
     snes.computeFunction(x, b)
@@ -302,19 +304,19 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
     wall_total, cpu_total = time.perf_counter() - t0, time.process_time() - c0
     m = result.metrics
     sol = result.solution
-    problem = sol.problem
+    solver = newton_of(sol.model)
     phases: dict[str, dict[str, float | None]] = dict(timed)  # type: ignore[arg-type]
     # solve = problem set-up (forms: JIT compile or cache load, sparsity, SNES) + Newton
     setup = float(timed["solve"]["wall_s"]) - sol.wall_time_s
     phases["setup_compile"] = {"wall_s": setup, "cpu_s": None}
     phases["newton"] = {"wall_s": sol.wall_time_s, "cpu_s": None}
-    assembly, linear = newton_step_parts(problem)
-    options = dict(problem._options())
-    poisson_options = DIRECT_OPTIONS if problem._direct() else options
+    assembly, linear = newton_step_parts(solver)
+    options = dict(solver.options())
+    poisson_options = DIRECT_OPTIONS if solver.is_direct() else options
     poisson = poisson_time(sol.meshdata, poisson_options)
     wall_phases = {k: {"wall_s": float(v["wall_s"] or 0.0)} for k, v in phases.items()}
     newton = int(sol.newton_iterations)
-    fields = len(problem.unknowns) + len(problem.adsorbed)
+    fields = len(sol.model.unknowns) + len(sol.model.adsorbed)
     rat = ratios(wall_phases, newton, poisson)
     rat["assembly_per_newton_over_poisson"] = assembly / poisson
     rat["linear_solve_per_newton_over_poisson"] = linear / poisson
@@ -339,7 +341,7 @@ def run_benchmark(bench: Benchmark, comm: Any = None) -> dict[str, Any]:
             "linear_iterations": int(sol.linear_iterations),
             "continuation_steps": len(sol.multipliers),
             "time_per_newton_s": sol.wall_time_s / max(newton, 1),
-            "kind": "direct" if problem._direct() else "iterative",
+            "kind": "direct" if solver.is_direct() else "iterative",
         },
         "phases": phases,
         "per_newton_step": {"assembly_s": assembly, "linear_solve_s": linear},

@@ -35,7 +35,7 @@ def catalyst_metrics(p: Any) -> tuple[dict[str, dict[str, float | None]], dict[s
     """Per-species and top-level entries of the catalyst means (collective).
 
     Args:
-        p: the solved :class:`confine.solve.Problem`.
+        p: the solved :class:`confine.fem.model.Model`.
 
     Returns:
         species name -> {key: mean in mol/L or None}, and {key: mean φ in V or None}.

@@ -26,7 +26,7 @@ SNES_REASONS = {
 
 
 def is_solver_failure(err: BaseException) -> bool:
-    """A non-converged solve (confine.solve.SolverError or a subclass of it).
+    """A non-converged solve (confine.solver.continuation.SolverError or a subclass of it).
 
     Duck-typed on its attributes so that reporting never imports the solver.
     """

@@ -23,7 +23,8 @@ from confine.catalyst_means import UNITS as CATALYST_MEAN_UNITS
 from confine.catalyst_means import catalyst_metrics
 from confine.geometry.groups import tag
 from confine.physics.kinetics import stoichiometry
-from confine.solve import Solution
+from confine.solution import Solution
+from confine.solver.tangent import wall_capacitance
 from confine.units import FARADAY
 
 log = logging.getLogger("confine")
@@ -158,7 +159,7 @@ def compute_metrics(
         solution: the converged solution.
         comm: the communicator (must be the mesh's; the solution's by default).
     """
-    p = solution.activate()
+    p = solution.load()
     md = meshdata
     if comm is not None and comm.size != p.comm.size:
         raise ValueError("compute_metrics: communicator differs from the solution's")
@@ -232,7 +233,7 @@ def compute_metrics(
     rates: dict[str, float] = {}
     rates_in: dict[str, float] = {}
     for r in case.reactions:
-        meas = p._measure(r)
+        meas = p.measure_of(r)
         if meas is None:
             rates[r.name] = rates_in[r.name] = 0.0
             continue
@@ -436,7 +437,7 @@ def compute_metrics(
                 "converged": solution.converged,
                 "newton_iterations": solution.newton_iterations,
                 "linear_iterations": solution.linear_iterations,
-                "linear_solver": "direct" if solution.problem._direct() else "iterative",
+                "linear_solver": solution.linear_solver,
                 "continuation_multipliers": list(solution.multipliers),
                 "newton_iterations_per_step": list(solution.step_iterations),
                 "max_cell_peclet": peclet,
@@ -518,7 +519,7 @@ def _pore_conduction(case: Case, solution: Solution) -> dict[str, Any]:
     I = F Σ z_i N_i with N_i the consistent outflow through end_a (positive for
     V > 0: cations leave at the low-potential end), conductance I/V and
     transference numbers F z_i N_i / I (per pore)."""
-    p = solution.problem
+    p = solution.model
     volts = float(case.geometry.end_voltage or 0.0)
     flux = {n: p.outward_flux(n, "end_a") for n in p.c_ref}
     current = FARADAY * sum(p.charges[n] * f for n, f in flux.items())
@@ -541,13 +542,13 @@ def _pore_conduction(case: Case, solution: Solution) -> dict[str, Any]:
 def _double_layer_metrics(case: Case, md: Any, solution: Solution) -> dict[str, Any]:
     """Poisson models: the Debye length, each [[walls]] entry's charge, potential and
     differential capacitance."""
-    p = solution.problem
+    p = solution.model
     out: dict[str, Any] = {"debye_length_nm": p.debye / 1e-9}
     out["walls"] = {
         w.name: {
             "surface_charge_C_per_m2": p.wall_charge(w.name),
             "potential_V": p.wall_potential(w.name),
-            "differential_capacitance_F_per_m2": p.wall_capacitance(w.name),
+            "differential_capacitance_F_per_m2": wall_capacitance(p, w.name),
         }
         for w in case.walls
     }
@@ -558,7 +559,7 @@ def _pore_middle(case: Case, md: Any, solution: Solution) -> dict[str, Any] | No
     """Cross-section through the middle of the pore on the axis of an axisymmetric cell
     (a cylinder-pore at z = length/2; a hollow sphere's pore at mid-shell): section
     means of every species (and the space charge), φ at the wall and on the axis."""
-    g, p = case.geometry, solution.problem
+    g, p = case.geometry, solution.model
     if not p.axisymmetric:
         return None
     if g.kind == "cylinder-pore" and g.pore_length is not None:

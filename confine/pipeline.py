@@ -27,7 +27,7 @@ from mpi4py import MPI  # noqa: E402
 from confine.mesh import load_mesh, mesh_hash  # noqa: E402
 from confine.metrics import compute_metrics  # noqa: E402
 from confine.quality import QualityError, assess, field_bounds  # noqa: E402
-from confine.solve import solve  # noqa: E402
+from confine.solver.continuation import solve  # noqa: E402
 
 log = logging.getLogger("confine")
 
@@ -47,7 +47,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         The result; ``result.metrics`` is what metrics.json holds.
 
     Raises:
-        confine.solve.SolverError: the solve did not converge (with its residual
+        confine.solver.continuation.SolverError: the solve did not converge (with its residual
             history); ``out`` then holds only failure.json.
         confine.quality.QualityError: it converged, but failed a quality check
             (mass balance, bounds, finite values, FE sum); ``out`` then holds
@@ -73,7 +73,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         raise
     with step("metrics", comm.rank) as t:
         body = compute_metrics(case, meshdata, solution, comm)
-        findings = assess(case, body, field_bounds(solution.activate(), comm))
+        findings = assess(case, body, field_bounds(solution.load(), comm))
     timings["metrics_s"] = t["seconds"]
     if findings:  # a wrong answer is a failure, never a result
         rejected = QualityError(findings, solution.residual_history)

@@ -169,7 +169,7 @@ def field_bounds(problem: Any, comm: Any) -> FieldBounds:
     """The extremes of a solved problem's unknowns (collective).
 
     Args:
-        problem: a :class:`confine.solve.Problem` holding the solution.
+        problem: a :class:`confine.fem.model.Model` holding the solution.
         comm: its communicator.
     """
     arr = problem.scaled_values()

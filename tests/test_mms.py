@@ -21,7 +21,8 @@ import ufl
 from mpi4py import MPI
 
 from confine.case import Case, case_from_dict
-from confine.solve import Manufactured, solve
+from confine.solve import newton_of, solve
+from confine.verification import Manufactured
 
 SIZE = 10.0  # nm
 
@@ -104,7 +105,7 @@ def errors(
     md = sm.box(MPI.COMM_WORLD, dim, n, SIZE, axisymmetric=axisymmetric)
     ex = exact(dim, "K+" if model == "electroneutral" else None)
     sol = solve(mms_case(model, steric, stabilization), md, manufactured=ex)
-    p = sol.problem
+    p = sol.model
     x = ufl.SpatialCoordinate(md.mesh)
     w = 2 * math.pi * x[0] if axisymmetric else 1.0
     dx = ufl.Measure("dx", domain=md.mesh, metadata={"quadrature_degree": 6})
@@ -206,7 +207,7 @@ def test_iterative_solver_matches_direct_in_3d() -> None:
     md = sm.box(MPI.COMM_WORLD, 3, 6, SIZE)
     direct = solve(mms_case(), md, manufactured=exact(3), linear_solver="direct")
     iterative = solve(mms_case(), md, manufactured=exact(3), linear_solver="iterative")
-    assert iterative.problem.nlp.solver.getKSP().getPC().getType() == "fieldsplit"
+    assert newton_of(iterative.model).snes.getKSP().getPC().getType() == "fieldsplit"
     assert iterative.linear_iterations > iterative.newton_iterations
-    a, b = direct.problem.scaled_values(), iterative.problem.scaled_values()
+    a, b = direct.model.scaled_values(), iterative.model.scaled_values()
     assert abs(a - b).max() < 1e-8 * abs(a).max()

@@ -31,10 +31,12 @@ from scipy.optimize import brentq
 from scipy.special import i0, i1
 
 from confine.case import Case, case_from_dict
+from confine.fem.model import Model
 from confine.mesh import MeshData, load_mesh
 from confine.metrics import compute_metrics, section_of_pore
 from confine.physics import potential, transport
-from confine.solve import Problem, SolverError, solve
+from confine.solve import Solver, SolverError, newton_of, solve
+from confine.solver.tangent import wall_capacitance
 from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
 
 COMM = MPI.COMM_WORLD
@@ -97,8 +99,8 @@ def planar_case(
     )
 
 
-def run(case: Case, cache: Path) -> Problem:
-    return solve(case, load_mesh(case, COMM, cache)).problem
+def run(case: Case, cache: Path) -> Model:
+    return solve(case, load_mesh(case, COMM, cache)).model
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +131,7 @@ def test_gouy_chapman_charge_and_capacitance(psi_tilde: float, cache: Path) -> N
         sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
         cap = eps / lam * math.cosh(psi_tilde / 2)
         assert p.wall_potential("electrode") == pytest.approx(psi_tilde * VT, rel=1e-12)
-        c = p.wall_capacitance("electrode")
+        c = wall_capacitance(p, "electrode")
         assert c is not None
         errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1))
     # measured on the finer mesh: 1.5e-5, 4.6e-5, 2.5e-4 (σ); 1.8e-5, 1.1e-4, 6.5e-4 (C)
@@ -152,7 +154,7 @@ def test_gouy_chapman_given_charge(cache: Path) -> None:
     assert psi / VT > 2.0  # nonlinear regime
     assert p.wall_charge("electrode") == pytest.approx(sigma, rel=1e-12)
     assert p.wall_potential("electrode") == pytest.approx(psi, rel=1e-4)  # measured 4.0e-5
-    cap = p.wall_capacitance("electrode")
+    cap = wall_capacitance(p, "electrode")
     assert cap == pytest.approx(eps / lam * math.cosh(psi / (2 * VT)), rel=3e-4)  # 9.8e-5
 
 
@@ -189,7 +191,7 @@ def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
         p = run(case, cache)
         eps, lam = potential.permittivity(case), potential.debye_length(case)
         q_hat, c_hat = bikerman(psi_tilde, nu)
-        c = p.wall_capacitance("electrode")
+        c = wall_capacitance(p, "electrode")
         assert c is not None
         errors.append(
             (
@@ -210,7 +212,7 @@ def test_steric_size_per_ion_from_radii(cache: Path) -> None:
     wall = {"condition": "potential", "potential": f"{4 * VT!r} V"}
     one = run(planar_case(wall, model="poisson-steric", ion_size="1 nm"), cache)
 
-    def with_radii(k: str, cl: str) -> Problem:
+    def with_radii(k: str, cl: str) -> Model:
         return run(planar_case(wall, model="poisson-steric", radii=(f"{k} nm", f"{cl} nm")), cache)
 
     same = with_radii("0.5", "0.5")
@@ -286,7 +288,7 @@ def radial_poisson_boltzmann(case: Case, sigma: float) -> dict[str, float]:
 
 
 def pore_middle(case: Case, md: Any) -> dict[str, Any]:
-    p = solve(case, md).problem
+    p = solve(case, md).model
     return section_of_pore(p.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
 
 
@@ -346,7 +348,7 @@ def test_double_layer_metrics() -> None:
     assert wall["surface_charge_C_per_m2"]["value"] == pytest.approx(sigma, rel=1e-12)
     assert wall["differential_capacitance_F_per_m2"]["unit"] == "F/m^2"
     psi = [
-        solve(pore_case(sigma * (1 + d)), md).problem.wall_potential("pore_wall")
+        solve(pore_case(sigma * (1 + d)), md).model.wall_potential("pore_wall")
         for d in (delta, -delta)
     ]
     c_fd = 2 * delta * sigma / (psi[0] - psi[1])
@@ -388,7 +390,7 @@ def test_stern_layer_in_series_with_gouy_chapman(cache: Path) -> None:
     # measured (second order; 4x larger on the coarser mesh): 7.4e-5, 3.2e-5, 5.9e-5
     assert p.wall_potential("electrode") == pytest.approx(psi_d, rel=2e-4)
     assert p.wall_charge("electrode") == pytest.approx(sigma, rel=2e-4)
-    total = p.wall_capacitance("electrode")
+    total = wall_capacitance(p, "electrode")
     assert total == pytest.approx(1 / (1 / c_s + 1 / c_d), rel=2e-4)
 
 
@@ -498,7 +500,7 @@ def test_stern_capacitance_with_an_adsorbate(cache: Path) -> None:
     eps, lam = potential.permittivity(case), potential.debye_length(case)
     c_d = eps / lam * math.cosh(phi2 / (2 * VT))  # 1:1 at C0 (the traces add 1e-5)
     expected = 1 / (1 / STERN_TRACE["c_s"] + 1 / c_d)
-    c_plain, c_ads = plain.wall_capacitance("electrode"), with_ads.wall_capacitance("electrode")
+    c_plain, c_ads = wall_capacitance(plain, "electrode"), wall_capacitance(with_ads, "electrode")
     assert c_plain is not None and c_ads is not None
     # the two-block tangent against the one-block one on the same mesh: measured 9e-14
     assert c_ads == pytest.approx(c_plain, rel=1e-6)
@@ -545,9 +547,9 @@ def test_capacitance_with_an_adsorbate_on_one_and_two_ranks(tmp_path: Path) -> N
         pytest.skip("needs mpiexec -n 2")
     case = trace_kinetics_case(True, adsorbate=True, slab=True)
     cache = Path(world.bcast(str(tmp_path) if world.rank == 0 else None))
-    par = solve(case, load_mesh(case, world, cache)).problem.wall_capacitance("electrode")
-    ser = solve(case, load_mesh(case, MPI.COMM_SELF, cache / f"rank{world.rank}")).problem
-    c_ser = ser.wall_capacitance("electrode")
+    par = wall_capacitance(solve(case, load_mesh(case, world, cache)).model, "electrode")
+    ser = solve(case, load_mesh(case, MPI.COMM_SELF, cache / f"rank{world.rank}")).model
+    c_ser = wall_capacitance(ser, "electrode")
     assert par is not None and c_ser is not None
     assert par == pytest.approx(c_ser, rel=1e-8)
 
@@ -608,7 +610,7 @@ def test_pore_conduction_charged_is_cation_selective() -> None:
     kappa = FARADAY**2 / (GAS_CONSTANT * T) * (1.957e-9 + 2.032e-9) * C0
     ohmic = kappa * math.pi * (A_NM * 1e-9) ** 2 / (PORE_NM * 1e-9)
     assert cond["conductance_S"]["value"] > 2.0 * ohmic  # measured 2.52
-    p = sol.problem
+    p = sol.model
     for name in ("K+", "Cl-"):  # what leaves at end_a enters at end_b
         out_a, out_b = p.outward_flux(name, "end_a"), p.outward_flux(name, "end_b")
         assert out_a == pytest.approx(-out_b, rel=1e-8)
@@ -637,7 +639,7 @@ def fitted(case: Case) -> Case:
     return case.replace(**{"solver.stabilization": "eafe"})
 
 
-def nodal_profile(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+def nodal_profile(p: Model) -> tuple[np.ndarray, np.ndarray]:
     """(x in nm, unknowns per node) sorted by x (1D, serial)."""
     x = p.V.tabulate_dof_coordinates()[:, 0]
     order = np.argsort(x)
@@ -706,7 +708,7 @@ def test_eafe_residual_compiles_as_the_sum_of_its_integrals(mesh: str) -> None:
         md = uniform_planar(12, MPI.COMM_SELF)
     else:
         case, md = fitted(pore_case(-0.05)), sm.pore_rz(MPI.COMM_SELF, A_NM, PORE_NM, 4, 4)
-    p = Problem(case, md, MPI.COMM_SELF)
+    p = Solver.build(case, md, MPI.COMM_SELF).model
     p.u.x.array[:] = 1.0 + np.random.default_rng(1).random(p.u.x.array.size)
     whole = fem.assemble_vector(fem.form(p.F[0])).array
     parts = sum(fem.assemble_vector(fem.form(ufl.Form([i]))).array for i in p.F[0].integrals())
@@ -740,8 +742,8 @@ def test_galerkin_breaks_down_above_cell_peclet_two_eafe_does_not(
     # cell Péclet number at the wall, |∂φ̂/∂x| h with the closed-form field 2 sinh(ψ̃/2)/λ_D
     peclet = 2 * math.sinh(psi_tilde / 2) * 20e-9 / cells / lam
     assert (peclet < 2.0) == galerkin_converges  # 1.22, 2.44, 7.54
-    p = solve(fitted(plain), uniform_planar(cells)).problem
-    assert p._vi is None  # never sent to the bounded solver
+    p = solve(fitted(plain), uniform_planar(cells)).model
+    assert newton_of(p)._vi is None  # never sent to the bounded solver
     _, nodes = nodal_profile(p)
     k, cl, phi = nodes.T
     assert k == pytest.approx(np.exp(-phi), rel=1e-9)  # c/c0 = e^{−zφ̂} at every node
@@ -764,10 +766,10 @@ def test_eafe_transient_charging_reaches_the_steady_layer() -> None:
     timing = {"solver.transient": True, "solver.end_time": "3e-6 s", "solver.time_step": "1e-8 s"}
     with pytest.raises(SolverError, match="time step collapsed"):
         solve(planar_case(wall).replace(**timing), uniform_planar(20))
-    steady = solve(fitted(planar_case(wall)), uniform_planar(20)).problem.scaled_values()
+    steady = solve(fitted(planar_case(wall)), uniform_planar(20)).model.scaled_values()
     sol = solve(fitted(planar_case(wall)).replace(**timing), uniform_planar(20))
     assert sol.times[-1] == pytest.approx(3e-6)
-    final = sol.problem.scaled_values()
+    final = sol.model.scaled_values()
     assert final[:, :2].min() > 0.0
     # relaxation time ~3e-7 s (diffusion across the 20 nm slab): measured 2.5e-5
     assert abs(final - steady).max() < 1e-3 * abs(steady).max()
@@ -790,9 +792,9 @@ def test_eafe_converges_to_gouy_chapman_at_second_order() -> None:
     cap = eps / lam * math.cosh(psi_tilde / 2)
     errors = []
     for cells in (160, 320, 640):
-        p = solve(case, uniform_planar(cells)).problem
+        p = solve(case, uniform_planar(cells)).model
         x, nodes = nodal_profile(p)
-        c = p.wall_capacitance("electrode")
+        c = wall_capacitance(p, "electrode")
         assert c is not None
         phi_err = np.abs(nodes[:, 2] - gouy_chapman_phi(x * 1e-9, psi_tilde, lam)).max()
         errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1, phi_err))
@@ -818,7 +820,7 @@ def test_eafe_boundary_layer_mesh_at_eight_thermal_voltages(cache: Path) -> None
         eps, lam = potential.permittivity(case), potential.debye_length(case)
         p = run(case, cache)
         x, nodes = nodal_profile(p)
-        c = p.wall_capacitance("electrode")
+        c = wall_capacitance(p, "electrode")
         assert c is not None
         sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
         errors.append(
@@ -844,17 +846,17 @@ def test_strongly_charged_coarse_pore_eafe_against_radial_poisson_boltzmann() ->
     sigma = -0.2
     ref = radial_poisson_boltzmann(pore_case(sigma), sigma)
     md = pore_mesh(8, 0.25)
-    plain = solve(pore_case(sigma), md).problem
+    plain = solve(pore_case(sigma), md).model
     assert plain.scaled_values()[:, 1].min() <= 0.0  # clamped at the bound
     sec = section_of_pore(plain.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
     assert sec["mean"]["Cl-"] / ref["Cl-"] - 1 > 1.0  # measured +1.90
     errors = []
     for n_r, first in ((8, 0.25), (16, 0.125)):
         md = pore_mesh(n_r, first)
-        p = solve(fitted(pore_case(sigma)), md).problem
+        p = solve(fitted(pore_case(sigma)), md).model
         if n_r == 8:
             assert p.cell_peclet() > 2.0  # measured 3.4
-        assert p._vi is None
+        assert newton_of(p)._vi is None
         assert p.scaled_values()[:, :2].min() > 0.0  # min Cl− 1.0e-2 c0
         sec = section_of_pore(p.physical_functions(), md.mesh, COMM, PORE_NM / 2, A_NM)
         errors.append(

@@ -276,7 +276,7 @@ def test_a_dropped_result_frees_its_problem() -> None:
         set={"mesh.cells_per_pore_diameter": 3, "output.fields": False, "output.figures": False},
     )
     result = confine.run(case)
-    problem = weakref.ref(result.solution.problem)
+    problem = weakref.ref(result.solution.model)
     del result
     gc.collect()
     assert problem() is None

@@ -15,7 +15,7 @@ from scipy.optimize import brentq
 from confine.case import Case, case_from_dict, load_case
 from confine.metrics import compute_metrics
 from confine.physics import hindrance
-from confine.solve import SolverError, solve
+from confine.solve import Solver, SolverError, newton_of, solve
 from confine.units import FARADAY, GAS_CONSTANT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,14 +90,14 @@ K_SHELL = 2.8e6  # Thiele modulus m (R_o − R_i) ≈ 2: neither kinetic nor dif
 
 def test_effectiveness_factor_spherical_shell() -> None:
     sol = solve(shell_case(K_SHELL), sm.shell(COMM, 55.0, 107.0, 16, 32))
-    rate = sol.problem.rate_integral("consume")
+    rate = sol.model.rate_integral("consume")
     exact = shell_rate(K_SHELL, 1.91e-9, 55e-9, 107e-9, 34.0)
     eta = exact / (K_SHELL * 4 / 3 * math.pi * (107e-9**3 - 55e-9**3) * 34.0)
     assert 0.2 < eta < 0.8  # a genuinely mixed regime
     assert abs(rate / exact - 1) < 5e-3
     # and it converges at second order
     coarse = solve(shell_case(K_SHELL), sm.shell(COMM, 55.0, 107.0, 8, 16))
-    e1 = abs(coarse.problem.rate_integral("consume") / exact - 1)
+    e1 = abs(coarse.model.rate_integral("consume") / exact - 1)
     assert math.log2(e1 / abs(rate / exact - 1)) > 1.85
 
 
@@ -107,7 +107,7 @@ def test_far_field_condition_is_the_infinite_bath() -> None:
     case = shell_case(K_SHELL, bath_boundary="far-field", bath_thickness="43 nm")
     md = sm.shell(COMM, 55.0, 150.0, 95, 48, bath_from=107.0)  # 1 nm: aligned at 107
     sol = solve(case, md)
-    rate = sol.problem.rate_integral("consume")
+    rate = sol.model.rate_integral("consume")
     d = 1.91e-9
     per_c = shell_rate(K_SHELL, d, 55e-9, 107e-9, 1.0)
     exact = 34.0 / (1 / per_c + 1 / (4 * math.pi * 107e-9 * d))
@@ -167,9 +167,9 @@ def test_hindered_pore_conductance_series_resistances() -> None:
     d, nm = 1e-9, 1e-9
     resistance = 10 * nm / d + 10 * nm / (d * h) + 10 * nm / d + 1 / 0.05
     exact = 1000.0 / resistance  # mol/(m² s)
-    rate = sol.problem.rate_integral("sink")
+    rate = sol.model.rate_integral("sink")
     assert rate == pytest.approx(exact, rel=1e-9)
-    assert sol.problem.outward_flux("B") == pytest.approx(exact, rel=1e-9)
+    assert sol.model.outward_flux("B") == pytest.approx(exact, rel=1e-9)
 
 
 # --------------------------------------------------------------------------- migration
@@ -219,7 +219,7 @@ def test_transport_limited_deposition_with_migration() -> None:
     errs = []
     for n in (32, 64):
         sol = solve(case, sm.interval(COMM, n, 10.0))
-        errs.append(abs(sol.problem.rate_integral("deposit") / exact - 1))
+        errs.append(abs(sol.model.rate_integral("deposit") / exact - 1))
     assert errs[-1] < 1e-3
     assert errs[0] / errs[1] > 3.0  # converging (second order)
 
@@ -251,10 +251,10 @@ def test_langmuir_coverage_at_equilibrium() -> None:
         }
     )
     sol = solve(case, sm.box(COMM, 2, 8, 10.0))
-    th = sol.problem.theta.x.array
+    th = sol.model.theta.x.array
     expected = kf / kb * c / (1 + kf / kb * c)
     assert np.allclose(th, expected, rtol=1e-10, atol=0)
-    a = sol.problem.scaled_values()
+    a = sol.model.scaled_values()
     assert np.allclose(a, 1.0, rtol=1e-10)
 
 
@@ -310,10 +310,10 @@ def test_langmuir_on_a_surface_catalyst_with_a_sink() -> None:
 
     cs = brentq(gap, 0.0, cb, xtol=1e-14)
     theta = kf * cs / (kf * cs + kb + kr)
-    assert np.allclose(sol.problem.theta.x.array, theta, rtol=1e-9)
+    assert np.allclose(sol.model.theta.x.array, theta, rtol=1e-9)
     width = 10e-9  # per metre of depth: the face is 10 nm wide
-    assert sol.problem.rate_integral("react") == pytest.approx(kr * theta * width, rel=1e-9)
-    assert sol.problem.outward_flux("B") == pytest.approx(kr * theta * width, rel=1e-9)
+    assert sol.model.rate_integral("react") == pytest.approx(kr * theta * width, rel=1e-9)
+    assert sol.model.outward_flux("B") == pytest.approx(kr * theta * width, rel=1e-9)
 
 
 # --------------------------------------------------------------------------- urea network
@@ -437,7 +437,7 @@ def test_warm_start_matches_cold_and_is_cheaper() -> None:
     cold = solve(urea_case("-1.0 V"), md)
     assert warm.multipliers == [1.0]
     assert warm.newton_iterations < cold.newton_iterations
-    a, b = warm.problem.rate_integral("coupling"), cold.problem.rate_integral("coupling")
+    a, b = warm.model.rate_integral("coupling"), cold.model.rate_integral("coupling")
     assert a == pytest.approx(b, rel=1e-8)
 
 
@@ -487,7 +487,7 @@ def test_transient_first_order_decay_is_backward_euler() -> None:
     sol = solve(case, md)
     assert sol.times[-1] == pytest.approx(n * dt)
     expected = c0 / (1 + k * dt) ** (len(sol.times) - 1)
-    a = sol.problem.scaled_values()[:, 0] * c0
+    a = sol.model.scaled_values()[:, 0] * c0
     assert np.allclose(a, expected, rtol=1e-10)
     m = compute_metrics(case, md, sol, COMM)
     assert value(m, "mass_balance_relative_error") < 1e-8
@@ -505,8 +505,8 @@ def test_fields_for_output(urea_solution) -> None:
     no3 = f["NO3-"].x.array[:n]
     assert 50.0 < no3.min() <= no3.max() <= 100.0 + 1e-9  # mol/m³ around 0.1 M
     th = f["*H"].x.array[:n]
-    mean = sol.problem.integrate(sol.problem.cov["*H"] * sol.problem.w * sol.problem.dx_layer)
-    mean /= sol.problem.integrate(sol.problem.w * sol.problem.dx_layer)
+    mean = sol.model.integrate(sol.model.cov["*H"] * sol.model.w * sol.model.dx_layer)
+    mean /= sol.model.integrate(sol.model.w * sol.model.dx_layer)
     assert 0.0 < mean < 1.0
     # on the layer it holds the coverage (its largest nodal value at least the mean) ...
     assert th.min() >= 0.0 and mean <= th.max() <= 1.0
@@ -520,6 +520,7 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
     it solves again with MUMPS (and says so). Forced here: every mesh counts as large
     and GMRES gets one iteration."""
     import confine.solve as solve_mod
+    import confine.solver.options as options_mod
     from confine.mesh import load_mesh
 
     case = load_case(
@@ -527,17 +528,17 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
         set={"geometry.model": "sector-3d", "mesh.cells_per_pore_diameter": 3},
     )
     md = load_mesh(case, COMM)
-    monkeypatch.setattr(solve_mod, "DIRECT_MAX_WORK", 0)
+    monkeypatch.setattr(options_mod, "DIRECT_MAX_WORK", 0)
     crippled = {"ksp_max_it": 1}
     with pytest.raises(SolverError) as info:
         solve(case, md, COMM, petsc_options=crippled, linear_solver="iterative")
     assert info.value.reason == solve_mod.DIVERGED_LINEAR_SOLVE
     with caplog.at_level("WARNING", logger="confine"):
         sol = solve(case, md, COMM, petsc_options=crippled, linear_solver="auto")
-    assert sol.problem.linear_solver == "direct"
+    assert sol.linear_solver == "direct"
     assert "solving again with MUMPS" in caplog.text
     reference = solve(case, md, COMM, linear_solver="direct")
-    got, want = sol.problem.scaled_values(), reference.problem.scaled_values()
+    got, want = sol.model.scaled_values(), reference.model.scaled_values()
     assert np.allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
 
 
@@ -565,9 +566,9 @@ def test_iterative_solver_on_the_urea_network_in_3d(caplog: pytest.LogCaptureFix
     assert 13**3 * md.mesh.topology.index_map(0).size_global > solve_mod.DIRECT_MAX_WORK
     with caplog.at_level("WARNING", logger="confine"):
         it = solve(case, md, COMM, linear_solver="auto")
-    assert it.problem.linear_solver == "auto" and not it.problem._direct()
+    assert newton_of(it.model).linear_solver == "auto" and not newton_of(it.model).is_direct()
     assert "solving again with MUMPS" not in caplog.text
-    assert it.problem.nlp.solver.getKSP().getPC().getType() == "fieldsplit"
+    assert newton_of(it.model).snes.getKSP().getPC().getType() == "fieldsplit"
     assert it.linear_iterations > it.newton_iterations  # a Krylov solve, not LU
     direct = solve(case, md, COMM, linear_solver="direct")
     m_it, m_dir = compute_metrics(case, md, it, COMM), compute_metrics(case, md, direct, COMM)
@@ -575,7 +576,7 @@ def test_iterative_solver_on_the_urea_network_in_3d(caplog: pytest.LogCaptureFix
     keys += [f"products/{p}/faradaic_efficiency" for p in case.output.products]
     for key in keys:
         assert value(m_it, key) == pytest.approx(value(m_dir, key), rel=1e-6), key
-    got, want = it.problem.scaled_values(), direct.problem.scaled_values()
+    got, want = it.model.scaled_values(), direct.model.scaled_values()
     assert np.allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
 
 
@@ -586,7 +587,7 @@ def test_linear_solver_from_the_case(urea_solution) -> None:
     case, md, direct = urea_solution
     it_case = urea_case(**{"solver.linear_solver": "iterative"})
     it = solve(it_case, md)
-    assert not it.problem._direct() and direct.problem._direct()
+    assert not newton_of(it.model).is_direct() and newton_of(direct.model).is_direct()
     assert it.linear_iterations > it.newton_iterations  # a Krylov solve, not LU
     m_it, m_dir = compute_metrics(it_case, md, it, COMM), compute_metrics(case, md, direct, COMM)
     assert (m_it["solver"]["linear_solver"], m_dir["solver"]["linear_solver"]) == (
@@ -597,7 +598,9 @@ def test_linear_solver_from_the_case(urea_solution) -> None:
         assert value(m_it, key) == pytest.approx(value(m_dir, key), rel=1e-6), key
 
 
-def assert_jacobian_is_exact_without_structural_zeros(p: Any, stored_at_most: float = 0.5) -> None:
+def assert_jacobian_is_exact_without_structural_zeros(
+    solver: Solver, stored_at_most: float = 0.5
+) -> None:
     """The Jacobian the solver assembles (structural zeros dropped from its pattern)
     equals dolfinx's full-pattern assembly of the same forms, entry for entry, at the
     current state, at a state with every product and coverage at zero and at one with
@@ -605,9 +608,10 @@ def assert_jacobian_is_exact_without_structural_zeros(p: Any, stored_at_most: fl
     from dolfinx.fem import petsc as fem_petsc
     from petsc4py import PETSc
 
+    p, nlp = solver.model, solver.newton.nlp
     funcs = [p.u, p.theta] if p.theta is not None else p.u
-    x = p.nlp.x.duplicate()
-    saved = p._state()
+    x = nlp.x.duplicate()
+    saved = p.state()
     states = [saved[0].copy(), np.where(saved[0] > 0.5, saved[0], 0.0), -saved[0]]
     for state in states:
         p.u.x.array[:] = state
@@ -615,35 +619,40 @@ def assert_jacobian_is_exact_without_structural_zeros(p: Any, stored_at_most: fl
         if p.theta is not None:
             p.theta.x.array[:] = 0.0 if state is states[1] else saved[1]
         fem_petsc.assign(funcs, x)
-        p.nlp.solver.computeJacobian(x, p.nlp.A)
-        full = fem_petsc.create_matrix(p.nlp.J)
-        fem_petsc.assemble_matrix(full, p.nlp.J, bcs=p.bcs, diag=1.0)
+        nlp.solver.computeJacobian(x, nlp.A)
+        full = fem_petsc.create_matrix(nlp.J)
+        fem_petsc.assemble_matrix(full, nlp.J, bcs=p.bcs, diag=1.0)
         full.assemble()
         scale = full.norm()
-        stored, allocated = p.nlp.A.getInfo()["nz_used"], full.getInfo()["nz_used"]
-        full.axpy(-1.0, p.nlp.A, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
+        stored, allocated = nlp.A.getInfo()["nz_used"], full.getInfo()["nz_used"]
+        full.axpy(-1.0, nlp.A, structure=PETSc.Mat.Structure.SUBSET_NONZERO_PATTERN)
         assert full.norm() <= 1e-14 * scale
         assert stored <= stored_at_most * allocated
         full.destroy()
-    p._restore(saved)
+    p.restore(saved)
     x.destroy()
 
 
-def zero_generic_state(self: Any) -> None:
-    """A degenerate stand-in for ``Problem._generic_state``: everything zero, so most
-    couplings are missing from the pattern taken there."""
-    self.u.x.array[:] = 0.0
-    if self.theta is not None:
-        self.theta.x.array[:] = 0.0
+def zero_generic_state(spaces: Any, case: Any) -> None:
+    """A degenerate stand-in for ``confine.solver.sparsity.generic_state``: everything
+    zero, so most couplings are missing from the pattern taken there."""
+    spaces.u.x.array[:] = 0.0
+    if spaces.theta is not None:
+        spaces.theta.x.array[:] = 0.0
 
 
-def block_insertion(p: Any) -> Any:
-    """The Jacobian callback of ``p``: a ``confine.assembly.BlockedJacobian``."""
-    from confine.assembly import BlockedJacobian
+def block_insertion(solver: Solver) -> Any:
+    """The Jacobian callback of ``solver``: a ``confine.solver.sparsity.BlockedJacobian``."""
+    from confine.solver.sparsity import BlockedJacobian
 
-    callback = p.nlp.solver.getJacobian()[2][0]
+    callback = solver.newton.snes.getJacobian()[2][0]
     assert isinstance(callback, BlockedJacobian)
     return callback
+
+
+def solver_of(sol: Any) -> Solver:
+    """The model of a solution and the Newton solver it was solved with."""
+    return Solver(sol.model, newton_of(sol.model))
 
 
 def test_jacobian_without_structural_zeros_is_exact(
@@ -653,35 +662,34 @@ def test_jacobian_without_structural_zeros_is_exact(
     without block insertion of the species block; also with a pattern taken at a
     degenerate state (everything zero, so most couplings are missing from it):
     entries outside the pattern are inserted, not dropped."""
-    from confine.assembly import BlockedJacobian
-    from confine.solve import Problem
+    from confine.solver.sparsity import BlockedJacobian
 
     case, md, sol = urea_solution
-    assert_jacobian_is_exact_without_structural_zeros(sol.problem)
-    assert not block_insertion(sol.problem).fallback
-    plain = Problem(shell_case(1e6), md)  # one blocked form (no coverages): block insertion
-    plain.set_bulk_state()
-    assert plain.nlp.A.getBlockSize() == 2
+    assert_jacobian_is_exact_without_structural_zeros(solver_of(sol))
+    assert not block_insertion(solver_of(sol)).fallback
+    plain = Solver.build(shell_case(1e6), md)  # one blocked form (no coverages): block insertion
+    plain.model.set_bulk_state()
+    assert plain.newton.nlp.A.getBlockSize() == 2
     # A → B in the layer: 3 of the 4 field pairs couple (B does not act on A)
     assert_jacobian_is_exact_without_structural_zeros(plain, stored_at_most=0.75)
     assert not block_insertion(plain).fallback
 
     # without block insertion (PETSc's BAIJ array not reachable): dolfinx assembles
     # into the compacted pattern
-    monkeypatch.setattr("confine.assembly.available", lambda bs: False)
-    unblocked = Problem(case, md)
-    unblocked._restore(sol.problem._state())
-    assert not isinstance(unblocked.nlp.solver.getJacobian()[2][0], BlockedJacobian)
+    monkeypatch.setattr("confine.solver.sparsity.available", lambda bs: False)
+    unblocked = Solver.build(case, md)
+    unblocked.model.restore(sol.model.state())
+    assert not isinstance(unblocked.newton.snes.getJacobian()[2][0], BlockedJacobian)
     assert_jacobian_is_exact_without_structural_zeros(unblocked)
     monkeypatch.undo()
 
-    monkeypatch.setattr(Problem, "_generic_state", zero_generic_state)
-    poor = Problem(case, md)
-    sparse = poor.nlp.A.getInfo()["nz_used"]
-    poor._restore(sol.problem._state())
+    monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
+    poor = Solver.build(case, md)
+    sparse = poor.newton.nlp.A.getInfo()["nz_used"]
+    poor.model.restore(sol.model.state())
     assert_jacobian_is_exact_without_structural_zeros(poor)
     assert block_insertion(poor).fallback  # dolfinx's assembly took over
-    assert poor.nlp.A.getInfo()["nz_used"] > sparse  # the pattern grew where needed
+    assert poor.newton.nlp.A.getInfo()["nz_used"] > sparse  # the pattern grew where needed
 
 
 @pytest.mark.mpi
@@ -692,16 +700,15 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     to dolfinx's assembly (a pattern from the all-zero state) happens on every rank."""
     if COMM.size < 2:
         pytest.skip("needs mpiexec -n 2")
-    from confine.solve import Problem
 
     case, md = urea_case(), urea_mesh(COMM, h=2.0)
-    p = Problem(case, md)
-    p.set_bulk_state()
+    p = Solver.build(case, md)
+    p.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(p)
     assert not block_insertion(p).fallback
 
-    monkeypatch.setattr(Problem, "_generic_state", zero_generic_state)
-    poor = Problem(case, md)
-    poor.set_bulk_state()
+    monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
+    poor = Solver.build(case, md)
+    poor.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(poor)
     assert block_insertion(poor).fallback

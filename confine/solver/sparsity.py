@@ -1,12 +1,15 @@
-"""Jacobian assembly with block insertion of the species block.
+"""The Jacobian's sparsity: structural zeros dropped, block insertion of the species block.
+
+:func:`drop_structural_zeros` keeps only the field couplings that exist; where
+it can, the species block is assembled by block insertion
+(:class:`BlockedJacobian`).
 
 dolfinx inserts each cell's element matrix of the blocked species space (k
 fields on n nodes: nk × nk values) into the AIJ Jacobian value by value, and
 AIJ searches every value's column in its row. With 13 fields that search is
 most of the Jacobian's time. Block insertion into BAIJ storage searches once
 per node pair, but fieldsplit cannot take strided sub-matrices of BAIJ, and
-BAIJ stores the structural zeros that :meth:`confine.solve.Problem._drop_structural_zeros`
-drops. So:
+BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
 
 * dolfinx assembles the species block into a per-rank BAIJ matrix over the
   rank's local and ghost nodes (block insertion, Dirichlet rows as dolfinx
@@ -27,12 +30,15 @@ from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
+from confine.case import Case
 from confine.env import import_dolfinx
+from confine.fem.fields import set_bulk_state
+from confine.fem.spaces import Spaces
 
 import_dolfinx()
 
@@ -115,6 +121,13 @@ class BlockedJacobian:
         bcs: Sequence[Any],
         template: Any,
     ) -> None:
+        """Build the local BAIJ matrix, read the couplings off it and map its blocks
+        into one COO pattern of the compacted matrix.
+
+        Longer than 80 lines: one pass whose index arrays (local nodes, stored
+        blocks, global bases, kept field pairs) every later step reuses; split,
+        they would travel as a dozen arguments.
+        """
         self.forms, self.funcs, self.bcs = forms, funcs, list(bcs)
         self.blocked = isinstance(forms, Sequence)
         self.uu = forms[0][0] if self.blocked else forms
@@ -282,3 +295,131 @@ class BlockedJacobian:
             sub = J.getLocalSubMatrix(self._is[1], self._is[1])
             _cpp.fem.petsc.insert_diagonal(sub, a.function_spaces[0], bcs, 1.0)
             J.restoreLocalSubMatrix(self._is[1], self._is[1], sub)
+
+
+# ---------------------------------------------------------------- compaction of the pattern
+def drop_structural_zeros(nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any]) -> None:
+    """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
+
+    dolfinx allocates every component pair of the blocked space at every pair
+    of neighbouring nodes: n² entries per node pair, of which the urea network
+    couples about a quarter (a species to itself, to φ, to its reaction
+    partners). The others are structural zeros that assembly inserts, the
+    linear solver multiplies and MUMPS factorises. One assembly at a generic
+    state (:func:`generic_state`: every field positive and perturbed at random,
+    so no coupling vanishes by accident) tells which pairs of fields (i, j)
+    couple anywhere; the new pattern keeps every node pair of dolfinx's pattern
+    for those pairs (a per-entry test would drop the stiffness entries that
+    vanish by mesh geometry, e.g. on structured meshes, and come back as
+    round-off) and the diagonal. Assembly then ignores zero entries; an entry
+    outside the pattern (a coupling not seen at that state) is still inserted,
+    with a malloc, so the Jacobian stays exact. Where it can (a blocked space,
+    PETSc's BAIJ array reachable), the species block is assembled by block
+    insertion and gathered into such a pattern instead (:class:`BlockedJacobian`:
+    the couplings read off the species block at the generic state, the coverage
+    blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
+    pair becomes nonzero). The functions' state is kept.
+    """
+    A = nlp.A
+    saved = spaces.state()
+    generic_state(spaces, case)
+    funcs: Any = [spaces.u, spaces.theta] if spaces.theta is not None else spaces.u
+    snes = nlp.solver
+    if available(len(spaces.unknowns)):  # block insertion
+        # it assembles the species block at this state and reads the couplings off it
+        jac = BlockedJacobian(nlp.J, funcs, bcs, A)
+        spaces.restore(saved)
+        snes.setJacobian(jac, jac.matrix, None)
+        A.destroy()
+        nlp._A = jac.matrix  # what NonlinearProblem.A returns
+        return
+    x = nlp.x
+    fem_petsc.assign(funcs, x)
+    snes.computeJacobian(x, A)
+    spaces.restore(saved)
+    pattern = _coupled_pattern(spaces, A)
+    # block sizes kept: with one blocked form dolfinx inserts blocks
+    B = matrix_like(A, lambda M: M.setPreallocationCSR(pattern))
+    option: Any = PETSc.Mat.Option
+    B.setOption(option.IGNORE_ZERO_ENTRIES, True)
+    B.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+    jacobian: Any = snes.getJacobian()
+    assemble, args, kargs = jacobian[2]
+    snes.setJacobian(assemble, B, None, args=args, kargs=kargs)
+    A.destroy()
+    nlp._A = B  # what NonlinearProblem.A returns
+
+
+def _coupled_pattern(spaces: Spaces, A: Any) -> tuple[np.ndarray, np.ndarray]:
+    """CSR pattern (local rows, global columns) of ``A``'s entries whose pair of
+    fields has a nonzero entry on some rank, and of its diagonal."""
+    ia, ja, va = A.getValuesCSR()
+    start = A.getOwnershipRange()[0]
+    nf = len(spaces.unknowns) + len(spaces.adsorbed)
+    local = np.zeros((nf, nf), dtype=np.int32)
+    for _, sl, fr, fc in _entry_chunks(spaces, A, ia, ja):
+        nz = va[sl] != 0.0
+        local[fr[nz], fc[nz]] = 1
+    del va
+    coupled = np.zeros_like(local)
+    spaces.comm.Allreduce(local, coupled, op=MPI.MAX)
+    keep = np.zeros(len(ja), dtype=bool)
+    counts = np.zeros(len(ia) - 1, dtype=np.int64)
+    for rows, sl, fr, fc in _entry_chunks(spaces, A, ia, ja):
+        k = (coupled[fr, fc] > 0) | (start + rows == ja[sl])
+        keep[sl] = k
+        counts += np.bincount(rows[k], minlength=len(counts))
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(PETSc.IntType)
+    return indptr, ja[keep].astype(PETSc.IntType)
+
+
+def _entry_chunks(
+    spaces: Spaces, A: Any, ia: np.ndarray, ja: np.ndarray
+) -> Iterator[tuple[np.ndarray, slice, np.ndarray, np.ndarray]]:
+    """``A``'s owned CSR (``ia``, ``ja``: global columns) in chunks of rows (bounded
+    temporaries on big meshes): each entry's local row, the chunk's slice of
+    ``ja``, and the fields of each entry's row and column. Collective."""
+    start = A.getOwnershipRange()[0]
+    ranges = np.asarray(A.getOwnershipRanges())
+    n0 = np.asarray(
+        spaces.comm.allgather(spaces.V.dofmap.index_map.size_local * len(spaces.unknowns))
+    )
+    nu, na = len(spaces.unknowns), max(len(spaces.adsorbed), 1)
+    nrows = len(ia) - 1
+    step = max(1, nrows // 64)
+    for r0 in range(0, nrows, step):
+        r1 = min(r0 + step, nrows)
+        rows = np.repeat(np.arange(r0, r1), np.diff(ia[r0 : r1 + 1]))
+        sl = slice(ia[r0], ia[r1])
+        fields = _field_of(start + rows, ranges, n0, nu, na), _field_of(ja[sl], ranges, n0, nu, na)
+        yield rows, sl, *fields
+
+
+def _field_of(
+    index: np.ndarray, ranges: np.ndarray, n0: np.ndarray, nu: int, na: int
+) -> np.ndarray:
+    """Field (unknown, then coverage) of global indices of the solution vector: each
+    rank owns its u block (``n0`` entries: nodes × ``nu`` unknowns, interleaved), then
+    its θ block (``na`` coverages); ``ranges``: the ownership ranges."""
+    owner = np.searchsorted(ranges, index, side="right") - 1
+    local = index - ranges[owner]
+    return np.where(local < n0[owner], local % nu, nu + (local - n0[owner]) % na)
+
+
+def generic_state(spaces: Spaces, case: Case) -> None:
+    """The bulk state, every value scaled by a random factor in [0.75, 1.25] and
+    raised by 0.5e-3 to 1.5e-3 (products start at zero), the coverages' sum kept
+    at most 0.9."""
+    rng = np.random.default_rng(spaces.comm.rank)
+    set_bulk_state(spaces, case)
+    for f in (spaces.u, spaces.theta):
+        if f is None:
+            continue
+        a = f.x.array
+        a[:] = a * (0.75 + 0.5 * rng.random(a.size)) + 1e-3 * (0.5 + rng.random(a.size))
+    if spaces.theta is not None:
+        th = spaces.theta.x.array.reshape(-1, len(spaces.adsorbed))
+        th /= np.maximum(1.0, th.sum(axis=1, keepdims=True) / 0.9)
+    for f in (spaces.u, spaces.theta):
+        if f is not None:
+            f.x.scatter_forward()

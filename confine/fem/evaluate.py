@@ -1,0 +1,195 @@
+"""Functionals of a discrete state: rate integrals, consistent fluxes, wall data,
+the cell Péclet number and P1 fields for output.
+
+Each reads the model's Functions as they are (load a solution into the model
+first: :meth:`confine.fem.model.Model.load`); none changes them. Fluxes through
+boundaries come from the assembled residual (consistent flux), not from
+−D∇c·n of a P1 field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import ufl
+
+from confine.env import import_dolfinx
+from confine.fem.bcs import bath_facets
+from confine.fem.parameters import Parameters
+from confine.fem.residual import Residual
+from confine.fem.spaces import Spaces, part, sub
+from confine.geometry.groups import tag
+from confine.physics import transport
+from confine.units import FARADAY
+
+import_dolfinx()
+from dolfinx import fem  # noqa: E402
+from mpi4py import MPI  # noqa: E402
+
+
+def rate_integral(spaces: Spaces, residual: Residual, name: str) -> float:
+    """∫ r dV (or dA) over where the reaction happens, mol/s per cell (not × multiplicity)."""
+    r = spaces.case.reaction_named(name)
+    meas = spaces.measure_of(r.where)
+    if meas is None:
+        return 0.0
+    dim = spaces.d - 1 if r.where == "surface" else spaces.d
+    return spaces.integrate(residual.rates[name] * spaces.w * meas) * spaces.L**dim
+
+
+def outward_flux(
+    spaces: Spaces,
+    residual: Residual,
+    tests: dict[tuple[str, str | None], fem.Function],
+    name: str,
+    group: str | None = None,
+) -> float:
+    """Outward flux (mol/s per cell) through the bath faces from the assembled residual.
+
+    The residual of the species balance tested with the P1 function that is
+    1 on the faces' nodes and 0 elsewhere (the consistent flux), so it
+    is exact to the solver tolerance, unlike −D∇c·n of the P1 field.
+
+    Args:
+        spaces: the model's spaces.
+        residual: its forms.
+        tests: the model's cache of test functions (one per species and faces).
+        name: a solution species.
+        group: one facet group (e.g. ``end_a``); default every bath face
+            (:func:`confine.fem.bcs.bath_facets`).
+    """
+    key = (name, group)
+    g = tests.get(key)
+    if g is None:  # one test function per species and faces: its functional compiles once
+        g = fem.Function(spaces.V)
+        fdim = spaces.tdim - 1
+        if group is None:
+            facets = bath_facets(spaces.case, spaces.meshdata)
+        else:
+            ft = spaces.meshdata.facet_tags
+            facets = ft.indices[ft.values == tag(group)]
+        comp = residual.eq_test[name]
+        Vsub = sub(spaces.V, comp)
+        Vi = Vsub.collapse()[0] if Vsub.component() else Vsub  # one unknown: V is scalar
+        dofs = fem.locate_dofs_topological((Vsub, Vi), fdim, facets)[0]
+        g.x.array[dofs] = 1.0
+        g.x.scatter_forward()
+        tests[key] = g
+    functional = ufl.replace(residual.eq_forms[name], {spaces.v: g})
+    return -spaces.integrate(functional) * residual.eq_scale[name]
+
+
+def cell_peclet(spaces: Spaces, cache: dict[str, Any]) -> float:
+    """Largest cell Péclet number of migration, max |z| · max over edges |Δφ̂|.
+
+    Galerkin ion fluxes need it below about 2 (a larger value calls for
+    ``solver.stabilization = "eafe"``); 0 without φ or ions.
+    """
+    charges = [abs(z) for z in spaces.charges.values() if z != 0]
+    if not spaces.has_phi or not charges:
+        return 0.0
+    Q = fem.functionspace(spaces.mesh, ("DG", 0))
+    jump = fem.Function(Q)
+    if "_peclet" not in cache:  # compiled once per model
+        phi_hat = part(spaces.u, spaces.unknowns.index("phi"))
+        expr = transport.edge_peclet(phi_hat, spaces.mesh)
+        cache["_peclet"] = fem.Expression(expr, Q.element.interpolation_points)
+    jump.interpolate(cache["_peclet"])
+    local = jump.x.array.max(initial=0.0)
+    return max(charges) * float(spaces.comm.allreduce(local, op=MPI.MAX))
+
+
+def wall_indicator(spaces: Spaces, name: str) -> fem.Function:
+    """Function in V whose φ component is 1 on the wall's nodes, 0 elsewhere."""
+    g = fem.Function(spaces.V)
+    ft = spaces.meshdata.facet_tags
+    facets = ft.indices[ft.values == tag(name)]
+    Vsub = sub(spaces.V, spaces.unknowns.index("phi"))
+    Vi, _ = Vsub.collapse()
+    dofs = fem.locate_dofs_topological((Vsub, Vi), spaces.tdim - 1, facets)[0]
+    g.x.array[dofs] = 1.0
+    g.x.scatter_forward()
+    return g
+
+
+def wall_area_hat(spaces: Spaces, name: str) -> float:
+    """A wall's (r-weighted) area in mesh units."""
+    return spaces.integrate(spaces.w * spaces.ds(tag(name)))
+
+
+def wall_potential(spaces: Spaces, name: str) -> float:
+    """Area mean of φ over a wall (V, relative to the bath)."""
+    if not spaces.poisson:
+        raise ValueError("wall potentials need a poisson potential model")
+    phi_hat = part(spaces.u, spaces.unknowns.index("phi"))
+    return (
+        spaces.vt
+        * spaces.integrate(phi_hat * spaces.w * spaces.ds(tag(name)))
+        / (wall_area_hat(spaces, name))
+    )
+
+
+def wall_charge(spaces: Spaces, params: Parameters, residual: Residual, name: str) -> float:
+    """Area mean surface charge density of a wall (C/m²).
+
+    A wall of given charge returns it; otherwise (given potential, Stern
+    layer, or an uncharged wall) the consistent flux: Poisson's residual tested with the
+    function that is 1 on the wall's nodes, which is ∮ ε ∂φ/∂n = the wall's
+    charge to solver tolerance (Gauss's law for the discrete solution).
+    """
+    if not spaces.poisson:
+        raise ValueError("wall charges need a poisson potential model")
+    wall = params.case.wall_named(name)
+    if wall is not None and wall.condition == "charge":
+        return float(params.wall_value[name].value) * params.charge_scale
+    g = wall_indicator(spaces, name)
+    q = spaces.integrate(ufl.replace(residual.poisson_interior, {spaces.v: g}))
+    return q / wall_area_hat(spaces, name) * params.charge_scale
+
+
+def physical_functions(
+    spaces: Spaces, residual: Residual, cache: dict[str, Any]
+) -> dict[str, fem.Function]:
+    """P1 Functions on the whole mesh in mol/m³ (species), V (phi) and coverage
+    (adsorbates on a layer, 0 elsewhere); higher degrees are interpolated to P1.
+
+    ``cache``: the model's compiled expressions (metrics of every sweep point call this).
+    """
+    P1 = fem.functionspace(spaces.mesh, ("Lagrange", 1))
+    pts = P1.element.interpolation_points
+
+    def to_p1(expr: Any, name: str) -> fem.Function:
+        if name not in cache:
+            cache[name] = fem.Expression(expr, pts)
+        f = fem.Function(P1, name=name)
+        f.interpolate(cache[name])
+        return f
+
+    out: dict[str, fem.Function] = {}
+    for name in spaces.c_ref:
+        out[name] = to_p1(residual.conc[name], name)
+    if spaces.has_phi:
+        out["phi"] = to_p1(residual.phi, "phi")
+    if spaces.poisson:  # ρ = F Σ z c (C/m³)
+        out["space_charge"] = to_p1(FARADAY * residual.strength * residual.rho_hat, "space_charge")
+    if spaces.theta is not None and spaces.catalyst == "layer":
+        tdim = spaces.tdim
+        submesh = spaces.submesh
+        assert submesh is not None
+        imap = submesh.topology.index_map(tdim)
+        sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
+        cells = spaces.entity_maps[0].sub_topology_to_topology(sub_cells, inverse=False)
+        Wp = fem.functionspace(submesh, ("Lagrange", 1))
+        for j, a in enumerate(spaces.adsorbed):
+            key = f"theta:{a}"
+            if key not in cache:
+                theta_j = part(spaces.theta, j)
+                cache[key] = fem.Expression(theta_j, Wp.element.interpolation_points)
+            th = fem.Function(Wp)
+            th.interpolate(cache[key])
+            f = fem.Function(P1, name=a)
+            f.interpolate(th, cells0=sub_cells, cells1=np.asarray(cells, dtype=np.int32))
+            f.x.scatter_forward()
+            out[a] = f
+    return out

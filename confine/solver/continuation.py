@@ -1,0 +1,397 @@
+"""From the bulk state to a solution: rate continuation, time stepping, warm starts.
+
+Steady runs: continuation on a multiplier s of every catalytic rate constant
+(and, from 1e-4 at the start, of every wall charge and wall potential,
+[[walls]] of the poisson models: :data:`confine.fem.parameters.WALL_FLOOR`),
+s = 1e-8 … 1 geometrically, from the bulk, nearly uncharged state with
+coverages balancing the site kinetics (which solves s → 0 exactly); a failed
+step is halved, and a step that needed more than :data:`SLOW_STEP_ITERATIONS`
+Newton iterations halves the next increment. Each step is one
+:meth:`confine.solver.newton.Newton.step`. A warm start (``initial``) first
+tries s = 1. Transient runs march with backward Euler (see :func:`solve`).
+
+The solver of a model lives as long as the model (:func:`newton_of`): a
+warm-started sweep reuses the model (Functions, compiled forms) and its SNES
+and matrices across points, while a :class:`~confine.solution.Solution`
+refers to the model only.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from confine.case import Case
+from confine.env import import_dolfinx
+from confine.fem.model import Model
+from confine.fem.parameters import assign
+from confine.fem.residual import SourceHook
+from confine.mesh import MeshData
+from confine.solution import Solution, frozen_state
+from confine.solver.newton import DIVERGED_LINEAR_SOLVE, Newton
+
+import_dolfinx()
+from mpi4py import MPI  # noqa: E402
+
+log = logging.getLogger("confine")
+
+#: First continuation multiplier (the bulk state solves s → 0).
+S_START = 1e-8
+#: Most halvings of a failed continuation step.
+MAX_HALVINGS = 12
+#: Newton iterations above which a converged continuation step halves the next
+#: increment in log s (double-layer runs crawl under the line search otherwise).
+SLOW_STEP_ITERATIONS = 10
+#: Smallest increment in log10 s that slow steps halve down to (failures still halve).
+MIN_LOG_STEP = 1.0 / 16.0
+
+#: The Newton solver of each live model (dropped with the model).
+_SOLVERS: weakref.WeakKeyDictionary[Model, Newton] = weakref.WeakKeyDictionary()
+
+
+class SolverError(RuntimeError):
+    """Newton did not converge.
+
+    Attributes:
+        history: residual norms of every Newton iteration of the failed solve.
+        step: continuation step reached (index into ``multipliers``).
+        multiplier: the rate-constant multiplier at which it failed.
+        converged_multiplier: the last multiplier that converged (None: none did).
+        reason: the SNES converged reason (negative).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        history: Sequence[float],
+        step: int,
+        multiplier: float,
+        converged_multiplier: float | None,
+        reason: int,
+    ):
+        self.history = list(history)
+        self.step = step
+        self.multiplier = multiplier
+        self.converged_multiplier = converged_multiplier
+        self.reason = reason
+        tail = ", ".join(f"{r:.3e}" for r in self.history[-12:])
+        super().__init__(
+            f"{message}: continuation step {step} (rate multiplier {multiplier:.3e}; last "
+            f"converged {converged_multiplier!s}), SNES reason {reason}, residual history "
+            f"[{tail}]"
+        )
+
+
+def newton_of(model: Model) -> Newton:
+    """The Newton solver a model was solved with (for benchmarks, diagnostics and
+    tangent solves).
+
+    Raises:
+        KeyError: the model has no solver (it was never solved).
+    """
+    return _SOLVERS[model]
+
+
+def jacobian_at(model: Model, state: Sequence[np.ndarray]) -> Any:
+    """The assembled Newton Jacobian (both blocks, Dirichlet rows the identity) at a
+    state, a new PETSc matrix the caller destroys; the model's Functions hold
+    ``state`` afterwards."""
+    model.restore(state)
+    return newton_of(model).jacobian()
+
+
+class Solver:
+    """A model and its Newton solver: solves from the bulk or from a warm start."""
+
+    def __init__(self, model: Model, newton: Newton):
+        self.model, self.newton = model, newton
+        _SOLVERS[model] = newton
+
+    @classmethod
+    def build(
+        cls,
+        case: Case,
+        meshdata: MeshData,
+        comm: MPI.Comm | None = None,
+        *,
+        manufactured: SourceHook | None = None,
+        petsc_options: Mapping[str, Any] | None = None,
+        linear_solver: str | None = None,
+    ) -> Solver:
+        """A new model of the case on the mesh, and its solver."""
+        model = Model(case, meshdata, comm, manufactured=manufactured)
+        newton = Newton(
+            model.spaces,
+            model.params,
+            model.F,
+            model.bcs,
+            petsc_options=petsc_options,
+            linear_solver=linear_solver,
+        )
+        return cls(model, newton)
+
+    def _newton(self, record: _Record) -> tuple[int, int]:
+        reason, its, lits = self.newton.step()
+        record.newton += its
+        record.linear += lits
+        record.history += self.newton.history
+        return reason, its
+
+    def _error(self, message: str, **kw: Any) -> SolverError:
+        return SolverError(message, history=self.newton.history, **kw)
+
+    def solve(self, warm: bool = False) -> Solution:
+        """Continuation from the bulk state (or a warm start) to s = 1.
+
+        Raises:
+            SolverError: a step failed even after halving.
+        """
+        if self.model.transient:
+            return self._march()
+        record = _Record()
+        model = self.model
+        if warm:
+            saved = model.state()
+            model.set_multiplier(1.0)
+            reason, its = self._newton(record)
+            if reason > 0 and self.newton.finite():
+                return self._result(record, [1.0], [its])
+            record.failed = its
+            model.restore(saved)  # fall back to the cold path from the warm state
+        else:
+            model.set_bulk_state()
+        return self._continue(record)
+
+    def _continue(self, record: _Record) -> Solution:
+        """The continuation in s from the current state (see the module doc)."""
+        model = self.model
+        n_steps = model.case.solver.continuation_steps
+        reached: list[float] = []
+        per_step: list[int] = []
+        logs = np.linspace(math.log10(S_START), 0.0, n_steps + 1)
+        log_done: float | None = None
+        step = target_idx = halvings = attempts = 0
+        log_target = float(logs[0])
+        max_attempts = 4 * (n_steps + MAX_HALVINGS)
+        while True:
+            attempts += 1
+            saved = model.state()
+            model.set_multiplier(10.0**log_target)
+            reason, its = self._newton(record)
+            if reason > 0 and self.newton.finite():
+                reached.append(10.0**log_target)
+                per_step.append(its)
+                last_increment = None if log_done is None else log_target - log_done
+                log_done = log_target
+                step += 1
+                if log_target >= 0.0:
+                    break
+                halvings = 0
+                while target_idx < len(logs) - 1 and logs[target_idx] <= log_target + 1e-12:
+                    target_idx += 1
+                log_target = float(logs[target_idx])
+                # a step that needed many (damped) iterations: the next, equally long
+                # one would likely crawl into the iteration cap, so take half of it
+                if its > SLOW_STEP_ITERATIONS and last_increment is not None:
+                    half = max(0.5 * last_increment, MIN_LOG_STEP)
+                    log_target = min(log_target, log_done + half)
+                continue
+            model.restore(saved)
+            record.failed += its
+            halvings += 1
+            if log_done is None or halvings > MAX_HALVINGS or attempts >= max_attempts:
+                raise self._error(
+                    "Newton did not converge",
+                    step=step,
+                    multiplier=10.0**log_target,
+                    converged_multiplier=None if log_done is None else 10.0**log_done,
+                    reason=reason,
+                )
+            log_target = 0.5 * (log_done + log_target)
+        return self._result(record, reached, per_step)
+
+    def _march(self) -> Solution:
+        """Backward Euler from the bulk state to end_time (steps halved on failure)."""
+        record = _Record()
+        model = self.model
+        sv = model.case.solver
+        end = float(sv.end_time or 0.0)
+        dt_max = float(sv.time_step or end)
+        model.set_bulk_state()
+        if model.theta is not None:  # a transient starts from the declared coverages
+            tarr = model.theta.x.array.reshape(-1, len(model.adsorbed))
+            for j, a in enumerate(model.adsorbed):
+                tarr[:, j] = model.case.species_named(a).initial
+        model.set_multiplier(1.0)
+        t, dt = 0.0, dt_max
+        times = [0.0]
+        while t < end * (1 - 1e-12):
+            step = min(dt, end - t)
+            model.u_old.x.array[:] = model.u.x.array
+            if model.theta_old is not None and model.theta is not None:
+                model.theta_old.x.array[:] = model.theta.x.array
+            saved = model.state()
+            assign(model.dt, step)
+            reason, its = self._newton(record)
+            if reason > 0 and self.newton.finite():
+                t += step
+                times.append(t)
+                dt = min(2 * dt, dt_max) if its <= 4 else dt
+                continue
+            model.restore(saved)
+            dt = step / 2
+            if dt < 1e-9 * dt_max:
+                raise self._error(
+                    f"time step collapsed at t = {t:.6g} s",
+                    step=len(times) - 1,
+                    multiplier=1.0,
+                    converged_multiplier=None,
+                    reason=reason,
+                )
+        return self._result(record, [1.0], (), times)
+
+    def _result(
+        self,
+        record: _Record,
+        reached: list[float],
+        per_step: Sequence[int] = (),
+        times: Sequence[float] = (),
+    ) -> Solution:
+        model = self.model
+        return Solution(
+            case=model.case,
+            meshdata=model.meshdata,
+            model=model,
+            converged=True,
+            newton_iterations=record.newton,
+            linear_iterations=record.linear,
+            residual_history=record.history,
+            multipliers=reached,
+            wall_time_s=time.perf_counter() - record.t0,
+            dofs=model.dofs,
+            linear_solver="direct" if self.newton.is_direct() else "iterative",
+            state=frozen_state(model.state()),
+            times=list(times),
+            step_iterations=list(per_step),
+            failed_iterations=record.failed,
+        )
+
+
+class _Record:
+    """The iteration record of one solve, as it accumulates."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.newton = self.linear = self.failed = 0
+        self.history: list[float] = []
+
+
+def _reuse(initial: Solution, case: Case, linear_solver: str) -> Solver | None:
+    """The warm start's model and solver with the case's values, if its forms fit."""
+    newton = _SOLVERS.get(initial.model)
+    if newton is None or newton.linear_solver != linear_solver:
+        return None
+    try:
+        newton.update(case)  # same forms: reuse them (no recompilation)
+    except ValueError:
+        return None
+    initial.model.restore(initial.state)
+    return Solver(initial.model, newton)
+
+
+def solve(
+    case: Case,
+    meshdata: MeshData,
+    comm: MPI.Comm | None = None,
+    initial: Solution | None = None,
+    *,
+    manufactured: SourceHook | None = None,
+    petsc_options: Mapping[str, Any] | None = None,
+    linear_solver: str | None = None,
+) -> Solution:
+    """Solve a case to steady state on a mesh.
+
+    Args:
+        case: the validated case.
+        meshdata: the mesh with its tags (coordinates in nm).
+        comm: communicator (must be the mesh's; default the mesh's).
+        initial: a converged solution on the same mesh to warm-start from
+            (e.g. the nearest point of a sweep).
+        manufactured: verification hook (method of manufactured solutions,
+            ``confine.verification.Manufactured``).
+        petsc_options: extra PETSc options (over the defaults and the case's).
+        linear_solver: "direct" (MUMPS LU), "iterative" (GMRES with one AMG
+            V-cycle per field, see :data:`confine.solver.options.ITERATIVE_OPTIONS`),
+            or "auto": direct in 2D and for 3D meshes up to
+            :data:`confine.solver.options.DIRECT_MAX_WORK` (nodes × k³),
+            iterative above, and direct again if an iterative linear solve fails.
+            Default: the case's ``solver.linear_solver``.
+
+    Returns:
+        The converged solution.
+
+    Raises:
+        SolverError: Newton failed; carries the residual history and the
+            continuation step reached.
+        NotImplementedError: a potential model the solver lacks.
+
+    A transient case (``solver.transient``) is marched with backward Euler from
+    the bulk state (coverages at ``species.initial``) to ``solver.end_time``
+    with steps of ``solver.time_step`` (halved on failure); the returned
+    solution is the final state, ``Solution.times`` the times reached.
+    """
+    linear_solver = linear_solver or case.solver.linear_solver
+    if (
+        initial is not None
+        and initial.meshdata is meshdata
+        and manufactured is None
+        and not petsc_options
+    ):
+        reused = _reuse(initial, case, linear_solver)
+        if reused is not None:
+            return reused.solve(warm=True)
+
+    def attempt(kind: str) -> Solution:
+        solver = Solver.build(
+            case,
+            meshdata,
+            comm,
+            manufactured=manufactured,
+            petsc_options=petsc_options,
+            linear_solver=kind,
+        )
+        if initial is not None:
+            _copy_state(solver.model, initial)
+            return solver.solve(warm=True)
+        return solver.solve()
+
+    try:
+        return attempt(linear_solver)
+    except SolverError as err:
+        # "auto" chose the iterative solver (a large 3D mesh) and a linear solve
+        # failed: the preconditioner, not Newton, is what broke. Retry with MUMPS.
+        if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE:
+            raise
+        log.warning(
+            "the iterative linear solver failed (%s); solving again with MUMPS (direct)", err
+        )
+        return attempt("direct")
+
+
+def _copy_state(model: Model, initial: Solution) -> None:
+    """Warm start from another model's state on the same mesh and unknowns."""
+    other = initial.model
+    if (
+        other.unknowns != model.unknowns
+        or other.adsorbed != model.adsorbed
+        or other.mesh is not model.mesh
+    ):
+        raise ValueError("cannot warm-start from a problem with other unknowns or mesh")
+    model.restore(initial.state)
