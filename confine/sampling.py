@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import CaseError, parse_override_value
+from confine.fem.swept import is_warm_axis
 from confine.findings import Finding
 from confine.names import did_you_mean
 from confine.sweep_spec import SAMPLE_AXIS, Parameter, SweepSpec
@@ -82,10 +83,9 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "lognormal": ("median", "sigma"),
     "loguniform": ("low", "high"),
 }
+
+
 #: Swept keys ending so are warm-start axes by default (see :func:`warm_start_by_default`).
-WARM_AXES_SUFFIXES = ("potential", "rate_constant")
-
-
 # --------------------------------------------------------------------------- parsing
 def load_sweep(source: str | Path | Mapping[str, Any]) -> SweepSpec:
     """Read and validate a sweep file (or the same data as a dict).
@@ -477,10 +477,10 @@ def warm_start_by_default(key: str) -> bool:
     Potentials and rate constants (``electrode.potential``,
     ``reactions.NAME.rate_constant``, ...): values the solver holds as Constants,
     so a chain along them reuses one compiled problem and each point starts from
-    its neighbour. This is the one place sweeps name such values (issue #21: the
-    solver's single list of what may change without recompiling is to answer it).
+    its neighbour: the entries of :data:`confine.fem.swept.SWEPT` marked
+    ``warm_axis`` (the one list of what may change without recompiling).
     """
-    return key.split(".")[-1].endswith(WARM_AXES_SUFFIXES)
+    return is_warm_axis(key)
 
 
 def _warm_axis(raw: Any, params: Sequence[Parameter], err: Any) -> str | None:

@@ -27,25 +27,28 @@ class Swept:
         key: the key inside the section (or inside each entry).
         presence: whether being set or not is compiled into the forms (only
             the value is a Constant: a reversible reaction has a backward term).
+        warm_axis: a sweep along it is a continuation (potentials and rate
+            constants): ``warm_start = "auto"`` chains its points.
     """
 
     section: str
     key: str
     presence: bool = False
+    warm_axis: bool = False
 
 
 #: Everything a reused model may change (and nothing else).
 SWEPT: tuple[Swept, ...] = (
-    Swept("electrode", "potential"),
-    Swept("reactions", "rate_constant"),
-    Swept("reactions", "backward_rate_constant", presence=True),
+    Swept("electrode", "potential", warm_axis=True),
+    Swept("reactions", "rate_constant", warm_axis=True),
+    Swept("reactions", "backward_rate_constant", presence=True, warm_axis=True),
     Swept("reactions", "transfer_coefficient"),
-    Swept("reactions", "reference_potential"),
+    Swept("reactions", "reference_potential", warm_axis=True),
     Swept("species", "bulk"),
     # ramped Constants (a Stern wall's capacitance is compiled in)
     Swept("walls", "surface_charge"),
-    Swept("walls", "potential"),
-    Swept("walls", "zero_charge_potential"),
+    Swept("walls", "potential", warm_axis=True),
+    Swept("walls", "zero_charge_potential", warm_axis=True),
     Swept("geometry", "end_voltage"),
 )
 
@@ -75,6 +78,19 @@ def form_signature(case: Case) -> dict[str, Any]:
             else:
                 entry.pop(item.key, None)
     return d
+
+
+def _entry(key: str) -> Swept | None:
+    parts = key.split(".")
+    if len(parts) < 2:
+        return None
+    return next((s for s in SWEPT if parts[0] == s.section and parts[-1] == s.key), None)
+
+
+def is_warm_axis(key: str) -> bool:
+    """Whether a dotted case key is a continuation axis (``warm_start = "auto"``)."""
+    entry = _entry(key)
+    return entry is not None and entry.warm_axis
 
 
 def is_swept(key: str) -> bool:
