@@ -167,11 +167,10 @@ def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
 
 
 def _species(
-    case: Case, meshdata: Any, p: Any, rates: Rates, means: Means
+    case: Case, p: Any, m: float, rates: Rates, means: Means
 ) -> tuple[dict[str, Any], dict[str, float | None]]:
     """Every species' entry (means, catalyst means, balances), and the top-level
-    catalyst mean potentials."""
-    m = float(meshdata.multiplicity)
+    catalyst mean potentials (``m``: cells per particle)."""
     at_catalyst, catalyst_potential = catalyst_metrics(p)
     has_interior = tag("cavity") in p.cell_groups
     species: dict[str, Any] = {}
@@ -235,7 +234,7 @@ def compute_metrics(
     m = float(meshdata.multiplicity)
     means = Means.of(case, meshdata, p)
     rates = reaction_rates(case, p, m)
-    species, catalyst_potential = _species(case, meshdata, p, rates, means)
+    species, catalyst_potential = _species(case, p, m, rates, means)
     mass = particle_mass(case)
     per_area = particles_per_area(case, mass)
     products = product_entries(case, rates, mass, per_area)
