@@ -33,10 +33,9 @@ from scipy.special import i0, i1
 from confine.case import Case, case_from_dict
 from confine.fem.model import Model
 from confine.mesh import MeshData, load_mesh
-from confine.metrics import compute_metrics, section_of_pore
+from confine.metrics import compute_metrics, section_of_pore, wall_capacitance
 from confine.physics import potential, transport
 from confine.solve import Solver, SolverError, newton_of, solve
-from confine.solver.tangent import wall_capacitance
 from confine.units import AVOGADRO, FARADAY, GAS_CONSTANT
 
 COMM = MPI.COMM_WORLD
@@ -131,7 +130,7 @@ def test_gouy_chapman_charge_and_capacitance(psi_tilde: float, cache: Path) -> N
         sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
         cap = eps / lam * math.cosh(psi_tilde / 2)
         assert p.wall_potential("electrode") == pytest.approx(psi_tilde * VT, rel=1e-12)
-        c = wall_capacitance(p, "electrode")
+        c = wall_capacitance(p, case, "electrode")
         assert c is not None
         errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1))
     # measured on the finer mesh: 1.5e-5, 4.6e-5, 2.5e-4 (σ); 1.8e-5, 1.1e-4, 6.5e-4 (C)
@@ -154,7 +153,7 @@ def test_gouy_chapman_given_charge(cache: Path) -> None:
     assert psi / VT > 2.0  # nonlinear regime
     assert p.wall_charge("electrode") == pytest.approx(sigma, rel=1e-12)
     assert p.wall_potential("electrode") == pytest.approx(psi, rel=1e-4)  # measured 4.0e-5
-    cap = wall_capacitance(p, "electrode")
+    cap = wall_capacitance(p, case, "electrode")
     assert cap == pytest.approx(eps / lam * math.cosh(psi / (2 * VT)), rel=3e-4)  # 9.8e-5
 
 
@@ -191,7 +190,7 @@ def test_bikerman_capacitance(psi_tilde: float, cache: Path) -> None:
         p = run(case, cache)
         eps, lam = potential.permittivity(case), potential.debye_length(case)
         q_hat, c_hat = bikerman(psi_tilde, nu)
-        c = wall_capacitance(p, "electrode")
+        c = wall_capacitance(p, case, "electrode")
         assert c is not None
         errors.append(
             (
@@ -390,7 +389,7 @@ def test_stern_layer_in_series_with_gouy_chapman(cache: Path) -> None:
     # measured (second order; 4x larger on the coarser mesh): 7.4e-5, 3.2e-5, 5.9e-5
     assert p.wall_potential("electrode") == pytest.approx(psi_d, rel=2e-4)
     assert p.wall_charge("electrode") == pytest.approx(sigma, rel=2e-4)
-    total = wall_capacitance(p, "electrode")
+    total = wall_capacitance(p, case, "electrode")
     assert total == pytest.approx(1 / (1 / c_s + 1 / c_d), rel=2e-4)
 
 
@@ -490,8 +489,9 @@ def test_frumkin_correction_of_surface_kinetics(frumkin: bool, cache: Path) -> N
 def test_stern_capacitance_with_an_adsorbate(cache: Path) -> None:
     """With adsorbed species the capacitance comes from the two-block tangent: a trace
     adsorbate (Q ⇌ *Q, θ ≈ 0.5) leaves C = (1/C_S + 1/C_d)⁻¹ of Gouy–Chapman–Stern."""
-    plain = run(trace_kinetics_case(True, slab=True), cache)
-    with_ads = run(trace_kinetics_case(True, adsorbate=True, slab=True), cache)
+    plain_case = trace_kinetics_case(True, slab=True)
+    ads_case = trace_kinetics_case(True, adsorbate=True, slab=True)
+    plain, with_ads = run(plain_case, cache), run(ads_case, cache)
     assert with_ads.theta is not None
     theta = with_ads.theta.x.array
     assert theta.min() > 0.3 and theta.max() < 0.7  # a real coverage, not an empty block
@@ -500,7 +500,8 @@ def test_stern_capacitance_with_an_adsorbate(cache: Path) -> None:
     eps, lam = potential.permittivity(case), potential.debye_length(case)
     c_d = eps / lam * math.cosh(phi2 / (2 * VT))  # 1:1 at C0 (the traces add 1e-5)
     expected = 1 / (1 / STERN_TRACE["c_s"] + 1 / c_d)
-    c_plain, c_ads = wall_capacitance(plain, "electrode"), wall_capacitance(with_ads, "electrode")
+    c_plain = wall_capacitance(plain, plain_case, "electrode")
+    c_ads = wall_capacitance(with_ads, ads_case, "electrode")
     assert c_plain is not None and c_ads is not None
     # the two-block tangent against the one-block one on the same mesh: measured 9e-14
     assert c_ads == pytest.approx(c_plain, rel=1e-6)
@@ -547,9 +548,10 @@ def test_capacitance_with_an_adsorbate_on_one_and_two_ranks(tmp_path: Path) -> N
         pytest.skip("needs mpiexec -n 2")
     case = trace_kinetics_case(True, adsorbate=True, slab=True)
     cache = Path(world.bcast(str(tmp_path) if world.rank == 0 else None))
-    par = wall_capacitance(solve(case, load_mesh(case, world, cache)).model, "electrode")
+    par_p = solve(case, load_mesh(case, world, cache)).model
+    par = wall_capacitance(par_p, case, "electrode")
     ser = solve(case, load_mesh(case, MPI.COMM_SELF, cache / f"rank{world.rank}")).model
-    c_ser = wall_capacitance(ser, "electrode")
+    c_ser = wall_capacitance(ser, case, "electrode")
     assert par is not None and c_ser is not None
     assert par == pytest.approx(c_ser, rel=1e-8)
 
@@ -794,7 +796,7 @@ def test_eafe_converges_to_gouy_chapman_at_second_order() -> None:
     for cells in (160, 320, 640):
         p = solve(case, uniform_planar(cells)).model
         x, nodes = nodal_profile(p)
-        c = wall_capacitance(p, "electrode")
+        c = wall_capacitance(p, case, "electrode")
         assert c is not None
         phi_err = np.abs(nodes[:, 2] - gouy_chapman_phi(x * 1e-9, psi_tilde, lam)).max()
         errors.append((p.wall_charge("electrode") / sigma - 1, c / cap - 1, phi_err))
@@ -820,7 +822,7 @@ def test_eafe_boundary_layer_mesh_at_eight_thermal_voltages(cache: Path) -> None
         eps, lam = potential.permittivity(case), potential.debye_length(case)
         p = run(case, cache)
         x, nodes = nodal_profile(p)
-        c = wall_capacitance(p, "electrode")
+        c = wall_capacitance(p, case, "electrode")
         assert c is not None
         sigma = math.sqrt(8 * eps * GAS_CONSTANT * T * C0) * math.sinh(psi_tilde / 2)
         errors.append(

@@ -1,4 +1,4 @@
-"""Mean concentrations and potential where the catalyst is (for metrics.json).
+"""Mean concentrations and potential where the catalyst is (metrics.json).
 
 An areal catalyst: area means over its reacting surfaces (the facet groups
 the geometry declares catalytic, e.g. pore and cavity walls, a planar
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_MOL_L = 1e3  # mol/m³ per mol/L
+from confine.metrics.means import MOL_L
 
 UNITS = {
     "catalyst_surface_mean_mol_L": "mol/L",
@@ -46,7 +46,7 @@ def catalyst_metrics(p: Any) -> tuple[dict[str, dict[str, float | None]], dict[s
     size = p.integrate(p.w * meas) if meas is not None else 0.0
     species: dict[str, dict[str, float | None]] = {}
     for name, c in p.conc.items():
-        mean = p.integrate(c * p.w * meas) / size / _MOL_L if size > 0.0 else None
+        mean = p.integrate(c * p.w * meas) / size / MOL_L if size > 0.0 else None
         species[name] = {
             f"catalyst_{where}_mean_mol_L": mean,
             f"catalyst_{other}_mean_mol_L": None,
