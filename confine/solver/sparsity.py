@@ -124,7 +124,7 @@ class BlockedJacobian:
         """Build the local BAIJ matrix, read the couplings off it and map its blocks
         into one COO pattern of the compacted matrix.
 
-        Longer than 80 lines: one pass whose index arrays (local nodes, stored
+        Long because it is one pass whose index arrays (local nodes, stored
         blocks, global bases, kept field pairs) every later step reuses; split,
         they would travel as a dozen arguments.
         """
