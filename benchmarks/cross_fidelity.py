@@ -13,7 +13,7 @@ and ``cells_across_layer`` × f, ``max_cell_size`` ÷ f and the grading slope
 ``growth − 1`` ÷ f, so the size field is h(x)/f everywhere and the nominal
 mesh size is h ∝ 1/f. (Raising ``cells_per_pore_diameter`` alone hardly
 changes these meshes: the catalytic layer's own size, the cavity wall and the
-grading bind; ``mesh.refine`` halves the sizes but not the grading slope.)
+grading bind; ``mesh.refine`` halves every size, the grading slope too.)
 ``f`` must make both cell counts integers (with the shipped 6 and 2: 0.5, 1,
 1.5, 2, 2.5, 3, 4, ...).
 
