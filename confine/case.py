@@ -38,6 +38,7 @@ from confine.entries import (
     forward_orders,
 )
 from confine.findings import CaseError, Finding
+from confine.readable import readable_case
 from confine.schema import REQUIRED, keys_of
 from confine.sections import (
     GEOMETRY_KINDS,
@@ -103,8 +104,13 @@ class Case(CaseData):
         return case_to_dict(self)
 
     def to_toml(self) -> str:
-        """The resolved case as TOML text (loads back to an equal case)."""
-        return tomli_w.dumps(self.to_dict())
+        """The resolved case as TOML text, quantities in their documented units (V, mol/L, nm).
+
+        Loads back to an equal case (same hash, every SI float identical):
+        :func:`confine.readable.readable_case` picks the shortest digits that
+        parse back exactly. The hash is taken of :meth:`to_dict`, not of this.
+        """
+        return tomli_w.dumps(readable_case(self))
 
     def hash(self) -> str:
         """Hash of the resolved case (identifies a run)."""

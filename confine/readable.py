@@ -1,8 +1,8 @@
 """Quantities in the units a reader expects (V, mol/L, nm), exact all the same.
 
 ``Case.to_dict`` writes every quantity in SI base units ("-0.3 kg*m^2/A/s^3"):
-exact, and the form the case hash is taken of, but unreadable. Reports a
-person reads (failure.json) use the unit each key is documented in instead,
+exact, and the form the case hash is taken of, but unreadable. Files a
+person reads (failure.json, the resolved case.toml of ``Case.to_toml``) use the unit each key is documented in instead,
 with the fewest digits that still parse back to the very same float, so the
 resolved case they hold reproduces the run exactly.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from confine.case import ARRAYS, SECTIONS, Case
+from confine.case_data import ARRAYS, SECTIONS, CaseData
+from confine.case_reader import case_to_dict
 from confine.schema import keys_of
 from confine.units import UnitError, format_si, parse_quantity, registry
 
@@ -50,14 +51,14 @@ def _number(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def readable_case(case: Case) -> dict[str, Any]:
+def readable_case(case: CaseData) -> dict[str, Any]:
     """The resolved case as TOML-ready data, quantities in their documented units.
 
     Loads back (``case_from_dict``, or ``load_case`` once written as TOML) to a
     case equal to ``case``. Keys documented without a unit (rate constants,
     whose unit follows the reaction orders) keep ``Case.to_dict``'s SI form.
     """
-    data = case.to_dict()
+    data = case_to_dict(case)
     for sec, cls in SECTIONS.items():
         _rewrite(data[sec], getattr(case, sec), cls)
     for arr, cls in ARRAYS.items():
