@@ -18,9 +18,12 @@ import json
 import math
 import os
 import shutil
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from confine import atomic, document, staging
 from confine.env import import_dolfinx  # light: dolfinx loads when a field writer calls it
@@ -134,59 +137,206 @@ def write_failure(
 
 
 # ----------------------------------------------------------------------------- fields
-def write_fields(path: Path, functions: Mapping[str, Any], cell_tags: Any, facet_tags: Any) -> None:
-    """Write fields and subdomain tags to one XDMF/HDF5 file (ParaView, parallel).
+#: Coordinates of every field file are in nanometres (the mesh's unit).
+LENGTH_UNIT = "nm"
+FIELD_INFO_FILE = "fields.json"
+FACET_TAGS_FILE = "facet_tags.xdmf"
+
+
+def label(name: str, unit: str) -> str:
+    """A field's name in the files, with its unit: ``"CO2 [mol/L]"``."""
+    return f"{name} [{unit}]"
+
+
+def write_fields(
+    path: Path,
+    functions: Mapping[str, Any],
+    cell_tags: Any,
+    facet_tags: Any,
+    units: Mapping[str, str],
+) -> None:
+    """Write fields and subdomain tags as XDMF/HDF5 that ParaView, pyvista and meshio read.
+
+    Collective. dolfinx writes the heavy data (``.h5``); rank 0 then rewrites
+    the light XML as one temporal collection holding one grid (time 0) with
+    every field (``"CO2 [mol/L]"``) on the nodes and ``subdomain`` (cell tag)
+    on the cells. dolfinx's own layout (a mesh grid, tag grids and one
+    collection per function, sharing geometry through ``xi:include``) makes
+    pyvista's XDMF reader crash (VTK 9.x), pyvista needs a time value, and
+    meshio reads one grid only (``meshio.xdmf.TimeSeriesReader``). The facet
+    tags (walls, mouths) go to ``facet_tags.xdmf`` beside it, same layout,
+    same ``.h5``.
 
     Args:
         path: the ``.xdmf`` file.
         functions: name -> dolfinx Function (P1 on the mesh of the tags).
         cell_tags: cell meshtags (subdomains).
         facet_tags: facet meshtags (walls, mouths, boundaries).
+        units: name -> unit of each field (:func:`label`).
+    """
+    import_dolfinx()
+    from dolfinx import io
+
+    msh = next(iter(functions.values())).function_space.mesh
+    sub = _subdomain_function(msh, cell_tags)
+    with io.XDMFFile(msh.comm, str(path), "w") as f:
+        f.write_mesh(msh)
+        msh.topology.create_connectivity(msh.topology.dim - 1, msh.topology.dim)
+        f.write_meshtags(facet_tags, msh.geometry)
+        for name, fn in functions.items():
+            fn.name = name  # the HDF5 path: no unit (its "/" would nest groups)
+            f.write_function(fn)
+        f.write_function(sub)
+    msh.comm.barrier()
+    if msh.comm.rank == 0:
+        names = {name: label(name, units[name]) for name in functions} | {"subdomain": "subdomain"}
+        _rewrite_xdmf(path, names, facet_tags.name)
+
+
+def _subdomain_function(msh: Any, cell_tags: Any) -> Any:
+    """A DG0 function holding each cell's tag (0 where untagged)."""
+    from dolfinx import fem
+
+    sub = fem.Function(fem.functionspace(msh, ("DG", 0)), name="subdomain")
+    sub.x.array[cell_tags.indices] = cell_tags.values.astype(np.float64)
+    sub.x.scatter_forward()
+    return sub
+
+
+def _rewrite_xdmf(path: Path, names: Mapping[str, str], facet_name: str) -> None:
+    """dolfinx's XDMF -> one grid of fields (``path``) and one of facet tags (beside it)."""
+    domain = ET.parse(path).getroot().find("Domain")
+    assert domain is not None
+    grids = {g.get("Name"): g for g in domain.findall("Grid")}
+    mesh = next(g for g in grids.values() if g.find("Geometry") is not None)
+    topology, geometry = mesh.find("Topology"), mesh.find("Geometry")
+    attributes = []
+    for name, shown in names.items():
+        attr = grids[name].find("Grid/Attribute")
+        assert attr is not None
+        attr.set("Name", shown)
+        attributes.append(attr)
+    facets = grids[facet_name]
+    facet_topology = facets.find("Topology")
+    assert facet_topology is not None
+    if facet_topology.get("TopologyType") == "PolyLine":  # XDMF's spelling, which meshio needs
+        facet_topology.set("TopologyType", "Polyline")
+    _write_xdmf(path, "fields", [topology, geometry, *attributes])
+    _write_xdmf(
+        path.with_name(FACET_TAGS_FILE),
+        "facet_tags",
+        [facet_topology, geometry, facets.find("Attribute")],
+    )
+
+
+def _write_xdmf(path: Path, name: str, parts: list[Any]) -> None:
+    root = ET.Element("Xdmf", Version="3.0")
+    series = ET.SubElement(
+        ET.SubElement(root, "Domain"),
+        "Grid",
+        Name=name,
+        GridType="Collection",
+        CollectionType="Temporal",
+    )
+    grid = ET.SubElement(series, "Grid", Name=name, GridType="Uniform")
+    ET.SubElement(grid, "Time", Value="0")
+    grid.extend(parts)
+    ET.indent(root)
+    atomic.write_text(
+        path, '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    )
+
+
+def write_field_info(
+    path: Path,
+    units: Mapping[str, str],
+    cell_names: Mapping[int, str],
+    facet_names: Mapping[int, str],
+) -> None:
+    """``fields.json``: what the field files hold (units, coordinate unit, tag names).
+
+    Args:
+        path: the ``fields.json`` file.
+        units: field name -> unit.
+        cell_names: cell tag -> region name (``subdomain`` values).
+        facet_names: facet tag -> wall or boundary name (``facet_tags`` values).
+    """
+    write_json(
+        path,
+        {
+            "length_unit": LENGTH_UNIT,
+            "fields": {label(n, u): {"name": n, "unit": u} for n, u in units.items()},
+            "subdomain": {str(k): v for k, v in sorted(cell_names.items())},
+            "facet_tags": {str(k): v for k, v in sorted(facet_names.items())},
+            "files": {
+                "fields.xdmf": "fields on the nodes, subdomain on the cells (HDF5 data: fields.h5); "
+                "meshio: meshio.xdmf.TimeSeriesReader",
+                FACET_TAGS_FILE: "walls, mouths and boundaries as facet_tags (data: fields.h5)",
+                "vtk/fields.pvd": "the same fields as VTK (one .vtu per MPI rank)",
+                "vtk/revolved.vtp": "axisymmetric runs: the cell revolved about the pore axis",
+            },
+        },
+    )
+
+
+def write_vtk(
+    path: Path, functions: Mapping[str, Any], cell_tags: Any, units: Mapping[str, str]
+) -> None:
+    """Write fields (``"CO2 [mol/L]"``) and a ``subdomain`` cell field as VTK (``.pvd`` + ``.vtu`` per rank).
+
+    pyvista and ParaView read every file, meshio the ``.vtu`` pieces (it has
+    no ``.pvd`` reader); collective.
     """
     import_dolfinx()
     from dolfinx import io
 
     funcs = list(functions.values())
-    msh = funcs[0].function_space.mesh if funcs else cell_tags.topology
-    with io.XDMFFile(msh.comm, str(path), "w") as f:
-        f.write_mesh(msh)
-        msh.topology.create_connectivity(msh.topology.dim - 1, msh.topology.dim)
-        f.write_meshtags(cell_tags, msh.geometry)
-        f.write_meshtags(facet_tags, msh.geometry)
-        for name, fn in functions.items():
-            fn.name = name
-            f.write_function(fn)
-
-
-def write_vtk(path: Path, functions: Mapping[str, Any], cell_tags: Any) -> None:
-    """Write fields and a ``subdomain`` cell field as VTK (``.pvd`` + ``.vtu`` per rank).
-
-    pyvista, meshio (the ``.vtu`` pieces) and ParaView read it; collective.
-    """
-    import_dolfinx()
-    import numpy as np
-    from dolfinx import fem, io
-
-    funcs = list(functions.values())
     msh = funcs[0].function_space.mesh
-    W = fem.functionspace(msh, ("DG", 0))
-    sub = fem.Function(W, name="subdomain")
-    sub.x.array[cell_tags.indices] = cell_tags.values.astype(np.float64)
-    sub.x.scatter_forward()
+    for name, fn in functions.items():
+        fn.name = label(name, units[name])
     with io.VTKFile(msh.comm, str(path), "w") as f:
-        f.write_function([*funcs, sub], 0.0)
+        f.write_function([*funcs, _subdomain_function(msh, cell_tags)], 0.0)
+    if msh.geometry.cmaps[0].degree == 1:
+        for piece in path.parent.glob(f"{path.stem}_p{msh.comm.rank}_*.vtu"):
+            _as_vtu_1_0(piece)
 
 
-def write_revolved(path: Path, grid: Any, angle: float = 270.0, resolution: int = 72) -> None:
+def _as_vtu_1_0(piece: Path) -> None:
+    """Label a dolfinx VTU piece (ASCII, linear cells) as file version 1.0, which meshio reads.
+
+    Version 2.2 only changes the node order of higher-order Lagrange cells, so
+    for linear cells the two versions describe the same grid.
+    """
+    text = piece.read_text(encoding="utf-8")
+    head, sep, rest = text.partition("\n<VTKFile")
+    header, close, body = rest.partition(">")
+    piece.write_text(head + sep + header.replace('version="2.2"', 'version="1.0"') + close + body)
+
+
+def write_revolved(
+    path: Path,
+    grid: Any,
+    units: Mapping[str, str],
+    cell_names: Mapping[int, str],
+    angle: float = 270.0,
+    resolution: int = 72,
+) -> None:
     """Revolve an axisymmetric (r, z) field grid about the z axis into 3D (cut-away).
 
     The 2D cell's boundary and faces are swept by ``angle`` degrees about the
-    pore axis, so ParaView shows the cell as a solid with its fields (``.vtp``).
+    pore axis, so ParaView shows the cell as a solid with its fields (``.vtp``),
+    named with their units; field data ``length_unit`` and ``subdomain_names``
+    ("1 cavity", ...) say what the coordinates and the subdomain values are.
     """
     surface = grid.extract_surface(algorithm="dataset_surface")
     revolved = surface.extrude_rotate(
         resolution=resolution, rotation_axis=(0.0, 1.0, 0.0), angle=angle, capping=True
     )
+    for name, unit in units.items():
+        if name in revolved.point_data:
+            revolved.point_data[label(name, unit)] = revolved.point_data.pop(name)
+    revolved.field_data["length_unit"] = [LENGTH_UNIT]
+    revolved.field_data["subdomain_names"] = [f"{k} {v}" for k, v in sorted(cell_names.items())]
     path.parent.mkdir(parents=True, exist_ok=True)
     revolved.save(str(path))
 
@@ -198,8 +348,7 @@ def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
         fields: name -> Function, all on one (P1) function space.
         tags: cell meshtags of that mesh (optional).
     """
-    import numpy as np
-    import pyvista as pv
+    import pyvista as pv  # optional (the viz extra)
 
     import_dolfinx()
     from dolfinx import plot

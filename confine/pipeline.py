@@ -19,7 +19,8 @@ from confine.figures import render_fields, render_profiles
 from confine.io import FAILURE_FILE, write_failure
 from confine.progress import step
 from confine.readable import readable_case
-from confine.result import Result, output_fields
+from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+from confine.result import Result, field_units, output_fields
 
 import_dolfinx()  # MPI in dolfinx's order, before mpi4py
 from mpi4py import MPI  # noqa: E402
@@ -138,7 +139,7 @@ def _document(
 
 
 def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
-    """metrics.json, metrics.csv, case.toml (rank 0); fields (all ranks); figures."""
+    """metrics.json, metrics.csv, case.toml (rank 0); fields (all ranks); figures (serial)."""
     if comm.rank == 0:
         io.write_json(tmp / "metrics.json", result.metrics)
         io.write_metrics_csv(tmp / "metrics.csv", result.metrics)
@@ -148,14 +149,25 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         return
     out = result.case.output
     fields = output_fields(result)  # interpolated once, shared by every writer below
+    units = {name: field_units(result.case).get(name, "1") for name in fields}
+    cell_names = {v: k for k, v in CELL_GROUPS.items()}
     if out.fields:
-        io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags)
-        io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags)
+        io.write_fields(tmp / "fields.xdmf", fields, meshdata.cell_tags, meshdata.facet_tags, units)
+        io.write_vtk(tmp / "vtk" / "fields.pvd", fields, meshdata.cell_tags, units)
+        if comm.rank == 0:
+            facet_names = {v: k for k, v in FACET_GROUPS.items()}
+            io.write_field_info(tmp / io.FIELD_INFO_FILE, units, cell_names, facet_names)
     revolve = out.fields and meshdata.axisymmetric
-    if comm.size == 1 and (revolve or out.figures) and _have_pyvista():
+    if comm.size > 1 and (revolve or out.figures):
+        if comm.rank == 0:  # figures and the revolved view work on one rank's whole mesh
+            log.info(
+                "%d MPI ranks: no figures or revolved view (run on one rank for them)", comm.size
+            )
+        return
+    if (revolve or out.figures) and _have_pyvista():
         grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None))
         if revolve:
-            io.write_revolved(tmp / "vtk" / "revolved.vtp", grid)
+            io.write_revolved(tmp / "vtk" / "revolved.vtp", grid, units, cell_names)
         if out.figures:
             _figures(tmp, grid, result.case, meshdata)
 

@@ -46,6 +46,12 @@ class Result:
         return to_pyvista(output_fields(self), getattr(self.solution, "cell_tags", None))
 
 
+def field_units(case: Case) -> dict[str, str]:
+    """The unit of each output field (:func:`output_fields`): mol/L, V for ``phi``, 1 for coverages."""
+    units = {s.name: "mol/L" if s.phase == "solution" else "1" for s in case.species}
+    return units | {"phi": "V"}
+
+
 def output_fields(result: Result) -> dict[str, Any]:
     """The solution's fields in output units: species in mol/L, φ in V, coverages in 1."""
     solution_species = {s.name for s in result.case.species if s.phase == "solution"}

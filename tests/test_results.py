@@ -82,12 +82,12 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     # fields: every species, in mol/L, with the subdomains
     blocks = pv.read(out / "vtk" / "fields.pvd")
     grid = blocks[0] if isinstance(blocks, pv.MultiBlock) else blocks
-    for name in ("A", "B", "subdomain"):
+    for name in ("A [mol/L]", "B [mol/L]", "subdomain"):  # issue 25: units in the names
         assert name in grid.array_names
-    assert float(np.max(grid["A"])) == pytest.approx(0.034, rel=1e-6)
+    assert float(np.max(grid["A [mol/L]"])) == pytest.approx(0.034, rel=1e-6)
     assert (out / "fields.xdmf").exists() and (out / "fields.h5").exists()
     revolved = pv.read(out / "vtk" / "revolved.vtp")  # the axisymmetric cell in 3D
-    assert revolved.n_cells > 0 and "A" in revolved.array_names
+    assert revolved.n_cells > 0 and "A [mol/L]" in revolved.array_names
     assert revolved.bounds[4] < -1.0  # swept out of the r-z plane
     # figures exist and are not blank
     pngs = sorted((out / "figures").glob("*.png"))
