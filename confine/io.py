@@ -269,8 +269,8 @@ def write_field_info(
             "subdomain": {str(k): v for k, v in sorted(cell_names.items())},
             "facet_tags": {str(k): v for k, v in sorted(facet_names.items())},
             "files": {
-                "fields.xdmf": "fields on the nodes, subdomain on the cells (HDF5 data: fields.h5); "
-                "meshio: meshio.xdmf.TimeSeriesReader",
+                "fields.xdmf": "fields on the nodes, subdomain on the cells "
+                "(HDF5 data: fields.h5); meshio: meshio.xdmf.TimeSeriesReader",
                 FACET_TAGS_FILE: "walls, mouths and boundaries as facet_tags (data: fields.h5)",
                 "vtk/fields.pvd": "the same fields as VTK (one .vtu per MPI rank)",
                 "vtk/revolved.vtp": "axisymmetric runs: the cell revolved about the pore axis",
@@ -282,7 +282,9 @@ def write_field_info(
 def write_vtk(
     path: Path, functions: Mapping[str, Any], cell_tags: Any, units: Mapping[str, str]
 ) -> None:
-    """Write fields (``"CO2 [mol/L]"``) and a ``subdomain`` cell field as VTK (``.pvd`` + ``.vtu`` per rank).
+    """Write fields (``"CO2 [mol/L]"``) and a ``subdomain`` cell field as VTK.
+
+    A ``.pvd`` + ``.pvtu`` and one ``.vtu`` piece per MPI rank.
 
     pyvista and ParaView read every file, meshio the ``.vtu`` pieces (it has
     no ``.pvd`` reader); collective.

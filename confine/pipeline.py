@@ -16,10 +16,10 @@ from confine.case import Case
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
 from confine.figures import render_fields, render_profiles
+from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.io import FAILURE_FILE, write_failure
 from confine.progress import step
 from confine.readable import readable_case
-from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.result import Result, field_units, output_fields
 
 import_dolfinx()  # MPI in dolfinx's order, before mpi4py

@@ -2,9 +2,10 @@
 
 ``Case.to_dict`` writes every quantity in SI base units ("-0.3 kg*m^2/A/s^3"):
 exact, and the form the case hash is taken of, but unreadable. Files a
-person reads (failure.json, the resolved case.toml of ``Case.to_toml``) use the unit each key is documented in instead,
-with the fewest digits that still parse back to the very same float, so the
-resolved case they hold reproduces the run exactly.
+person reads (failure.json, the resolved case.toml of ``Case.to_toml``) use
+the unit each key is documented in instead, with the fewest digits that
+still parse back to the very same float, so the resolved case they hold
+reproduces the run exactly.
 """
 
 from __future__ import annotations

@@ -47,7 +47,10 @@ class Result:
 
 
 def field_units(case: Case) -> dict[str, str]:
-    """The unit of each output field (:func:`output_fields`): mol/L, V for ``phi``, 1 for coverages."""
+    """The unit of each output field (:func:`output_fields`).
+
+    mol/L for solution species, V for ``phi``, 1 for coverages.
+    """
     units = {s.name: "mol/L" if s.phase == "solution" else "1" for s in case.species}
     return units | {"phi": "V"}
 
