@@ -41,13 +41,13 @@ class _Process(SpawnProcess):
     """A spawned process whose start-up does not carry the caller's main script."""
 
     @staticmethod
-    def _Popen(process_obj: Any) -> Any:  # noqa: N802 (multiprocessing's name)
+    def _Popen(process_obj: Any) -> Any:  # multiprocessing's name
         with _main_hidden():
             return SpawnProcess._Popen(process_obj)
 
 
 class _Context(SpawnContext):
-    Process = _Process  # type: ignore[assignment]
+    Process = _Process
 
 
 def spawn_context(keep_main: bool = False) -> BaseContext:
