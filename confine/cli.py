@@ -272,9 +272,18 @@ def _sweep_and_fit_commands(sub: Any) -> None:
         "--merge", action="store_true", help="only merge finished points into results.csv and plots"
     )
     _mesh_cache_option(sp)
-    sp = sub.add_parser("fit", help="calibrate case parameters against measurements")
-    sp.add_argument("fit", help="fit file (TOML)")
-    sp.add_argument("--out", required=True, metavar="DIR")
+    sp = sub.add_parser(
+        "fit",
+        help="calibrate case parameters against measurements",
+        description="Calibrate case parameters against measurements: bounded least squares,\n"
+        "95 % intervals, sensitivities, correlations (fit.md, fit.json, fitted-case.toml).",
+        epilog="the fit file (TOML: [fit], [set], [parameters], [conditions], [targets])\n"
+        "and the report are described in docs/sweeps.md, section 'Fit files'; an\n"
+        "example: cases/fit/mchs7-kinetics.fit.toml (cases/README.md, 'Calibration').",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sp.add_argument("fit", help="fit file (TOML); its keys: docs/sweeps.md, 'Fit files'")
+    sp.add_argument("--out", required=True, metavar="DIR", help="output directory")
     _mesh_cache_option(sp)
 
 

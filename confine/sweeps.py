@@ -21,7 +21,6 @@ import contextlib
 import ctypes
 import json
 import logging
-import multiprocessing as mp
 import os
 import signal
 import socket
@@ -53,6 +52,7 @@ from confine.sweep_files import (
 from confine.sweep_plots import default_plots
 from confine.sweep_spec import Point, SweepSpec
 from confine.sweep_table import merge
+from confine.worker_context import spawn_context
 
 log = logging.getLogger("confine")
 
@@ -450,8 +450,11 @@ def _run_pool(
     retry_failed: bool,
     bar: _Progress,
 ) -> None:
+    # workers do not re-run the caller's script (no `if __name__ == "__main__"` needed),
+    # unless they need a runner written in it
+    keep_main = getattr(runner, "__module__", None) == "__main__"
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init
+        max_workers=jobs, mp_context=spawn_context(keep_main), initializer=_worker_init
     )
     pending: set[Future[list[tuple[int, str]]]] = set()
     try:

@@ -1,0 +1,66 @@
+"""Start worker processes that do not re-run the caller's script.
+
+The ``spawn`` start method (the safe one beside MPI, PETSc and threads) re-runs
+the parent's main script in every worker, as ``__mp_main__``, so that objects
+defined there can be unpickled. A script that calls ``confine.sweep(..., jobs=2)``
+without an ``if __name__ == "__main__":`` guard would then run again in each
+worker, and fail there. Sweep workers run only confine's own functions, so
+:func:`spawn_context` hides the caller's ``__main__`` from the spawn hand-off:
+the workers start from a clean interpreter and import only what they unpickle.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext, SpawnContext, SpawnProcess
+from typing import Any
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Replace ``sys.modules["__main__"]`` by an empty module while a worker starts.
+
+    With no ``__file__`` and no ``__spec__`` on ``__main__``, spawn's preparation
+    data names no main module and the worker imports none.
+    """
+    main = sys.modules["__main__"]
+    stub = types.ModuleType("__main__")
+    stub.__spec__ = None
+    sys.modules["__main__"] = stub
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+class _Process(SpawnProcess):
+    """A spawned process whose start-up does not carry the caller's main script."""
+
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:  # multiprocessing's name
+        with _main_hidden():
+            return SpawnProcess._Popen(process_obj)
+
+
+class _Context(SpawnContext):
+    Process = _Process
+
+
+def spawn_context(keep_main: bool = False) -> BaseContext:
+    """The ``spawn`` context for a process pool, its workers kept from ``__main__``.
+
+    Args:
+        keep_main: Give the workers the caller's main module after all (spawn's own
+            behaviour), when they must unpickle something defined there, e.g. a
+            runner function written in the calling script.
+
+    Returns:
+        A multiprocessing context for ``ProcessPoolExecutor(mp_context=...)``.
+    """
+    if keep_main:
+        return mp.get_context("spawn")
+    return _Context()
