@@ -544,6 +544,6 @@ def _describe(spec: SweepSpec, points: Sequence[Point]) -> dict[str, Any]:
             for p in spec.parameters
         ],
         "points": [
-            {"index": p.index, "hash": p.hash, "dir": f"points/{p.hash[:16]}"} for p in points
+            {"index": p.index, "hash": p.hash, "dir": str(point_dir(Path(), p))} for p in points
         ],
     }
