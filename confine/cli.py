@@ -162,6 +162,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         return EXIT_INVALID
     failed = int((table["status"] == "failed").sum()) if "status" in table else 0
+    if rank() == 0 and not args.quiet and len(table):
+        print(run_summary.sweep_text(table), flush=True)
     log.info(
         "sweep: %d points, %d failed -> %s", len(table), failed, Path(args.out) / "results.csv"
     )
@@ -185,6 +187,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     for warning in report.warnings:
         log.warning("warning: %s", warning)
+    if rank() == 0 and not args.quiet:
+        print(report.to_text(), flush=True)
     log.info("fit report: %s", Path(args.out) / "fit.md")
     return EXIT_OK if report.success else EXIT_FAIL
 

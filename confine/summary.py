@@ -159,3 +159,53 @@ def as_json(summary: Mapping[str, Any]) -> str:
         return x
 
     return json.dumps(clean(summary))
+
+
+#: Key metrics of a sweep's end table: (column path or prefix/suffix, header).
+SWEEP_METRICS = (
+    ("current_density_A_per_m2", "j [A/m^2]"),
+    ("products.*.faradaic_efficiency", "FE {}"),
+    ("species.*.ratio_interior_exterior", "{} C_I/C_E"),
+    ("local_pH.cavity", "pH cavity"),
+    ("solver.newton_iterations", "Newton"),
+)
+
+
+def _sweep_column(columns: list[str], pattern: str, prefer: str) -> tuple[str, str] | None:
+    """The table column for a metric pattern (``*``: urea if there, else the first), and
+    the name the ``*`` stood for."""
+    paths = {c.split(" [", 1)[0]: c for c in columns}
+    if "*" not in pattern:
+        return (paths[pattern], "") if pattern in paths else None
+    head, tail = pattern.split("*")
+    hits = [p[len(head) : -len(tail)] for p in paths if p.startswith(head) and p.endswith(tail)]
+    hits = [h for h in hits if "." not in h or h in paths]
+    if not hits:
+        return None
+    name = next((n for n in (RATIO_SPECIES, prefer) if n in hits), hits[0])
+    return paths[head + name + tail], name
+
+
+def sweep_text(table: Any, max_rows: int = 40) -> str:
+    """A sweep's end table: the swept values, the status and a few key metrics per point.
+
+    Args:
+        table: the merged table (:func:`confine.sweep_table.merge`: a pandas DataFrame).
+        max_rows: longer tables show their first and last rows.
+    """
+    cols = list(table.columns)
+    swept = cols[cols.index("point") + 1 : cols.index("status")] if "status" in cols else []
+    keep = {
+        c: c.split(" [", 1)[0].rsplit(".", 1)[-1]
+        + (f" [{c.split(' [', 1)[1]}" if " [" in c else "")
+        for c in swept
+    }
+    keep["status"] = "status"
+    product = ""  # the product shown first also names the species shown
+    for pattern, header in SWEEP_METRICS:
+        hit = _sweep_column(cols, pattern, product)
+        if hit is not None:
+            keep[hit[0]] = header.format(hit[1])
+            product = product or hit[1]
+    shown = table[list(keep)].rename(columns=keep).dropna(axis=1, how="all")
+    return str(shown.to_string(index=False, max_rows=max_rows, float_format=lambda v: f"{v:.4g}"))
