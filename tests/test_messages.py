@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+from sweep_runners import TWO_PATH, ShellRunner, calls_by_point
 
 from confine.case import CaseError, case_from_dict, load_case
 from confine.sampling import load_sweep
 from confine.sweep_files import DONE, point_dir, point_label
 from confine.sweeps import sweep
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sweep_runners import TWO_PATH, ShellRunner, calls_by_point  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SHELL = ROOT / "cases" / "first-order-shell.toml"
