@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from confine import document
+from confine import document, progress
 from confine.case import Case
 from confine.fit_file import FitSpec, Target, conversion_factor, is_number, load_fit
 from confine.fit_report import FitReport, FittedParameter, TargetResult
@@ -54,6 +54,7 @@ class _Model:
         self.log_path = log_path
         self.last_case: Case | None = None
         self.warm_broken = False
+        self.tally: progress.Tally | None = None  # evaluations so far, shown by rank 0
         if log_path is not None:
             header = ["evaluation", *[p.key for p in spec.parameters], "chi2"]
             log_path.write_text(",".join(header) + "\n", encoding="utf-8")
@@ -128,6 +129,10 @@ class _Model:
             with open(self.log_path, "a", encoding="utf-8") as fh:
                 fh.write(",".join(row) + "\n")
         log.debug("fit evaluation %d: chi2 = %.6g", self.evaluations, float(r @ r))
+        if self.tally is not None:
+            self.tally.draw(self.evaluations, 0)
+            if not self.tally.live:
+                log.info("%s, chi2 = %.4g", self.tally.text(self.evaluations, 0), float(r @ r))
         return r
 
 
@@ -178,6 +183,10 @@ def fit(
         len(spec.targets),
         len(spec.conditions()),
     )
+    if root:
+        model.tally = progress.Tally(
+            f"fit {spec.name} (evaluations, at most)", spec.max_evaluations
+        )
     res = least_squares(
         model.residuals,
         x0,
@@ -188,6 +197,9 @@ def fit(
         max_nfev=max(1, spec.max_evaluations // (1 + per_jacobian * len(ps))),
         x_scale=1.0,
     )
+    if model.tally is not None:  # the budget was an upper bound: end on what was done
+        model.tally.total = model.evaluations
+        model.tally.draw(model.evaluations, 0, final=True)
     report = _report(spec, model, res, time.perf_counter() - t0)
     if out is not None and root:
         report.write(out)

@@ -91,6 +91,17 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any], file: str
             for p in parts[1:-1]:
                 table = table.setdefault(p, {})
             table[parts[-1]] = val
+        elif parts[0] in SECTIONS:  # a whole section given one value
+            specs = keys_of(SECTIONS[parts[0]])
+            first = next(iter(specs), "KEY")
+            example = next((k for k, v in specs.items() if v.kind == "quantity"), first)
+            problems.append(
+                Finding(
+                    file,
+                    dotted,
+                    f"{parts[0]} is a section: set one of its keys, e.g. {parts[0]}.{example}",
+                )
+            )
         else:
             valid = list(SECTIONS) + list(ARRAYS)
             problems.append(
@@ -262,8 +273,10 @@ def read_case(raw: Mapping[str, Any], file: str = "<dict>") -> CaseData:
                     file, sec, f"unknown section{did_you_mean(sec, list(SECTIONS) + list(ARRAYS))}"
                 )
             )
-    if "case" not in raw:
-        problems.append(Finding(file, "case.name", "required key is missing"))
+    if not raw:  # one finding, not one per required key
+        raise CaseError(
+            [Finding(file, "case", "the file is empty: a case needs [case] and [[species]]")]
+        )
     sections: dict[str, Any] = {}
     for sec, cls in SECTIONS.items():
         vals = _read_section(cls, raw.get(sec, {}), sec, file, problems)

@@ -13,10 +13,12 @@ import importlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from confine import summary as run_summary
 from confine._version import __version__
 from confine.case import Case, CaseError, key_reference, load_case
 from confine.cli_guard import (
@@ -42,6 +44,7 @@ Every error is one line on stderr; `confine --debug COMMAND ...` shows the trace
 
 
 DEBUG_HELP = "on an error, show the full traceback instead of one line"
+QUIET_HELP = "warnings and errors only (no progress, no end-of-run summary or tables)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,8 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     runner = _needs("confine.pipeline", "solver issue")
     if runner is None:
         return EXIT_UNAVAILABLE
+    t0 = time.perf_counter()
     result = runner.run(case, out=Path(args.out), comm=comm_world())
-    log.info("results: %s", Path(args.out).resolve())
+    if rank() == 0 and not args.quiet:
+        info = run_summary.summarize(
+            result.metrics, Path(args.out).resolve(), time.perf_counter() - t0
+        )
+        print(run_summary.as_json(info) if args.json else run_summary.text(info), flush=True)
     return EXIT_OK if result.converged else EXIT_FAIL
 
 
@@ -154,6 +162,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             print(p, file=sys.stderr)
         return EXIT_INVALID
     failed = int((table["status"] == "failed").sum()) if "status" in table else 0
+    if rank() == 0 and not args.quiet and len(table):
+        print(run_summary.sweep_text(table), flush=True)
     log.info(
         "sweep: %d points, %d failed -> %s", len(table), failed, Path(args.out) / "results.csv"
     )
@@ -177,6 +187,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     for warning in report.warnings:
         log.warning("warning: %s", warning)
+    if rank() == 0 and not args.quiet:
+        print(report.to_text(), flush=True)
     log.info("fit report: %s", Path(args.out) / "fit.md")
     return EXIT_OK if report.success else EXIT_FAIL
 
@@ -241,6 +253,12 @@ def _case_command(
             default=[],
             help="override a key before validation, e.g. "
             '--set geometry.pore_diameter="4 nm" (repeatable)',
+        )
+    if name == "run":
+        sp.add_argument(
+            "--json",
+            action="store_true",
+            help="print the end-of-run summary as one JSON object (machine-readable)",
         )
     if out:
         sp.add_argument(
@@ -328,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"confine {__version__}")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    p.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _case_command(sub, "validate", "check a case file; exit 2 listing every problem", False, True)
@@ -343,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", metavar="FILE", help="write it to FILE")
     for sp in sub.choices.values():  # also after the command: `confine run X --debug`
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+        sp.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
+        )
     return p
 
 

@@ -7,11 +7,20 @@ particle centre that contains the pore axis given.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+# Off-screen rendering without an X server: VTK's default window on Linux is the X one,
+# which warns "bad X server connection" before falling back to EGL. Without a display,
+# ask for the EGL window straight away (read when a render window is made, so this
+# works even if pyvista was imported first).
+if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
 def _mirror(grid: Any) -> Any:

@@ -152,6 +152,27 @@ class FitReport:
             lines.append(f"| `{k}` | " + " | ".join(f"{c:+.3f}" for c in corr_row) + " |")
         return "\n".join(lines) + "\n"
 
+    def to_text(self) -> str:
+        """The fitted parameters with their intervals and the fit's quality, for a terminal."""
+        state = "converged" if self.success else "NOT converged"
+        lines = [
+            f"fit {self.name}: {state} ({self.evaluations} evaluations, {self.runs} runs, "
+            f"{self.wall_time_s:.1f} s); chi2 = {self.chi2:.4g} for {self.dof} degrees of freedom"
+        ]
+        width = max((len(p.key) for p in self.parameters), default=0)
+        for p in self.parameters:
+            bound = "  (at a bound)" if p.at_bound else ""
+            lines.append(
+                f"  {p.key.ljust(width)}  {p.value:.4g} {p.unit}  "
+                f"95 % [{p.ci95_low:.4g}, {p.ci95_high:.4g}]{bound}"
+            )
+        worst = max(self.targets, key=lambda t: abs(t.residual), default=None)
+        if worst is not None:
+            lines.append(
+                f"  worst target: {worst.label} (model - data)/sigma = {worst.residual:+.2f}"
+            )
+        return "\n".join(lines)
+
     def write(self, out: str | Path) -> None:
         """Write ``fit.json``, ``fit.md`` and ``fitted-case.toml`` into ``out``."""
         out = Path(out)

@@ -3,7 +3,8 @@
 :func:`step` times one stage of a run (and shows it); :func:`recording` is the
 public hook that collects the wall and CPU time of every step ending inside
 it (``confine bench``); :class:`Tally` is the live counter of finished items
-(a sweep's points).
+(a sweep's points, a fit's evaluations): drawn live on a terminal, its
+:meth:`Tally.text` logged once per item otherwise.
 """
 
 from __future__ import annotations
@@ -100,16 +101,17 @@ class Tally:
         if self.live:
             sys.stderr.write("\r\033[K")
 
+    def text(self, done: int, failed: int) -> str:
+        """``label: done/total done, failed failed, elapsed, ~left`` for these counts."""
+        elapsed = time.perf_counter() - self.t0
+        new = done + failed - self.already
+        left = self.total - done - failed
+        eta = f", ~{hms(elapsed / new * left)} left" if new > 0 and left > 0 else ""
+        return f"{self.label}: {done}/{self.total} done, {failed} failed, {hms(elapsed)}{eta}"
+
     def draw(self, done: int, failed: int, final: bool = False) -> None:
         """Redraw the line with these counts (``final``: end it with a newline)."""
         if not self.live:
             return
-        elapsed = time.perf_counter() - self.t0
-        new = done + failed - self.already
-        left = self.total - done - failed
-        eta = f", ~{hms(elapsed / new * left)} left" if new and left else ""
-        sys.stderr.write(
-            f"\r  {self.label}: {done}/{self.total} done, {failed} failed, "
-            f"{hms(elapsed)}{eta}   " + ("\n" if final else "")
-        )
+        sys.stderr.write(f"\r  {self.text(done, failed)}   " + ("\n" if final else ""))
         sys.stderr.flush()

@@ -230,7 +230,9 @@ class _Progress:
             self.tally.clear()  # the warning stands alone, the live line follows it
             log.warning("point %d failed: %s (%s)", p.index, err.get("error", "?"), p.label())
         elif not self.tally.live and self.show:
-            log.info("[%d/%d] point %d done: %s", n, len(self.points), p.index, p.label())
+            done = sum(s == STATUS_DONE for s in self.known.values())
+            text = self.tally.text(done, n - done)
+            log.info("%s (point %d: %s)", text, p.index, p.label())
         self.draw()
 
     def scan(self) -> None:
@@ -547,6 +549,6 @@ def _describe(spec: SweepSpec, points: Sequence[Point]) -> dict[str, Any]:
             for p in spec.parameters
         ],
         "points": [
-            {"index": p.index, "hash": p.hash, "dir": f"points/{p.hash[:16]}"} for p in points
+            {"index": p.index, "hash": p.hash, "dir": str(point_dir(Path(), p))} for p in points
         ],
     }

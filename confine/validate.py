@@ -44,6 +44,10 @@ def check_case(case: CaseData) -> list[Finding]:
     problems: list[Finding] = []
     for rule in rules:
         problems += rule(case)
+    if not case.species:  # say that first, without the unknown species that follow from it
+        problems = [p for p in problems if p.key == "species"] + [
+            p for p in problems if p.key != "species" and "unknown species" not in p.message
+        ]
     return problems
 
 
