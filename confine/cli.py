@@ -33,6 +33,7 @@ from confine.cli_guard import (
 from confine.doctor import report
 from confine.env import comm_world
 from confine.geometry.derived import lattice_of, pore_is_filled
+from confine.sampling import load_sweep
 
 log = logging.getLogger("confine")
 
@@ -143,6 +144,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """``confine sweep SWEEP --out DIR [-j N]`` (``--merge``: only merge the table)."""
+    try:
+        if not args.merge:  # a bad sweep file is refused before the heavy stack loads
+            load_sweep(args.sweep)
+    except CaseError as err:
+        for p in err.problems:
+            print(p, file=sys.stderr)
+        return EXIT_INVALID
     # heavy: pandas and, per point, the solver stack; `confine validate` must stay light
     from confine import sweeps as sweep_mod
 
