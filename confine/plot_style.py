@@ -130,8 +130,8 @@ def colour_scale(
         title = f"{quantity} relative to {reference_name} = {ref:.4g} {unit}"
         return ColourScale(rel / 10.0**exponent, label, title, relative=True)
     if unit == "V" and 0 < size < 1.0:  # a potential drop of mV or µV: say it in those
-        factor, unit = (1e3, "mV") if size >= 1e-3 else (1e6, "µV")
-        return ColourScale(v * factor, f"{quantity} [{unit}]", f"{quantity} [{unit}]")
+        multiple, unit = (1e3, "mV") if size >= 1e-3 else (1e6, "µV")
+        return ColourScale(v * multiple, f"{quantity} [{unit}]", f"{quantity} [{unit}]")
     positive = finite[finite > 0]
     use_log = bool(log and lo > 0 and positive.size and positive.max() / positive.min() > 100)
     return ColourScale(v, f"{quantity} [{unit}]", f"{quantity} [{unit}]", log=use_log)

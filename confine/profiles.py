@@ -55,7 +55,7 @@ def _shade_regions(ax: Any, profiles: Mapping[str, np.ndarray]) -> None:
     if "subdomain" not in profiles or profiles["r"].size < 2:
         return
     r = profiles["r"]
-    names = [REGION_NAMES.get(int(round(t)), "") for t in profiles["subdomain"]]
+    names = [REGION_NAMES.get(round(t), "") for t in profiles["subdomain"]]
     start = 0
     for i in range(1, len(r) + 1):
         if i < len(r) and names[i] == names[start]:
