@@ -136,10 +136,8 @@ def render_field(
     from matplotlib.figure import Figure
     from matplotlib.tri import Triangulation
 
-    mask = np.zeros(len(plane.triangles), dtype=bool)
-    if live_tags is not None:
-        mask = ~np.isin(plane.tags, list(live_tags))
-    shown = np.unique(plane.triangles[~mask]) if (~mask).any() else np.arange(len(plane.x))
+    mask = hidden(plane, live_tags)
+    shown = shown_points(plane, mask)
     values = plane.data[name]
     scale = colour_scale(
         values[shown], quantity or f"c({name})", unit, reference=reference, log=log_scale
@@ -171,6 +169,20 @@ def render_field(
     fig.savefig(path)
     img = np.asarray(canvas.buffer_rgba(), dtype=float)
     return float(img[..., :3].std())
+
+
+def hidden(plane: Plane, live_tags: Collection[int] | None) -> np.ndarray:
+    """Per triangle: True where the field does not live (outside ``live_tags``)."""
+    if live_tags is None:
+        return np.zeros(len(plane.triangles), dtype=bool)
+    return ~np.isin(plane.tags, list(live_tags))
+
+
+def shown_points(plane: Plane, mask: np.ndarray) -> np.ndarray:
+    """The points of the drawn triangles (whose values set the colour scale)."""
+    if mask.all():
+        return np.arange(len(plane.x))
+    return np.unique(plane.triangles[~mask])
 
 
 def _figsize(plane: Plane) -> tuple[float, float]:

@@ -67,9 +67,9 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
 
 def _label(v: float, digits: int, scale: float, fixed: bool) -> str:
     if scale > 0 and abs(v) < scale * 1e-12:
-        return "0"  # a tick at zero among larger ones, not 1e-18
+        v = 0.0  # a tick at zero among larger ones, not 1e-18
     text = f"{v:.{digits}f}" if fixed else f"{v:.{digits}g}"
-    return "0" if text.strip("-0.") == "" else text
+    return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text
 
 
 @dataclass(frozen=True)
