@@ -53,12 +53,13 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
     """Labels of ``ticks`` with as few significant digits as keep them distinct.
 
     ``[0.03401, 0.03402, 0.03403]`` gives ``["0.03401", "0.03402", "0.03403"]``,
-    never ``"0.034"`` three times.
+    never ``"0.034"`` three times. Plain decimals between 1e-3 and 1e5, else one
+    mantissa width for all (``2.0e-06``, ``2.4e-06``).
     """
     values = [float(t) for t in ticks]
     scale = max((abs(v) for v in values), default=0.0)
     fixed = 1e-3 <= scale < 1e5  # plain decimals read best in this range
-    for digits in range(0 if fixed else 1, 13):
+    for digits in range(13):
         labels = [_label(v, digits, scale, fixed) for v in values]
         if len(set(labels)) == len(labels):
             return labels
@@ -68,7 +69,9 @@ def tick_labels(ticks: Sequence[float]) -> list[str]:
 def _label(v: float, digits: int, scale: float, fixed: bool) -> str:
     if scale > 0 and abs(v) < scale * 1e-12:
         v = 0.0  # a tick at zero among larger ones, not 1e-18
-    text = f"{v:.{digits}f}" if fixed else f"{v:.{digits}g}"
+    if v == 0.0 and not fixed:
+        return "0"
+    text = f"{v:.{digits}f}" if fixed else f"{v:.{digits}e}"
     return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text
 
 

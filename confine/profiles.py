@@ -80,18 +80,23 @@ def _shade_regions(ax: Any, profiles: Mapping[str, np.ndarray]) -> None:
 def draw_profiles(
     ax: Any, profiles: Mapping[str, np.ndarray], names: Sequence[str], ylabel: str
 ) -> None:
-    """Curves of ``names`` (distinct colour and marker each) over shaded regions, log y."""
+    """Curves of ``names`` over shaded regions, log y.
+
+    Each species keeps one colour and marker in every figure of a run: its
+    place among all the sampled species picks them.
+    """
     r = profiles["r"]
     every = max(len(r) // 12, 1)
+    everyone = [n for n in profiles if n not in ("r", "subdomain")]
     for i, name in enumerate(names):
         values = profiles[name]
         if np.any(values > 0):
-            style = series_style(i)
+            style = series_style(everyone.index(name) if name in everyone else i)
             ax.plot(
                 r,
                 np.where(values > 0, values, np.nan),
                 label=name,
-                markevery=(i % every, every),
+                markevery=(i * every // max(len(names), 1), every),  # markers staggered
                 ms=4,
                 lw=1.3,
                 **style,
@@ -137,6 +142,15 @@ def render_profiles(
     return out
 
 
+#: Readable names of the places metrics are taken at.
+PLACES: dict[str, str] = {
+    "mouth_outer": "outer pore mouth",
+    "mouth_inner": "inner pore mouth",
+    "cavity": "cavity",
+    "bath": "bath",
+}
+
+
 def key_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The rows of the overview's table: current, FE per product, C_I/C_E, pH, mass balance."""
     rows: list[tuple[str, str]] = []
@@ -156,7 +170,8 @@ def key_metrics(metrics: Mapping[str, Any]) -> list[tuple[str, str]]:
     for product in metrics.get("products", {}):
         add(f"C_I/C_E {product} [-]", f"species.{product}.ratio_interior_exterior")
     for where in metrics.get("local_pH", {}):
-        add(f"pH ({where})", f"local_pH.{where}", fmt="{:.2f}")
+        place = PLACES.get(where, where.replace("_", " "))
+        add(f"pH ({place})", f"local_pH.{where}", fmt="{:.2f}")
     add("mass balance error [-]", "mass_balance_relative_error", fmt="{:.1e}")
     return rows
 
