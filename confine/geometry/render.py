@@ -145,7 +145,7 @@ def render_slice(
     for name, polys in blocks:
         ax.add_collection(
             PolyCollection(
-                polys,
+                list(polys),
                 facecolors=COLOURS.get(name, "grey"),
                 edgecolors="#333333" if edges else "face",
                 linewidths=0.3,
