@@ -15,9 +15,10 @@ from confine import io
 from confine.case import Case
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
-from confine.figures import render_fields, render_profiles
+from confine.figures import CATALYST_TAGS, render_fields
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.io import FAILURE_FILE, write_failure
+from confine.profiles import main_species, render_overview, render_profiles
 from confine.progress import step
 from confine.readable import readable_case
 from confine.result import Result, field_units, output_fields
@@ -169,7 +170,7 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
         if revolve:
             io.write_revolved(tmp / "vtk" / "revolved.vtp", grid, units, cell_names)
         if out.figures:
-            _figures(tmp, grid, result.case, meshdata)
+            _figures(tmp, grid, result.case, meshdata, result.metrics)
 
 
 def _have_pyvista() -> bool:
@@ -181,37 +182,61 @@ def _have_pyvista() -> bool:
     return True
 
 
-def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any) -> None:
-    """Concentration maps on a cut through a pore, and profiles along its axis."""
+def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any, metrics: Any = None) -> None:
+    """Maps on a cut through a pore, profiles along its axis, and the run's overview."""
     if meshdata.mesh.topology.dim < 2:  # a 1D run has no section to map
         log.info("1D mesh: no maps (the fields files hold the profiles)")
         return
     names = [n for n in grid.point_data if n != "subdomain"]
     adsorbed = {s.name for s in case.species if s.phase == "adsorbed"}
-    units = {n: "V" if n == "phi" else "coverage" if n in adsorbed else "mol/L" for n in names}
-    window, marks = _shell_window(case)
+    units = {
+        n: "V" if n == "phi" else "fraction of sites" if n in adsorbed else "mol/L" for n in names
+    }
+    quantities = {
+        n: "φ" if n == "phi" else f"θ({n})" if n in adsorbed else f"c({n})" for n in names
+    }
+    bulk = {s.name: s.bulk / 1000.0 for s in case.species if s.bulk}  # mol/m^3 -> mol/L
+    window, _ = _shell_window(case)
     axis = meshdata.info.get("pore_axis", (0.0, 0.0, 1.0))
+    subtitle = _subtitle(case)
     render_fields(
         grid,
         names,
         tmp / "figures",
         axisymmetric=meshdata.axisymmetric,
         units=units,
+        quantities=quantities,
+        references=bulk,
+        live={n: CATALYST_TAGS for n in adsorbed},
         radial_window=window,
         axis=axis,
+        subtitle=subtitle,
     )
     if window is not None:
         solution_species = [n for n in names if units[n] == "mol/L"]
-        outer = window[1]
-        render_profiles(
+        profiles = render_profiles(
             grid,
             solution_species,
             tmp / "figures" / "profiles.png",
             axisymmetric=meshdata.axisymmetric,
-            r_range=(0.0, outer),
+            r_range=(0.0, window[1]),
             axis=axis,
-            marks=marks,
+            subtitle=subtitle,
         )
+        if metrics is not None:
+            main = main_species(profiles, list(metrics.get("products", {})))
+            render_overview(
+                profiles, main, metrics, tmp / "figures" / "overview.png", subtitle=subtitle
+            )
+
+
+def _subtitle(case: Case) -> str:
+    """The case in one line: name, potential (V), pore diameter (nm)."""
+    parts = [case.case.name, f"E = {case.electrode.potential:g} V"]
+    pore = getattr(case.geometry, "pore_diameter", None)
+    if pore:
+        parts.append(f"pore {pore / 1e-9:.3g} nm")
+    return ", ".join(parts)
 
 
 def _shell_window(case: Case) -> tuple[tuple[float, float] | None, dict[str, float]]:

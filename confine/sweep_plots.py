@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from confine.plot_style import series_style
 from confine.sweep_files import STATUS_DONE
 from confine.sweep_spec import SweepSpec
 from confine.sweep_table import find_column
@@ -76,14 +77,15 @@ def plot(
             label: str | None = name if len(metrics) > 1 else describe(key)
             if label is not None and not facets and len(metrics) > 1 and others:
                 label += f" ({describe(key)})"
-            style = {"color": f"C{i % 10}", "linestyle": ("-", "--", ":")[i // 10 % 3]}
-            if not (facets or len(metrics) == 1):
-                style = {}
+            # a colour and marker per metric, or per value of the other keys (e.g. pore size)
+            style = series_style(i if len(metrics) > 1 else k)
             if k and facets:
                 label = None  # one legend entry per metric
             kind = "band" if banded else "scatter" if "sample" in df.columns else "line"
             _draw(ax, g, xcol, ycol, kind, label or None, style)
-    ylabel = find_column(df, metrics[0]) if len(metrics) == 1 else _common_unit(df, metrics)
+    ylabel = (
+        axis_label(find_column(df, metrics[0])) if len(metrics) == 1 else _common_unit(df, metrics)
+    )
     _finish(fig, axes, panels, xcol, ylabel, logy, title)
     if path is None:
         return fig
@@ -92,12 +94,47 @@ def plot(
 
 
 def _describe(others: Sequence[str], key: Any) -> str:
-    """``name=value`` of the other swept columns for one group of rows."""
+    """``name = value unit`` of the other swept columns for one group of rows."""
     key = key if isinstance(key, tuple) else (key,)
     return ", ".join(
-        f"{c.split(' [')[0].split('.')[-1]}={v:g}" if isinstance(v, float) else f"{c}={v}"
+        f"{axis_label(c, unit=False)} = {v:g}{_unit_suffix(c)}"
+        if isinstance(v, float)
+        else f"{axis_label(c, unit=False)} = {v}"
         for c, v in zip(others, key, strict=True)
     )
+
+
+def _unit_suffix(column: str) -> str:
+    unit = column.rsplit(" [", 1)[1].rstrip("]") if " [" in column else ""
+    return f" {unit}" if unit and unit != "1" else ""
+
+
+def axis_label(column: str, unit: bool = True) -> str:
+    """A table column as an axis label: ``geometry.pore_diameter [nm]`` -> ``pore diameter [nm]``.
+
+    A dimensionless unit ``[1]`` reads ``[-]``; metric paths keep their species
+    (``species.urea.ratio_interior_exterior [1]`` -> ``urea C_I/C_E [-]``).
+    """
+    path, _, rest = column.partition(" [")
+    parts = path.split(".")
+    leaf = READABLE.get(parts[-1], parts[-1].replace("_", " "))
+    if parts[0] in ("species", "products", "reactions") and len(parts) > 2:
+        leaf = f"{'.'.join(parts[1:-1])} {leaf}"
+    u = rest.rstrip("]")
+    if not unit or not rest:
+        return leaf
+    return f"{leaf} [{'-' if u == '1' else u}]"
+
+
+#: Readable names of metric leaves and parameters.
+READABLE: dict[str, str] = {
+    "ratio_interior_exterior": "C_I/C_E",
+    "faradaic_efficiency": "faradaic efficiency",
+    "production_mol_s": "production rate",
+    "partial_current_density": "partial current density",
+    "partial_current_density_A_per_m2": "partial current density",
+    "potential": "electrode potential vs RHE",
+}
 
 
 def _draw(
@@ -106,13 +143,13 @@ def _draw(
     """One metric of one group: a ``line``, a ``scatter`` or a median and 5-95 % ``band``."""
     if kind == "band":  # a sampled sweep: median and 5-95 % band over the samples
         q = g.groupby(xcol)[ycol].quantile([0.05, 0.5, 0.95]).unstack()
-        ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25, **style)
-        ax.plot(q.index, q[0.5], marker="o", ms=3, label=label, **style)
+        ax.fill_between(q.index, q[0.05], q[0.95], alpha=0.25, color=style["color"], lw=0)
+        ax.plot(q.index, q[0.5], ms=4, label=label, **style)
     elif kind == "scatter":  # x is itself sampled
-        ax.scatter(g[xcol], g[ycol], s=8, label=label, **style)
+        ax.scatter(g[xcol], g[ycol], s=10, label=label, c=style["color"], marker=style["marker"])
     else:
         srt = g.sort_values(xcol)
-        ax.plot(srt[xcol], srt[ycol], marker="o", ms=3, label=label, **style)
+        ax.plot(srt[xcol], srt[ycol], ms=4, label=label, **style)
 
 
 def _finish(
@@ -120,14 +157,16 @@ def _finish(
 ) -> None:
     """Axis labels and scale, unused panels hidden, one legend, the title."""
     for ax in axes[:panels]:
-        ax.set_xlabel(xcol, fontsize=8)
+        ax.set_xlabel(axis_label(xcol), fontsize=9)
         ax.set_ylabel(ylabel, fontsize=8)
         if logy:
             ax.set_yscale("log")
     for ax in axes[panels:]:
         ax.set_visible(False)
     handles, names = axes[0].get_legend_handles_labels()
-    if handles:
+    if handles and panels == 1:
+        axes[0].legend(fontsize=7, loc="best", framealpha=0.85)
+    elif handles:
         fig.legend(handles, names, loc="outside right upper", fontsize=7)
     if title:
         fig.suptitle(title)
@@ -141,8 +180,15 @@ def _swept_columns(df: pd.DataFrame) -> list[str]:
 
 
 def _common_unit(df: pd.DataFrame, metrics: Sequence[str]) -> str:
-    units = {find_column(df, m).rsplit(" [", 1)[-1].rstrip("]") for m in metrics}
-    return f"[{units.pop()}]" if len(units) == 1 else ""
+    """The y label several metrics share: their common quantity and unit (``[-]`` for 1)."""
+    columns = [find_column(df, m) for m in metrics]
+    units = {c.rsplit(" [", 1)[-1].rstrip("]") for c in columns if " [" in c}
+    leaves = {c.split(" [")[0].split(".")[-1] for c in columns}
+    name = READABLE.get(leaves.pop(), "") if len(leaves) == 1 else ""
+    if len(units) != 1:
+        return name
+    unit = units.pop()
+    return f"{name} [{'-' if unit == '1' else unit}]".strip()
 
 
 MAX_PANELS = 6
@@ -181,7 +227,7 @@ def default_plots(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> list[Pa
         out.mkdir(parents=True, exist_ok=True)
         positive = all((df[c].dropna() > 0).all() for c in cols)
         names = {c: c.split(" [")[0][len(head) :].removesuffix(tail) for c in cols}
-        ylabel = f"{tail.strip('.')} [{cols[0].rsplit(' [', 1)[-1]}" if " [" in cols[0] else tail
+        ylabel = _common_unit(df, cols)
         path = out / f"{stem}.png"
         plot(df, cols, x, path, spec=spec, logy=logy and positive, title=ylabel, labels=names)
         written.append(path)
@@ -224,6 +270,6 @@ def partial_current_plot(df: pd.DataFrame, spec: SweepSpec, out: str | Path) -> 
         "electrode.potential",
         path,
         spec=spec,
-        title=f"{name} partial current density",
+        title=f"{name} partial current density [mA/cm²]",
     )
     return path

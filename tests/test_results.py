@@ -91,7 +91,7 @@ def test_run_writes_every_output(tmp_path: Path) -> None:
     assert revolved.bounds[4] < -1.0  # swept out of the r-z plane
     # figures exist and are not blank
     pngs = sorted((out / "figures").glob("*.png"))
-    assert {p.stem for p in pngs} >= {"A", "B", "profiles"}
+    assert {p.stem for p in pngs} >= {"A", "B", "profiles", "overview"}
     import matplotlib.image
 
     for png in pngs:

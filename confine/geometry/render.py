@@ -1,6 +1,7 @@
 """Pictures of a meshed gmsh model: a slice through a pore, coloured by group.
 
-pyvista is imported lazily (optional dependency, off-screen rendering).
+matplotlib draws (axes in nm, scale bar, legend of the groups); pyvista cuts the
+3D cells. Both are optional and imported lazily.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from confine.geometry.groups import CELL_GROUPS
 from confine.geometry.info import GeometryInfo
 from confine.geometry.lattice import pore_directions
 from confine.geometry.model import build_model, generate_mesh, gmsh_session
+from confine.plot_style import nice_length
 
 #: One colour per cell group (colour-blind friendly, Okabe–Ito).
 COLOURS = {
@@ -74,6 +76,31 @@ def _slice_plane(info: GeometryInfo) -> tuple[np.ndarray | None, np.ndarray]:
     return normal, np.vstack([e1, axis, normal])
 
 
+def _group_polygons(
+    dim: int, normal: np.ndarray | None, basis: np.ndarray
+) -> list[tuple[str, np.ndarray]]:
+    """Per cell group, the triangles of the picture, (n, 3, 2) in picture coordinates (nm)."""
+    origin = np.zeros(3)
+    xyz, conns, names = _cells_near_plane(dim, normal, origin)
+    out = []
+    for conn, name in zip(conns, names, strict=True):
+        if dim == 2:
+            pts, tris = xyz, conn
+        else:
+            import pyvista as pv  # optional (the viz extra), slow to import: only to cut 3D cells
+
+            cells = np.hstack([np.full((len(conn), 1), 4), conn]).ravel()
+            types = np.full(len(conn), pv.CellType.TETRA, dtype=np.uint8)
+            grid = pv.UnstructuredGrid(cells, types, xyz).extract_cells(np.arange(len(conn)))
+            cut = grid.slice(normal=normal, origin=origin).triangulate()
+            if cut.n_cells == 0:
+                continue
+            pts, tris = np.asarray(cut.points), np.asarray(cut.faces).reshape(-1, 4)[:, 1:]
+        flat = (pts @ basis.T)[:, :2]
+        out.append((name, flat[tris]))
+    return out
+
+
 def render_slice(
     info: GeometryInfo,
     path: Path,
@@ -85,66 +112,64 @@ def render_slice(
 ) -> Path:
     """Write a PNG of the current meshed model: the 2D cell, or a slice through a pore.
 
+    Axes in nm, a scale bar, a colour per cell group with its name in the legend.
+
     Args:
         info: what the builder made (level, pore count).
         path: PNG file to write.
         window: (xmin, xmax, ymin, ymax) in the picture plane (nm), or None for all.
-        title: text in the corner.
+        title: the figure's title.
         edges: draw cell edges.
-        size: image size in pixels.
+        size: image size in pixels (at 100 dpi).
 
     Returns:
         The PNG path.
     """
-    import pyvista as pv  # optional (the viz extra), and slow to import
+    # lazy: matplotlib is optional (the viz extra); no pyplot: no global state
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
 
-    dim = info.dimension
-    origin = np.zeros(3)
     normal, basis = _slice_plane(info)
-    xyz, conns, names = _cells_near_plane(dim, normal, origin)
-    cell_type = pv.CellType.TRIANGLE if dim == 2 else pv.CellType.TETRA
-    blocks = []
-    for conn, name in zip(conns, names, strict=True):
-        cells = np.hstack([np.full((len(conn), 1), dim + 1), conn]).ravel()
-        grid = pv.UnstructuredGrid(cells, np.full(len(conn), cell_type, dtype=np.uint8), xyz)
-        grid = grid.extract_cells(np.arange(grid.n_cells))
-        grid.cell_data["group"] = np.full(grid.n_cells, CELL_GROUPS[name])
-        if dim == 3:
-            grid = grid.slice(normal=normal, origin=origin)
-        pts = np.asarray(grid.points) @ basis.T
-        pts[:, 2] = 0.0
-        grid.points = pts
-        blocks.append((name, grid))
-    pv.OFF_SCREEN = True
-    plotter = pv.Plotter(off_screen=True, window_size=list(size))
-    plotter.set_background("white")
-    labelled: set[str] = set()
-    for name, grid in blocks:
-        if window is not None:
-            x0, x1, y0, y1 = window
-            grid = grid.clip_box([x0, x1, y0, y1, -1.0, 1.0], invert=False)
-        if grid.n_cells == 0:
-            continue
-        plotter.add_mesh(
-            grid,
-            color=COLOURS.get(name, "grey"),
-            show_edges=edges,
-            edge_color="#333333",
-            line_width=0.4,
-            label=None if name in labelled else name,
+    blocks = _group_polygons(info.dimension, normal, basis)
+    every = np.concatenate([p.reshape(-1, 2) for _, p in blocks]) if blocks else np.zeros((1, 2))
+    x0, x1, y0, y1 = (
+        window
+        if window is not None
+        else (every[:, 0].min(), every[:, 0].max(), every[:, 1].min(), every[:, 1].max())
+    )
+    height = size[1] / 100  # the width follows the window's shape, at most size[0]
+    width = min(size[0] / 100, height * (x1 - x0) / max(y1 - y0, 1e-9) + 3.5)
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    for name, polys in blocks:
+        ax.add_collection(
+            PolyCollection(
+                list(polys),
+                facecolors=COLOURS.get(name, "grey"),
+                edgecolors="#333333" if edges else "face",
+                linewidths=0.3,
+            )
         )
-        labelled.add(name)
-    plotter.add_legend(bcolor="white", face="rectangle", size=(0.16, 0.2))
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    radial = info.dimension == 2 and info.model == "axisymmetric-cell"
+    ax.set_xlabel("r, distance from the pore axis [nm]" if radial else "across the pore [nm]")
+    ax.set_ylabel("along the pore axis, from the particle centre [nm]")
+    length = nice_length(min(x1 - x0, y1 - y0))
+    bx, by = x0 + 0.03 * (x1 - x0), y0 + 0.03 * (y1 - y0)
+    ax.add_patch(Rectangle((bx, by), length, 0.008 * (y1 - y0), color="black"))
+    ax.text(bx + length / 2, by + 0.015 * (y1 - y0), f"{length:g} nm", ha="center", fontsize=9)
+    names = list(dict.fromkeys(n for n, _ in blocks))
+    handles = [Patch(facecolor=COLOURS.get(n, "grey"), label=n.replace("_", " ")) for n in names]
+    handles.append(Patch(facecolor="white", edgecolor="0.5", label="carbon (not meshed)"))
+    ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=10)
     if title:
-        plotter.add_text(title, position="upper_left", font_size=11, color="black")
-    plotter.view_xy()
-    if window is not None:
-        plotter.reset_camera(bounds=[window[0], window[1], window[2], window[3], 0, 0])
-        plotter.camera.zoom(1.0)
+        ax.set_title(title, fontsize=11)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    plotter.screenshot(str(path))
-    plotter.close()
+    fig.savefig(path)
     return path
 
 
