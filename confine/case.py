@@ -56,9 +56,6 @@ from confine.sections import (
 )
 from confine.validate import check_case
 
-#: The former name of :class:`~confine.findings.Finding`, kept only while
-#: confine/sampling.py and confine/calibrate.py still import it (issue 21).
-
 __all__ = [
     "ARRAYS",
     "GEOMETRY_KINDS",

@@ -150,18 +150,19 @@ class FieldBounds:
     concentration: dict[str, tuple[float, float]]
     coverage: dict[str, tuple[float, float]]
 
-    def findings(self) -> list[Finding]:
+    def findings(self, tol: float = BOUND_TOLERANCE) -> list[Finding]:
+        """The bounds crossed by more than ``tol`` (a NaN extreme crosses them too)."""
         out = []
         for name, (lo, hi) in self.concentration.items():
-            limit = -BOUND_TOLERANCE * max(abs(hi), abs(lo))
-            if lo < limit:
-                rel = lo / max(abs(hi), abs(lo))
-                out.append(Finding("relative undershoot below 0", name, rel, -BOUND_TOLERANCE))
+            scale = max(abs(hi), abs(lo))
+            if not lo >= -tol * scale:
+                rel = lo / scale if scale > 0 else lo
+                out.append(Finding("relative undershoot below 0", name, rel, -tol))
         for name, (lo, hi) in self.coverage.items():
-            if lo < -BOUND_TOLERANCE:
-                out.append(Finding("coverage below 0", name, lo, -BOUND_TOLERANCE))
-            if hi > 1.0 + BOUND_TOLERANCE:
-                out.append(Finding("coverage above 1", name, hi, 1.0 + BOUND_TOLERANCE))
+            if not lo >= -tol:
+                out.append(Finding("coverage below 0", name, lo, -tol))
+            if not hi <= 1.0 + tol:
+                out.append(Finding("coverage above 1", name, hi, 1.0 + tol))
         return out
 
 
@@ -172,25 +173,34 @@ def field_bounds(problem: Any, comm: Any) -> FieldBounds:
         problem: a :class:`confine.fem.model.Model` holding the solution.
         comm: its communicator.
     """
-    arr = problem.scaled_values()
-    names = [n for n in problem.unknowns if n != "phi"]
-    cols = [problem.unknowns.index(n) for n in names]
-    lo = np.array([arr[:, i].min(initial=np.inf) for i in cols])
-    hi = np.array([arr[:, i].max(initial=-np.inf) for i in cols])
-    conc = {}
+    theta = problem.theta.x.array if problem.theta is not None else None
+    return bounds_of(problem.scaled_values(), problem.unknowns, theta, problem.adsorbed, comm)
+
+
+def bounds_of(
+    values: np.ndarray,
+    unknowns: Sequence[str],
+    theta: np.ndarray | None,
+    adsorbed: Sequence[str],
+    comm: Any,
+) -> FieldBounds:
+    """Global extremes of c/c_ref (one column per unknown; φ skipped) and of each
+    coverage (``theta``: interleaved per node, or None), gathered over ranks."""
+    names = [n for n in unknowns if n != "phi"]
+    cols = [list(unknowns).index(n) for n in names]
+    conc = dict(zip(names, _extremes(values[:, cols], comm), strict=True))
+    cov = {}
+    if theta is not None:
+        th = theta.reshape(-1, len(adsorbed))
+        cov = dict(zip(adsorbed, _extremes(th, comm), strict=True))
+    return FieldBounds(conc, cov)
+
+
+def _extremes(columns: np.ndarray, comm: Any) -> list[tuple[float, float]]:
+    """(min, max) of every column over all ranks."""
+    lo = columns.min(axis=0, initial=np.inf)
+    hi = columns.max(axis=0, initial=-np.inf)
     glo, ghi = np.empty_like(lo), np.empty_like(hi)
     comm.Allreduce(lo, glo, op=MPI.MIN)
     comm.Allreduce(hi, ghi, op=MPI.MAX)
-    for j, n in enumerate(names):
-        conc[n] = (float(glo[j]), float(ghi[j]))
-    cov = {}
-    if problem.theta is not None:
-        th = problem.theta.x.array.reshape(-1, len(problem.adsorbed))
-        tlo = np.array([th[:, j].min(initial=np.inf) for j in range(th.shape[1])])
-        thi = np.array([th[:, j].max(initial=-np.inf) for j in range(th.shape[1])])
-        gtlo, gthi = np.empty_like(tlo), np.empty_like(thi)
-        comm.Allreduce(tlo, gtlo, op=MPI.MIN)
-        comm.Allreduce(thi, gthi, op=MPI.MAX)
-        for j, a in enumerate(problem.adsorbed):
-            cov[a] = (float(gtlo[j]), float(gthi[j]))
-    return FieldBounds(conc, cov)
+    return [(float(a), float(b)) for a, b in zip(glo, ghi, strict=True)]

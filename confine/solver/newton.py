@@ -21,7 +21,7 @@ from confine.case import Case
 from confine.env import import_dolfinx
 from confine.fem.parameters import Parameters
 from confine.fem.spaces import Spaces
-from confine.quality import BOUND_TOLERANCE
+from confine.quality import BOUND_TOLERANCE, bounds_of
 from confine.solver import options as opt
 from confine.solver.convergence import RESIDUAL_DROP, FieldTest
 from confine.solver.sparsity import drop_structural_zeros
@@ -199,25 +199,9 @@ class Newton:
         sends the step to the bounded solver.
         """
         sp = self.spaces
-        bs = len(sp.unknowns)
-        arr = sp.u.x.array.reshape(-1, bs) + self.params.bulk_offsets(sp.unknowns)
-        lo = np.array(
-            [
-                arr[:, i].min(initial=np.inf) if n != "phi" else np.inf
-                for i, n in enumerate(sp.unknowns)
-            ]
-        )
-        hi = np.array([np.abs(arr[:, i]).max(initial=0.0) for i in range(bs)])
-        glo, ghi = np.empty_like(lo), np.empty_like(hi)
-        self.comm.Allreduce(lo, glo, op=MPI.MIN)
-        self.comm.Allreduce(hi, ghi, op=MPI.MAX)
-        ok = bool(np.all(glo >= -tol * ghi))
-        if sp.theta is not None:
-            th = sp.theta.x.array
-            t_lo = self.comm.allreduce(th.min(initial=np.inf), op=MPI.MIN)
-            t_hi = self.comm.allreduce(th.max(initial=-np.inf), op=MPI.MAX)
-            ok = ok and t_lo >= -tol and t_hi <= 1.0 + tol
-        return ok
+        arr = sp.u.x.array.reshape(-1, len(sp.unknowns)) + self.params.bulk_offsets(sp.unknowns)
+        theta = sp.theta.x.array if sp.theta is not None else None
+        return not bounds_of(arr, sp.unknowns, theta, sp.adsorbed, self.comm).findings(tol)
 
     def finite(self) -> bool:
         """Every unknown finite on every rank (collective)."""
