@@ -646,8 +646,8 @@ PROCESS = [
 ]
 
 
-@pytest.mark.parametrize("argv", [p[1] for p in PROCESS], ids=[p[0] for p in PROCESS])
-def test_named_inputs_in_a_process(argv: list[str]) -> None:
+def _cli_in_a_process(argv: list[str]) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``confine`` in a fresh process: its result and the CPU time it took."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(
         [sys.executable, "-m", "confine.cli", *argv],
@@ -658,7 +658,12 @@ def test_named_inputs_in_a_process(argv: list[str]) -> None:
         timeout=60,
     )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+@pytest.mark.parametrize("argv", [p[1] for p in PROCESS], ids=[p[0] for p in PROCESS])
+def test_named_inputs_in_a_process(argv: list[str]) -> None:
+    proc, cpu = _cli_in_a_process(argv)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {UREA}: "), proc.stderr
@@ -674,17 +679,7 @@ def test_named_inputs_in_a_process(argv: list[str]) -> None:
 )
 def test_named_sweeps_in_a_process(body: str, tmp_path: Path) -> None:
     path = _sweep_file(tmp_path, body)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run(
-        [sys.executable, "-m", "confine.cli", "sweep", str(path), "--out", str(tmp_path / "o")],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-        timeout=60,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    proc, cpu = _cli_in_a_process(["sweep", str(path), "--out", str(tmp_path / "o")])
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
