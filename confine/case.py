@@ -26,7 +26,7 @@ from confine.case_reader import (
     case_to_dict,
     parse_override_value,
     read_case,
-    read_toml,
+    read_case_file,
 )
 from confine.entries import (
     SOLVENT,
@@ -138,7 +138,7 @@ def load_case(path: str | Path, set: Mapping[str, Any] | None = None) -> Case:
         FileNotFoundError: no such file.
     """
     path = Path(path)
-    raw = read_toml(path)
+    raw = read_case_file(path)
     apply_overrides(raw, set or {}, str(path))
     return case_from_dict(raw, str(path))
 

@@ -17,6 +17,7 @@ from confine.sections import (
     Catalyst,
     Electrode,
     Electrolyte,
+    Film,
     Geometry,
     MeshSettings,
     Output,
@@ -31,6 +32,7 @@ SECTIONS: dict[str, type] = {
     "catalyst": Catalyst,
     "electrolyte": Electrolyte,
     "electrode": Electrode,
+    "film": Film,
     "solver": Solver,
     "output": Output,
 }
@@ -53,6 +55,7 @@ class CaseData:
     catalyst: Catalyst
     electrolyte: Electrolyte
     electrode: Electrode
+    film: Film
     solver: Solver
     output: Output
     species: tuple[Species, ...]

@@ -47,6 +47,60 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise CaseError([Finding(str(path), "toml", "malformed TOML: nested too deeply")]) from None
 
 
+#: Longest chain of ``base`` files a case may inherit through.
+MAX_BASE_DEPTH = 4
+
+
+def read_case_file(path: str | Path) -> dict[str, Any]:
+    """The raw data of a case file, merged over the file its top-level ``base`` names.
+
+    ``base = "other.toml"`` (relative to the file) starts from that case: its
+    tables are merged key by key with this file's, and an array of tables this
+    file gives (``[[species]]``, ``[[reactions]]``, ``[[walls]]``) replaces the
+    base's whole array. Chains are followed up to :data:`MAX_BASE_DEPTH` deep.
+
+    Raises:
+        CaseError: ``base`` is not a string, names no file, is circular or too deep;
+            or a file in the chain is malformed.
+        FileNotFoundError: no such file.
+    """
+    return _with_base(Path(path), ())
+
+
+def _with_base(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    raw = read_toml(path)
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+
+    def fail(msg: str) -> CaseError:
+        return CaseError([Finding(str(path), "base", msg)])
+
+    if not isinstance(base, str):
+        raise fail(f"must be the path of a case file (a string), not {brief(base)}")
+    target = (path.parent / base).resolve()
+    if target in seen or target == path.resolve():
+        raise fail(f"'{base}' inherits from itself (circular chain of base files)")
+    if len(seen) + 1 >= MAX_BASE_DEPTH:
+        raise fail(f"chain of base files deeper than {MAX_BASE_DEPTH}")
+    if not target.is_file():
+        raise fail(f"no case file '{base}' (looked for {target})")
+    return merge_tables(_with_base(target, (*seen, path.resolve())), raw)
+
+
+def merge_tables(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base``: tables key by key, anything else replaced."""
+    out = copy.deepcopy(dict(base))
+    for k, v in over.items():
+        old = out.get(k)
+        out[k] = (
+            merge_tables(old, v)
+            if isinstance(v, dict) and isinstance(old, dict)
+            else copy.deepcopy(v)
+        )
+    return out
+
+
 def parse_override_value(value: Any) -> Any:
     """A ``--set`` value: a TOML value if it parses as one, else the string itself."""
     if not isinstance(value, str):

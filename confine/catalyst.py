@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from confine.case import Case
+from confine.case_data import CaseData as Case
 from confine.geometry.derived import lattice_of
 
 

@@ -16,6 +16,7 @@ from confine.schema import REQUIRED, key
 GEOMETRY_KINDS = ("hollow-sphere", "solid-sphere", "sphere", "planar", "cylinder-pore")
 MODELS = ("axisymmetric-cell", "sector-3d", "full-3d", "1d", "2d", "3d")
 PARTICLE_MODELS = ("axisymmetric-cell", "sector-3d", "full-3d")
+FILM_COUPLINGS = ("none", "effectiveness")
 POTENTIAL_MODELS = ("none", "secondary", "electroneutral", "poisson", "poisson-steric")
 
 
@@ -247,6 +248,53 @@ class Catalyst:
     )
     layer_tortuosity: float = key(
         "float", "tortuosity of the cluster-filled layer", default=1.0, positive=True
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Film:
+    """[film]: the catalyst film on the electrode and the Nernst diffusion layer outside it.
+
+    With ``coupling = "effectiveness"`` the case is an electrode: a 1D film of
+    ``catalyst.electrode_loading`` worth of these particles, solved with the
+    particle cell as its sub-grid model (see :mod:`confine.film`).
+    """
+
+    coupling: str = key(
+        "str",
+        "electrode model: none (one particle in its bath) or effectiveness (a 1D film of "
+        "particles whose volumetric rates are the particle cell's, via effectiveness "
+        "factors, across a Nernst diffusion layer)",
+        default="none",
+        choices=FILM_COUPLINGS,
+    )
+    packing: float | None = key(
+        "float",
+        "volume fraction of the film held by particles (their outer envelope); with the "
+        "loading it sets the film thickness (give packing or thickness)",
+        positive=True,
+    )
+    thickness: float | None = key(
+        "quantity",
+        "film thickness; with the loading it sets the packing (give packing or thickness)",
+        unit="um",
+        positive=True,
+    )
+    tortuosity: float | None = key(
+        "float",
+        "tortuosity of the pores between particles (default: Bruggeman, porosity^-1/2)",
+        positive=True,
+    )
+    diffusion_layer: float | None = key(
+        "quantity",
+        "Nernst diffusion-layer thickness between the film's outer face and the bulk",
+        unit="um",
+        positive=True,
+    )
+    cells_across_film: int = key("int", "mesh cells across the film", default=40, positive=True)
+    cells_across_diffusion_layer: int = key(
+        "int", "mesh cells across the diffusion layer (graded from the film)", default=40,
+        positive=True,
     )
 
 

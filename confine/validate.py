@@ -24,6 +24,7 @@ from confine.names import did_you_mean
 from confine.sections import PARTICLE_MODELS
 from confine.steady_state import check_steady_state
 from confine.validate_bath import check_bath
+from confine.validate_film import check_film
 
 
 def check_case(case: CaseData) -> list[Finding]:
@@ -40,6 +41,7 @@ def check_case(case: CaseData) -> list[Finding]:
         _check_output,
         _check_catalyst,
         check_bath,
+        check_film,
     ]
     problems: list[Finding] = []
     for rule in rules:

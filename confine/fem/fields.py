@@ -12,16 +12,13 @@ per-site factor and (``ramp``) the continuation multiplier.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
-
-import numpy as np
 
 from confine.case import Case, Reaction
 from confine.fem.parameters import Parameters
 from confine.fem.spaces import Spaces, part
-from confine.physics import kinetics, potential
+from confine.physics import kinetics, potential, site_balance
 
 Expr = Any
 
@@ -91,30 +88,8 @@ def mean_rate_constant(spaces: Spaces, r: Reaction) -> float:
 
 def adsorbate_rate_scales(spaces: Spaces, case: Case) -> dict[str, float]:
     """Magnitude of each adsorbate's rate terms at bulk, θ = 0.1, φ = 0 (float)."""
-    vals: dict[str, float] = {
-        s: max(case.species_named(s).bulk, spaces.c_ref[s]) for s in spaces.c_ref
-    }
-    cov = dict.fromkeys(spaces.adsorbed, 0.1)
-    out = {}
-    for a in spaces.adsorbed:
-        total = 0.0
-        for r in case.reactions:
-            c = kinetics.stoichiometry(r).get(a, 0.0)
-            if not c:
-                continue
-            rate = kinetics.reaction_rate(
-                r,
-                {**vals, **cov},
-                cov,
-                k=mean_rate_constant(spaces, r),
-                kb=None,
-                potential=case.electrode.potential,
-                phi=0.0,
-                temperature=spaces.temperature,
-            )
-            total += abs(c * rate)
-        out[a] = total if total > 0 and math.isfinite(total) else 1.0
-    return out
+    vals = {s: max(case.species_named(s).bulk, spaces.c_ref[s]) for s in spaces.c_ref}
+    return site_balance.rate_scales(case, vals, lambda r: mean_rate_constant(spaces, r))
 
 
 def initial_coverages(spaces: Spaces, case: Case) -> dict[str, float]:
@@ -125,38 +100,13 @@ def initial_coverages(spaces: Spaces, case: Case) -> dict[str, float]:
     starting from θ = 0 instead would make the Jacobian singular (every
     rate then sees only Σθ through θ_free). Starts from ``species.initial``.
     """
-    # scipy.optimize is slow to import and only needed with adsorbates
-    from scipy.optimize import least_squares
-
-    adsorbed = spaces.adsorbed
     vals = {s: case.species_named(s).bulk for s in spaces.c_ref}
-    scales = adsorbate_rate_scales(spaces, case)
-    nus = {r.name: kinetics.stoichiometry(r) for r in case.reactions}
-
-    def residual(th: np.ndarray) -> np.ndarray:
-        cov = dict(zip(adsorbed, th.tolist(), strict=True))
-        out = np.zeros(len(adsorbed))
-        for r in case.reactions:
-            if not any(a in nus[r.name] for a in adsorbed):
-                continue
-            rate = kinetics.reaction_rate(
-                r,
-                {**vals, **cov},
-                cov,
-                k=mean_rate_constant(spaces, r),
-                kb=r.backward_rate_constant,
-                potential=case.electrode.potential,
-                phi=0.0,
-                temperature=spaces.temperature,
-            )
-            for j, a in enumerate(adsorbed):
-                out[j] += nus[r.name].get(a, 0.0) * rate / scales[a]
-        return out
-
-    start = np.array([case.species_named(a).initial for a in adsorbed], dtype=float)
-    start = np.clip(start, 1e-6, 1.0 - 1e-6) / max(1.0, start.sum() + 1e-3)
-    fit = least_squares(residual, start, bounds=(0.0, 1.0), xtol=1e-15, ftol=1e-15, gtol=1e-15)
-    return dict(zip(adsorbed, fit.x.tolist(), strict=True))
+    return site_balance.steady_coverages(
+        case,
+        vals,
+        lambda r: mean_rate_constant(spaces, r),
+        scales=adsorbate_rate_scales(spaces, case),
+    )
 
 
 def set_bulk_state(spaces: Spaces, case: Case) -> None:
