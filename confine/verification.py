@@ -16,7 +16,7 @@ import ufl
 
 from confine.fem import fields
 from confine.fem.parameters import Parameters
-from confine.fem.residual import diffusivity_hat, steric_gradient
+from confine.fem.residual import diffusivity_hat, layer_factor, steric_gradient
 from confine.fem.spaces import Spaces
 from confine.physics import kinetics, potential, transport
 from confine.units import FARADAY
@@ -85,10 +85,13 @@ class ManufacturedSources:
         return div - react
 
     def secondary(self) -> Expr:
-        """g = −∇·(κ∇φ) + F Σ n r (exact), divided by κ (V/m²)."""
+        """g = −∇·(κ_eff∇φ) + F Σ n r (exact), divided by κ (V/m²); κ_eff = κ ε/τ in the layer."""
         sp = self.sp
         kappa = potential.conductivity(sp.case)
-        lap = transport.divergence(ufl.grad(self.phi), sp.x, sp.axisymmetric) / sp.L**2
+        grad_phi = ufl.grad(self.phi)
+        if not isinstance(eps_tau := layer_factor(sp), float):
+            grad_phi = eps_tau * grad_phi
+        lap = transport.divergence(grad_phi, sp.x, sp.axisymmetric) / sp.L**2
         src: Expr = 0.0
         for r in sp.case.reactions:
             if r.type == "electrochemical" and r.where == "layer":

@@ -118,13 +118,22 @@ def diffusivity_hat(spaces: Spaces, name: str) -> Expr:
     h = hindrance.hindrance_factor(
         case.electrolyte.hindrance, sp.radius, case.geometry.pore_diameter / 2
     )
-    eps_tau = case.catalyst.layer_porosity / case.catalyst.layer_tortuosity
     out: Expr = 1.0
     if h != 1.0:
         out = 1.0 + (h - 1.0) * spaces.chi_pore
-    if eps_tau != 1.0:
-        out = out * (1.0 + (eps_tau - 1.0) * spaces.chi_layer)
-    return out
+    eps_tau = layer_factor(spaces)
+    return out if isinstance(eps_tau, float) else out * eps_tau
+
+
+def layer_factor(spaces: Spaces) -> Expr:
+    """ε/τ in the catalytic layer, 1 elsewhere: what the layer's porosity and
+    tortuosity do to every transport coefficient (diffusivities and the secondary
+    model's conductivity κ ε/τ; Bruggeman is τ = ε^−1/2). The number 1.0 when ε/τ = 1."""
+    cat = spaces.case.catalyst
+    eps_tau = cat.layer_porosity / cat.layer_tortuosity
+    if eps_tau == 1.0:
+        return 1.0
+    return 1.0 + (eps_tau - 1.0) * spaces.chi_layer
 
 
 def steric_on(spaces: Spaces) -> bool:
@@ -297,11 +306,15 @@ class _Builder:
         return form
 
     def secondary(self) -> Any:
-        """The secondary model: ∇̂²φ̂ = (F/κRT) Σ n r L² (Ohm's law with sources)."""
+        """The secondary model: ∇̂·(κ̂∇̂φ̂) = (F/κRT) Σ n r L² (Ohm's law with sources),
+        κ̂ = ε/τ in the catalytic layer (:func:`layer_factor`), 1 elsewhere."""
         sp, case = self.sp, self.sp.case
         kappa = potential.conductivity(case)
         wphi = part(sp.v, sp.unknowns.index("phi"))
-        form = ufl.inner(ufl.grad(self.phi_hat), ufl.grad(wphi)) * sp.w * sp.dx
+        grad_phi = ufl.grad(self.phi_hat)
+        if not isinstance(eps_tau := layer_factor(sp), float):
+            grad_phi = eps_tau * grad_phi
+        form = ufl.inner(grad_phi, ufl.grad(wphi)) * sp.w * sp.dx
         fac = FARADAY / (kappa * sp.vt)
         for r in case.reactions:
             meas = sp.measure_of(r.where)

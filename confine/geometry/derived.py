@@ -61,7 +61,9 @@ class Sizes:
     """Target cell sizes (nm), already divided by 2**refine."""
 
     pore: float  # pore core and mouths
-    layer: float  # catalytic layer in the pores: min(pore, layer / cells_across_layer)
+    #: catalytic layer: min(pore, layer / cells_across_layer); in 1D planar (a film, no
+    #: lateral width) min(length / cells_per_pore_diameter, layer / cells_across_layer)
+    layer: float
     wall: float  # cavity wall and cavity layer: layer / cells_across_layer (or pore)
     max: float  # coarsest (cavity centre, far bath)
     growth: float  # size increase per unit distance: growth − 1 (also ÷ 2**refine)
@@ -93,13 +95,18 @@ def sizes_of(case: CaseData) -> Sizes:
     h_pore = g.pore_diameter / NM / m.cells_per_pore_diameter
     if g.kind == "planar":
         h_pore = min(g.width, g.length or g.width) / NM / m.cells_per_pore_diameter
-    h_layer = min(h_pore, g.catalyst_layer / NM / m.cells_across_layer)
+    own = g.catalyst_layer / NM / m.cells_across_layer
+    h_layer = min(h_pore, own)
+    if g.kind == "planar" and g.model == "1d":
+        # no lateral width in 1D: a film (µm thick) is resolved by cells_across_layer,
+        # graded from its face into the diffusion layer (simple.build_planar)
+        h_layer = min((g.length or g.width) / NM / m.cells_per_pore_diameter, own)
     if g.kind == "solid-sphere":
         h_pore = h_layer if g.catalyst == "layer" else min(h_pore, m.max_cell_size / NM)
     if g.kind == "sphere":  # no pores: the layer's resolution, else uniform at max_cell_size
         h_pore = h_layer if g.catalyst == "layer" else m.max_cell_size / NM
     # cavity wall and layer: the layer's own resolution (the pore size binds only in pores)
-    wall = g.catalyst_layer / NM / m.cells_across_layer if g.catalyst == "layer" else h_pore
+    wall = own if g.catalyst == "layer" else h_pore
     first = None
     if m.boundary_layer:
         lam = debye_length(case)

@@ -4,7 +4,10 @@
 planar (``model`` 1d, 2d or 3d): the slab 0 < x < L (× [0, W]^(d−1)); the
 electrode face x = 0 is ``electrode``, the bath end x = L ``outer_boundary``,
 lateral faces ``symmetry``; with a catalytic layer, 0 < x < t is
-``outer_layer`` (the layer on the electrode) and the rest ``bath``.
+``outer_layer`` (the layer on the electrode) and the rest ``bath``. In 1D this
+is the electrode film: current collector, catalyst film (uniform cells of
+layer / cells_across_layer) and Nernst diffusion layer graded from the film's face
+(growth) up to max_cell_size, the bulk at x = L.
 
 cylinder-pore (``axisymmetric-cell`` in r–z, or ``3d``): the pore 0 < z < L
 of radius a (core ``pore``, wall layer ``pore_layer``, wall ``pore_wall``);
