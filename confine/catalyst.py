@@ -26,25 +26,43 @@ from confine.case_data import CaseData as Case
 from confine.geometry.derived import lattice_of
 
 
+def particle_carbon_volume(case: Case) -> float | None:
+    """Carbon volume of one particle (m³): the shell minus its pores (or the ball).
+
+    None for geometry kinds that are not a particle (planar, cylinder-pore).
+    """
+    g = case.geometry
+    r_out = g.outer_diameter / 2
+    if g.kind == "solid-sphere":
+        return 4.0 / 3.0 * math.pi * r_out**3
+    if g.kind != "hollow-sphere":
+        return None
+    lat = lattice_of(case)
+    r_cav = r_out - g.shell_thickness
+    v = 4.0 / 3.0 * math.pi * (r_out**3 - r_cav**3)
+    if lat is not None:
+        v -= lat.count * math.pi * (g.pore_diameter / 2) ** 2 * g.shell_thickness
+    return v
+
+
+def particle_fluid_fraction(case: Case) -> float:
+    """Electrolyte inside one particle (cavity and pores) over its envelope volume (0 if none)."""
+    carbon = particle_carbon_volume(case)
+    if carbon is None:
+        return 0.0
+    return 1.0 - carbon / (math.pi / 6.0 * case.geometry.outer_diameter**3)
+
+
 def particle_mass(case: Case) -> float | None:
     """Mass of one particle (g): carbon of the shell (minus pores) ÷ (1 − metal fraction).
 
     None for geometry kinds that are not a particle (planar, cylinder-pore).
     """
-    g, cat = case.geometry, case.catalyst
-    rho = cat.carbon_density * 1e3  # g/m³ from kg/m³
-    r_out = g.outer_diameter / 2
-    if g.kind == "solid-sphere":
-        v = 4.0 / 3.0 * math.pi * r_out**3
-    elif g.kind == "hollow-sphere":
-        lat = lattice_of(case)
-        r_cav = r_out - g.shell_thickness
-        v = 4.0 / 3.0 * math.pi * (r_out**3 - r_cav**3)
-        if lat is not None:
-            v -= lat.count * math.pi * (g.pore_diameter / 2) ** 2 * g.shell_thickness
-    else:
+    v = particle_carbon_volume(case)
+    if v is None:
         return None
-    return rho * v / (1.0 - cat.metal_loading)
+    rho = case.catalyst.carbon_density * 1e3  # g/m³ from kg/m³
+    return rho * v / (1.0 - case.catalyst.metal_loading)
 
 
 def sites_per_particle(case: Case) -> float | None:

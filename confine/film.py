@@ -14,8 +14,8 @@ particle and the [film] keys, before any meshing:
   path (the particles' own pores and cavities are the sub-grid model's);
 * tortuosity τ = ε^(−1/2) (Bruggeman 1935, Ann. Phys. 416, 636: D_eff = D ε^1.5
   for a bed of spheres), or the ``tortuosity`` given;
-* catalytic sites per electrode area Γ_A = n_A N_p (N_p: sites per particle,
-  :func:`confine.catalyst.sites_per_particle`) and per film volume Γ_A / L.
+* catalytic sites per electrode area n_A N_p, with N_p the sites of one particle
+  as its cell counts them (:mod:`confine.two_scale`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 
 from confine.case_data import CaseData
-from confine.catalyst import particle_mass, sites_per_particle
+from confine.catalyst import particle_mass
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,6 @@ class FilmGeometry:
         porosity: ε = 1 − φ.
         tortuosity: τ.
         diffusion_layer: δ (m).
-        sites_per_area: Γ_A, catalytic sites per electrode area (mol/m²).
         particle_diameter: the particle's outer diameter (m).
     """
 
@@ -50,13 +49,7 @@ class FilmGeometry:
     porosity: float
     tortuosity: float
     diffusion_layer: float
-    sites_per_area: float
     particle_diameter: float
-
-    @property
-    def site_density(self) -> float:
-        """Catalytic sites per film volume (mol/m³)."""
-        return self.sites_per_area / self.thickness
 
     @property
     def particles_thick(self) -> float:
@@ -88,8 +81,7 @@ def film_geometry(case: CaseData) -> FilmGeometry:
     """
     film = case.film
     mass = particle_mass(case)  # g
-    sites = sites_per_particle(case)  # mol
-    if mass is None or sites is None:
+    if mass is None:
         raise ValueError("a film needs particles (geometry.kind hollow-sphere or solid-sphere)")
     if film.diffusion_layer is None:
         raise ValueError("a film needs film.diffusion_layer")
@@ -115,6 +107,5 @@ def film_geometry(case: CaseData) -> FilmGeometry:
         porosity=porosity,
         tortuosity=tau,
         diffusion_layer=film.diffusion_layer,
-        sites_per_area=n_a * sites,
         particle_diameter=case.geometry.outer_diameter,
     )

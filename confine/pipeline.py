@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from confine import io
-from confine.case import Case
+from confine.case import Case, CaseError
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
 from confine.figures import CATALYST_TAGS, render_fields
+from confine.film import is_electrode
+from confine.findings import Finding
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.io import FAILURE_FILE, write_failure
 from confine.profiles import main_species, render_overview, render_profiles
@@ -54,7 +56,20 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         confine.quality.QualityError: it converged, but failed a quality check
             (mass balance, bounds, finite values, FE sum); ``out`` then holds
             only failure.json, saying what failed and by how much.
+        CaseError: an electrode case (``film.coupling``), which this does not solve yet.
     """
+    if is_electrode(case):  # never the particle alone under an electrode's name
+        raise CaseError(
+            [
+                Finding(
+                    case.source,
+                    "film.coupling",
+                    "electrode runs are not wired into `confine run` yet (issue #22): the "
+                    "film and its effectiveness factors are built by confine.film_case and "
+                    'confine.two_scale; set film.coupling = "none" to run the particle',
+                )
+            ]
+        )
     comm = MPI.COMM_WORLD if comm is None else comm
     timings: dict[str, float] = {}
     t_start = time.perf_counter()

@@ -249,6 +249,13 @@ class Catalyst:
     layer_tortuosity: float = key(
         "float", "tortuosity of the cluster-filled layer", default=1.0, positive=True
     )
+    layer_fluid_fraction: float | None = key(
+        "float",
+        "volume fraction of the layer in which homogeneous reactions run (default: "
+        "layer_porosity; a film adds the electrolyte inside its particles)",
+        positive=True,
+        maximum=1.0,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -293,7 +300,9 @@ class Film:
     )
     cells_across_film: int = key("int", "mesh cells across the film", default=40, positive=True)
     cells_across_diffusion_layer: int = key(
-        "int", "mesh cells across the diffusion layer (graded from the film)", default=40,
+        "int",
+        "mesh cells across the diffusion layer (graded from the film)",
+        default=40,
         positive=True,
     )
 

@@ -31,7 +31,7 @@ def check_film(case: CaseData) -> list[Finding]:
                     f,
                     f"film.{given[0]}",
                     "set, but film.coupling is 'none' (one particle in its bath): "
-                    "set film.coupling = \"effectiveness\" for an electrode, or drop the key",
+                    'set film.coupling = "effectiveness" for an electrode, or drop the key',
                 )
             ]
         return []

@@ -60,6 +60,7 @@ def rates(
     if spaces.poisson and not case.electrode.frumkin:
         phi = 0.0
     out = {}
+    fluid = fluid_fraction(spaces)
     for r in case.reactions:
         k: Expr = params.k[r.name]
         if r.where != "electrolyte":
@@ -78,7 +79,19 @@ def rates(
             alpha=params.alpha.get(r.name),
             reference=params.e_ref.get(r.name),
         )
+        if r.where == "electrolyte" and fluid is not None:
+            out[r.name] = fluid * out[r.name]  # per volume of the whole: its electrolyte reacts
     return out
+
+
+def fluid_fraction(spaces: Spaces) -> Expr | None:
+    """Where homogeneous reactions run, per volume: 1, and ``catalyst.layer_fluid_fraction``
+    (default ``layer_porosity``) in the catalytic layer; None where that is 1 everywhere."""
+    cat = spaces.case.catalyst
+    frac = cat.layer_porosity if cat.layer_fluid_fraction is None else cat.layer_fluid_fraction
+    if frac == 1.0:
+        return None
+    return 1.0 + (frac - 1.0) * spaces.chi_layer
 
 
 def mean_rate_constant(spaces: Spaces, r: Reaction) -> float:

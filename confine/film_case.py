@@ -1,0 +1,109 @@
+"""The two cases an electrode case is solved as: its particle, and its film.
+
+* :func:`particle_case`: the electrode case without its film (``film.coupling
+  = "none"``): one particle in its bath, the sub-grid model.
+* :func:`film_case`: a ``planar`` 1D case through the electrode: the current
+  collector (x = 0, ``electrode``: no flux), the film 0 < x < L as a catalytic
+  ``layer`` with the film's porosity ε and tortuosity τ (D_eff = D ε/τ, and
+  the conductivity likewise), the Nernst layer L < x < L + δ as ``bath``, and
+  the bulk held at x = L + δ. Its sites are the particles' (n_A N_p per
+  electrode area, uniform over the film) and every catalytic rate constant is
+  the particle's per-site constant times the step's effectiveness factor
+  (:mod:`confine.two_scale`) and the film's site density over the reference:
+  k_film = k η ρ_film / ρ_ref. Homogeneous reactions run in the electrolyte
+  the film holds: between particles (ε) and inside them (their fluid fraction
+  f_p times the packing φ).
+
+The potential the study reports is iR-corrected: the metal against the
+solution at the film's outer face. The film is solved against the bulk
+(φ = 0 at x = L + δ), so its electrode potential is E + φ(L), the ohmic drop
+of the Nernst layer added back (:mod:`confine.electrode_run` finds it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from confine.case import Case, case_from_dict
+from confine.case_reader import rate_units
+from confine.catalyst import particle_fluid_fraction
+from confine.film import FilmGeometry
+from confine.two_scale import Effectiveness
+
+#: Mesh cell growth away from the film into the Nernst layer.
+FILM_GROWTH = 1.15
+
+
+def particle_case(case: Case) -> Case:
+    """The electrode case's particle in its bath: the sub-grid model."""
+    raw = case.to_dict()
+    raw["film"] = {"coupling": "none"}
+    return case_from_dict(raw, case.source)
+
+
+def film_case(case: Case, geo: FilmGeometry, eff: Effectiveness, shift: float = 0.0) -> Case:
+    """The 1D film of an electrode case (see the module doc).
+
+    Args:
+        case: the electrode case.
+        geo: its film (:func:`confine.film.film_geometry`).
+        eff: its particle's effectiveness factors and sites.
+        shift: added to the electrode potential: the Nernst layer's ohmic drop φ(L) (V).
+    """
+    raw = case.to_dict()
+    length = geo.thickness + geo.diffusion_layer
+    f = case.film
+    raw["film"] = {"coupling": "none"}
+    raw["case"]["name"] = f"{case.case.name}-film"
+    raw["geometry"] = {
+        "kind": "planar",
+        "model": "1d",
+        "length": f"{length!r} m",
+        "width": f"{length!r} m",
+        "catalyst": "layer",
+        "catalyst_layer": f"{geo.thickness!r} m",
+        "bath_boundary": "bulk",
+    }
+    raw["mesh"] = {
+        **{k: v for k, v in raw.get("mesh", {}).items() if k in ("threads", "max_cells")},
+        "cells_per_pore_diameter": 1,
+        "cells_across_layer": f.cells_across_film,
+        "max_cell_size": f"{geo.diffusion_layer / f.cells_across_diffusion_layer!r} m",
+        "growth": FILM_GROWTH,
+    }
+    site_density = geo.particles_per_area * eff.sites / geo.thickness  # mol/m³ of film
+    fluid = geo.porosity + geo.packing * particle_fluid_fraction(case)
+    raw["catalyst"] = {
+        **raw["catalyst"],
+        "sites": "uniform",
+        "site_density": f"{site_density * geo.thickness!r} mol/m^2",
+        "layer_porosity": geo.porosity,
+        "layer_tortuosity": geo.tortuosity,
+        "layer_fluid_fraction": fluid,
+    }
+    raw["electrode"] = {
+        **raw["electrode"],
+        "potential": f"{case.electrode.potential + shift!r} V",
+    }
+    scale = site_density / eff.reference_density
+    raw["reactions"] = [
+        _film_reaction(entry, r, eff.factors.get(r.name, 1.0) * scale, case)
+        for entry, r in zip(raw["reactions"], case.reactions, strict=True)
+    ]
+    raw["output"] = {**raw["output"], "interior": "cavity", "exterior": "outer_boundary"}
+    return case_from_dict(raw, case.source)
+
+
+def _film_reaction(entry: dict[str, Any], r: Any, factor: float, case: Case) -> dict[str, Any]:
+    """A reaction entry of the film: catalytic steps per film volume, × ``factor``."""
+    if r.where == "electrolyte":
+        return entry
+    # a surface step's constant (per m²) becomes per m³ through ρ_film / Γ_ref (1/m)
+    units = rate_units(dataclasses.replace(r, where="layer"), case)
+    out = {**entry, "where": "layer"}
+    out["rate_constant"] = f"{r.rate_constant * factor!r} {units['rate_constant']}"
+    if r.backward_rate_constant is not None:
+        kb = r.backward_rate_constant * factor
+        out["backward_rate_constant"] = f"{kb!r} {units['backward_rate_constant']}"
+    return out

@@ -1,0 +1,189 @@
+"""The electrode's film (issue #22): case files that inherit, the film from the loading,
+its rules, and the particle as the film's sub-grid model.
+
+* ``base``: a case file starts from another; tables merge key by key, arrays replace.
+* :func:`confine.film.film_geometry`: thickness = n_A V_p / packing with n_A the
+  loading over one particle's mass (checked against the particle's own numbers).
+* Rules (item 7): one line each, before any meshing.
+* Two scales on a linear network, where the exact coupling is known: the particle's
+  rate is proportional to its bath's concentration, so a film of n_V particles per
+  volume consumes k_v c with k_v = n_V R_p / c_b (R_p the particle's rate in a bath
+  at c_b), whatever the particle's inner transport does; the film must then meet
+  the porous-electrode closed form with the Nernst layer in series,
+  N = c_b / (δ/D + 1/(√(k_v D_eff) tanh Φ)), Φ = L √(k_v / D_eff), D_eff = D ε^1.5.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from confine.case import CaseError, load_case
+from confine.catalyst import particle_mass
+from confine.film import film_geometry, particle_volume
+from confine.film_case import film_case, particle_case
+from confine.pipeline import run
+from confine.two_scale import effectiveness
+
+ROOT = Path(__file__).resolve().parent.parent
+SHELL = ROOT / "cases" / "first-order-shell.toml"
+FILM = {
+    "film.coupling": "effectiveness",
+    "film.packing": 0.5,
+    "film.diffusion_layer": '"50 um"',
+    "catalyst.electrode_loading": '"0.2 mg/cm^2"',
+}
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# ------------------------------------------------------------------ base files
+def test_a_case_file_inherits_from_its_base(tmp_path: Path) -> None:
+    """Tables merge key by key; the child's values win; arrays come from the base."""
+    child = write(
+        tmp_path / "child.toml",
+        f'base = "{SHELL}"\n[case]\nname = "child"\n[geometry]\npore_diameter = "5 nm"\n',
+    )
+    case = load_case(child)
+    parent = load_case(SHELL)
+    assert case.case.name == "child"
+    assert case.geometry.pore_diameter == pytest.approx(5e-9)
+    assert case.geometry.outer_diameter == parent.geometry.outer_diameter
+    assert case.species == parent.species
+    assert case.reactions == parent.reactions
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('base = "missing.toml"\n', "no case file 'missing.toml'"),
+        ('base = "loop.toml"\n', "circular"),
+        ("base = 3\n", "must be the path of a case file"),
+    ],
+)
+def test_a_bad_base_is_one_finding(tmp_path: Path, text: str, message: str) -> None:
+    loop = write(tmp_path / "loop.toml", text)
+    with pytest.raises(CaseError) as err:
+        load_case(loop)
+    assert len(err.value.problems) == 1
+    assert err.value.problems[0].key == "base"
+    assert message in str(err.value)
+
+
+# ------------------------------------------------------------------ the film
+def test_film_thickness_follows_from_loading_and_packing() -> None:
+    """L = (loading / m_p) V_p / φ, ε = 1 − φ, τ = ε^−1/2 (Bruggeman)."""
+    case = load_case(SHELL, set=FILM)
+    geo = film_geometry(case)
+    g = case.geometry
+    r_o, r_c = g.outer_diameter / 2, g.outer_diameter / 2 - g.shell_thickness
+    assert particle_volume(case) == pytest.approx(4 / 3 * math.pi * r_o**3, rel=1e-12)
+    mass = particle_mass(case)
+    assert mass is not None
+    # the shell's carbon holds the mass: it lies between the full shell and the shell
+    # without pores, which are at most a third of it here
+    shell = 4 / 3 * math.pi * (r_o**3 - r_c**3) * case.catalyst.carbon_density * 1e3
+    assert 0.6 * shell < mass * (1 - case.catalyst.metal_loading) < shell
+    n_a = 0.2e-2 / (mass * 1e-3)  # 0.2 mg/cm² = 2e-3 kg/m²
+    assert geo.particles_per_area == pytest.approx(n_a, rel=1e-12)
+    assert geo.thickness == pytest.approx(n_a * particle_volume(case) / 0.5, rel=1e-12)
+    assert geo.porosity == pytest.approx(0.5)
+    assert geo.tortuosity == pytest.approx(0.5**-0.5)
+
+
+def test_a_given_thickness_sets_the_packing() -> None:
+    sets = {k: v for k, v in FILM.items() if k != "film.packing"}
+    case = load_case(SHELL, set={**sets, "film.thickness": '"4 um"'})
+    geo = film_geometry(case)
+    assert geo.thickness == pytest.approx(4e-6)
+    assert geo.packing == pytest.approx(geo.particles_per_area * particle_volume(case) / 4e-6)
+
+
+@pytest.mark.parametrize(
+    ("sets", "key", "message"),
+    [
+        ({"catalyst.electrode_loading": '"0.001 mg/cm^2"'}, "film.packing", "thinner than one"),
+        (
+            {"film.packing": None, "film.thickness": '"0.5 um"'},
+            "film.thickness",
+            "outside (0, 1)",
+        ),
+        ({"film.diffusion_layer": '"1 um"'}, "film.diffusion_layer", "thinner than the film"),
+        ({"film.diffusion_layer": None}, "film.diffusion_layer", "required"),
+        ({"film.thickness": '"4 um"'}, "film.packing", "exactly one of"),
+        (
+            {"film.coupling": "none"},
+            "film.packing",
+            "film.coupling is 'none'",
+        ),
+    ],
+)
+def test_bad_films_are_one_line_each(sets: dict[str, Any], key: str, message: str) -> None:
+    """Each rule of item 7 names its key, before any meshing."""
+    values = {k: v for k, v in {**FILM, **sets}.items() if v is not None}
+    with pytest.raises(CaseError) as err:
+        load_case(SHELL, set=values)
+    problems = err.value.problems
+    assert [p.key for p in problems] == [key], problems
+    assert message in problems[0].message
+
+
+def test_confine_validate_names_the_film_rule(tmp_path: Path) -> None:
+    bad = write(
+        tmp_path / "thin.toml",
+        f'base = "{SHELL}"\n[catalyst]\nelectrode_loading = "0.001 mg/cm^2"\n'
+        '[film]\ncoupling = "effectiveness"\npacking = 0.5\ndiffusion_layer = "50 um"\n',
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "confine", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "film.packing" in lines[0] and "thinner than one" in lines[0]
+
+
+# ------------------------------------------------------------------ two scales
+def test_two_scales_on_a_linear_network_meet_the_porous_electrode(tmp_path: Path) -> None:
+    """Particle cell -> effectiveness -> film: the film's rate per area is the
+    porous-electrode closed form with k_v = n_V R_p / c_b, within 0.5 %."""
+    case = load_case(SHELL, set={**FILM, "mesh.cells_per_pore_diameter": 3})
+    geo = film_geometry(case)
+    particle = particle_case(case)
+    sub = run(particle)
+    eff = effectiveness(particle, sub.metrics)
+    c_b = particle.species_named("A").bulk
+    r_p = sub.metrics["reactions"]["consume"]["rate_mol_s"]["value"]
+    assert 0.0 < eff.factors["consume"] <= 1.0 + 1e-9  # transport only slows a sink
+    film = film_case(case, geo, eff)
+    m = run(film).metrics
+    t, delta = geo.thickness, geo.diffusion_layer
+    area = m["layer_volume_m3"]["value"] / t  # 1D metrics are per the slab's cross-section
+    d = particle.species_named("A").diffusivity
+    d_eff = d * geo.porosity / geo.tortuosity
+    k_v = geo.particles_per_area / t * r_p / c_b
+    phi = t * math.sqrt(k_v / d_eff)
+    assert 0.3 < phi < 10.0  # the film's own transport matters
+    expected = c_b / (delta / d + 1.0 / (math.sqrt(k_v * d_eff) * math.tanh(phi)))
+    rate = m["reactions"]["consume"]["rate_mol_s"]["value"] / area
+    assert rate == pytest.approx(expected, rel=5e-3)
+    inflow = -m["species"]["A"]["outward_flux_mol_s"]["value"] / area
+    assert inflow == pytest.approx(rate, rel=1e-8)
+
+
+def test_an_electrode_case_is_not_run_as_its_particle() -> None:
+    """Until the electrode run lands, `run` refuses it in one line (never the particle
+    alone under the electrode's name)."""
+    with pytest.raises(CaseError, match=r"film\.coupling"):
+        run(load_case(SHELL, set=FILM))
