@@ -63,16 +63,16 @@ def check_film(case: CaseData) -> list[Finding]:
     if out:
         return out
     geo = film_geometry(case)
-    given = "film.thickness" if film.thickness is not None else "film.packing"
+    source = "film.thickness" if film.thickness is not None else "film.packing"
     if not 0.0 < geo.porosity < 1.0:
         err(
-            given,
+            source,
             f"{case.catalyst.electrode_loading * 100:g} mg/cm^2 of these particles in "
             f"{geo.thickness / UM:.4g} um gives a porosity of {geo.porosity:.4g}, outside (0, 1)",
         )
     if geo.thickness < geo.particle_diameter:
         err(
-            given,
+            source,
             f"the film ({geo.thickness / UM:.4g} um) is thinner than one particle "
             f"({geo.particle_diameter / UM:.4g} um): raise the loading "
             "(catalyst.electrode_loading) or lower the packing",
