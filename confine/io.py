@@ -343,28 +343,57 @@ def write_revolved(
     revolved.save(str(path))
 
 
-def to_pyvista(fields: Mapping[str, Any], tags: Any = None) -> Any:
+def to_pyvista(fields: Mapping[str, Any], tags: Any = None, comm: Any = None) -> Any:
     """A pyvista grid of fields (point data) and subdomains (cell data).
+
+    Under MPI (``comm`` with more than one rank) every rank's owned cells and
+    their nodes are gathered on rank 0, which gets the whole grid (nodes shared
+    between ranks appear once per rank: harmless for cuts and sampling); the
+    other ranks get None. Collective then.
 
     Args:
         fields: name -> Function, all on one (P1) function space.
         tags: cell meshtags of that mesh (optional).
+        comm: the mesh's communicator (None: this rank's part only).
     """
     import pyvista as pv  # optional (the viz extra)
 
+    part = _grid_part(fields, tags)
+    parts = [part] if comm is None or comm.size == 1 else comm.gather(part, root=0)
+    if parts is None:
+        return None
+    offset = 0
+    topologies, types, points, subdomains = [], [], [], []
+    for topology, cell_types, x, _, sub in parts:
+        cells = np.asarray(topology).reshape(len(cell_types), -1).copy()
+        cells[:, 1:] += offset  # VTK's flat layout: [n, i_1 … i_n] per cell
+        topologies.append(cells.ravel())
+        types.append(cell_types)
+        points.append(x)
+        subdomains.append(sub)
+        offset += len(x)
+    grid = pv.UnstructuredGrid(
+        np.concatenate(topologies), np.concatenate(types), np.concatenate(points)
+    )
+    for name in fields:
+        grid.point_data[name] = np.concatenate([p[3][name] for p in parts])
+    if tags is not None:
+        grid.cell_data["subdomain"] = np.concatenate(subdomains)
+    return grid
+
+
+def _grid_part(fields: Mapping[str, Any], tags: Any) -> tuple[Any, ...]:
+    """This rank's owned cells (VTK topology, types, node coordinates), the fields at
+    those nodes and the cells' subdomain tags."""
     import_dolfinx()
-    from dolfinx import plot
+    from dolfinx import plot  # with dolfinx, loaded by import_dolfinx above
 
     first = next(iter(fields.values()))
     V = first.function_space
-    topology, cell_types, x = plot.vtk_mesh(V)
-    grid = pv.UnstructuredGrid(topology, cell_types, x)
-    for name, fn in fields.items():
-        grid.point_data[name] = np.asarray(fn.x.array[: len(x)], dtype=float)
+    topology, cell_types, x = plot.vtk_mesh(V)  # owned cells, every local node
+    values = {name: np.asarray(fn.x.array[: len(x)], dtype=float) for name, fn in fields.items()}
+    sub = np.zeros(len(cell_types), dtype=np.int32)
     if tags is not None:
-        n_cells = V.mesh.topology.index_map(V.mesh.topology.dim).size_local
-        values = np.zeros(n_cells, dtype=np.int32)
-        keep = tags.indices < n_cells
-        values[tags.indices[keep]] = tags.values[keep]
-        grid.cell_data["subdomain"] = values[: grid.n_cells]
-    return grid
+        keep = tags.indices < len(cell_types)
+        sub[tags.indices[keep]] = tags.values[keep]
+    return topology, cell_types, x, values, sub

@@ -174,14 +174,11 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
             facet_names = {v: k for k, v in FACET_GROUPS.items()}
             io.write_field_info(tmp / io.FIELD_INFO_FILE, units, cell_names, facet_names)
     revolve = out.fields and meshdata.axisymmetric
-    if comm.size > 1 and (revolve or out.figures):
-        if comm.rank == 0:  # figures and the revolved view work on one rank's whole mesh
-            log.info(
-                "%d MPI ranks: no figures or revolved view (run on one rank for them)", comm.size
-            )
-        return
     if (revolve or out.figures) and _have_pyvista():
-        grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None))
+        # under MPI the fields are gathered on rank 0, which draws and writes alone
+        grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None), comm)
+        if grid is None:
+            return
         if revolve:
             io.write_revolved(tmp / "vtk" / "revolved.vtp", grid, units, cell_names)
         if out.figures:
