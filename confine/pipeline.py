@@ -155,7 +155,8 @@ def _document(
 
 
 def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
-    """metrics.json, metrics.csv, case.toml (rank 0); fields (all ranks); figures (serial)."""
+    """metrics.json, metrics.csv, case.toml (rank 0); fields (all ranks); figures (rank 0,
+    from the fields of every rank)."""
     if comm.rank == 0:
         io.write_json(tmp / "metrics.json", result.metrics)
         io.write_metrics_csv(tmp / "metrics.csv", result.metrics)
@@ -174,15 +175,23 @@ def _write_outputs(tmp: Path, result: Result, meshdata: Any, comm: Any) -> None:
             facet_names = {v: k for k, v in FACET_GROUPS.items()}
             io.write_field_info(tmp / io.FIELD_INFO_FILE, units, cell_names, facet_names)
     revolve = out.fields and meshdata.axisymmetric
-    if (revolve or out.figures) and _have_pyvista():
-        # under MPI the fields are gathered on rank 0, which draws and writes alone
-        grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None), comm)
-        if grid is None:
-            return
+    if not (revolve or out.figures) or not _have_pyvista():
+        return
+    # under MPI the fields are gathered on rank 0, which draws and writes alone
+    grid = io.to_pyvista(fields, getattr(solution, "cell_tags", None), comm)
+    if grid is not None:
         if revolve:
             io.write_revolved(tmp / "vtk" / "revolved.vtp", grid, units, cell_names)
         if out.figures:
             _figures(tmp, grid, result.case, meshdata, result.metrics)
+    del grid
+    # Drawing leaves reference cycles on rank 0 alone (matplotlib's mathtext
+    # parser catches exceptions whose tracebacks hold the frames up this stack,
+    # and with them the solution and its solver). Left to the garbage collector,
+    # rank 0 would destroy the solver (collective: MUMPS, SNES) at another point
+    # than the other ranks, which free it when the result goes: a hang at exit.
+    # Collected here, on every rank at once, the solver goes the same way everywhere.
+    release_unreachable(comm)
 
 
 def _have_pyvista() -> bool:
