@@ -38,7 +38,8 @@ with meshio.xdmf.TimeSeriesReader(sys.argv[1]) as reader:
     points, cells = reader.read_points_cells()
     _, point_data, cell_data = reader.read_data(0)
 print(json.dumps({"points": len(points), "cells": sum(len(c.data) for c in cells),
-                  "point": list(point_data), "cell": list(cell_data)}))
+                  "point": list(point_data), "cell": list(cell_data),
+                  "range": {k: [float(v.min()), float(v.max())] for k, v in point_data.items()}}))
 """
 
 MESHIO = """
@@ -81,6 +82,10 @@ def test_xdmf_opens_in_pyvista_and_meshio(run_dir: tuple[Path, confine.Result]) 
         assert got["points"] > 0 and got["cells"] > 0
         assert set(FIELDS) <= set(got["point"]), got
         assert "subdomain" in got["cell"]
+        if read is MESHIO_SERIES:  # the values too: A consumed from its bulk, B made from it
+            (a_lo, a_hi), (b_lo, b_hi) = got["range"]["A [mol/L]"], got["range"]["B [mol/L]"]
+            assert 0.0 < a_lo < a_hi <= 0.034 * (1 + 1e-9), got["range"]
+            assert -1e-12 <= b_lo < b_hi < 0.034, got["range"]
         facets = _read(read, out / "facet_tags.xdmf")
         assert facets["cells"] > 0 and "facet_tags" in facets["cell"]
 
