@@ -141,6 +141,13 @@ def write_failure(
 LENGTH_UNIT = "nm"
 FIELD_INFO_FILE = "fields.json"
 FACET_TAGS_FILE = "facet_tags.xdmf"
+#: Suffix of the plain twin of each ``.xdmf`` file (``fields.meshio.xdmf``), for ``meshio.read``.
+MESHIO_SUFFIX = ".meshio.xdmf"
+
+
+def meshio_twin(path: Path) -> Path:
+    """The plain twin of an ``.xdmf`` file: ``fields.xdmf`` -> ``fields.meshio.xdmf``."""
+    return path.with_suffix(MESHIO_SUFFIX)
 
 
 def label(name: str, unit: str) -> str:
@@ -165,7 +172,10 @@ def write_fields(
     pyvista's XDMF reader crash (VTK 9.x), pyvista needs a time value, and
     meshio reads one grid only (``meshio.xdmf.TimeSeriesReader``). The facet
     tags (walls, mouths) go to ``facet_tags.xdmf`` beside it, same layout,
-    same ``.h5``.
+    same ``.h5``. Each file has a plain twin (``fields.meshio.xdmf``,
+    ``facet_tags.meshio.xdmf``: the same grid with no time series, pointing at
+    the same ``.h5`` data) for ``meshio.read``, which reads no temporal
+    collection, while ``pyvista.read`` needs one (pyvista/pyvista#7801).
 
     Args:
         path: the ``.xdmf`` file.
@@ -230,21 +240,22 @@ def _rewrite_xdmf(path: Path, names: Mapping[str, str], facet_name: str) -> None
 
 
 def _write_xdmf(path: Path, name: str, parts: list[Any]) -> None:
-    root = ET.Element("Xdmf", Version="3.0")
-    series = ET.SubElement(
-        ET.SubElement(root, "Domain"),
-        "Grid",
-        Name=name,
-        GridType="Collection",
-        CollectionType="Temporal",
-    )
-    grid = ET.SubElement(series, "Grid", Name=name, GridType="Uniform")
-    ET.SubElement(grid, "Time", Value="0")
-    grid.extend(parts)
-    ET.indent(root)
-    atomic.write_text(
-        path, '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-    )
+    """``path``: one grid at time 0 in a temporal collection; its twin: the bare grid."""
+    for file, temporal in ((path, True), (meshio_twin(path), False)):
+        root = ET.Element("Xdmf", Version="3.0")
+        parent = ET.SubElement(root, "Domain")
+        if temporal:  # pyvista needs the time; plain meshio.read rejects the collection
+            parent = ET.SubElement(
+                parent, "Grid", Name=name, GridType="Collection", CollectionType="Temporal"
+            )
+        grid = ET.SubElement(parent, "Grid", Name=name, GridType="Uniform")
+        if temporal:
+            ET.SubElement(grid, "Time", Value="0")
+        grid.extend(parts)
+        ET.indent(root)
+        atomic.write_text(
+            file, '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        )
 
 
 def write_field_info(
@@ -270,8 +281,10 @@ def write_field_info(
             "facet_tags": {str(k): v for k, v in sorted(facet_names.items())},
             "files": {
                 "fields.xdmf": "fields on the nodes, subdomain on the cells "
-                "(HDF5 data: fields.h5); meshio: meshio.xdmf.TimeSeriesReader",
+                "(HDF5 data: fields.h5); ParaView, pyvista.read, meshio.xdmf.TimeSeriesReader",
+                "fields.meshio.xdmf": "the same grid without the time series, for meshio.read",
                 FACET_TAGS_FILE: "walls, mouths and boundaries as facet_tags (data: fields.h5)",
+                "facet_tags.meshio.xdmf": "the same facet tags, for meshio.read",
                 "vtk/fields.pvd": "the same fields as VTK (one .vtu per MPI rank)",
                 "vtk/revolved.vtp": "axisymmetric runs: the cell revolved about the pore axis",
             },

@@ -42,4 +42,5 @@ def test_two_ranks_draw_the_figures_and_free_the_solver(
     assert {"CO2.png", "urea.png", "phi.png", "profiles.png", "overview.png"} <= figures
     assert (out / "vtk" / "revolved.vtp").is_file()
     assert (out / "fields.xdmf").is_file() and (out / "metrics.json").is_file()
+    assert (out / "fields.meshio.xdmf").is_file() and (out / "facet_tags.meshio.xdmf").is_file()
     assert alive == [False] * world.size, alive
