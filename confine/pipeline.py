@@ -145,7 +145,6 @@ def _document(
             "hindrance": case.electrolyte.hindrance,
             "bath_boundary": case.geometry.bath_boundary,
         },
-        "basis": f"one whole particle (cell values × multiplicity {meshdata.multiplicity:g})",
         "mpi_ranks": comm.size,
         "mesh": {k: v for k, v in meshdata.info.items() if isinstance(v, int | float | str)},
         "timings": {k: {"value": v, "unit": "s"} for k, v in timings.items()},

@@ -169,7 +169,9 @@ def test_two_scales_on_a_linear_network_meet_the_porous_electrode(tmp_path: Path
     film = film_case(case, geo, eff)
     m = run(film).metrics
     t, delta = geo.thickness, geo.diffusion_layer
-    area = m["layer_volume_m3"]["value"] / t  # 1D metrics are per the slab's cross-section
+    assert m["basis"].startswith("per m^2 of electrode")
+    area = m["layer_volume_m3"]["value"] / t  # 1D metrics are per m² of cross-section
+    assert area == pytest.approx(1.0, rel=1e-12)
     d = particle.species_named("A").diffusivity
     d_eff = d * geo.porosity / geo.tortuosity
     k_v = geo.particles_per_area / t * r_p / c_b

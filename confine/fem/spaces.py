@@ -88,7 +88,7 @@ class Spaces:
         self.axisymmetric = meshdata.axisymmetric
         self.tdim = self.mesh.topology.dim
         #: Dimension of integrals: volumes are L^d m^d (axisymmetric: r-weighted, 3).
-        self.d = 3 if self.axisymmetric else self.mesh.geometry.dim
+        self.d = 3 if self.axisymmetric else self.tdim
         self.temperature = case.electrolyte.temperature
         self.vt = GAS_CONSTANT * self.temperature / FARADAY
         self._forms: dict[Any, Any] = {}

@@ -214,6 +214,22 @@ def _electrical(case: Case, meshdata: Any, solution: Solution) -> dict[str, Any]
     return out
 
 
+def _per_square_metre(case: Case, tdim: int) -> bool:
+    """A 1D slab: every integral is per m² of its cross-section (the electrode's area)."""
+    return case.geometry.kind == "planar" and tdim == 1
+
+
+def basis(case: Case, tdim: int) -> str:
+    """What the extensive metrics (rates, currents, volumes) are per."""
+    if case.geometry.kind in ("hollow-sphere", "solid-sphere", "sphere"):
+        return "per whole particle (cell integrals x multiplicity)"
+    if _per_square_metre(case, tdim):
+        return "per m^2 of electrode (a 1D slab: integrals over a 1 m^2 cross-section)"
+    if tdim == 2 and case.geometry.model != "axisymmetric-cell":
+        return "per m of depth (a 2D section: integrals over a 1 m depth)"
+    return "the domain as meshed (cell integrals x multiplicity)"
+
+
 def compute_metrics(
     case: Case, meshdata: Any, solution: Solution, comm: Any = None
 ) -> dict[str, Any]:
@@ -244,7 +260,7 @@ def compute_metrics(
     electrical = _electrical(case, meshdata, solution)
     body = {
         **electrical,
-        "basis": "per whole particle (cell integrals x multiplicity)",
+        "basis": basis(case, p.tdim),
         "multiplicity": m,
         "definitions": definitions(case, p.poisson, "pore_middle" in electrical),
         "units": UNITS,
@@ -255,7 +271,11 @@ def compute_metrics(
         **catalyst_potential,
         "mass_balance_relative_error": worst_mass_balance(species),
         "current_A": rates.current,
-        "current_density_A_per_m2": rates.current * per_area if per_area is not None else None,
+        "current_density_A_per_m2": (
+            rates.current * per_area
+            if per_area is not None
+            else (rates.current if _per_square_metre(case, p.tdim) else None)
+        ),
         "particle_mass_g": mass,
         "catalyst": {
             "sites_mol": p.sites_mol,
