@@ -189,3 +189,22 @@ def test_an_electrode_case_is_not_run_as_its_particle() -> None:
     alone under the electrode's name)."""
     with pytest.raises(CaseError, match=r"film\.coupling"):
         run(load_case(SHELL, set=FILM))
+
+
+@pytest.mark.parametrize("loading", [0.02, 0.19, 2.0])
+def test_shipped_electrode_cases_are_the_7nm_case_with_a_film(loading: float) -> None:
+    """cases/electrode: the 7 nm case, with only its loading and a [film] added; the film
+    each loading implies (packing 0.55) is at least one particle thick."""
+    tag = f"{loading:g}mg"
+    case = load_case(ROOT / "cases" / "electrode" / f"mchs-7nm-{tag}.toml")
+    base = load_case(ROOT / "cases" / "mchs-7nm.toml")
+    assert case.catalyst.electrode_loading == pytest.approx(loading * 1e-2)  # kg/m²
+    assert (case.species, case.reactions, case.geometry) == (
+        base.species,
+        base.reactions,
+        base.geometry,
+    )
+    geo = film_geometry(case)
+    n_a = loading * 1e-2 / (particle_mass(case) * 1e-3)  # type: ignore[operator]
+    assert geo.thickness == pytest.approx(n_a * particle_volume(case) / 0.55, rel=1e-12)
+    assert geo.particles_thick > 1.0
