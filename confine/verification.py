@@ -121,7 +121,7 @@ class ManufacturedSources:
         if species.surface_diffusivity > 0.0:
             th = self.cov[a]
             lap = transport.divergence(ufl.grad(th), sp.x, sp.axisymmetric) / sp.L**2
-            total = total + sp.gamma * species.surface_diffusivity / self.pa.s * lap
+            total = total + sp.gamma * species.surface_diffusivity * lap
         return -total
 
     def dirichlet(self, name: str) -> Expr:

@@ -389,11 +389,13 @@ class _Builder:
             if ds_ > 0.0:
                 if sp.catalyst != "layer":
                     raise NotImplementedError("surface diffusion on an areal catalyst")
-                # Γ D_s ∇θ·∇q / (L² R_s), divided by s like the rates it balances
+                # Γ D_s ∇θ·∇q / (L² R_s), not ramped either: the site balance does not
+                # depend on s, so the uniform start still solves s → 0, and a
+                # diffusion term over s would swamp the kinetics 1/s to one at the
+                # first steps (Newton then stalls: tests/test_surface_diffusion.py)
                 th = part(sp.theta, j)
                 term += (
                     (sp.gamma * ds_ / (sp.L**2 * Rs))
-                    / pa.s
                     * ufl.inner(ufl.grad(th), ufl.grad(qa))
                     * sp.w
                     * meas
