@@ -25,6 +25,23 @@ the net inflow of species i through exchange faces). Two rules follow.
 A sink that balances the source (a decay of the product, an exchange face)
 satisfies both; a product that only accumulates breaks rule 2, and a
 closed, non-reacting or merely converted inventory breaks rule 1.
+
+3. **A sink for every mobile species** (closed and exchange domains, after
+   rules 1 and 2). A solution species that some step makes while no step
+   consumes it (irreversibly, or both ways) and no face exchanges it keeps
+   all that is made: at steady state the steps that make it have stopped,
+   and nothing fixes its amount — even when rules 1 and 2 pass, e.g. A → I
+   beside a decay of A, where A runs out and leaves I at whatever the
+   transient made (the Newton matrix is singular in I).
+
+One rule holds for every bath (:func:`check_site_balances`, steady runs):
+
+4. **A site balance for every adsorbate.** Coverages never leave the
+   catalyst, so an adsorbed species must be put on the sites by some step
+   and taken off by another (or by one reversible step): one that no step
+   consumes only fills the free sites (no steady balance fixes its
+   coverage), and one that no step makes has a coverage that can only drain
+   to zero, leaving every step that uses it dead.
 """
 
 from __future__ import annotations
@@ -79,11 +96,11 @@ def check_steady_state(case: CaseData) -> list[Finding]:
         ]
     persistent = _persistent(case, {n for n, bulk in exchanged.items() if bulk > 0})
     if not persistent:
-        return []
+        return _without_sink(case, set(exchanged), where)
     cols = {r.name: column(_net(r)) for r in case.reactions if r.name in persistent}
     y = _accumulating(free, irreversible, list(cols.values()), len(names))
     if y is None:
-        return []
+        return _without_sink(case, set(exchanged), where)
     makers = [n for n, c in cols.items() if y @ c > _TOL]
     return [
         Finding(
@@ -96,6 +113,86 @@ def check_steady_state(case: CaseData) -> list[Finding]:
             "exchange) or set solver.transient = true",
         )
     ]
+
+
+def check_site_balances(case: CaseData) -> list[Finding]:
+    """Rule 4: every adsorbed species of a steady run is made by a step and consumed by one."""
+    if case.solver.transient:
+        return []
+    out: list[Finding] = []
+    for s in case.species:
+        if s.phase != "adsorbed":
+            continue
+        makers, users = _makers_and_users(case, s.name)
+        if makers and users:
+            continue
+        if not makers and not users:
+            what = "no step makes or consumes it, so nothing fixes its coverage"
+        elif not users:
+            what = (
+                f"{_names(makers)} {_verb(makers, 'puts', 'put')} it on the sites but no step "
+                "takes it off, so its coverage only fills the free sites"
+            )
+        else:
+            what = (
+                f"no step puts it on the sites, so its coverage can only drain to zero "
+                f"and {_names(users)} {_verb(users, 'stops', 'stop')}"
+            )
+        out.append(
+            Finding(
+                case.source,
+                f"species.{s.name}",
+                f"an adsorbed species needs a site balance at steady state: {what}; add the "
+                "missing step (adsorption, desorption or a reaction) or set "
+                "solver.transient = true",
+            )
+        )
+    return out
+
+
+def _without_sink(case: CaseData, exchanged: set[str], where: str) -> list[Finding]:
+    """Rule 3: mobile species that steps make and nothing removes (not exchanged)."""
+    out: list[Finding] = []
+    for s in case.species:
+        if s.phase != "solution" or s.name in exchanged:
+            continue
+        makers, users = _makers_and_users(case, s.name)
+        if makers and not users:
+            out.append(
+                Finding(
+                    case.source,
+                    f"species.{s.name}",
+                    f"a mobile species with no sink: {_names(makers)} "
+                    f"{_verb(makers, 'makes', 'make')} it, no step consumes it and no face "
+                    f"takes it out ({where}), so a steady state does not fix its amount; "
+                    "add a step that consumes it, exchange it, or set solver.transient = true",
+                )
+            )
+    return out
+
+
+def _makers_and_users(case: CaseData, name: str) -> tuple[list[str], list[str]]:
+    """Steps that can make a species, and steps that can consume it (a reversible step
+    that changes it does both)."""
+    makers, users = [], []
+    for r in case.reactions:
+        nu = _net(r).get(name, 0.0)
+        if nu == 0.0:
+            continue
+        reversible = bool(r.backward_rate_constant)
+        if nu > 0 or reversible:
+            makers.append(r.name)
+        if nu < 0 or reversible:
+            users.append(r.name)
+    return makers, users
+
+
+def _names(steps: list[str]) -> str:
+    return ", ".join(steps)
+
+
+def _verb(steps: list[str], one: str, many: str) -> str:
+    return one if len(steps) == 1 else many
 
 
 def _persistent(case: CaseData, stocked: set[str]) -> set[str]:
