@@ -8,7 +8,8 @@ A = c0 cosh(s/λ)/cosh(h/λ) and θ_X = B cosh(s/λ) + C cosh(s/ℓ) (s = z − 
 see the case file). Checked on two meshes (``mesh.refine`` 0 and 1): the relative L2
 error of θ_X and of A falls at the order of P1 (2) and the finer one stays below a bound
 about twice the one observed; the mean coverage in metrics.json is the balance; the
-adsorbates' mass balances close to round-off.
+adsorbates' mass balances close to round-off. Also the coverage C_I/C_E of metrics.json
+(confine/metrics/coverage_means.py) on the shipped 7 nm case.
 """
 
 from __future__ import annotations
@@ -107,3 +108,26 @@ def test_surface_diffusion_along_a_pore_wall_matches_the_closed_form(cache: Path
     assert fine["*X local"] > 0.1
     for e in (coarse, fine):
         assert e["balance *X"] < 1e-8 and e["balance *S"] < 1e-8 and e["balance"] < 1e-8
+
+
+def test_coverage_ratio_on_the_shipped_7nm_case(cache: Path) -> None:
+    """C_I/C_E of a coverage (issue #23, item 2): cavity-layer mean over the mean in the
+    layer at the outer mouths, finite for *H and *NO of cases/mchs-7nm.toml, and defined."""
+    case = load_case(CASE.parent.parent / "mchs-7nm.toml", set={"mesh.cells_per_pore_diameter": 3})
+    md = load_mesh(case, COMM, cache)
+    m = compute_metrics(case, md, solve(case, md), COMM)
+    for name in ("*H", "*NO"):
+        entry = {k: v["value"] for k, v in m["species"][name].items()}
+        ratio = entry["coverage_ratio_interior_exterior"]
+        assert math.isfinite(ratio) and ratio > 0, (name, entry)
+        cavity, mouth = entry["cavity_layer_mean_coverage"], entry["mouth_layer_mean_coverage"]
+        assert 0 < cavity < 1 and 0 < mouth < 1
+        assert ratio == pytest.approx(cavity / mouth, rel=1e-14)
+        assert m["species"][name]["coverage_ratio_interior_exterior"]["unit"] == "1"
+    assert "cavity_layer" in m["definitions"]["coverage_ratio_interior_exterior"]
+    assert "mouth_outer" in m["definitions"]["coverage_ratio_interior_exterior"]
+    # a pore without a cavity has no such ratio
+    pore = load_case(CASE)
+    pmd = load_mesh(pore, COMM, cache)
+    pm = compute_metrics(pore, pmd, solve(pore, pmd), COMM)
+    assert pm["species"]["*X"]["coverage_ratio_interior_exterior"]["value"] is None

@@ -25,6 +25,9 @@ from confine.geometry.groups import tag
 from confine.metrics.catalyst_means import DEFINITIONS as CATALYST_MEAN_DEFINITIONS
 from confine.metrics.catalyst_means import UNITS as CATALYST_MEAN_UNITS
 from confine.metrics.catalyst_means import catalyst_metrics
+from confine.metrics.coverage_means import DEFINITIONS as COVERAGE_DEFINITIONS
+from confine.metrics.coverage_means import UNITS as COVERAGE_UNITS
+from confine.metrics.coverage_means import coverage_means, layer_mouth_measure
 from confine.metrics.double_layer import (
     double_layer_metrics,
     max_cell_peclet,
@@ -69,6 +72,7 @@ UNITS = {
     "yield_g_per_h_per_g_cat": "g/(h g_cat)",
     "current_density_A_per_m2": "A/m^2",
     "partial_current_density_A_per_m2": "A/m^2",
+    **COVERAGE_UNITS,
     "particle_mass_g": "g",
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
@@ -163,16 +167,20 @@ def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
         out["pore_middle"] = _PORE_MIDDLE_DEFINITION
     if case.geometry.end_voltage is not None:
         out["pore_conduction"] = _PORE_CONDUCTION_DEFINITION
+    if any(s.phase == "adsorbed" for s in case.species):
+        out.update(COVERAGE_DEFINITIONS)
     return out
 
 
 def _species(
-    case: Case, p: Any, m: float, rates: Rates, means: Means
+    case: Case, meshdata: Any, p: Any, m: float, rates: Rates, means: Means
 ) -> tuple[dict[str, Any], dict[str, float | None]]:
     """Every species' entry (means, catalyst means, balances), and the top-level
     catalyst mean potentials (``m``: cells per particle)."""
     at_catalyst, catalyst_potential = catalyst_metrics(p)
     has_interior = tag("cavity") in p.cell_groups
+    adsorbed = any(s.phase == "adsorbed" for s in case.species)
+    mouth = layer_mouth_measure(meshdata, p) if adsorbed else None
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
@@ -182,7 +190,10 @@ def _species(
                 **solution_balance(p, rates, s.name, m, has_interior),
             }
         else:
-            species[s.name] = adsorbate_balance(p, rates, s.name, m)
+            species[s.name] = {
+                **adsorbate_balance(p, rates, s.name, m),
+                **coverage_means(p, mouth, p.cov[s.name]),
+            }
     return species, catalyst_potential
 
 
@@ -250,7 +261,7 @@ def compute_metrics(
     m = float(meshdata.multiplicity)
     means = Means.of(case, meshdata, p)
     rates = reaction_rates(case, p, m)
-    species, catalyst_potential = _species(case, p, m, rates, means)
+    species, catalyst_potential = _species(case, meshdata, p, m, rates, means)
     mass = particle_mass(case)
     per_area = particles_per_area(case, mass)
     products = product_entries(case, rates, mass, per_area)

@@ -1,0 +1,93 @@
+"""C_I/C_E of a coverage: the cavity-layer mean of θ over its mean in the layer at the
+outer pore mouths (metrics.json, adsorbed species of a layer catalyst).
+
+A coverage lives on the catalytic layer only, so the solution species' C_I/C_E
+(cavity over outer mouth, :mod:`confine.metrics.means`) has no numerator or
+denominator for it. Its counterpart: the volume mean of θ over the cavity's
+layer (``cavity_layer`` cells) over the area mean of θ over the part of the
+outer mouths that is layer (the ``mouth_outer`` facets with a ``pore_layer``
+cell on one side, integrated from that side: θ is not defined on the bath's).
+Keys (always present on an adsorbate, None where the geometry has no cavity
+layer or no layer at the outer mouths, and on an areal catalyst):
+``cavity_layer_mean_coverage``, ``mouth_layer_mean_coverage``,
+``coverage_ratio_interior_exterior``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import ufl
+
+from confine.geometry.groups import tag
+
+UNITS = {
+    "cavity_layer_mean_coverage": "1",
+    "mouth_layer_mean_coverage": "1",
+    "coverage_ratio_interior_exterior": "1",
+}
+
+DEFINITIONS = {
+    "coverage_ratio_interior_exterior": "C_I/C_E of an adsorbed species (layer catalyst): "
+    "volume mean of its coverage over the cavity's catalytic layer (cavity_layer cells) "
+    "over its area mean over the outer pore mouths within the layer (mouth_outer facets "
+    "beside pore_layer cells)",
+}
+
+
+def layer_mouth_measure(meshdata: Any, p: Any) -> Any | None:
+    """The outer mouths within the pore layer as a one-sided facet measure (None without
+    a layer catalyst). Each owned ``mouth_outer`` facet beside a ``pore_layer`` cell is
+    integrated from that cell, where the coverages live."""
+    if p.catalyst != "layer" or tag("pore_layer") not in p.cell_groups:
+        return None
+    mesh = meshdata.mesh
+    tdim = mesh.topology.dim
+    mesh.topology.create_connectivity(tdim - 1, tdim)
+    mesh.topology.create_connectivity(tdim, tdim - 1)
+    f2c = mesh.topology.connectivity(tdim - 1, tdim)
+    c2f = mesh.topology.connectivity(tdim, tdim - 1)
+    ft, ct = meshdata.facet_tags, meshdata.cell_tags
+    owned = mesh.topology.index_map(tdim - 1).size_local
+    facets = ft.indices[(ft.values == tag("mouth_outer")) & (ft.indices < owned)]
+    cells = mesh.topology.index_map(tdim)
+    layer = np.zeros(cells.size_local + cells.num_ghosts, dtype=bool)
+    layer[ct.indices[ct.values == tag("pore_layer")]] = True
+    pairs: list[int] = []
+    for f in facets:
+        for c in f2c.links(f):
+            if layer[c]:
+                pairs += [int(c), int(np.flatnonzero(c2f.links(c) == f)[0])]
+    return ufl.Measure(
+        "ds",
+        domain=mesh,
+        subdomain_data=[(1, np.asarray(pairs, dtype=np.int32))],
+        subdomain_id=1,
+        metadata=p.ds.metadata(),  # the solver's quadrature
+    )
+
+
+def coverage_means(p: Any, mouth: Any | None, theta: Any) -> dict[str, float | None]:
+    """The coverage's cavity-layer and mouth-layer means and their ratio (collective).
+
+    Args:
+        p: the solved model.
+        mouth: :func:`layer_mouth_measure` of its mesh.
+        theta: the coverage (UFL, on the layer submesh).
+    """
+    cavity = None
+    if p.catalyst == "layer" and tag("cavity_layer") in p.cell_groups:
+        dx = p.dx(tag("cavity_layer"))
+        cavity = p.integrate(theta * p.w * dx) / p.integrate(p.w * dx)
+    outer = None
+    if mouth is not None:
+        size = p.integrate(p.w * mouth)
+        outer = p.integrate(theta * p.w * mouth) / size if size > 0 else None
+    return {
+        "cavity_layer_mean_coverage": cavity,
+        "mouth_layer_mean_coverage": outer,
+        "coverage_ratio_interior_exterior": (
+            cavity / outer if cavity is not None and outer not in (None, 0.0) else None
+        ),
+    }
