@@ -165,8 +165,18 @@ def draw(
     results: Mapping[str, Result],
     rows: Sequence[Mapping[str, Any]],
     path: Path,
+    *,
+    panels: Sequence[str] = ("a", "b", "c"),
 ) -> None:
-    """The three-panel figure."""
+    """The three-panel figure.
+
+    Args:
+        cases: pore-size label -> case.
+        results: pore-size label -> result.
+        rows: the numbers of panels (b) and (c) (:func:`table_rows`).
+        path: the PNG to write.
+        panels: the letters of the three panels (``("d", "e", "f")`` for the study's Fig. 6).
+    """
     from matplotlib import colors, ticker
     from matplotlib.figure import Figure
     from matplotlib.tri import Triangulation
@@ -188,7 +198,7 @@ def draw(
     # two rows: an array of two SubFigures (typed as "array or one SubFigure")
     top, bottom = cast(Sequence[Any], fig.subfigures(2, 1, height_ratios=[1.35, 1.0]))
     top.suptitle(
-        f"(a) cut through a pore at {first.electrode.potential:g} V vs RHE "
+        f"({panels[0]}) cut through a pore at {first.electrode.potential:g} V vs RHE "
         "(bath right, cavity left; r from the particle centre)",
         fontsize=10,
     )
@@ -246,7 +256,7 @@ def draw(
     ax_b.set_xticks(d_nm, [f"{d:.2f}" for d in d_nm])
     ax_b.set_xlabel("pore diameter [nm]")
     ax_b.set_ylabel("formation rate per particle [mol/s]")
-    ax_b.set_title("(b) production of *H, *NO, H2 and urea", fontsize=10)
+    ax_b.set_title(f"({panels[1]}) production of *H, *NO, H2 and urea", fontsize=10)
     ax_b.legend(fontsize=8)
 
     shown = [s for s in RATIO_SPECIES if all(row[f"ratio_CI_CE_{s}"] is not None for row in rows)]
@@ -262,7 +272,7 @@ def draw(
     if ratios and min(ratios) > 0 and max(ratios) / min(ratios) > 20:
         ax_c.set_yscale("log")
     ax_c.set_ylabel("C_I / C_E")
-    ax_c.set_title("(c) C_I/C_E: cavity mean / outer pore-mouth mean", fontsize=10)
+    ax_c.set_title(f"({panels[2]}) C_I/C_E: cavity mean / outer pore-mouth mean", fontsize=10)
     ax_c.legend(fontsize=8, title="pore size", title_fontsize=8)
     if left_out:
         ax_c.text(
