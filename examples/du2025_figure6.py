@@ -54,7 +54,9 @@ STUDY_UREA_RATIO_7NM = 1.62
 
 def _urea_study() -> ModuleType:
     """examples/urea_study.py, loaded by path (examples are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("urea_study", Path(__file__).with_name("urea_study.py"))
+    spec = importlib.util.spec_from_file_location(
+        "urea_study", Path(__file__).with_name("urea_study.py")
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
