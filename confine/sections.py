@@ -374,6 +374,13 @@ class Solver:
         default="none",
         choices=("none", "eafe"),
     )
+    lumped_reactions: bool = key(
+        "bool",
+        "reaction terms integrated at the vertices (mass-lumped): a monotone discretisation "
+        "where fast homogeneous reactions are not resolved by the cells (a film's "
+        "micrometre cells); electrode films set it",
+        default=False,
+    )
     rtol: float = key("float", "Newton relative residual tolerance", default=1e-10, positive=True)
     atol: float = key(
         "float",

@@ -151,6 +151,19 @@ class Spaces:
         layer = tuple(t for t in tags("catalyst_layer") if t in present)
         self.layer_tags = layer
         self.dx_layer: Any = self.dx(layer) if layer else None
+        #: Where volumetric rates are integrated: dx, or its vertex rule with
+        #: ``solver.lumped_reactions`` (a diagonal reaction mass: no undershoot
+        #: next to a fast reaction's unresolved front).
+        self.dx_rates: Any = (
+            ufl.Measure(
+                "dx",
+                domain=self.mesh,
+                subdomain_data=md.cell_tags,
+                metadata={"quadrature_rule": "vertex", "quadrature_degree": 1},
+            )
+            if case.solver.lumped_reactions
+            else self.dx
+        )
         #: Facet tags of an areal catalyst: the groups the geometry declares catalytic
         #: (pore and cavity walls of a hollow sphere, a planar electrode, ...).
         self.surface_tags = self._surface_tags()
@@ -275,11 +288,12 @@ class Spaces:
     def measure_of(self, where: str) -> Any:
         """Where a reaction (``where``: electrolyte, surface, layer) happens: dx,
         the catalytic surface, or the layer (None: the mesh has no layer)."""
-        if where == "electrolyte":
-            return self.dx
         if where == "surface":
             return self.ds_surface
-        return self.dx_layer
+        volume = self.dx_rates
+        if where == "electrolyte":
+            return volume
+        return volume(self.layer_tags) if self.layer_tags else None
 
     def state(self) -> list[np.ndarray]:
         """Copies of the unknowns' arrays (u; θ with adsorbates)."""

@@ -31,6 +31,11 @@ RESIDUAL_DROP = 1e-6
 #: quadratically near a root) has it stalled: at its round-off floor, or at a local
 #: minimum of the residual; :meth:`FieldTest.at_round_off` tells which.
 STALL_RATIO = 0.5
+#: Smallest size a field is judged against (scaled units, where the bulk is ~1): far
+#: below any concentration that matters, but far above the denormals a field that is
+#: zero up to round-off holds (a product at 1e-316 of its scale: its step, 1e-320,
+#: against rtol × 1e-316 underflows to 0 and could never pass).
+SIZE_FLOOR = 1e-8
 
 
 def field_masks(spaces: Spaces) -> list[np.ndarray]:
@@ -62,8 +67,9 @@ class FieldTest:
         self.n_unknowns = len(spaces.unknowns)
         self.masks = field_masks(spaces)
         #: Smallest size of each field in the step test: 1 (one RT/F) for φ under the
-        #: poisson models, whose walls ramp from s = 1e-8 (φ̂ ~ 1e-8 there), else 0.
-        self.size_floor = np.zeros(len(self.masks))
+        #: poisson models, whose walls ramp from s = 1e-8 (φ̂ ~ 1e-8 there), else
+        #: SIZE_FLOOR.
+        self.size_floor = np.full(len(self.masks), SIZE_FLOOR)
         if spaces.poisson:
             self.size_floor[spaces.unknowns.index("phi")] = 1.0
         self._xprev: np.ndarray | None = None
