@@ -358,6 +358,8 @@ def solve(
         if reused is not None:
             return reused.solve(warm=True)
 
+    built: list[Solver] = []
+
     def attempt(kind: str) -> Solution:
         solver = Solver.build(
             case,
@@ -367,6 +369,7 @@ def solve(
             petsc_options=petsc_options,
             linear_solver=kind,
         )
+        built.append(solver)
         if initial is not None:
             _copy_state(solver.model, initial)
             return solver.solve(warm=True)
@@ -377,7 +380,8 @@ def solve(
     except SolverError as err:
         # "auto" chose the iterative solver (a large 3D mesh) and a linear solve
         # failed: the preconditioner, not Newton, is what broke. Retry with MUMPS.
-        if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE:
+        iterative = bool(built) and not built[-1].newton.is_direct()
+        if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE or not iterative:
             raise
         log.warning(
             "the iterative linear solver failed (%s); solving again with MUMPS (direct)", err

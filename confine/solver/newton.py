@@ -221,7 +221,13 @@ class Newton:
         those bounds.
         """
         saved = self.spaces.state()
-        reason, its, lits = self._snes_solve()
+        try:
+            reason, its, lits = self._snes_solve()
+        except PETSc.Error:
+            # a factorisation that broke on the iterate (MUMPS: non-finite entries from a
+            # full step too far) is a failed step, which the continuation shortens
+            self.spaces.restore(saved)
+            return int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE), 0, 0
         if reason > 0 and not self.admissible() and not self._base_type.startswith("vi"):
             self.spaces.restore(saved)
             r2, i2, l2 = self._snes_solve(self._vi_solver())
