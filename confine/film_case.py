@@ -97,7 +97,10 @@ def film_case(case: Case, geo: FilmGeometry, eff: Effectiveness, shift: float = 
     raw["solver"] = {
         **raw["solver"],
         "lumped_reactions": True,
-        "petsc_options": {**raw["solver"].get("petsc_options", {}), "snes_linesearch_type": "basic"},
+        "petsc_options": {
+            **raw["solver"].get("petsc_options", {}),
+            "snes_linesearch_type": "basic",
+        },
     }
     raw["output"] = {**raw["output"], "interior": "cavity", "exterior": "outer_boundary"}
     return case_from_dict(raw, case.source)
