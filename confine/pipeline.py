@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from confine import io
-from confine.case import Case, CaseError
+from confine import electrode_run, io
+from confine.case import Case
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
 from confine.figures import CATALYST_TAGS, render_fields
 from confine.film import is_electrode
-from confine.findings import Finding
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.io import FAILURE_FILE, write_failure
 from confine.profiles import main_species, render_overview, render_profiles
@@ -39,6 +38,9 @@ log = logging.getLogger("confine")
 def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: Any = None) -> Result:
     """Solve a case and (optionally) write its results.
 
+    An electrode case (``film.coupling``) is solved as its particle and its film
+    (:mod:`confine.electrode_run`), each through this function.
+
     Args:
         case: a validated case (:func:`confine.load_case`).
         out: output directory for metrics.json, case.toml, fields and figures;
@@ -56,21 +58,10 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         confine.quality.QualityError: it converged, but failed a quality check
             (mass balance, bounds, finite values, FE sum); ``out`` then holds
             only failure.json, saying what failed and by how much.
-        CaseError: an electrode case (``film.coupling``), which this does not solve yet.
     """
-    if is_electrode(case):  # never the particle alone under an electrode's name
-        raise CaseError(
-            [
-                Finding(
-                    case.source,
-                    "film.coupling",
-                    "electrode runs are not wired into `confine run` yet (issue #22): the "
-                    "film and its effectiveness factors are built by confine.film_case and "
-                    'confine.two_scale; set film.coupling = "none" to run the particle',
-                )
-            ]
-        )
     comm = MPI.COMM_WORLD if comm is None else comm
+    if is_electrode(case):  # the film with the particle as its sub-grid model
+        return electrode_run.run(case, out, comm, run, write_result)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     warm = getattr(initial, "solution", initial)
@@ -107,6 +98,14 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
         timings["total_s"] = time.perf_counter() - t_start
         result.out = out
     return result
+
+
+def write_result(result: Result, out: Path | str, comm: Any) -> None:
+    """Write a solved result's files into ``out`` (what :func:`run` writes; collective)."""
+    out = Path(out)
+    with io.output_dir(out, comm) as tmp:
+        _write_outputs(tmp, result, result.solution.meshdata, comm)
+    result.out = out
 
 
 def _record_failure(out: Path, err: Exception, case: Case, comm: Any) -> None:

@@ -92,6 +92,11 @@ def summarize(
         "local_pH": {
             "cavity": _value(metrics, "local_pH.cavity"),
             "pore_mouth": _value(metrics, "local_pH.mouth_outer"),
+            **{
+                side: _value(metrics, f"local_pH.{side}")
+                for side in ("film_face", "collector")
+                if _value(metrics, f"local_pH.{side}") is not None
+            },
         },
         "wall_time_s": wall_time_s,
         "results": str(results) if results is not None else None,
@@ -118,12 +123,15 @@ def text(summary: Mapping[str, Any]) -> str:
         f"  quality        checks passed; worst mass balance error "
         f"{_num(summary['mass_balance_relative_error'], '.2g')}"
     )
-    current = f"{_num(summary['current_A'], '.4g')} A per particle"
+    parts = []
     if summary["current_density_A_per_m2"] is not None:
-        current = (
+        parts.append(
             f"{_num(summary['current_density_mA_per_cm2'])} mA/cm^2 per electrode area "
-            f"({_num(summary['current_density_A_per_m2'])} A/m^2); " + current
+            f"({_num(summary['current_density_A_per_m2'])} A/m^2)"
         )
+    if summary["current_A"] is not None:
+        parts.append(f"{_num(summary['current_A'], '.4g')} A per particle")
+    current = "; ".join(parts) or "n/a"
     lines.append(f"  current        {current}")
     fe = summary["faradaic_efficiency"]
     if fe:
@@ -136,7 +144,12 @@ def text(summary: Mapping[str, Any]) -> str:
             brief = re.sub(r"\s*\([^()]*\)", "", ratio["definition"])  # without the asides
             lines.append(f"                 ({brief})")
     ph = summary["local_pH"]
-    if ph["cavity"] is not None or ph["pore_mouth"] is not None:
+    if "film_face" in ph:
+        lines.append(
+            f"  local pH       film face {_num(ph['film_face'], '.3f')}, "
+            f"collector {_num(ph.get('collector'), '.3f')}"
+        )
+    elif ph["cavity"] is not None or ph["pore_mouth"] is not None:
         lines.append(
             f"  local pH       cavity {_num(ph['cavity'], '.3f')}, "
             f"pore mouth {_num(ph['pore_mouth'], '.3f')}"

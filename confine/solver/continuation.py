@@ -342,10 +342,9 @@ def solve(
             continuation step reached.
         NotImplementedError: a potential model the solver lacks.
 
-    A transient case (``solver.transient``) is marched with backward Euler from
-    the bulk state (coverages at ``species.initial``) to ``solver.end_time``
-    with steps of ``solver.time_step`` (halved on failure); the returned
-    solution is the final state, ``Solution.times`` the times reached.
+    A transient case (``solver.transient``) is marched with backward Euler from the
+    bulk state (coverages at ``species.initial``) to ``solver.end_time`` with steps of
+    ``solver.time_step`` (halved on failure); it returns the final state.
     """
     linear_solver = linear_solver or case.solver.linear_solver
     if (
@@ -378,8 +377,8 @@ def solve(
     try:
         return attempt(linear_solver)
     except SolverError as err:
-        # "auto" chose the iterative solver (a large 3D mesh) and a linear solve
-        # failed: the preconditioner, not Newton, is what broke. Retry with MUMPS.
+        # "auto" chose the iterative solver (a large 3D mesh) and a linear solve failed:
+        # the preconditioner, not Newton, is what broke. Retry with MUMPS.
         iterative = bool(built) and not built[-1].newton.is_direct()
         if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE or not iterative:
             raise

@@ -1,0 +1,245 @@
+"""One electrode run: the particle cell, its effectiveness factors, the film, one document.
+
+1. The particle alone in its bath at the bulk composition and the electrode
+   potential (:func:`confine.film_case.particle_case`): the sub-grid model.
+2. Its effectiveness factors (:func:`confine.two_scale.effectiveness`).
+3. The 1D film (:func:`confine.film_case.film_case`) at the potential the study
+   reports: iR-corrected, the metal against the solution at the film's outer
+   face. The film is solved against the bulk (φ = 0 beyond the Nernst layer),
+   so its electrode potential is E + φ(L), with φ(L) the solution potential at
+   the film face; φ(L) depends on the current, so the film is solved again,
+   warm, until φ(L) moves by less than :data:`SHIFT_TOLERANCE`.
+4. One document: film-scale values per m² of electrode (current density,
+   FEs, pH and CO2 at the film face and the collector, ohmic drops), the
+   film's geometry, the factors, and the particle's and the film's own
+   documents; files in ``out``: metrics.json, metrics.csv, case.toml, and the
+   particle's and the film's own outputs in ``particle/`` and ``film/``.
+
+The runs go through the caller's one-case runner and writer (:mod:`confine.pipeline`
+passes its own), so every run meets the same quality gate.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from confine import io
+from confine.case import Case
+from confine.failure import summary as failure_summary
+from confine.film import FilmGeometry, film_geometry
+from confine.film_case import film_case, particle_case
+from confine.io import write_failure
+from confine.metrics.means import ph
+from confine.readable import readable_case
+from confine.result import Result
+from confine.two_scale import Effectiveness, effectiveness
+
+log = logging.getLogger("confine")
+
+#: The film face's potential is settled when it moves by less than this (V).
+SHIFT_TOLERANCE = 1e-6
+#: Film solves at most, to settle it.
+MAX_SHIFTS = 30
+Runner = Callable[..., Result]
+
+
+def run(
+    case: Case,
+    out: Path | str | None,
+    comm: Any,
+    run_cell: Runner,
+    write_cell: Callable[[Result, Path, Any], None],
+) -> Result:
+    """Solve an electrode case (see the module doc).
+
+    Args:
+        case: a validated electrode case (``film.coupling`` not "none").
+        out: output directory, or None.
+        comm: MPI communicator. Collective.
+        run_cell: the one-case runner, ``run_cell(case, out, comm, initial)``.
+        write_cell: writes a solved one-case result's files, ``write_cell(result, out, comm)``.
+
+    Raises:
+        SolverError, QualityError: from the particle or the film; ``out`` then
+            holds only failure.json.
+    """
+    t0 = time.perf_counter()
+    try:
+        particle = particle_case(case)
+        sub = run_cell(particle, None, comm)
+        eff = effectiveness(particle, sub.metrics)
+        geo = film_geometry(case)
+        _, res, shifts = _settle(case, geo, eff, comm, run_cell)
+    except Exception as err:
+        if out is not None:
+            summary = failure_summary(err, case)
+            write_failure(Path(out), err, readable_case(case), comm, summary=summary)
+        raise
+    doc = document(case, geo, eff, sub.metrics, res, shifts, comm)
+    doc["timings"] = {"total_s": {"value": time.perf_counter() - t0, "unit": "s"}}
+    result = Result(case=case, metrics=doc, converged=True, solution=res.solution)
+    if out is not None:
+        out = Path(out)
+        with io.output_dir(out, comm) as tmp:
+            write_cell(sub, tmp / "particle", comm)
+            write_cell(res, tmp / "film", comm)
+            if comm.rank == 0:
+                io.write_json(tmp / "metrics.json", doc)
+                io.write_metrics_csv(tmp / "metrics.csv", doc)
+                (tmp / "case.toml").write_text(case.to_toml(), encoding="utf-8")
+        result.out = out
+    return result
+
+
+def _settle(
+    case: Case, geo: FilmGeometry, eff: Effectiveness, comm: Any, run_cell: Runner
+) -> tuple[Case, Result, list[float]]:
+    """The film at E + s with s = φ(L) at the film face: g(s) = φ(L; s) − s = 0 by the
+    secant method from s = 0 and s = φ(L; 0), each solve warm from the last."""
+    shifts: list[float] = []
+    gaps: list[float] = []
+    res: Result | None = None
+    shift = 0.0
+    for _ in range(MAX_SHIFTS):
+        film = film_case(case, geo, eff, shift)
+        res = run_cell(film, None, comm, initial=res)
+        gap = face_values(res, geo.thickness, comm)["phi"] - shift
+        log.debug("film at E %+.6f V: face gap %.3e V", shift, gap)
+        shifts.append(shift)
+        gaps.append(gap)
+        if abs(gap) < SHIFT_TOLERANCE:
+            return film, res, shifts
+        if len(shifts) < 2 or gaps[-1] == gaps[-2]:
+            shift = shift + gap  # a fixed-point step
+        else:
+            slope = (gaps[-1] - gaps[-2]) / (shifts[-1] - shifts[-2])
+            shift = shift - gap / slope
+    raise RuntimeError(
+        f"the film face's potential did not settle in {MAX_SHIFTS} solves (last gaps {gaps[-3:]} V)"
+    )
+
+
+def face_values(res: Result, x: float, comm: Any) -> dict[str, float]:
+    """Every output field at the mesh vertex nearest ``x`` (m) of a 1D film (collective).
+
+    Concentrations in mol/m³, φ in V (the solution's own units).
+    """
+    fields = res.solution.fields()
+    out: dict[str, float] = {}
+    for name, f in fields.items():
+        coords = f.function_space.tabulate_dof_coordinates()[:, 0]
+        n = f.function_space.dofmap.index_map.size_local
+        L = res.solution.meshdata.length_scale
+        dist = np.abs(coords[:n] * L - x)
+        i = int(np.argmin(dist)) if n else -1
+        mine = (float(dist[i]), float(f.x.array[i])) if n else (np.inf, 0.0)
+        out[name] = min(comm.allgather(mine))[1]
+    return out
+
+
+def _value(doc: dict[str, Any], *path: str) -> Any:
+    node: Any = doc
+    for p in path:
+        node = node[p]
+    return node["value"] if isinstance(node, dict) and "value" in node else node
+
+
+def document(
+    case: Case,
+    geo: FilmGeometry,
+    eff: Effectiveness,
+    particle: dict[str, Any],
+    film: Result,
+    shifts: list[float],
+    comm: Any,
+) -> dict[str, Any]:
+    """The electrode's metrics document (see the module doc)."""
+    fm = film.metrics
+    at_face = face_values(film, geo.thickness, comm)
+    at_collector = face_values(film, 0.0, comm)
+
+    def quantity(v: Any, unit: str) -> dict[str, Any]:
+        return {"value": v, "unit": unit}
+
+    def side(values: dict[str, float]) -> dict[str, Any]:
+        co2 = values.get("CO2")
+        return {
+            "pH": quantity(ph(values.get("H+"), values.get("OH-")), "1"),
+            "CO2_mol_L": quantity(None if co2 is None else co2 / 1000.0, "mol/L"),
+            "potential_V": quantity(values.get("phi"), "V"),
+        }
+
+    products = {
+        name: {
+            "faradaic_efficiency": quantity(_value(p, "faradaic_efficiency"), "1"),
+            "partial_current_density_mA_per_cm2": quantity(
+                _fe_current(p, _value(fm, "current_density_A_per_m2")), "mA/cm^2"
+            ),
+        }
+        for name, p in fm["products"].items()
+    }
+    j = _value(fm, "current_density_A_per_m2")
+    worst = [_value(d, "mass_balance_relative_error") for d in (fm, particle)]
+    its = [_value(d, "solver", "newton_iterations") for d in (fm, particle)]
+    return {
+        "case": case.case.name,
+        "case_hash": case.hash(),
+        "basis": "per m^2 of electrode (geometric area)",
+        "model": {
+            "kind": "electrode",
+            "coupling": case.film.coupling,
+            "particle": case.geometry.kind,
+            "fidelity": case.geometry.model,
+            "potential_model": case.electrolyte.potential_model,
+        },
+        "definitions": {
+            "electrode_potential_V": "the metal against the solution at the film's outer face "
+            "(iR-corrected, as the study reports it)",
+            "effectiveness_factor": "a catalytic step's rate in the particle cell (bulk bath) "
+            "over its rate were every site at the bath's composition",
+            "film_face": "the film's outer face (x = film thickness), where the Nernst layer "
+            "begins; collector: x = 0",
+        },
+        "solver": {
+            "converged": quantity(True, "1"),
+            "newton_iterations": quantity(sum(i for i in its if i is not None), "1"),
+            "film_solves": quantity(len(shifts), "1"),
+        },
+        "mass_balance_relative_error": quantity(max(w for w in worst if w is not None), "1"),
+        "current_density_A_per_m2": quantity(j, "A/m^2"),
+        "local_pH": {
+            "film_face": quantity(ph(at_face.get("H+"), at_face.get("OH-")), "1"),
+            "collector": quantity(ph(at_collector.get("H+"), at_collector.get("OH-")), "1"),
+        },
+        "electrode_potential_V": quantity(case.electrode.potential, "V"),
+        "film_potential_shift_V": quantity(shifts[-1], "V"),
+        "current_density_mA_per_cm2": quantity(j / 10.0 if j is not None else None, "mA/cm^2"),
+        "products": products,
+        "faradaic_efficiency_sum": quantity(_value(fm, "faradaic_efficiency_sum"), "1"),
+        "film_face": side(at_face),
+        "collector": side(at_collector),
+        "ohmic_drop_film_V": quantity(at_face["phi"] - at_collector["phi"], "V"),
+        "ohmic_drop_nernst_layer_V": quantity(-at_face["phi"], "V"),
+        "film": {
+            "thickness_um": quantity(geo.thickness * 1e6, "um"),
+            "particles_thick": quantity(geo.particles_thick, "1"),
+            "porosity": quantity(geo.porosity, "1"),
+            "tortuosity": quantity(geo.tortuosity, "1"),
+            "diffusion_layer_um": quantity(geo.diffusion_layer * 1e6, "um"),
+            "particles_per_area_per_cm2": quantity(geo.particles_per_area * 1e-4, "1/cm^2"),
+        },
+        "effectiveness_factors": {k: quantity(v, "1") for k, v in eff.factors.items()},
+        "film_document": fm,
+        "particle_document": particle,
+    }
+
+
+def _fe_current(product: dict[str, Any], j: float | None) -> float | None:
+    fe = _value(product, "faradaic_efficiency")
+    return None if fe is None or j is None else fe * j / 10.0
