@@ -47,6 +47,17 @@ SHIFT_TOLERANCE = 1e-6
 #: Film solves at most, to settle it.
 MAX_SHIFTS = 30
 Runner = Callable[..., Result]
+#: What the electrode document's own values mean.
+DEFINITIONS = {
+    "electrode_potential_V": "the metal against the solution at the film's outer face "
+    "(iR-corrected, as the study reports it)",
+    "effectiveness_factor": "a catalytic step's rate in the particle cell (bulk bath) "
+    "over its rate were every site at the bath's composition",
+    "film_face": "the film's outer face (x = film thickness), where the Nernst layer "
+    "begins; collector: x = 0",
+    "ohmic_drop_nernst_layer_V": "solution potential at the film face below the bulk's; "
+    "the film runs at E + (that drop's negative), so the iR-corrected E holds at its face",
+}
 
 
 def run(
@@ -198,14 +209,7 @@ def document(
             "fidelity": case.geometry.model,
             "potential_model": case.electrolyte.potential_model,
         },
-        "definitions": {
-            "electrode_potential_V": "the metal against the solution at the film's outer face "
-            "(iR-corrected, as the study reports it)",
-            "effectiveness_factor": "a catalytic step's rate in the particle cell (bulk bath) "
-            "over its rate were every site at the bath's composition",
-            "film_face": "the film's outer face (x = film thickness), where the Nernst layer "
-            "begins; collector: x = 0",
-        },
+        "definitions": DEFINITIONS,
         "solver": {
             "converged": quantity(True, "1"),
             "newton_iterations": quantity(sum(i for i in its if i is not None), "1"),
@@ -226,17 +230,22 @@ def document(
         "collector": side(at_collector),
         "ohmic_drop_film_V": quantity(at_face["phi"] - at_collector["phi"], "V"),
         "ohmic_drop_nernst_layer_V": quantity(-at_face["phi"], "V"),
-        "film": {
-            "thickness_um": quantity(geo.thickness * 1e6, "um"),
-            "particles_thick": quantity(geo.particles_thick, "1"),
-            "porosity": quantity(geo.porosity, "1"),
-            "tortuosity": quantity(geo.tortuosity, "1"),
-            "diffusion_layer_um": quantity(geo.diffusion_layer * 1e6, "um"),
-            "particles_per_area_per_cm2": quantity(geo.particles_per_area * 1e-4, "1/cm^2"),
-        },
+        "film": _film_entry(geo),
         "effectiveness_factors": {k: quantity(v, "1") for k, v in eff.factors.items()},
         "film_document": fm,
         "particle_document": particle,
+    }
+
+
+def _film_entry(geo: FilmGeometry) -> dict[str, Any]:
+    """The film's geometry, in readable units."""
+    return {
+        "thickness_um": {"value": geo.thickness * 1e6, "unit": "um"},
+        "particles_thick": {"value": geo.particles_thick, "unit": "1"},
+        "porosity": {"value": geo.porosity, "unit": "1"},
+        "tortuosity": {"value": geo.tortuosity, "unit": "1"},
+        "diffusion_layer_um": {"value": geo.diffusion_layer * 1e6, "unit": "um"},
+        "particles_per_area_per_cm2": {"value": geo.particles_per_area * 1e-4, "unit": "1/cm^2"},
     }
 
 

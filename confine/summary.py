@@ -123,15 +123,15 @@ def text(summary: Mapping[str, Any]) -> str:
         f"  quality        checks passed; worst mass balance error "
         f"{_num(summary['mass_balance_relative_error'], '.2g')}"
     )
-    parts = []
+    currents = []
     if summary["current_density_A_per_m2"] is not None:
-        parts.append(
+        currents.append(
             f"{_num(summary['current_density_mA_per_cm2'])} mA/cm^2 per electrode area "
             f"({_num(summary['current_density_A_per_m2'])} A/m^2)"
         )
     if summary["current_A"] is not None:
-        parts.append(f"{_num(summary['current_A'], '.4g')} A per particle")
-    current = "; ".join(parts) or "n/a"
+        currents.append(f"{_num(summary['current_A'], '.4g')} A per particle")
+    current = "; ".join(currents) or "n/a"
     lines.append(f"  current        {current}")
     fe = summary["faradaic_efficiency"]
     if fe:
