@@ -19,6 +19,7 @@ import numpy as np
 from confine.case import Case, Reaction, Wall
 from confine.fem import evaluate, fields
 from confine.fem.bcs import bath_facets, build_bcs
+from confine.fem.cellwise import CellTables
 from confine.fem.parameters import Parameters
 from confine.fem.residual import SourceHook, build_residual
 from confine.fem.spaces import Spaces
@@ -101,6 +102,8 @@ class Model:
         self.dofs = sp.global_dofs()
         self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
         self._expressions: dict[str, Any] = {}  # interpolated fields, compiled once
+        #: Per-cell integrals of families of expressions (few forms for the metrics).
+        self.tables = CellTables(sp)
 
     # ------------------------------------------------------------------ values
     @property

@@ -58,18 +58,30 @@ EXTERIOR_DEFINITIONS = {
 class Means:
     """Mean values of UFL expressions over the groups of one solved cell.
 
+    The integrals of the model's family (the weight ``w`` and every solution
+    species' concentration, and φ) come from a few compiled forms
+    (:class:`confine.fem.cellwise.CellTables`): one per cell table for the
+    volumes, one for the pore mouths, one for the outer boundary; any other
+    expression falls back to one scalar form per region.
+
     Attributes:
         p: the solved model (``integrate``, ``w``, ``dx``, ``dS``, ``ds``,
-            ``axisymmetric``, ``cell_groups``).
+            ``axisymmetric``, ``cell_groups``, ``tables``, ``conc``).
         interior_tags: the cell tags of ``output.interior`` present in the mesh.
         exterior_kind: ``output.exterior``.
         facets: the facet tags present on any rank.
+        columns: expression -> its column in ``cells`` and ``faces`` (0: the size).
+        cells: per-cell integrals of the family (local rows).
+        faces: facet group -> the family's integrals over it (summed over ranks).
     """
 
     p: Any
     interior_tags: tuple[int, ...]
     exterior_kind: str
     facets: frozenset[int]
+    columns: dict[Any, int]
+    cells: np.ndarray
+    faces: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, case: Case, meshdata: Any, p: Any) -> Means:
@@ -79,15 +91,34 @@ class Means:
         facets = set().union(*p.comm.allgather(local))
         groups = INTERIOR_GROUPS[case.output.interior]
         in_tags = tuple(tag(g) for g in groups if tag(g) in present)
-        return cls(p, in_tags, case.output.exterior, frozenset(facets))
+        family = [*p.conc.values(), *([p.phi] if p.has_phi else [])]
+        columns = {e: k + 1 for k, e in enumerate(family)}
+        weighted = [p.w, *(e * p.w for e in family)]
+        cells = p.tables.table(weighted, p.dx)
+        return cls(
+            p,
+            in_tags,
+            case.output.exterior,
+            frozenset(facets),
+            columns,
+            cells,
+            _faces(p, family, facets, case.output.exterior),
+        )
+
+    def _volume(self, expr: Any, tags_: tuple[int, ...]) -> float | None:
+        p = self.p
+        col = self.columns.get(expr)
+        if col is None:  # not in the family: a scalar form per region
+            size = p.integrate(p.w * p.dx(tags_))
+            return p.integrate(expr * p.w * p.dx(tags_)) / size if size > 0 else None
+        tot = p.tables.total(self.cells, tags_)
+        return float(tot[col] / tot[0]) if tot[0] > 0 else None
 
     def interior(self, expr: Any) -> float | None:
         """Volume mean over the interior (None without interior cells)."""
-        p, tags_ = self.p, self.interior_tags
-        if not tags_:
+        if not self.interior_tags:
             return None
-        size = p.integrate(p.w * p.dx(tags_))
-        return p.integrate(expr * p.w * p.dx(tags_)) / size if size > 0 else None
+        return self._volume(expr, self.interior_tags)
 
     def exterior(self, expr: Any) -> float | None:
         """Mean over the exterior (None where its groups are absent)."""
@@ -97,19 +128,20 @@ class Means:
         if self.exterior_kind == "bath":
             if tag("bath") not in p.cell_groups:
                 return None
-            t = tag("bath")
-            return p.integrate(expr * w * p.dx(t)) / p.integrate(w * p.dx(t))
-        t = tag("outer_boundary")
-        return p.integrate(expr * w * p.ds(t)) / p.integrate(w * p.ds(t))
+            return self._volume(expr, (tag("bath"),))
+        col = self.columns.get(expr)
+        if col is None:
+            t = tag("outer_boundary")
+            return p.integrate(expr * w * p.ds(t)) / p.integrate(w * p.ds(t))
+        tot = self.faces["outer_boundary"]
+        return float(tot[col] / tot[0])
 
     def volume(self, expr: Any, groups: tuple[str, ...]) -> float | None:
         """Volume mean over the cell groups present (None if none is)."""
-        p = self.p
-        tags_ = tuple(tag(g) for g in groups if tag(g) in p.cell_groups)
+        tags_ = tuple(tag(g) for g in groups if tag(g) in self.p.cell_groups)
         if not tags_:
             return None
-        size = p.integrate(p.w * p.dx(tags_))
-        return p.integrate(expr * p.w * p.dx(tags_)) / size if size > 0 else None
+        return self._volume(expr, tags_)
 
     def facet(self, expr: Any, name: str) -> float | None:
         """Area mean over an interior facet group, '+' side (None if absent)."""
@@ -117,8 +149,12 @@ class Means:
         t = tag(name)
         if t not in self.facets:
             return None
-        wr: Any = p.w("+") if p.axisymmetric else 1.0
-        return p.integrate(expr("+") * wr * p.dS(t)) / p.integrate(wr * p.dS(t))
+        col = self.columns.get(expr)
+        if col is None:
+            wr: Any = p.w("+") if p.axisymmetric else 1.0
+            return p.integrate(expr("+") * wr * p.dS(t)) / p.integrate(wr * p.dS(t))
+        tot = self.faces[name]
+        return float(tot[col] / tot[0])
 
     def named(self, expr: Any, name: str) -> float | None:
         """The mean one side of a :data:`RATIO_DEFINITIONS` entry names."""
@@ -133,6 +169,25 @@ class Means:
             num, den = (self.named(expr, k) for k in key.split("/"))
             out[key] = num / den if num is not None and den not in (None, 0.0) else None
         return out
+
+
+def _faces(p: Any, family: list[Any], facets: set[int], exterior: str) -> dict[str, np.ndarray]:
+    """The family's integrals (column 0: the size) over the pore mouths present (one
+    form, '+' side) and, for an ``outer_boundary`` exterior, over that face (one form)."""
+    out: dict[str, np.ndarray] = {}
+    n = len(family) + 1
+    mouths = [name for name in _FACETS if tag(name) in facets]
+    if mouths:
+        wr: Any = p.w if p.axisymmetric else 1.0
+        exprs = [e for _ in mouths for e in (wr, *(f * wr for f in family))]
+        measures = [p.dS(tag(name)) for name in mouths for _ in range(n)]
+        tot = p.tables.total(p.tables.table(exprs, measures, restrict=True))
+        out |= {name: tot[j * n : (j + 1) * n] for j, name in enumerate(mouths)}
+    if exterior == "outer_boundary":
+        exprs = [p.w, *(f * p.w for f in family)]
+        table = p.tables.table(exprs, p.ds(tag("outer_boundary")))
+        out["outer_boundary"] = p.tables.total(table)
+    return out
 
 
 def species_means(means: Means, c: Any) -> dict[str, Any]:

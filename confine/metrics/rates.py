@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import SOLVENT, Case
+from confine.geometry.groups import tags
 from confine.physics.kinetics import stoichiometry
 from confine.units import FARADAY
 from confine.validate import elements
@@ -119,20 +120,32 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
 
     Args:
         case: the case solved.
-        p: the solved model (``rates``, ``measure_of``, ``chi_interior``, ``w``, ``L``, ``d``).
+        p: the solved model (``rates``, ``measure_of``, ``tables``, ``w``, ``L``, ``d``): one
+            form per kind of region (cells, catalytic facets) for every reaction.
         multiplicity: cells per particle.
     """
     m = multiplicity
     total: dict[str, float] = {}
     interior: dict[str, float] = {}
-    for r in case.reactions:
-        meas = p.measure_of(r)
-        if meas is None:
-            total[r.name] = interior[r.name] = 0.0
+    inside = tags("interior")  # the cells of chi_interior
+    for surface in (False, True):
+        # one form per kind (cells, facets): every reaction's rate per cell, summed by group
+        group = [r for r in case.reactions if (r.where == "surface") == surface]
+        group = [r for r in group if p.measure_of(r) is not None]
+        if not group:
             continue
-        dim = p.d - 1 if r.where == "surface" else p.d
-        total[r.name] = p.integrate(p.rates[r.name] * p.w * meas) * p.L**dim * m
-        interior[r.name] = p.integrate(p.rates[r.name] * p.chi_interior * p.w * meas) * p.L**dim * m
+        rates = [p.rates[r.name] * p.w for r in group]
+        table = p.tables.table(rates, [p.measure_of(r) for r in group])
+        whole, inner = p.tables.total(table), p.tables.total(table, inside)
+        for k, r in enumerate(group):
+            dim = p.d - 1 if r.where == "surface" else p.d
+            total[r.name] = float(whole[k]) * p.L**dim * m
+            interior[r.name] = float(inner[k]) * p.L**dim * m
+    for r in case.reactions:
+        if r.name not in total:  # no such region in the mesh
+            total[r.name] = interior[r.name] = 0.0
+    total = {r.name: total[r.name] for r in case.reactions}  # the case's order
+    interior = {r.name: interior[r.name] for r in case.reactions}
     current = sum(
         r.electrons * FARADAY * total[r.name] for r in case.reactions if r.type == "electrochemical"
     )
