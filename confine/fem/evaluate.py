@@ -9,6 +9,7 @@ boundaries come from the assembled residual (consistent flux), not from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,34 @@ def rate_integral(spaces: Spaces, residual: Residual, name: str) -> float:
     return spaces.integrate(residual.rates[name] * spaces.w * meas) * spaces.L**dim
 
 
+def _flux_test(
+    spaces: Spaces,
+    residual: Residual,
+    tests: dict[tuple[str, str | None], fem.Function],
+    name: str,
+    group: str | None,
+) -> fem.Function:
+    """The P1 function that is 1 on the faces' nodes of a species' component, 0 elsewhere."""
+    key = (name, group)
+    g = tests.get(key)
+    if g is None:  # one test function per species and faces: its functional compiles once
+        g = fem.Function(spaces.V)
+        fdim = spaces.tdim - 1
+        if group is None:
+            facets = bath_facets(spaces.case, spaces.meshdata)
+        else:
+            ft = spaces.meshdata.facet_tags
+            facets = ft.indices[ft.values == tag(group)]
+        comp = residual.eq_test[name]
+        Vsub = sub(spaces.V, comp)
+        Vi = Vsub.collapse()[0] if Vsub.component() else Vsub  # one unknown: V is scalar
+        dofs = fem.locate_dofs_topological((Vsub, Vi), fdim, facets)[0]
+        g.x.array[dofs] = 1.0
+        g.x.scatter_forward()
+        tests[key] = g
+    return g
+
+
 def outward_flux(
     spaces: Spaces,
     residual: Residual,
@@ -59,25 +88,34 @@ def outward_flux(
         group: one facet group (e.g. ``end_a``); default every bath face
             (:func:`confine.fem.bcs.bath_facets`).
     """
-    key = (name, group)
-    g = tests.get(key)
-    if g is None:  # one test function per species and faces: its functional compiles once
-        g = fem.Function(spaces.V)
-        fdim = spaces.tdim - 1
-        if group is None:
-            facets = bath_facets(spaces.case, spaces.meshdata)
-        else:
-            ft = spaces.meshdata.facet_tags
-            facets = ft.indices[ft.values == tag(group)]
-        comp = residual.eq_test[name]
-        Vsub = sub(spaces.V, comp)
-        Vi = Vsub.collapse()[0] if Vsub.component() else Vsub  # one unknown: V is scalar
-        dofs = fem.locate_dofs_topological((Vsub, Vi), fdim, facets)[0]
-        g.x.array[dofs] = 1.0
-        g.x.scatter_forward()
-        tests[key] = g
+    g = _flux_test(spaces, residual, tests, name, group)
     functional = ufl.replace(residual.eq_forms[name], {spaces.v: g})
     return -spaces.integrate(functional) * residual.eq_scale[name]
+
+
+def outward_fluxes(
+    spaces: Spaces,
+    residual: Residual,
+    tests: dict[tuple[str, str | None], fem.Function],
+    names: Sequence[str],
+    group: str | None = None,
+) -> dict[str, float]:
+    """:func:`outward_flux` of several species from one compiled form.
+
+    Their balances are tested with different components of ``v``, so the
+    vector of their summed residual holds each one's rows: one assembly
+    (one form for all species instead of one per species) dotted with each
+    species' face indicator. Species sharing a component fall back to
+    :func:`outward_flux`.
+    """
+    comps = [residual.eq_test[n] for n in names]
+    if not names or len(set(comps)) < len(comps):
+        return {n: outward_flux(spaces, residual, tests, n, group) for n in names}
+    form = sum((residual.eq_forms[n] for n in names[1:]), residual.eq_forms[names[0]])
+    vec = fem.assemble_vector(spaces.form(form)).array
+    local = np.array([vec @ _flux_test(spaces, residual, tests, n, group).x.array for n in names])
+    total = spaces.comm.allreduce(local, op=MPI.SUM)
+    return {n: -float(total[k]) * residual.eq_scale[n] for k, n in enumerate(names)}
 
 
 def cell_peclet(spaces: Spaces, cache: dict[str, Any]) -> float:

@@ -191,6 +191,10 @@ class Model:
         """Consistent outward flux, mol/s per cell (:func:`evaluate.outward_flux`)."""
         return evaluate.outward_flux(self.spaces, self.residual, self._flux_tests, name, group)
 
+    def outward_fluxes(self, names: Sequence[str], group: str | None = None) -> dict[str, float]:
+        """Several species' outward fluxes from one form (:func:`evaluate.outward_fluxes`)."""
+        return evaluate.outward_fluxes(self.spaces, self.residual, self._flux_tests, names, group)
+
     def cell_peclet(self) -> float:
         """Largest cell Péclet number of migration (:func:`evaluate.cell_peclet`)."""
         return evaluate.cell_peclet(self.spaces, self._expressions)

@@ -181,13 +181,15 @@ def _species(
     has_interior = tag("cavity") in p.cell_groups
     adsorbed = any(s.phase == "adsorbed" for s in case.species)
     mouth = layer_mouth_measure(meshdata, p) if adsorbed else None
+    solution = [s.name for s in case.species if s.phase == "solution"]
+    outflow = p.outward_fluxes(solution)  # one form for every species
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
             species[s.name] = {
                 **species_means(means, p.conc[s.name]),
                 **at_catalyst[s.name],
-                **solution_balance(p, rates, s.name, m, has_interior),
+                **solution_balance(p, rates, s.name, m, has_interior, outflow[s.name]),
             }
         else:
             species[s.name] = {

@@ -155,7 +155,7 @@ def pore_conduction(case: Case, p: Any) -> dict[str, Any]:
     V > 0: cations leave at the low-potential end), conductance I/V and
     transference numbers F z_i N_i / I (per pore)."""
     volts = float(case.geometry.end_voltage or 0.0)
-    flux = {n: p.outward_flux(n, "end_a") for n in p.c_ref}
+    flux = p.outward_fluxes(list(p.c_ref), "end_a")
     current = FARADAY * sum(p.charges[n] * f for n, f in flux.items())
     return {
         "end_voltage_V": volts,

@@ -154,7 +154,12 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
 
 
 def solution_balance(
-    p: Any, rates: Rates, name: str, multiplicity: float, has_interior: bool
+    p: Any,
+    rates: Rates,
+    name: str,
+    multiplicity: float,
+    has_interior: bool,
+    outflow: float | None = None,
 ) -> dict[str, Any]:
     """A solution species' inflow into the cavity, outflow, production and mass balance.
 
@@ -168,13 +173,15 @@ def solution_balance(
         name: the species.
         multiplicity: cells per particle.
         has_interior: whether the mesh has a cavity (else no inflow into it).
+        outflow: the species' consistent outward flux per cell, if already
+            assembled (``p.outward_fluxes``); else assembled here.
     """
     m = multiplicity
     prod = rates.production(name)
     entry: dict[str, Any] = {
         "flux_into_cavity_mol_s": -rates.production(name, interior=True) if has_interior else None
     }
-    out = p.outward_flux(name) * m
+    out = (p.outward_flux(name) if outflow is None else outflow) * m
     entry["outward_flux_mol_s"] = out
     entry["production_mol_s"] = prod
     acc = 0.0
