@@ -119,8 +119,8 @@ def diffusivity_hat(spaces: Spaces, name: str) -> Expr:
         case.electrolyte.hindrance, sp.radius, case.geometry.pore_diameter / 2
     )
     out: Expr = 1.0
-    if h != 1.0:
-        out = 1.0 + (h - 1.0) * spaces.chi_pore
+    if h != 1.0:  # a Constant: one compiled form for every pore size (its cold start)
+        out = 1.0 + fem.Constant(spaces.mesh, h - 1.0) * spaces.chi_pore
     eps_tau = layer_factor(spaces)
     return out if isinstance(eps_tau, float) else out * eps_tau
 
