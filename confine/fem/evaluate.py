@@ -19,7 +19,7 @@ from confine.env import import_dolfinx
 from confine.fem.bcs import bath_facets
 from confine.fem.parameters import Parameters
 from confine.fem.residual import Residual
-from confine.fem.spaces import Spaces, part, sub
+from confine.fem.spaces import Spaces, part, shape, sub
 from confine.geometry.groups import tag
 from confine.physics import transport
 from confine.units import FARADAY
@@ -195,22 +195,26 @@ def physical_functions(
     ``cache``: the model's compiled expressions (metrics of every sweep point call this).
     """
     P1 = fem.functionspace(spaces.mesh, ("Lagrange", 1))
-    pts = P1.element.interpolation_points
-
-    def to_p1(expr: Any, name: str) -> fem.Function:
-        if name not in cache:
-            cache[name] = fem.Expression(expr, pts)
-        f = fem.Function(P1, name=name)
-        f.interpolate(cache[name])
-        return f
-
-    out: dict[str, fem.Function] = {}
-    for name in spaces.c_ref:
-        out[name] = to_p1(residual.conc[name], name)
+    exprs = {name: residual.conc[name] for name in spaces.c_ref}
     if spaces.has_phi:
-        out["phi"] = to_p1(residual.phi, "phi")
+        exprs["phi"] = residual.phi
     if spaces.poisson:  # ρ = F Σ z c (C/m³)
-        out["space_charge"] = to_p1(FARADAY * residual.strength * residual.rho_hat, "space_charge")
+        exprs["space_charge"] = FARADAY * residual.strength * residual.rho_hat
+    # one compiled expression for every field (not one each): interpolated into a
+    # blocked P1 space, whose node k holds component j at k·n + j, then split
+    n = len(exprs)
+    Pn = fem.functionspace(spaces.mesh, ("Lagrange", 1, shape(n)))
+    if "_p1" not in cache:
+        vec = ufl.as_vector(list(exprs.values())) if n > 1 else next(iter(exprs.values()))
+        cache["_p1"] = fem.Expression(vec, Pn.element.interpolation_points)
+    together = fem.Function(Pn)
+    together.interpolate(cache["_p1"])
+    values = together.x.array.reshape(-1, n)
+    out: dict[str, fem.Function] = {}
+    for j, name in enumerate(exprs):
+        f = fem.Function(P1, name=name)
+        f.x.array[:] = values[:, j]
+        out[name] = f
     if spaces.theta is not None and spaces.catalyst == "layer":
         tdim = spaces.tdim
         submesh = spaces.submesh
