@@ -373,7 +373,8 @@ class _Builder:
         form = 0
         for j, a in enumerate(sp.adsorbed):
             qa = part(sp.q, j)
-            Rs = scales[a]
+            # a Constant: the scale follows the sites of the geometry, the forms do not
+            Rs = fem.Constant(sp.mesh, scales[a])
             prod = 0
             for r in case.reactions:
                 c = self.nu[r.name].get(a, 0.0)
