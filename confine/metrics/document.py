@@ -44,6 +44,7 @@ from confine.metrics.rates import (
     Rates,
     adsorbate_balance,
     faradaic_efficiency_sum,
+    mean_coverages,
     particles_per_area,
     product_entries,
     reaction_entries,
@@ -183,6 +184,7 @@ def _species(
     mouth = layer_mouth_measure(meshdata, p) if adsorbed else None
     solution = [s.name for s in case.species if s.phase == "solution"]
     outflow = p.outward_fluxes(solution)  # one form for every species
+    coverage = mean_coverages(p)  # and one for every adsorbate
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
@@ -193,7 +195,7 @@ def _species(
             }
         else:
             species[s.name] = {
-                **adsorbate_balance(p, rates, s.name, m),
+                **adsorbate_balance(p, rates, s.name, m, coverage[s.name]),
                 **coverage_means(p, mouth, p.cov[s.name]),
             }
     return species, catalyst_potential
@@ -302,8 +304,10 @@ def compute_metrics(
         "selectivity": selectivity(case, products),
         "yield_g_per_h_per_g_cat": products[first]["yield_g_per_h_per_g_cat"] if first else None,
         "local_pH": local_ph(means, p.conc),
-        "layer_volume_m3": (
-            p.integrate(p.w * p.dx_layer) * p.L**p.d * m if p.dx_layer is not None else None
+        "layer_volume_m3": (  # column 0 of the means' cell table: the weight w
+            float(p.tables.total(means.cells, p.layer_tags)[0]) * p.L**p.d * m
+            if p.dx_layer is not None
+            else None
         ),
     }
     return _with_units(body)

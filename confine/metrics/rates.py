@@ -196,7 +196,19 @@ def solution_balance(
     return entry
 
 
-def adsorbate_balance(p: Any, rates: Rates, name: str, multiplicity: float) -> dict[str, Any]:
+def mean_coverages(p: Any) -> dict[str, float | None]:
+    """Every adsorbate's mean coverage over the catalyst from one form (None: no catalyst)."""
+    if not p.adsorbed:
+        return {}
+    meas = p.dx_layer if p.catalyst == "layer" else p.ds_surface
+    tot = p.tables.total(p.tables.table([p.w, *(p.cov[a] * p.w for a in p.adsorbed)], meas))
+    size = float(tot[0])
+    return {a: float(tot[k]) / size if size > 0 else None for k, a in enumerate(p.adsorbed, 1)}
+
+
+def adsorbate_balance(
+    p: Any, rates: Rates, name: str, multiplicity: float, coverage: float | None
+) -> dict[str, Any]:
     """An adsorbed species' mean coverage, production and mass balance.
 
     Net production (minus Γ ∂θ/∂t over the catalyst, transient runs) against
@@ -207,13 +219,11 @@ def adsorbate_balance(p: Any, rates: Rates, name: str, multiplicity: float) -> d
         rates: the reaction rates.
         name: the adsorbate.
         multiplicity: cells per particle.
+        coverage: its mean coverage (:func:`mean_coverages`).
     """
     meas = p.dx_layer if p.catalyst == "layer" else p.ds_surface
     theta = p.cov[name]
-    size = p.integrate(p.w * meas)
-    entry: dict[str, Any] = {
-        "mean_coverage": p.integrate(theta * p.w * meas) / size if size > 0 else None
-    }
+    entry: dict[str, Any] = {"mean_coverage": coverage}
     gross = rates.gross(name)
     prod = rates.production(name)
     entry["production_mol_s"] = prod
