@@ -10,19 +10,17 @@ facets (ds, dS) the DG0 test function puts a facet's integral into its cell
 
 The per-cell values are the same quadrature as the scalar form's; only the
 order of the final sum differs (round-off). Forms are kept per model
-(:meth:`confine.fem.spaces.Spaces.form`): a sweep reusing the model
-compiles them once.
+(:meth:`confine.fem.spaces.Spaces.form`, which holds the tables as
+``Spaces.tables``): a sweep reusing the model compiles them once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import ufl
-
-from confine.fem.spaces import Spaces, part, shape
 
 from confine.env import import_dolfinx  # isort: skip
 
@@ -40,22 +38,27 @@ class CellTables:
     counts each cell and facet once.
     """
 
-    def __init__(self, spaces: Spaces):
-        self.spaces = spaces
-        mesh = spaces.mesh
-        imap = mesh.topology.index_map(spaces.tdim)
+    def __init__(self, mesh: Any, cell_tags: Any, comm: Any, compile_form: Callable[[Any], Any]):
+        """Args:
+        mesh: the mesh.
+        cell_tags: its cell tags (the groups sums are taken over).
+        comm: its communicator.
+        compile_form: UFL form -> compiled form, kept per model
+            (:meth:`confine.fem.spaces.Spaces.form`).
+        """
+        self.mesh, self.comm, self.compile_form = mesh, comm, compile_form
+        imap = mesh.topology.index_map(mesh.topology.dim)
         ncells = imap.size_local + imap.num_ghosts
-        ct = spaces.meshdata.cell_tags
         #: Tag of each local cell (-1: untagged).
         self.cell_tag = np.full(ncells, -1, dtype=np.int64)
-        self.cell_tag[ct.indices] = ct.values
+        self.cell_tag[cell_tags.indices] = cell_tags.values
         self._tests: dict[int, Any] = {}
 
     def _test(self, n: int) -> Any:
         """The DG0 test function with n components (one space per n, so forms hash equal)."""
         q = self._tests.get(n)
         if q is None:
-            Q = fem.functionspace(self.spaces.mesh, ("DG", 0, shape(n)))
+            Q = fem.functionspace(self.mesh, ("DG", 0, (n,) if n > 1 else ()))
             q = self._tests[n] = ufl.TestFunction(Q)
         return q
 
@@ -75,13 +78,13 @@ class CellTables:
         measures = list(measure) if isinstance(measure, list | tuple) else [measure] * n
         terms = []
         for k, (e, mu) in enumerate(zip(exprs, measures, strict=True)):
-            qk = part(q, k)
+            qk = q[k] if n > 1 else q
             if restrict:
                 e = e("+") if isinstance(e, ufl.core.expr.Expr) else e
                 qk = qk("+")
             terms.append(e * qk * mu)
         form = sum(terms[1:], terms[0])
-        vec = fem.assemble_vector(self.spaces.form(form))
+        vec = fem.assemble_vector(self.compile_form(form))
         return np.asarray(vec.array).reshape(-1, n)
 
     def rows(self, tags: Sequence[int] | None) -> np.ndarray:
@@ -93,4 +96,4 @@ class CellTables:
     def total(self, table: np.ndarray, tags: Sequence[int] | None = None) -> np.ndarray:
         """Column sums over the cells of these tags (None: all), summed over ranks."""
         local = table[self.rows(tags)].sum(axis=0)
-        return np.asarray(self.spaces.comm.allreduce(local, op=MPI.SUM), dtype=float)
+        return np.asarray(self.comm.allreduce(local, op=MPI.SUM), dtype=float)

@@ -223,13 +223,16 @@ def physical_functions(
         sub_cells = np.arange(imap.size_local + imap.num_ghosts, dtype=np.int32)
         cells = spaces.entity_maps[0].sub_topology_to_topology(sub_cells, inverse=False)
         Wp = fem.functionspace(submesh, ("Lagrange", 1))
+        na = len(spaces.adsorbed)
+        Wn = fem.functionspace(submesh, ("Lagrange", 1, shape(na)))
+        if "_theta" not in cache:  # one expression for every coverage, split like the fields
+            cache["_theta"] = fem.Expression(spaces.theta, Wn.element.interpolation_points)
+        thetas = fem.Function(Wn)
+        thetas.interpolate(cache["_theta"])
+        coverage = thetas.x.array.reshape(-1, na)
         for j, a in enumerate(spaces.adsorbed):
-            key = f"theta:{a}"
-            if key not in cache:
-                theta_j = part(spaces.theta, j)
-                cache[key] = fem.Expression(theta_j, Wp.element.interpolation_points)
             th = fem.Function(Wp)
-            th.interpolate(cache[key])
+            th.x.array[:] = coverage[:, j]
             f = fem.Function(P1, name=a)
             f.interpolate(th, cells0=sub_cells, cells1=np.asarray(cells, dtype=np.int32))
             f.x.scatter_forward()

@@ -19,7 +19,6 @@ import numpy as np
 from confine.case import Case, Reaction, Wall
 from confine.fem import evaluate, fields
 from confine.fem.bcs import bath_facets, build_bcs
-from confine.fem.cellwise import CellTables
 from confine.fem.parameters import Parameters
 from confine.fem.residual import SourceHook, build_residual
 from confine.fem.spaces import Spaces
@@ -103,7 +102,7 @@ class Model:
         self._flux_tests: dict[tuple[str, str | None], fem.Function] = {}
         self._expressions: dict[str, Any] = {}  # interpolated fields, compiled once
         #: Per-cell integrals of families of expressions (few forms for the metrics).
-        self.tables = CellTables(sp)
+        self.tables = sp.tables
 
     # ------------------------------------------------------------------ values
     @property

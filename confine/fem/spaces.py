@@ -29,6 +29,7 @@ import ufl
 from confine.case import Case
 from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
+from confine.fem.cellwise import CellTables
 from confine.geometry.groups import FACET_GROUPS, tag, tags
 from confine.mesh import MeshData
 from confine.physics import potential
@@ -71,7 +72,7 @@ class Spaces:
         model (potential model), charges, diffusivity, c_ref, eliminated,
         unknowns, adsorbed, has_phi, poisson, dx, ds, dS, x, w, catalyst,
         layer_tags, dx_layer, surface_tags, ds_surface, cell_groups, V, u, v,
-        W, theta, q, submesh, entity_maps, chi_pore, chi_layer, chi_interior,
+        W, theta, q, submesh, entity_maps, chi_pore, chi_layer, chi_interior, tables,
         site_factor, catalytic_area, sites_mol, site_scale, gamma.
     """
 
@@ -112,6 +113,8 @@ class Spaces:
 
         self._build_measures()
         self._build_spaces()
+        #: Per-cell integrals of families of expressions (few forms for many integrals).
+        self.tables = CellTables(self.mesh, meshdata.cell_tags, self.comm, self.form)
         self._build_sites()
 
     # ------------------------------------------------------------------ assembly
@@ -257,12 +260,18 @@ class Spaces:
         walls["outer_layer"] = "outer_surface"
         vol = dict.fromkeys(walls, 0.0)
         area = dict.fromkeys(walls, 0.0)
-        for layer, wall in walls.items():
-            if tag(layer) in self.cell_groups:
-                vol[layer] = self.integrate(self.w * self.dx(tag(layer))) * self.L**self.d * m
-                area[layer] = (
-                    self.integrate(self.w * self.ds(tag(wall))) * self.L ** (self.d - 1) * m
+        present = [layer for layer in walls if tag(layer) in self.cell_groups]
+        if present:  # two forms: the cells' volumes, and each wall's area per cell
+            per_cell = self.tables.table([self.w], self.dx)
+            faces = self.tables.total(
+                self.tables.table(
+                    [self.w] * len(present), [self.ds(tag(walls[x])) for x in present]
                 )
+            )
+            for j, layer in enumerate(present):
+                volume = self.tables.total(per_cell, (tag(layer),))[0]
+                vol[layer] = float(volume) * self.L**self.d * m
+                area[layer] = float(faces[j]) * self.L ** (self.d - 1) * m
         total_v = sum(vol.values())
         #: Carbon wall area lined by the catalyst (m²) of the whole particle.
         self.catalytic_area = sum(area.values())
