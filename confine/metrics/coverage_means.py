@@ -68,26 +68,31 @@ def layer_mouth_measure(meshdata: Any, p: Any) -> Any | None:
     )
 
 
-def coverage_means(p: Any, mouth: Any | None, theta: Any) -> dict[str, float | None]:
-    """The coverage's cavity-layer and mouth-layer means and their ratio (collective).
+def coverage_means(p: Any, mouth: Any | None) -> dict[str, dict[str, float | None]]:
+    """Every adsorbate's cavity-layer and mouth-layer means and their ratio (collective):
+    one per-cell table for the cavity layer and one for the mouths, whatever the count.
 
     Args:
-        p: the solved model.
+        p: the solved model (its ``tables``: :class:`confine.fem.cellwise.CellTables`).
         mouth: :func:`layer_mouth_measure` of its mesh.
-        theta: the coverage (UFL, on the layer submesh).
     """
-    cavity = None
-    if p.catalyst == "layer" and tag("cavity_layer") in p.cell_groups:
-        dx = p.dx(tag("cavity_layer"))
-        cavity = p.integrate(theta * p.w * dx) / p.integrate(p.w * dx)
-    outer = None
-    if mouth is not None:
-        size = p.integrate(p.w * mouth)
-        outer = p.integrate(theta * p.w * mouth) / size if size > 0 else None
-    return {
-        "cavity_layer_mean_coverage": cavity,
-        "mouth_layer_mean_coverage": outer,
-        "coverage_ratio_interior_exterior": (
-            cavity / outer if cavity is not None and outer not in (None, 0.0) else None
-        ),
-    }
+    names = list(p.adsorbed)
+    exprs = [p.w, *(p.cov[a] * p.w for a in names)]
+    cavity: list[float | None] = [None] * len(names)
+    if names and p.catalyst == "layer" and tag("cavity_layer") in p.cell_groups:
+        tot = p.tables.total(p.tables.table(exprs, p.dx), [tag("cavity_layer")])
+        cavity = [float(v) / tot[0] if tot[0] > 0 else None for v in tot[1:]]
+    outer: list[float | None] = [None] * len(names)
+    if names and mouth is not None:
+        tot = p.tables.total(p.tables.table(exprs, mouth))
+        outer = [float(v) / tot[0] if tot[0] > 0 else None for v in tot[1:]]
+    out = {}
+    for a, c, o in zip(names, cavity, outer, strict=True):
+        out[a] = {
+            "cavity_layer_mean_coverage": c,
+            "mouth_layer_mean_coverage": o,
+            "coverage_ratio_interior_exterior": (
+                c / o if c is not None and o is not None and o != 0.0 else None
+            ),
+        }
+    return out

@@ -185,6 +185,7 @@ def _species(
     solution = [s.name for s in case.species if s.phase == "solution"]
     outflow = p.outward_fluxes(solution)  # one form for every species
     coverage = mean_coverages(p)  # and one for every adsorbate
+    ratios = coverage_means(p, mouth)  # and two for their C_I/C_E
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
@@ -196,7 +197,7 @@ def _species(
         else:
             species[s.name] = {
                 **adsorbate_balance(p, rates, s.name, m, coverage[s.name]),
-                **coverage_means(p, mouth, p.cov[s.name]),
+                **ratios[s.name],
             }
     return species, catalyst_potential
 
