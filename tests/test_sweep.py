@@ -513,6 +513,10 @@ def test_shipped_example_sweeps_are_valid() -> None:
         assert len(points) == spec.size() > 1, f
     pore = load_sweep(ROOT / "cases" / "sweeps" / "pore-size.sweep.toml")
     assert [len(c) for c in chains(pore, pore.points())] == [5, 5, 5]
+    film = load_sweep(ROOT / "cases" / "electrode" / "pore-sweep.toml")  # through the film
+    points = film.points()
+    assert len(points) == film.size() == 15
+    assert all(p.case.film.coupling == "effectiveness" for p in points)
 
 
 def test_a_single_chain_is_split_across_workers(tmp_path: Path) -> None:
