@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ import numpy as np
 
 from confine import io
 from confine.case import Case
+from confine.document import value
 from confine.failure import summary as failure_summary
 from confine.film import FilmGeometry, film_geometry
 from confine.film_case import film_case, particle_case
@@ -86,7 +87,7 @@ def run(
         sub = run_cell(particle, None, comm)
         eff = effectiveness(particle, sub.metrics)
         geo = film_geometry(case)
-        _, res, shifts = _settle(case, geo, eff, comm, run_cell)
+        res, shifts = _settle(case, geo, eff, comm, run_cell)
     except Exception as err:
         if out is not None:
             summary = failure_summary(err, case)
@@ -110,7 +111,7 @@ def run(
 
 def _settle(
     case: Case, geo: FilmGeometry, eff: Effectiveness, comm: Any, run_cell: Runner
-) -> tuple[Case, Result, list[float]]:
+) -> tuple[Result, list[float]]:
     """The film at E + s with s = φ(L) at the film face: g(s) = φ(L; s) − s = 0 by the
     secant method from s = 0 and s = φ(L; 0), each solve warm from the last."""
     shifts: list[float] = []
@@ -120,12 +121,12 @@ def _settle(
     for _ in range(MAX_SHIFTS):
         film = film_case(case, geo, eff, shift)
         res = run_cell(film, None, comm, initial=res)
-        gap = face_values(res, geo.thickness, comm)["phi"] - shift
+        gap = face_values(res, [geo.thickness], comm)[0]["phi"] - shift
         log.debug("film at E %+.6f V: face gap %.3e V", shift, gap)
         shifts.append(shift)
         gaps.append(gap)
         if abs(gap) < SHIFT_TOLERANCE:
-            return film, res, shifts
+            return res, shifts
         if len(shifts) < 2 or gaps[-1] == gaps[-2]:
             shift = shift + gap  # a fixed-point step
         else:
@@ -136,29 +137,24 @@ def _settle(
     )
 
 
-def face_values(res: Result, x: float, comm: Any) -> dict[str, float]:
-    """Every output field at the mesh vertex nearest ``x`` (m) of a 1D film (collective).
+def face_values(res: Result, xs: Sequence[float], comm: Any) -> list[dict[str, float]]:
+    """Every output field at the mesh vertex nearest each ``x`` (m) of a 1D film
+    (collective; the fields are interpolated once for all points).
 
     Concentrations in mol/m³, φ in V (the solution's own units).
     """
     fields = res.solution.fields()
-    out: dict[str, float] = {}
+    scale = res.solution.meshdata.length_scale
+    out: list[dict[str, float]] = [{} for _ in xs]
     for name, f in fields.items():
-        coords = f.function_space.tabulate_dof_coordinates()[:, 0]
         n = f.function_space.dofmap.index_map.size_local
-        L = res.solution.meshdata.length_scale
-        dist = np.abs(coords[:n] * L - x)
-        i = int(np.argmin(dist)) if n else -1
-        mine = (float(dist[i]), float(f.x.array[i])) if n else (np.inf, 0.0)
-        out[name] = min(comm.allgather(mine))[1]
+        coords = f.function_space.tabulate_dof_coordinates()[:n, 0] * scale
+        for k, x in enumerate(xs):
+            dist = np.abs(coords - x)
+            i = int(np.argmin(dist)) if n else -1
+            mine = (float(dist[i]), float(f.x.array[i])) if n else (np.inf, 0.0)
+            out[k][name] = min(comm.allgather(mine))[1]
     return out
-
-
-def _value(doc: dict[str, Any], *path: str) -> Any:
-    node: Any = doc
-    for p in path:
-        node = node[p]
-    return node["value"] if isinstance(node, dict) and "value" in node else node
 
 
 def document(
@@ -172,8 +168,7 @@ def document(
 ) -> dict[str, Any]:
     """The electrode's metrics document (see the module doc)."""
     fm = film.metrics
-    at_face = face_values(film, geo.thickness, comm)
-    at_collector = face_values(film, 0.0, comm)
+    at_face, at_collector = face_values(film, [geo.thickness, 0.0], comm)
 
     def quantity(v: Any, unit: str) -> dict[str, Any]:
         return {"value": v, "unit": unit}
@@ -188,16 +183,16 @@ def document(
 
     products = {
         name: {
-            "faradaic_efficiency": quantity(_value(p, "faradaic_efficiency"), "1"),
+            "faradaic_efficiency": quantity(value(p, "faradaic_efficiency"), "1"),
             "partial_current_density_mA_per_cm2": quantity(
-                _fe_current(p, _value(fm, "current_density_A_per_m2")), "mA/cm^2"
+                _fe_current(p, value(fm, "current_density_A_per_m2")), "mA/cm^2"
             ),
         }
         for name, p in fm["products"].items()
     }
-    j = _value(fm, "current_density_A_per_m2")
-    worst = [_value(d, "mass_balance_relative_error") for d in (fm, particle)]
-    its = [_value(d, "solver", "newton_iterations") for d in (fm, particle)]
+    j = value(fm, "current_density_A_per_m2")
+    worst = [value(d, "mass_balance_relative_error") for d in (fm, particle)]
+    its = [value(d, "solver.newton_iterations") for d in (fm, particle)]
     return {
         "case": case.case.name,
         "case_hash": case.hash(),
@@ -225,7 +220,7 @@ def document(
         "film_potential_shift_V": quantity(shifts[-1], "V"),
         "current_density_mA_per_cm2": quantity(j / 10.0 if j is not None else None, "mA/cm^2"),
         "products": products,
-        "faradaic_efficiency_sum": quantity(_value(fm, "faradaic_efficiency_sum"), "1"),
+        "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
         "film_face": side(at_face),
         "collector": side(at_collector),
         "ohmic_drop_film_V": quantity(at_face["phi"] - at_collector["phi"], "V"),
@@ -250,5 +245,5 @@ def _film_entry(geo: FilmGeometry) -> dict[str, Any]:
 
 
 def _fe_current(product: dict[str, Any], j: float | None) -> float | None:
-    fe = _value(product, "faradaic_efficiency")
+    fe = value(product, "faradaic_efficiency")
     return None if fe is None or j is None else fe * j / 10.0

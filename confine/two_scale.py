@@ -12,10 +12,10 @@ counts them, r_j the rate per volume at the reference site density ρ_ref,
 step j. The film's rate of step j at its local state is then
 n_V η_j N_p r_j(c_film, θ_film, E − φ_film) / ρ_ref with n_V particles per
 volume: the particle cell enters through η_j, computed at the composition
-and potential the particle is solved at (the bulk, unless told otherwise).
-Where η_j hardly depends on the local state — a particle whose Damköhler
-numbers are small, as here (η within 1e-3 of 1) — that is exact to that
-order; :attr:`Effectiveness.spread` reports how far η moves across states.
+and potential the particle is solved at (the bulk). Where η_j hardly depends
+on the local state — a particle whose Damköhler numbers are small — that is
+exact to that order; how far η moves across the film's states is not checked
+yet.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 
 from confine.case_data import CaseData
 from confine.catalyst import reference_site_density
+from confine.document import value
 from confine.physics.site_balance import kinetic_limit
 
 
@@ -42,8 +43,6 @@ class Effectiveness:
             (mol/m³ in a layer, mol/m² on a surface).
         potential: E (V vs RHE) the particle was solved at.
         composition: the bath's concentrations (mol/m³).
-        spread: largest |η_j(state) / η_j − 1| over the other states checked
-            (0 when none was).
     """
 
     factors: dict[str, float]
@@ -53,11 +52,6 @@ class Effectiveness:
     reference_density: float
     potential: float
     composition: dict[str, float] = field(default_factory=dict)
-    spread: float = 0.0
-
-
-def _value(node: Any) -> float:
-    return float(node["value"] if isinstance(node, Mapping) else node)
 
 
 def effectiveness(case: CaseData, metrics: Mapping[str, Any]) -> Effectiveness:
@@ -70,11 +64,11 @@ def effectiveness(case: CaseData, metrics: Mapping[str, Any]) -> Effectiveness:
     conc = {s.name: s.bulk for s in case.species if s.phase == "solution"}
     e = case.electrode.potential
     limit = kinetic_limit(case, conc, e)
-    sites = _value(metrics["catalyst"]["sites_mol"])  # the whole particle's
+    sites = float(value(metrics, "catalyst.sites_mol"))  # the whole particle's
     rho_ref = reference_site_density(case)
     factors, particle, lim = {}, {}, {}
     for name, r_site in limit.items():
-        r_p = _value(metrics["reactions"][name]["rate_mol_s"])
+        r_p = float(value(metrics, f"reactions.{name}.rate_mol_s"))
         r_lim = sites * r_site / rho_ref
         particle[name], lim[name] = r_p, r_lim
         factors[name] = r_p / r_lim if r_lim != 0.0 else 1.0
