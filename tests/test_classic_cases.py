@@ -27,6 +27,7 @@ import pytest
 from mpi4py import MPI
 
 from confine.case import Case, CaseError, case_from_dict, load_case
+from confine.document import value
 from confine.geometry.derived import sizes_of
 from confine.geometry.model import (
     build_model,
@@ -50,13 +51,6 @@ K1 = 2e7  # first-order decay (1/s): ℓ = sqrt(D/k) = 7.1 nm, a profile across 
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh mesh cache for this module (meshes are built here, not reused)."""
     return tmp_path_factory.mktemp("meshes")
-
-
-def value(metrics: dict[str, Any], dotted: str) -> Any:
-    node: Any = metrics
-    for part in dotted.split("/"):
-        node = node[part]
-    return node["value"]
 
 
 def run(raw: dict[str, Any] | Case, cache: Path) -> dict[str, Any]:
@@ -132,19 +126,19 @@ def test_sphere_exchanging_with_a_reservoir_matches_the_closed_form(cache: Path)
     errors: dict[str, list[float]] = {"surface": [], "mean": []}
     for refine in (0, 1):
         m = run(shipped("sphere-exchange-decay", **{"mesh.refine": refine}), cache)
-        a_surf = value(m, "species/A/catalyst_surface_mean_mol_L") * 1e3
-        a_mean = value(m, "species/A/interior_mean_mol_L") * 1e3
+        a_surf = value(m, "species.A.catalyst_surface_mean_mol_L") * 1e3
+        a_mean = value(m, "species.A.interior_mean_mol_L") * 1e3
         errors["surface"].append(a_surf / surface - 1)
         errors["mean"].append(a_mean / mean - 1)
-        total = a_mean + value(m, "species/B/interior_mean_mol_L") * 1e3
+        total = a_mean + value(m, "species.B.interior_mean_mol_L") * 1e3
         assert total == pytest.approx(reservoir, rel=1e-10)
         assert value(m, "mass_balance_relative_error") < 1e-10
         # what decays (the rate) leaves through the exchange face as B, and A comes in
-        rate = value(m, "reactions/decay/rate_mol_s")
-        assert value(m, "species/B/outward_flux_mol_s") == pytest.approx(rate, rel=1e-9)
-        assert value(m, "species/A/outward_flux_mol_s") == pytest.approx(-rate, rel=1e-9)
+        rate = value(m, "reactions.decay.rate_mol_s")
+        assert value(m, "species.B.outward_flux_mol_s") == pytest.approx(rate, rel=1e-9)
+        assert value(m, "species.A.outward_flux_mol_s") == pytest.approx(-rate, rel=1e-9)
         assert value(m, "catalyst_surface_mean_potential_V") is None  # no φ unknown
-        assert value(m, "species/A/catalyst_layer_mean_mol_L") is None
+        assert value(m, "species.A.catalyst_layer_mean_mol_L") is None
     converges(tuple(errors["surface"]), 2e-4)  # observed 3.7e-4 -> 9.0e-5
     converges(tuple(errors["mean"]), 1e-3)  # observed 1.7e-3 -> 4.4e-4
 
@@ -190,13 +184,13 @@ def test_closed_sphere_where_a_sink_balances_the_source(
     for refine in (0, 1):
         m = run(case.replace(**{"mesh.refine": refine}), cache)
         errors["surface"].append(
-            value(m, "species/tracer/catalyst_surface_mean_mol_L") * 1e3 / surface - 1
+            value(m, "species.tracer.catalyst_surface_mean_mol_L") * 1e3 / surface - 1
         )
-        errors["mean"].append(value(m, "species/tracer/interior_mean_mol_L") * 1e3 / mean - 1)
-        assert abs(value(m, "species/tracer/outward_flux_mol_s")) < 1e-12 * scale  # closed
+        errors["mean"].append(value(m, "species.tracer.interior_mean_mol_L") * 1e3 / mean - 1)
+        assert abs(value(m, "species.tracer.outward_flux_mol_s")) < 1e-12 * scale  # closed
         assert value(m, "mass_balance_relative_error") < 1e-10
-        made = value(m, "reactions/make/rate_mol_s")
-        assert made == pytest.approx(value(m, "reactions/decay/rate_mol_s"), rel=1e-10)
+        made = value(m, "reactions.make.rate_mol_s")
+        assert made == pytest.approx(value(m, "reactions.decay.rate_mol_s"), rel=1e-10)
     converges(tuple(errors["surface"]), bounds[0])
     converges(tuple(errors["mean"]), bounds[1])
 
@@ -396,7 +390,7 @@ def test_charged_catalytic_surface_runs(cache: Path) -> None:
     psi = wall["potential_V"]["value"]
     assert -0.1 < psi < 0.0
     assert value(m, "catalyst_surface_mean_potential_V") == pytest.approx(psi, rel=1e-12)
-    cation = value(m, "species/K+/catalyst_surface_mean_mol_L")
+    cation = value(m, "species.K+.catalyst_surface_mean_mol_L")
     assert cation > 0.1  # counter-ions gather at the negative surface
 
 

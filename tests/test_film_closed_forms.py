@@ -37,6 +37,7 @@ import pytest
 from mpi4py import MPI
 
 from confine.case import case_from_dict
+from confine.document import value
 from confine.geometry.derived import sizes_of
 from confine.mesh import load_mesh
 from confine.metrics import compute_metrics
@@ -57,13 +58,6 @@ VT = GAS_CONSTANT * 298.15 / FARADAY
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh mesh cache for this module."""
     return tmp_path_factory.mktemp("meshes")
-
-
-def value(metrics: dict[str, Any], dotted: str) -> Any:
-    node: Any = metrics
-    for part in dotted.split("/"):
-        node = node[part]
-    return node["value"]
 
 
 def run(raw: dict[str, Any], cache: Path) -> dict[str, Any]:
@@ -178,8 +172,8 @@ def test_porous_film_with_first_order_kinetics(
         raw = film(t, delta, [neutral("A", C_B), neutral("B")], [step], refine, cells=20)
         m = run(raw, cache)
         area = per_area(m, t)
-        rate = value(m, "reactions/sink/rate_mol_s") / area
-        inflow = -value(m, "species/A/outward_flux_mol_s") / area
+        rate = value(m, "reactions.sink.rate_mol_s") / area
+        inflow = -value(m, "species.A.outward_flux_mol_s") / area
         assert inflow == pytest.approx(rate, rel=1e-9)
         assert rate == pytest.approx(exact, rel=5e-3)
         if delta < 1e-8:
@@ -317,10 +311,10 @@ def test_buffer_reaction_layer(oh: float, delta: float, bound: float, cache: Pat
     errors = []
     for refine in (0, 1):
         m = run(film(None, delta, species, reactions, refine, growth=1.05), cache)
-        area = value(m, "catalyst/wall_area_m2")
-        inflow = -value(m, "species/CO2/outward_flux_mol_s") / area / cb
-        homogeneous = value(m, "reactions/hydroxylation/rate_mol_s") / area / cb
-        electrode = value(m, "reactions/sink/rate_mol_s") / area / cb
+        area = value(m, "catalyst.wall_area_m2")
+        inflow = -value(m, "species.CO2.outward_flux_mol_s") / area / cb
+        homogeneous = value(m, "reactions.hydroxylation.rate_mol_s") / area / cb
+        electrode = value(m, "reactions.sink.rate_mol_s") / area / cb
         assert inflow == pytest.approx(homogeneous + electrode, rel=1e-9)
         assert inflow == pytest.approx(limit, rel=5e-3)
         errors.append(inflow / robin - 1)
