@@ -91,12 +91,10 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     metrics = _document(case, meshdata, solution, body, timings, comm)
     result = Result(case=case, metrics=metrics, converged=True, solution=solution)
     if out is not None:
-        out = Path(out)
-        with step("output", comm.rank) as t, io.output_dir(out, comm) as tmp:
-            _write_outputs(tmp, result, meshdata, comm)
+        with step("output", comm.rank) as t:
+            write_result(result, out, comm)
         timings["output_s"] = t["seconds"]
         timings["total_s"] = time.perf_counter() - t_start
-        result.out = out
     return result
 
 
