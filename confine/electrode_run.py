@@ -3,7 +3,9 @@
 1. The particle alone in its bath at the bulk composition and the electrode
    potential (:func:`confine.film_case.particle_case`): the sub-grid model.
 2. Its effectiveness factors (:func:`confine.two_scale.effectiveness`).
-3. The 1D film (:func:`confine.film_case.film_case`) at the potential the study
+3. The 1D film (:func:`confine.film_case.film_case`), first marched from the
+   bulk state at its potential, then solved steady from where the march ends
+   (:func:`confine.film_case.pseudo_transient`), at the potential the study
    reports: iR-corrected, the metal against the solution at the film's outer
    face. The film is solved against the bulk (φ = 0 beyond the Nernst layer),
    so its electrode potential is E + φ(L), with φ(L) the solution potential at
@@ -34,11 +36,12 @@ from confine.case import Case
 from confine.document import value
 from confine.failure import summary as failure_summary
 from confine.film import FilmGeometry, film_geometry
-from confine.film_case import film_case, particle_case
+from confine.film_case import film_case, particle_case, pseudo_transient
 from confine.io import write_failure
 from confine.metrics.means import ph
 from confine.readable import readable_case
 from confine.result import Result
+from confine.solver.continuation import SolverError
 from confine.two_scale import Effectiveness, effectiveness
 
 log = logging.getLogger("confine")
@@ -120,7 +123,7 @@ def _settle(
     shift = 0.0
     for _ in range(MAX_SHIFTS):
         film = film_case(case, geo, eff, shift)
-        res = run_cell(film, None, comm, initial=res)
+        res = _solve_film(film, res, comm, run_cell)
         gap = face_values(res, [geo.thickness], comm)[0]["phi"] - shift
         log.debug("film at E %+.6f V: face gap %.3e V", shift, gap)
         shifts.append(shift)
@@ -135,6 +138,19 @@ def _settle(
     raise RuntimeError(
         f"the film face's potential did not settle in {MAX_SHIFTS} solves (last gaps {gaps[-3:]} V)"
     )
+
+
+def _solve_film(film: Case, warm: Result | None, comm: Any, run_cell: Runner) -> Result:
+    """The steady film: warm from ``warm`` where there is one, else (or where that
+    fails) from the state its march from the bulk reaches
+    (:func:`confine.film_case.pseudo_transient`)."""
+    if warm is not None:
+        try:
+            return run_cell(film, None, comm, initial=warm)
+        except SolverError as err:
+            log.info("film: the warm start failed (%s); marching from the bulk", err)
+    marched = run_cell(pseudo_transient(film), None, comm)
+    return run_cell(film, None, comm, initial=marched)
 
 
 def face_values(res: Result, xs: Sequence[float], comm: Any) -> list[dict[str, float]]:
