@@ -10,12 +10,14 @@ import numpy as np
 import pytest
 import solver_meshes as sm
 from mpi4py import MPI
+from petsc4py import PETSc
 from scipy.optimize import brentq
 
 from confine.case import Case, case_from_dict, load_case
 from confine.metrics import compute_metrics
 from confine.physics import hindrance
 from confine.solve import Solver, SolverError, newton_of, solve
+from confine.solver.newton import Newton
 from confine.units import FARADAY, GAS_CONSTANT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -712,3 +714,27 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     poor.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(poor)
     assert block_insertion(poor).fallback
+
+
+def test_a_solver_broken_by_a_petsc_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error inside SNESSolve (MUMPS on a numerically singular Jacobian) leaves PETSc's
+    residual vector locked read-only, so every later solve on that solver fails: the
+    failure is reported at once (not after a dozen halvings that cannot work), and the
+    next warm start builds a new solver instead of reusing the broken one."""
+    mesh = sm.shell(COMM, 55.0, 107.0, 4, 8)
+    first = solve(shell_case(K_SHELL), mesh)
+    broken = newton_of(first.model)
+    calls: list[int] = []
+
+    def fail(self: Any, snes: Any = None) -> Any:
+        calls.append(1)
+        raise PETSc.Error(76)
+
+    monkeypatch.setattr(Newton, "_snes_solve", fail)
+    with pytest.raises(SolverError, match=r"the linear solver broke \(PETSc error 76"):
+        solve(shell_case(2 * K_SHELL), mesh, initial=first)
+    assert calls == [1]  # one attempt: the warm start; no cold path on the same objects
+    assert broken.broken is not None
+    monkeypatch.undo()
+    again = solve(shell_case(2 * K_SHELL), mesh, initial=first)
+    assert newton_of(again.model) is not broken

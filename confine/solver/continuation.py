@@ -147,6 +147,19 @@ class Solver:
     def _error(self, message: str, **kw: Any) -> SolverError:
         return SolverError(message, history=self.newton.history, **kw)
 
+    def _unless_broken(
+        self, reason: int, step: int, multiplier: float, log_done: float | None
+    ) -> None:
+        """After a failed step: raise at once if the solver broke (no retry can work)."""
+        if self.newton.broken is not None:
+            raise self._error(
+                f"the linear solver broke ({self.newton.broken})",
+                step=step,
+                multiplier=multiplier,
+                converged_multiplier=None if log_done is None else 10.0**log_done,
+                reason=reason,
+            )
+
     def solve(self, warm: bool = False) -> Solution:
         """Continuation from the bulk state (or a warm start) to s = 1.
 
@@ -163,6 +176,7 @@ class Solver:
             reason, its = self._newton(record)
             if reason > 0 and self.newton.finite():
                 return self._result(record, [1.0], [its])
+            self._unless_broken(reason, 0, 1.0, None)
             record.failed = its
             model.restore(saved)  # fall back to the cold path from the warm state
         else:
@@ -205,6 +219,7 @@ class Solver:
                 continue
             model.restore(saved)
             record.failed += its
+            self._unless_broken(reason, step, 10.0**log_target, log_done)
             halvings += 1
             if log_done is None or halvings > MAX_HALVINGS or attempts >= max_attempts:
                 raise self._error(
@@ -246,6 +261,7 @@ class Solver:
                 dt = min(2 * dt, dt_max) if its <= 4 else dt
                 continue
             model.restore(saved)
+            self._unless_broken(reason, len(times) - 1, 1.0, None)
             dt = step / 2
             if dt < 1e-9 * dt_max:
                 raise self._error(
@@ -296,7 +312,7 @@ class _Record:
 def _reuse(initial: Solution, case: Case, linear_solver: str) -> Solver | None:
     """The warm start's model and solver with the case's values, if its forms fit."""
     newton = _SOLVERS.get(initial.model)
-    if newton is None or newton.linear_solver != linear_solver:
+    if newton is None or newton.broken is not None or newton.linear_solver != linear_solver:
         return None
     try:
         newton.update(case)  # same forms: reuse them (no recompilation)

@@ -85,6 +85,8 @@ class Newton:
         for k in opt.DIRECT_OPTIONS:
             petsc_opts.hasName(f"{self._prefix}{k}")
         self.history: list[float] = []
+        #: Why the solver cannot be used again (a PETSc error inside a solve), or None.
+        self.broken: str | None = None
         s = case.solver
         self.test = FieldTest(spaces, s.rtol, s.atol, lambda: params.bulk_offsets(spaces.unknowns))
         monitor, converged = self._callbacks()
@@ -223,10 +225,13 @@ class Newton:
         saved = self.spaces.state()
         try:
             reason, its, lits = self._snes_solve()
-        except PETSc.Error:
-            # a factorisation that broke on the iterate (MUMPS: non-finite entries from a
-            # full step too far) is a failed step, which the continuation shortens
+        except PETSc.Error as err:
+            # an error inside SNESSolve (MUMPS on a numerically singular Jacobian) unwinds
+            # past the KSP's VecLockReadPop: the residual vector stays read-only and every
+            # later solve on these objects fails ("Object is in wrong state"). The step
+            # failed, and so has this solver: the caller builds a new one or gives up.
             self.spaces.restore(saved)
+            self.broken = f"PETSc error {err.ierr} inside the solve"
             return int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE), 0, 0
         if reason > 0 and not self.admissible() and not self._base_type.startswith("vi"):
             self.spaces.restore(saved)
