@@ -46,13 +46,24 @@ import ufl  # noqa: E402
 from dolfinx.io import gmsh as gmshio  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
-NM = 1e-9
+NM = 1e-9  # m per nm: the column is in nm, the film geometry in m
 #: Physical group tags of the column's mesh.
 FLUID, SPHERES, TOP, BOTTOM = 1, 2, 3, 4
 #: Far from the spheres the mesh coarsens to this many times the spheres' cell size...
 COARSE = 6.0
 #: ...over this many sphere radii.
 GRADING = 1.0
+#: gmsh options of the column's mesh: the size field alone sets the sizes, quadratic
+#: (curved) cells put the spheres' surface right to O(h³), one seed gives one mesh.
+OPTIONS = {
+    "General.Terminal": 0,
+    "Mesh.MeshSizeFromPoints": 0,
+    "Mesh.MeshSizeFromCurvature": 0,
+    "Mesh.MeshSizeExtendFromBoundary": 0,
+    "Mesh.Algorithm": 6,
+    "Mesh.RandomSeed": 1,
+    "Mesh.ElementOrder": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -125,7 +136,7 @@ def solve_column(
     zero = dolfinx.fem.Constant(mesh, 0.0)
     rhs = zero * v * ufl.dx
     dofs = dolfinx.fem.locate_dofs_topological(space, 1, facets.find(TOP))
-    bc = dolfinx.fem.dirichletbc(dolfinx.default_scalar_type(bulk), dofs, space)
+    bc = dolfinx.fem.dirichletbc(float(bulk), dofs, space)
     sol = _solve(a, rhs, [bc], "resolved_column_")
     consumed = _integral(sol * r * ds(SPHERES))  # nm²·mol/m³
     inflow = _integral(sol.dx(1) * r * ds(TOP))  # nm·mol/m³
@@ -154,7 +165,7 @@ def cell_transport(col: Column, h: float) -> float:
     rhs = dolfinx.fem.Constant(mesh, 0.0) * v * ufl.dx
     bcs = [
         dolfinx.fem.dirichletbc(
-            dolfinx.default_scalar_type(value),
+            float(value),
             dolfinx.fem.locate_dofs_topological(space, 1, facets.find(tag)),
             space,
         )
@@ -178,17 +189,20 @@ def _solve(a: Any, rhs: Any, bcs: list[Any], prefix: str) -> Any:
 
 
 def _integral(form: Any) -> float:
-    return float(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form)))
+    return float(np.real(dolfinx.fem.assemble_scalar(dolfinx.fem.form(form))))
 
 
 def _mesh(col: Column, top: float, centres: list[float], h: float) -> tuple[Any, Any]:
     """The fluid of the column up to ``top`` (nm): a rectangle [0, R_c] × [0, top] without
-    the half-discs of the spheres; h on the spheres, coarsening away from them."""
+    the half-discs of the spheres; h on the spheres, coarsening away from them. Serial
+    (one process's mesh: a reference of a few thousand cells)."""
     started = not gmsh.isInitialized()
     if started:
         gmsh.initialize(interruptible=False)
-    gmsh.option.setNumber("General.Terminal", 0)
+    saved = {key: gmsh.option.getNumber(key) for key in OPTIONS}
     try:
+        for key, number in OPTIONS.items():
+            gmsh.option.setNumber(key, number)
         gmsh.model.add("resolved-column")
         o = gmsh.model.occ
         box = o.addRectangle(0.0, 0.0, 0.0, col.cell_radius, top)
@@ -219,18 +233,15 @@ def _mesh(col: Column, top: float, centres: list[float], h: float) -> tuple[Any,
         gmsh.model.mesh.field.setNumber(grade, "DistMin", 0.0)
         gmsh.model.mesh.field.setNumber(grade, "DistMax", GRADING * col.radius)
         gmsh.model.mesh.field.setAsBackgroundMesh(grade)
-        for key in ("MeshSizeFromPoints", "MeshSizeFromCurvature", "MeshSizeExtendFromBoundary"):
-            gmsh.option.setNumber(f"Mesh.{key}", 0)
-        gmsh.option.setNumber("Mesh.Algorithm", 6)
-        gmsh.option.setNumber("Mesh.RandomSeed", 1)
-        gmsh.option.setNumber("Mesh.ElementOrder", 2)  # curved cells: the spheres to O(h³)
         gmsh.model.mesh.generate(2)
         data = gmshio.model_to_mesh(gmsh.model, MPI.COMM_SELF, 0, gdim=2)
     finally:
         if started:
             gmsh.finalize()
-        else:
+        else:  # a session someone else opened: leave its options as they were
             gmsh.model.remove()
+            for key, number in saved.items():
+                gmsh.option.setNumber(key, number)
     assert np.all(data.mesh.geometry.x[:, 0] > -1e-9 * top)  # r ≥ 0: the axisymmetric half
     assert data.facet_tags is not None
     return data.mesh, data.facet_tags
