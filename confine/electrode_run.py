@@ -124,7 +124,10 @@ def _settle(
     for _ in range(MAX_SHIFTS):
         film = film_case(case, geo, eff, shift)
         res = _solve_film(film, res, comm, run_cell)
-        gap = face_values(res, [geo.thickness], comm)[0]["phi"] - shift
+        face = face_values(res, [geo.thickness], comm)[0]
+        if "phi" not in face:  # no solution potential (potential_model "none"): no drop
+            return res, [shift]
+        gap = face["phi"] - shift
         log.debug("film at E %+.6f V: face gap %.3e V", shift, gap)
         shifts.append(shift)
         gaps.append(gap)
@@ -239,8 +242,8 @@ def document(
         "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
         "film_face": side(at_face),
         "collector": side(at_collector),
-        "ohmic_drop_film_V": quantity(at_face["phi"] - at_collector["phi"], "V"),
-        "ohmic_drop_nernst_layer_V": quantity(-at_face["phi"], "V"),
+        "ohmic_drop_film_V": quantity(_drop(at_face, at_collector), "V"),
+        "ohmic_drop_nernst_layer_V": quantity(_drop({"phi": 0.0}, at_face), "V"),
         "film": _film_entry(geo),
         "effectiveness_factors": {k: quantity(v, "1") for k, v in eff.factors.items()},
         "film_document": fm,
@@ -258,6 +261,13 @@ def _film_entry(geo: FilmGeometry) -> dict[str, Any]:
         "diffusion_layer_um": {"value": geo.diffusion_layer * 1e6, "unit": "um"},
         "particles_per_area_per_cm2": {"value": geo.particles_per_area * 1e-4, "unit": "1/cm^2"},
     }
+
+
+def _drop(high: dict[str, float], low: dict[str, float]) -> float | None:
+    """φ(high) − φ(low) (V), or None without a solution potential (potential_model "none")."""
+    if "phi" not in high or "phi" not in low:
+        return None
+    return high["phi"] - low["phi"]
 
 
 def _fe_current(product: dict[str, Any], j: float | None) -> float | None:
