@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ def run(
     comm: Any,
     run_cell: Runner,
     write_cell: Callable[[Result, Path, Any], None],
+    initial: Any = None,
 ) -> Result:
     """Solve an electrode case (see the module doc).
 
@@ -79,6 +81,8 @@ def run(
         comm: MPI communicator. Collective.
         run_cell: the one-case runner, ``run_cell(case, out, comm, initial)``.
         write_cell: writes a solved one-case result's files, ``write_cell(result, out, comm)``.
+        initial: an earlier electrode run's result or its :class:`ElectrodeSolution`
+            (a sweep's or a fit's neighbour) to warm-start the particle and the film from.
 
     Raises:
         SolverError, QualityError: from the particle or the film; ``out`` then
@@ -86,11 +90,13 @@ def run(
     """
     t0 = time.perf_counter()
     try:
+        warm = getattr(initial, "solution", initial)
+        warm = warm if isinstance(warm, ElectrodeSolution) else None
         particle = particle_case(case)
-        sub = run_cell(particle, None, comm)
+        sub = _warm_or_cold(run_cell, particle, comm, warm and warm.particle)
         eff = effectiveness(particle, sub.metrics)
         geo = film_geometry(case)
-        res, shifts = _settle(case, geo, eff, comm, run_cell)
+        res, shifts = _settle(case, geo, eff, comm, run_cell, warm)
     except Exception as err:
         if out is not None:
             summary = failure_summary(err, case)
@@ -98,7 +104,8 @@ def run(
         raise
     doc = document(case, geo, eff, sub.metrics, res, shifts, comm)
     doc["timings"] = {"total_s": {"value": time.perf_counter() - t0, "unit": "s"}}
-    result = Result(case=case, metrics=doc, converged=True, solution=res.solution)
+    both = ElectrodeSolution(particle=sub.solution, film=res.solution, shift=shifts[-1])
+    result = Result(case=case, metrics=doc, converged=True, solution=both)
     if out is not None:
         out = Path(out)
         with io.output_dir(out, comm) as tmp:
@@ -112,15 +119,48 @@ def run(
     return result
 
 
+@dataclass(frozen=True)
+class ElectrodeSolution:
+    """An electrode run's two solutions: what :attr:`Result.solution` holds for it.
+
+    Anything else asked of it (fields, mesh, state) is the film's, the run's
+    field output; a sweep or a fit hands it back as the next run's warm start.
+    """
+
+    particle: Any
+    film: Any
+    #: The film's potential shift (V): the Nernst layer's ohmic drop it settled at.
+    shift: float = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.film, name)
+
+
+def _warm_or_cold(run_cell: Runner, case: Case, comm: Any, warm: Any) -> Result:
+    """A run warm from ``warm`` (another state of the same mesh), else cold."""
+    if warm is not None:
+        try:
+            return run_cell(case, None, comm, initial=warm)
+        except (SolverError, ValueError) as err:  # ValueError: another mesh or unknowns
+            log.info("%s: the warm start failed (%s); solving cold", case.case.name, err)
+    return run_cell(case, None, comm)
+
+
 def _settle(
-    case: Case, geo: FilmGeometry, eff: Effectiveness, comm: Any, run_cell: Runner
+    case: Case,
+    geo: FilmGeometry,
+    eff: Effectiveness,
+    comm: Any,
+    run_cell: Runner,
+    warm: ElectrodeSolution | None = None,
 ) -> tuple[Result, list[float]]:
     """The film at E + s with s = φ(L) at the film face: g(s) = φ(L; s) − s = 0 by the
-    secant method from s = 0 and s = φ(L; 0), each solve warm from the last."""
+    secant method from s = 0 (or the warm start's shift) and s = φ(L; 0), each solve
+    warm from the last."""
     shifts: list[float] = []
     gaps: list[float] = []
-    res: Result | None = None
-    shift = 0.0
+    res: Any = None if warm is None else warm.film
+    shift = 0.0 if warm is None else warm.shift
     for _ in range(MAX_SHIFTS):
         film = film_case(case, geo, eff, shift)
         res = _solve_film(film, res, comm, run_cell)
@@ -150,7 +190,7 @@ def _solve_film(film: Case, warm: Result | None, comm: Any, run_cell: Runner) ->
     if warm is not None:
         try:
             return run_cell(film, None, comm, initial=warm)
-        except SolverError as err:
+        except (SolverError, ValueError) as err:  # ValueError: another mesh
             log.info("film: the warm start failed (%s); marching from the bulk", err)
     marched = run_cell(pseudo_transient(film), None, comm)
     return run_cell(film, None, comm, initial=marched)

@@ -61,7 +61,7 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
     """
     comm = MPI.COMM_WORLD if comm is None else comm
     if is_electrode(case):  # the film with the particle as its sub-grid model
-        return electrode_run.run(case, out, comm, run, write_result)
+        return electrode_run.run(case, out, comm, run, write_result, initial=initial)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     warm = getattr(initial, "solution", initial)

@@ -26,6 +26,7 @@ import pytest
 from confine.case import CaseError, load_case
 from confine.catalyst import particle_mass
 from confine.film import film_geometry, particle_volume
+from confine.electrode_run import ElectrodeSolution
 from confine.film_case import film_case, particle_case, pseudo_transient
 from confine.physics.potential import conductivity
 from confine.pipeline import run
@@ -273,3 +274,23 @@ def test_shipped_electrode_cases_are_the_7nm_case_with_a_film(loading: float) ->
     n_a = loading * 1e-2 / (particle_mass(case) * 1e-3)  # type: ignore[operator]
     assert geo.thickness == pytest.approx(n_a * particle_volume(case) / 0.55, rel=1e-12)
     assert geo.particles_thick > 1.0
+
+
+def test_an_electrode_run_warm_starts_from_its_neighbour() -> None:
+    """A sweep's or a fit's next point starts from the last one's particle and film
+    (:class:`ElectrodeSolution`), and lands on the state a cold run finds: the film
+    face's potential settles to 1e-6 V, so the current agrees to ~1e-8."""
+    sets = {
+        "mesh.cells_per_pore_diameter": 3,
+        "film.cells_across_film": 20,
+        "film.cells_across_diffusion_layer": 20,
+    }
+    path = ROOT / "cases" / "electrode" / "mchs-7nm-0.19mg.toml"
+    first = run(load_case(path, set=sets))
+    assert isinstance(first.solution, ElectrodeSolution)
+    nxt = load_case(path, set=sets | {"electrode.potential": '"-1.0 V"'})
+    warm = run(nxt, initial=first.solution)
+    cold = run(nxt)
+    j_warm, j_cold = (r.metric("current_density_A_per_m2") for r in (warm, cold))
+    assert j_warm == pytest.approx(j_cold, rel=1e-6)
+    assert warm.metric("solver.newton_iterations") < cold.metric("solver.newton_iterations")

@@ -231,7 +231,7 @@ class Newton:
             # later solve on these objects fails ("Object is in wrong state"). The step
             # failed, and so has this solver: the caller builds a new one or gives up.
             self.spaces.restore(saved)
-            self.broken = f"PETSc error {err.ierr} inside the solve"
+            self.broken = f"PETSc error {getattr(err, 'ierr', err)} inside the solve"
             return int(PETSc.SNES.ConvergedReason.DIVERGED_LINEAR_SOLVE), 0, 0
         if reason > 0 and not self.admissible() and not self._base_type.startswith("vi"):
             self.spaces.restore(saved)
