@@ -33,6 +33,9 @@ from confine.metrics.double_layer import (
     max_cell_peclet,
     pore_conduction,
 )
+from confine.metrics.leakage import UNITS as LEAKAGE_UNITS
+from confine.metrics.leakage import definitions as leakage_definitions
+from confine.metrics.leakage import leakage_entries
 from confine.metrics.means import (
     EXTERIOR_DEFINITIONS,
     INTERIOR_GROUPS,
@@ -74,6 +77,7 @@ UNITS = {
     "current_density_A_per_m2": "A/m^2",
     "partial_current_density_A_per_m2": "A/m^2",
     **COVERAGE_UNITS,
+    **LEAKAGE_UNITS,
     "particle_mass_g": "g",
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
@@ -149,13 +153,14 @@ _PORE_CONDUCTION_DEFINITION = (
 )
 
 
-def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
+def definitions(case: Case, poisson: bool, middle: bool, leaks: bool = False) -> dict[str, str]:
     """What each mean and flux of the document is (text).
 
     Args:
         case: the case solved (its output section picks interior/exterior).
         poisson: whether the document has ``walls`` (a poisson model).
         middle: whether it has ``pore_middle``.
+        leaks: whether its species have leakage entries.
     """
     out = {
         "interior": f"volume mean over {'+'.join(INTERIOR_GROUPS[case.output.interior])} cells",
@@ -170,6 +175,8 @@ def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
         out["pore_conduction"] = _PORE_CONDUCTION_DEFINITION
     if any(s.phase == "adsorbed" for s in case.species):
         out.update(COVERAGE_DEFINITIONS)
+    if leaks:
+        out.update(leakage_definitions(case))
     return out
 
 
@@ -186,6 +193,7 @@ def _species(
     outflow = p.outward_fluxes(solution)  # one form for every species
     coverage = mean_coverages(p)  # and one for every adsorbate
     ratios = coverage_means(p, mouth)  # and two for their C_I/C_E
+    leakage = leakage_entries(case, p, rates, m)
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
@@ -199,6 +207,7 @@ def _species(
                 **adsorbate_balance(p, rates, s.name, m, coverage[s.name]),
                 **ratios[s.name],
             }
+        species[s.name].update(leakage.get(s.name, {}))
     return species, catalyst_potential
 
 
@@ -278,7 +287,12 @@ def compute_metrics(
         **electrical,
         "basis": basis(case, p.tdim),
         "multiplicity": m,
-        "definitions": definitions(case, p.poisson, "pore_middle" in electrical),
+        "definitions": definitions(
+            case,
+            p.poisson,
+            "pore_middle" in electrical,
+            any("leakage_mol_s" in e for e in species.values()),
+        ),
         "units": UNITS,
         "solver": _solver_record(solution, peclet),
         "mesh": {"cells": int(cells), "dofs": solution.dofs},
