@@ -98,3 +98,16 @@ def test_a_surface_diffusing_coverage_stops_at_the_layer_edge(cache: Path) -> No
     assert abs(lk["leakage_fraction_of_production"]) <= 1e-8
     assert lk["leakage_product_cost_mol_s"] is None  # the case declares no product
     assert "*S immobile, *X surface diffusion" in m["definitions"]["leakage"]
+
+
+def test_one_ratio_key_for_every_representation(cache: Path) -> None:
+    """C_I/C_E of an intermediate is species.<X>.ratio_interior_exterior whether it is a
+    coverage (its first name, coverage_ratio_interior_exterior, still holds it) or mobile;
+    definitions.ratio_interior_exterior says what each phase's ratio is."""
+    _, _, m = solved(CASES / "mchs-7nm.toml", cache, COARSE)
+    for name in ("*H", "*NO"):
+        entry = m["species"][name]
+        ratio = entry["ratio_interior_exterior"]["value"]
+        assert ratio > 0 and ratio == entry["coverage_ratio_interior_exterior"]["value"]
+    text = m["definitions"]["ratio_interior_exterior"]
+    assert "solution species" in text and "coverage_ratio_interior_exterior" in text

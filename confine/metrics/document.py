@@ -26,6 +26,7 @@ from confine.metrics.catalyst_means import DEFINITIONS as CATALYST_MEAN_DEFINITI
 from confine.metrics.catalyst_means import UNITS as CATALYST_MEAN_UNITS
 from confine.metrics.catalyst_means import catalyst_metrics
 from confine.metrics.coverage_means import DEFINITIONS as COVERAGE_DEFINITIONS
+from confine.metrics.coverage_means import RATIO_DEFINITION as COVERAGE_RATIO_DEFINITION
 from confine.metrics.coverage_means import UNITS as COVERAGE_UNITS
 from confine.metrics.coverage_means import coverage_means, layer_mouth_measure
 from confine.metrics.double_layer import (
@@ -132,6 +133,13 @@ _DEFINITIONS = {
     "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
     **CATALYST_MEAN_DEFINITIONS,
 }
+#: ``definitions.ratio_interior_exterior``: C_I/C_E of every species, one key whatever
+#: its phase (coverages add theirs).
+_RATIO_DEFINITION = (
+    "C_I/C_E of a species under one key whatever its phase: solution species: "
+    "interior_mean_mol_L / exterior_mean_mol_L (definitions.interior, .exterior; the other "
+    "variants in ratio_by_definition)"
+)
 #: ``definitions`` of the optional sections, present with them.
 _WALLS_DEFINITION = (
     "per [[walls]] entry: area-mean surface charge (given, or "
@@ -165,6 +173,7 @@ def definitions(case: Case, poisson: bool, middle: bool, leaks: bool = False) ->
     out = {
         "interior": f"volume mean over {'+'.join(INTERIOR_GROUPS[case.output.interior])} cells",
         "exterior": EXTERIOR_DEFINITIONS[case.output.exterior],
+        "ratio_interior_exterior": _RATIO_DEFINITION,
         **_DEFINITIONS,
     }
     if poisson:
@@ -175,6 +184,7 @@ def definitions(case: Case, poisson: bool, middle: bool, leaks: bool = False) ->
         out["pore_conduction"] = _PORE_CONDUCTION_DEFINITION
     if any(s.phase == "adsorbed" for s in case.species):
         out.update(COVERAGE_DEFINITIONS)
+        out["ratio_interior_exterior"] += f"; {COVERAGE_RATIO_DEFINITION}"
     if leaks:
         out.update(leakage_definitions(case))
     return out
