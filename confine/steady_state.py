@@ -123,7 +123,7 @@ def check_site_balances(case: CaseData) -> list[Finding]:
     for s in case.species:
         if s.phase != "adsorbed":
             continue
-        makers, users = _makers_and_users(case, s.name)
+        makers, users = makers_and_users(case, s.name)
         if makers and users:
             continue
         if not makers and not users:
@@ -156,7 +156,7 @@ def _without_sink(case: CaseData, exchanged: set[str], where: str) -> list[Findi
     for s in case.species:
         if s.phase != "solution" or s.name in exchanged:
             continue
-        makers, users = _makers_and_users(case, s.name)
+        makers, users = makers_and_users(case, s.name)
         if makers and not users:
             out.append(
                 Finding(
@@ -171,7 +171,7 @@ def _without_sink(case: CaseData, exchanged: set[str], where: str) -> list[Findi
     return out
 
 
-def _makers_and_users(case: CaseData, name: str) -> tuple[list[str], list[str]]:
+def makers_and_users(case: CaseData, name: str) -> tuple[list[str], list[str]]:
     """Steps that can make a species, and steps that can consume it (a reversible step
     that changes it does both)."""
     makers, users = [], []

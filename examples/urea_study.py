@@ -92,7 +92,8 @@ def formation_rate(case: Case, result: Result, species: str) -> float:
 
 
 def ratio(result: Result, species: str) -> float | None:
-    """C_I/C_E of a solution species; None for an adsorbed one (no such ratio)."""
+    """C_I/C_E of a species (of an adsorbed one: its coverage's, cavity layer over the
+    layer at the outer mouths); None where the metrics have none."""
     entry = result.metrics["species"].get(species, {})
     value = entry.get("ratio_interior_exterior")
     if isinstance(value, Mapping):
@@ -272,7 +273,11 @@ def draw(
     if ratios and min(ratios) > 0 and max(ratios) / min(ratios) > 20:
         ax_c.set_yscale("log")
     ax_c.set_ylabel("C_I / C_E")
-    ax_c.set_title(f"({panels[2]}) C_I/C_E: cavity mean / outer pore-mouth mean", fontsize=10)
+    ax_c.set_title(
+        f"({panels[2]}) C_I/C_E: cavity mean / outer pore-mouth mean\n"
+        "(coverages: cavity layer / layer at the outer mouths)",
+        fontsize=10,
+    )
     ax_c.legend(fontsize=8, title="pore size", title_fontsize=8)
     if left_out:
         ax_c.text(

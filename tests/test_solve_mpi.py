@@ -37,6 +37,23 @@ def leaves(node: Any, path: str = "") -> dict[str, tuple[float, str]]:
     return out
 
 
+def mismatches(
+    par: dict[str, tuple[float, str]], ser: dict[str, tuple[float, str]]
+) -> dict[str, tuple[float, float]]:
+    """Leaves that differ beyond 1e-8 relative. Values that should be exactly zero (a
+    spectator's flux) are round-off: they are compared on the scale of their unit's
+    largest value (1e-12 of it)."""
+    scale: dict[str, float] = {}
+    for v, unit in ser.values():
+        scale[unit] = max(scale.get(unit, 0.0), abs(v))
+    return {
+        k: (par[k][0], ser[k][0])
+        for k in ser
+        if abs(par[k][0] - ser[k][0])
+        > 1e-8 * max(abs(ser[k][0]), abs(par[k][0])) + 1e-12 * scale[ser[k][1]]
+    }
+
+
 def metrics_on(comm: MPI.Comm, case: Any) -> dict[str, tuple[float, str]]:
     md = sm.pore_cell(
         comm,
@@ -64,16 +81,6 @@ def test_same_metrics_on_one_and_two_ranks(model: str) -> None:
     assert par.keys() == ser.keys()
     for k in RESIDUALS:
         del par[k], ser[k]
-    # values that should be exactly zero (a spectator's flux) are round-off: compare
-    # them on the scale of their unit's largest value
-    scale: dict[str, float] = {}
-    for v, unit in ser.values():
-        scale[unit] = max(scale.get(unit, 0.0), abs(v))
-    bad = {
-        k: (par[k][0], ser[k][0])
-        for k in ser
-        if abs(par[k][0] - ser[k][0])
-        > 1e-8 * max(abs(ser[k][0]), abs(par[k][0])) + 1e-12 * scale[ser[k][1]]
-    }
+    bad = mismatches(par, ser)
     assert not bad, sorted(bad.items())
     assert len(ser) > 100

@@ -40,6 +40,7 @@ FACET_GROUPS: Final[dict[str, int]] = {
 UNIONS: Final[dict[str, tuple[str, ...]]] = {
     "catalyst_layer": ("pore_layer", "cavity_layer", "outer_layer"),
     "interior": ("cavity", "cavity_layer"),
+    "particle": ("cavity", "cavity_layer", "pore", "pore_layer"),  # inside the outer mouths
     "pores": ("pore", "pore_layer"),
     "fluid": tuple(CELL_GROUPS),
 }

@@ -9,8 +9,11 @@ outer mouths that is layer (the ``mouth_outer`` facets with a ``pore_layer``
 cell on one side, integrated from that side: θ is not defined on the bath's).
 Keys (always present on an adsorbate, None where the geometry has no cavity
 layer or no layer at the outer mouths, and on an areal catalyst):
-``cavity_layer_mean_coverage``, ``mouth_layer_mean_coverage``,
-``coverage_ratio_interior_exterior``.
+``cavity_layer_mean_coverage``, ``mouth_layer_mean_coverage`` and the ratio
+under ``ratio_interior_exterior``, the key of every species' C_I/C_E (so a
+reader of ``species.*.ratio_interior_exterior`` sees an intermediate in every
+representation); ``coverage_ratio_interior_exterior``, its first name, holds
+the same value for older readers.
 """
 
 from __future__ import annotations
@@ -28,11 +31,15 @@ UNITS = {
     "coverage_ratio_interior_exterior": "1",
 }
 
+#: The coverages' part of ``definitions.ratio_interior_exterior``.
+RATIO_DEFINITION = "adsorbed species (layer catalyst): see coverage_ratio_interior_exterior"
+
 DEFINITIONS = {
-    "coverage_ratio_interior_exterior": "C_I/C_E of an adsorbed species (layer catalyst): "
-    "volume mean of its coverage over the cavity's catalytic layer (cavity_layer cells) "
-    "over its area mean over the outer pore mouths within the layer (mouth_outer facets "
-    "beside pore_layer cells)",
+    "coverage_ratio_interior_exterior": "C_I/C_E of an adsorbed species (layer catalyst), "
+    "also its ratio_interior_exterior: volume mean of its coverage over the cavity's "
+    "catalytic layer (cavity_layer cells: cavity_layer_mean_coverage) over its area mean "
+    "over the outer pore mouths within the layer (mouth_outer facets beside pore_layer "
+    "cells: mouth_layer_mean_coverage); it does not follow output.interior/exterior",
 }
 
 
@@ -88,11 +95,11 @@ def coverage_means(p: Any, mouth: Any | None) -> dict[str, dict[str, float | Non
         outer = [float(v) / tot[0] if tot[0] > 0 else None for v in tot[1:]]
     out = {}
     for a, c, o in zip(names, cavity, outer, strict=True):
+        ratio = c / o if c is not None and o is not None and o != 0.0 else None
         out[a] = {
             "cavity_layer_mean_coverage": c,
             "mouth_layer_mean_coverage": o,
-            "coverage_ratio_interior_exterior": (
-                c / o if c is not None and o is not None and o != 0.0 else None
-            ),
+            "ratio_interior_exterior": ratio,
+            "coverage_ratio_interior_exterior": ratio,  # its first name
         }
     return out

@@ -26,6 +26,7 @@ from confine.metrics.catalyst_means import DEFINITIONS as CATALYST_MEAN_DEFINITI
 from confine.metrics.catalyst_means import UNITS as CATALYST_MEAN_UNITS
 from confine.metrics.catalyst_means import catalyst_metrics
 from confine.metrics.coverage_means import DEFINITIONS as COVERAGE_DEFINITIONS
+from confine.metrics.coverage_means import RATIO_DEFINITION as COVERAGE_RATIO_DEFINITION
 from confine.metrics.coverage_means import UNITS as COVERAGE_UNITS
 from confine.metrics.coverage_means import coverage_means, layer_mouth_measure
 from confine.metrics.double_layer import (
@@ -33,6 +34,9 @@ from confine.metrics.double_layer import (
     max_cell_peclet,
     pore_conduction,
 )
+from confine.metrics.leakage import UNITS as LEAKAGE_UNITS
+from confine.metrics.leakage import definitions as leakage_definitions
+from confine.metrics.leakage import leakage_entries
 from confine.metrics.means import (
     EXTERIOR_DEFINITIONS,
     INTERIOR_GROUPS,
@@ -74,6 +78,7 @@ UNITS = {
     "current_density_A_per_m2": "A/m^2",
     "partial_current_density_A_per_m2": "A/m^2",
     **COVERAGE_UNITS,
+    **LEAKAGE_UNITS,
     "particle_mass_g": "g",
     "sites_mol": "mol",
     "accumulation_mol_s": "mol/s",
@@ -128,6 +133,13 @@ _DEFINITIONS = {
     "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
     **CATALYST_MEAN_DEFINITIONS,
 }
+#: ``definitions.ratio_interior_exterior``: C_I/C_E of every species, one key whatever
+#: its phase (coverages add theirs).
+_RATIO_DEFINITION = (
+    "C_I/C_E of a species under one key whatever its phase: solution species: "
+    "interior_mean_mol_L / exterior_mean_mol_L (definitions.interior, .exterior; the other "
+    "variants in ratio_by_definition)"
+)
 #: ``definitions`` of the optional sections, present with them.
 _WALLS_DEFINITION = (
     "per [[walls]] entry: area-mean surface charge (given, or "
@@ -149,17 +161,19 @@ _PORE_CONDUCTION_DEFINITION = (
 )
 
 
-def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
+def definitions(case: Case, poisson: bool, middle: bool, leaks: bool = False) -> dict[str, str]:
     """What each mean and flux of the document is (text).
 
     Args:
         case: the case solved (its output section picks interior/exterior).
         poisson: whether the document has ``walls`` (a poisson model).
         middle: whether it has ``pore_middle``.
+        leaks: whether its species have leakage entries.
     """
     out = {
         "interior": f"volume mean over {'+'.join(INTERIOR_GROUPS[case.output.interior])} cells",
         "exterior": EXTERIOR_DEFINITIONS[case.output.exterior],
+        "ratio_interior_exterior": _RATIO_DEFINITION,
         **_DEFINITIONS,
     }
     if poisson:
@@ -170,6 +184,9 @@ def definitions(case: Case, poisson: bool, middle: bool) -> dict[str, str]:
         out["pore_conduction"] = _PORE_CONDUCTION_DEFINITION
     if any(s.phase == "adsorbed" for s in case.species):
         out.update(COVERAGE_DEFINITIONS)
+        out["ratio_interior_exterior"] += f"; {COVERAGE_RATIO_DEFINITION}"
+    if leaks:
+        out.update(leakage_definitions(case))
     return out
 
 
@@ -186,6 +203,7 @@ def _species(
     outflow = p.outward_fluxes(solution)  # one form for every species
     coverage = mean_coverages(p)  # and one for every adsorbate
     ratios = coverage_means(p, mouth)  # and two for their C_I/C_E
+    leakage = leakage_entries(case, p, rates, m)
     species: dict[str, Any] = {}
     for s in case.species:
         if s.phase == "solution":
@@ -199,6 +217,7 @@ def _species(
                 **adsorbate_balance(p, rates, s.name, m, coverage[s.name]),
                 **ratios[s.name],
             }
+        species[s.name].update(leakage.get(s.name, {}))
     return species, catalyst_potential
 
 
@@ -278,7 +297,12 @@ def compute_metrics(
         **electrical,
         "basis": basis(case, p.tdim),
         "multiplicity": m,
-        "definitions": definitions(case, p.poisson, "pore_middle" in electrical),
+        "definitions": definitions(
+            case,
+            p.poisson,
+            "pore_middle" in electrical,
+            any("leakage_mol_s" in e for e in species.values()),
+        ),
         "units": UNITS,
         "solver": _solver_record(solution, peclet),
         "mesh": {"cells": int(cells), "dofs": solution.dofs},

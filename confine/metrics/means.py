@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from confine.case import Case
-from confine.geometry.groups import tag
+from confine.geometry.groups import UNIONS, tag
 
 MOL_L = 1e3  # mol/m³ per mol/L
 PKW = 14.0  # pKw at 25 °C, for a pH from OH− when H+ is not a species
@@ -26,7 +26,7 @@ PKW = 14.0  # pKw at 25 °C, for a pH from OH− when H+ is not a species
 INTERIOR_GROUPS = {
     "cavity": ("cavity",),
     "cavity+layer": ("cavity", "cavity_layer"),
-    "particle": ("cavity", "cavity_layer", "pore", "pore_layer"),
+    "particle": UNIONS["particle"],
 }
 
 #: C_I/C_E definitions reported per species ("interior mean / exterior mean"):

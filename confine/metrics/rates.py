@@ -98,17 +98,30 @@ class Rates:
         interior: reaction name -> its part inside the interior (cavity + its layer).
         stoichiometry: reaction name -> species -> ν (products positive).
         current: Σ n F r over the electrochemical steps (A, cathodic positive).
+        particle: reaction name -> its part inside the particle's outer mouths
+            (cavity, pores and their layers; the ``particle`` union).
     """
 
     total: dict[str, float]
     interior: dict[str, float]
     stoichiometry: dict[str, dict[str, float]]
     current: float
+    particle: dict[str, float]
 
     def production(self, name: str, interior: bool = False) -> float:
         """Net production of a species (mol/s), in the whole cell or the interior."""
         where = self.interior if interior else self.total
         return sum(self.stoichiometry[k].get(name, 0.0) * v for k, v in where.items())
+
+    def particle_production(self, name: str) -> float:
+        """Net production of a species inside the particle's outer mouths (mol/s)."""
+        return sum(self.stoichiometry[k].get(name, 0.0) * v for k, v in self.particle.items())
+
+    def made(self, name: str) -> float:
+        """What the steps make of a species, Σ max(ν r, 0) over every step (mol/s)."""
+        return sum(
+            max(self.stoichiometry[k].get(name, 0.0) * v, 0.0) for k, v in self.total.items()
+        )
 
     def gross(self, name: str) -> float:
         """Gross turnover of a species, Σ |ν r| over every reaction (mol/s)."""
@@ -127,6 +140,7 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
     m = multiplicity
     total: dict[str, float] = {}
     interior: dict[str, float] = {}
+    particle: dict[str, float] = {}
     inside = tags("interior")  # the cells of chi_interior
     for surface in (False, True):
         # one form per kind (cells, facets): every reaction's rate per cell, summed by group
@@ -137,20 +151,23 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
         rates = [p.rates[r.name] * p.w for r in group]
         table = p.tables.table(rates, [p.measure_of(r) for r in group])
         whole, inner = p.tables.total(table), p.tables.total(table, inside)
+        within = p.tables.total(table, tags("particle"))
         for k, r in enumerate(group):
             dim = p.d - 1 if r.where == "surface" else p.d
             total[r.name] = float(whole[k]) * p.L**dim * m
             interior[r.name] = float(inner[k]) * p.L**dim * m
+            particle[r.name] = float(within[k]) * p.L**dim * m
     for r in case.reactions:
         if r.name not in total:  # no such region in the mesh
-            total[r.name] = interior[r.name] = 0.0
+            total[r.name] = interior[r.name] = particle[r.name] = 0.0
     total = {r.name: total[r.name] for r in case.reactions}  # the case's order
     interior = {r.name: interior[r.name] for r in case.reactions}
+    particle = {r.name: particle[r.name] for r in case.reactions}
     current = sum(
         r.electrons * FARADAY * total[r.name] for r in case.reactions if r.type == "electrochemical"
     )
     nu = {r.name: stoichiometry(r) for r in case.reactions}
-    return Rates(total, interior, nu, current)
+    return Rates(total, interior, nu, current, particle)
 
 
 def solution_balance(
