@@ -25,8 +25,8 @@ import pytest
 
 from confine.case import CaseError, load_case
 from confine.catalyst import particle_mass
-from confine.film import film_geometry, particle_volume
 from confine.electrode_run import ElectrodeSolution
+from confine.film import film_geometry, particle_volume
 from confine.film_case import film_case, particle_case, pseudo_transient
 from confine.physics.potential import conductivity
 from confine.pipeline import run
