@@ -19,7 +19,7 @@ from confine.figures import CATALYST_TAGS, render_fields
 from confine.film import is_electrode
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.io import FAILURE_FILE, write_failure
-from confine.profiles import main_species, render_overview, render_profiles
+from confine.profiles import main_species, render_film_profiles, render_overview, render_profiles
 from confine.progress import step
 from confine.readable import readable_case
 from confine.result import Result, field_units, output_fields
@@ -201,11 +201,15 @@ def _have_pyvista() -> bool:
 
 def _figures(tmp: Path, grid: Any, case: Case, meshdata: Any, metrics: Any = None) -> None:
     """Maps on a cut through a pore, profiles along its axis, and the run's overview."""
-    if meshdata.mesh.topology.dim < 2:  # a 1D run has no section to map
-        log.info("1D mesh: no maps (the fields files hold the profiles)")
-        return
     names = [n for n in grid.point_data if n != "subdomain"]
     adsorbed = {s.name for s in case.species if s.phase == "adsorbed"}
+    if meshdata.mesh.topology.dim < 2:  # a 1D run (a film): its profiles, no maps
+        solution_species = [n for n in names if n != "phi" and n not in adsorbed]
+        (tmp / "figures").mkdir(exist_ok=True)
+        render_film_profiles(
+            grid, solution_species, tmp / "figures" / "profiles.png", subtitle=_subtitle(case)
+        )
+        return
     units = {
         n: "V" if n == "phi" else "fraction of sites" if n in adsorbed else "mol/L" for n in names
     }

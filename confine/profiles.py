@@ -50,7 +50,13 @@ def sample_axis(
     return out
 
 
-def _shade_regions(ax: Any, profiles: Mapping[str, np.ndarray]) -> None:
+#: What a region is called along a film (x from the current collector).
+FILM_REGIONS = {"layer": "film", "bath": "Nernst layer"}
+
+
+def _shade_regions(
+    ax: Any, profiles: Mapping[str, np.ndarray], labels: Mapping[str, str] | None = None
+) -> None:
     """Shade and name the stretches of the axis that lie in each region."""
     if "subdomain" not in profiles or profiles["r"].size < 2:
         return
@@ -65,9 +71,9 @@ def _shade_regions(ax: Any, profiles: Mapping[str, np.ndarray]) -> None:
         if name:
             ax.axvspan(lo, hi, color=REGION_SHADES.get(name, "0.92"), lw=0, zorder=0)
             ax.text(
-                (lo + hi) / 2,
+                (lo + hi) / 2 if labels is None or lo <= 0 else np.sqrt(lo * hi),
                 0.01,
-                name,
+                name if labels is None else labels.get(name, name),
                 ha="center",
                 va="bottom",
                 fontsize=8,
@@ -78,9 +84,14 @@ def _shade_regions(ax: Any, profiles: Mapping[str, np.ndarray]) -> None:
 
 
 def draw_profiles(
-    ax: Any, profiles: Mapping[str, np.ndarray], names: Sequence[str], ylabel: str
+    ax: Any,
+    profiles: Mapping[str, np.ndarray],
+    names: Sequence[str],
+    ylabel: str,
+    xlabel: str = "distance from the particle centre along the pore axis [nm]",
+    regions: Mapping[str, str] | None = None,
 ) -> None:
-    """Curves of ``names`` over shaded regions, log y.
+    """Curves of ``names`` over shaded regions (named by ``regions``), log y.
 
     Each species keeps one colour and marker in every figure of a run: its
     place among all the sampled species picks them.
@@ -101,10 +112,10 @@ def draw_profiles(
                 lw=1.3,
                 **style,
             )
-    _shade_regions(ax, profiles)
+    _shade_regions(ax, profiles, regions)
     ax.set_yscale("log")
     ax.set_xlim(float(r.min()), float(r.max()))
-    ax.set_xlabel("distance from the particle centre along the pore axis [nm]")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
 
 
@@ -138,6 +149,50 @@ def render_profiles(
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     if subtitle:
         ax.set_title(subtitle, fontsize=10)
+    fig.savefig(path)
+    return out
+
+
+def render_film_profiles(
+    grid: Any, names: Sequence[str], path: Path, *, subtitle: str = "", n: int = 600
+) -> dict[str, np.ndarray]:
+    """Profiles through a 1D film, from the current collector across the film and the
+    Nernst layer to the bulk: concentrations (log) above, pH and φ below. x is linear
+    across the film and logarithmic beyond it (symlog), so a µm film under a 100 µm
+    layer stays readable.
+
+    Returns:
+        The sampled profiles, ``{"r": x (µm), name: values, "subdomain": tags}``.
+    """
+    from matplotlib.figure import Figure  # lazy: see render_profiles
+
+    length = float(grid.bounds[1])  # nm
+    out = sample_axis(
+        grid, [*names, "phi"], axisymmetric=False, r_range=(0.0, length), axis=(1, 0, 0), n=n
+    )
+    out["r"] = out["r"] * 1e-3  # nm -> µm
+    tags = out.get("subdomain", np.zeros(0))
+    in_film = out["r"][np.array([REGION_NAMES.get(round(t)) == "layer" for t in tags], bool)]
+    film = float(in_film.max()) if in_film.size else float(out["r"].max()) / 100
+    fig = Figure(figsize=(9, 7.5), dpi=130, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1])
+    draw_profiles(top, out, names, "concentration [mol/L]", "", FILM_REGIONS)
+    top.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if "H+" in out:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bottom.plot(out["r"], -np.log10(out["H+"]), color="k", lw=1.4, label="pH")
+        bottom.set_ylabel("pH")
+    if "phi" in out:
+        twin = bottom.twinx()
+        twin.plot(out["r"], out["phi"] * 1e3, color="tab:red", lw=1.2, ls="--")
+        twin.set_ylabel("φ (solution) [mV]", color="tab:red")
+    _shade_regions(bottom, out, FILM_REGIONS)
+    for ax in (top, bottom):
+        ax.set_xscale("symlog", linthresh=film)
+        ax.set_xlim(0.0, float(out["r"].max()))
+    bottom.set_xlabel("distance from the current collector [µm] (linear in the film, log beyond)")
+    if subtitle:
+        top.set_title(subtitle, fontsize=10)
     fig.savefig(path)
     return out
 

@@ -219,7 +219,8 @@ def test_an_electrode_run_settles_its_film_and_balances(tmp_path: Path) -> None:
     assert set(m["effectiveness_factors"]) == {
         r.name for r in case.reactions if r.where != "electrolyte"
     }
-    for name in ("metrics.json", "case.toml", "particle/metrics.json", "film/fields.xdmf"):
+    files = ("metrics.json", "case.toml", "particle/metrics.json", "film/fields.xdmf")
+    for name in (*files, "film/figures/profiles.png"):
         assert (out / name).is_file(), name
     assert load_case(out / "case.toml").hash() == case.hash()  # reproduces the run
 
