@@ -113,6 +113,12 @@ def film_case(case: Case, geo: FilmGeometry, eff: Effectiveness, shift: float = 
         },
     }
     raw["output"] = {**raw["output"], "interior": "cavity", "exterior": "outer_boundary"}
+    if case.electrolyte.potential_model == "secondary":
+        # across µm of film and a 100 µm Nernst layer at tens of mA/cm² the electrolyte
+        # changes by orders of magnitude (pH 4 -> 13, nitrate depleted): a fixed
+        # conductivity with free ion migration (secondary) then piles K+ up to ~40 M.
+        # Electroneutrality (one ion from the others, φ from charge conservation) holds.
+        raw["electrolyte"] = {**raw["electrolyte"], "potential_model": "electroneutral"}
     return case_from_dict(raw, case.source)
 
 
