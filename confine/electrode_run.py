@@ -37,7 +37,7 @@ from confine.case import Case
 from confine.document import value
 from confine.failure import summary as failure_summary
 from confine.film import FilmGeometry, film_geometry
-from confine.film_case import film_case, particle_case, pseudo_transient
+from confine.film_case import film_case, particle_case, particle_in_film, pseudo_transient
 from confine.io import write_failure
 from confine.metrics.means import ph
 from confine.readable import readable_case
@@ -51,13 +51,22 @@ log = logging.getLogger("confine")
 SHIFT_TOLERANCE = 1e-6
 #: Film solves at most, to settle it.
 MAX_SHIFTS = 30
+#: The factors from the particle in the film are settled when none moves by more than this.
+FACTOR_TOLERANCE = 1e-6
+#: Passes (particle in the film, then the film) at most, to settle them.
+MAX_FACTOR_PASSES = 8
 Runner = Callable[..., Result]
 #: What the electrode document's own values mean.
 DEFINITIONS = {
     "electrode_potential_V": "the metal against the solution at the film's outer face "
     "(iR-corrected, as the study reports it)",
-    "effectiveness_factor": "a catalytic step's rate in the particle cell (bulk bath) "
-    "over its rate were every site at the bath's composition",
+    "effectiveness_factor": "a catalytic step's rate in the particle cell over its rate "
+    "were every site at the cell's bath composition; the bath is the film's electrolyte "
+    "at mid-depth (film.effectiveness_at = film: particle_in_film) or the bulk "
+    "(effectiveness_factors_bulk_bath)",
+    "particle_in_film": "the particle cell with its bath at the film's composition and "
+    "potential at mid-depth; its C_I/C_E (ratio_interior_exterior) is against that local "
+    "electrolyte, beside the isolated particle's in particle_document",
     "film_face": "the film's outer face (x = film thickness), where the Nernst layer "
     "begins; collector: x = 0",
     "ohmic_drop_nernst_layer_V": "solution potential at the film face below the bulk's; "
@@ -97,20 +106,33 @@ def run(
         eff = effectiveness(particle, sub.metrics)
         geo = film_geometry(case)
         res, shifts = _settle(case, geo, eff, comm, run_cell, warm)
+        inside: InFilm | None = None
+        if case.film.effectiveness_at == "film":
+            inside, res, shifts = _in_film(case, geo, eff, res, shifts, comm, run_cell, warm)
     except Exception as err:
         if out is not None:
             summary = failure_summary(err, case)
             write_failure(Path(out), err, readable_case(case), comm, summary=summary)
         raise
-    doc = document(case, geo, eff, sub.metrics, res, shifts, comm)
+    used = eff if inside is None else inside.eff
+    doc = document(case, geo, used, sub.metrics, res, shifts, comm)
+    if inside is not None:
+        doc.update(_in_film_entries(inside, eff))
     doc["timings"] = {"total_s": {"value": time.perf_counter() - t0, "unit": "s"}}
-    both = ElectrodeSolution(particle=sub.solution, film=res.solution, shift=shifts[-1])
+    both = ElectrodeSolution(
+        particle=sub.solution,
+        film=res.solution,
+        shift=shifts[-1],
+        in_film=None if inside is None else inside.result.solution,
+    )
     result = Result(case=case, metrics=doc, converged=True, solution=both)
     if out is not None:
         out = Path(out)
         with io.output_dir(out, comm) as tmp:
             write_cell(sub, tmp / "particle", comm)
             write_cell(res, tmp / "film", comm)
+            if inside is not None:
+                write_cell(inside.result, tmp / "particle_in_film", comm)
             if comm.rank == 0:
                 io.write_json(tmp / "metrics.json", doc)
                 io.write_metrics_csv(tmp / "metrics.csv", doc)
@@ -131,6 +153,8 @@ class ElectrodeSolution:
     film: Any
     #: The film's potential shift (V): the Nernst layer's ohmic drop it settled at.
     shift: float = 0.0
+    #: The particle in the film's electrolyte (``film.effectiveness_at = "film"``).
+    in_film: Any = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.film, name)
@@ -183,17 +207,93 @@ def _settle(
     )
 
 
-def _solve_film(film: Case, warm: Result | None, comm: Any, run_cell: Runner) -> Result:
-    """The steady film: warm from ``warm`` where there is one, else (or where that
-    fails) from the state its march from the bulk reaches
+def _solve_film(film: Case, warm: Any, comm: Any, run_cell: Runner) -> Result:
+    """A steady film (or particle in the film): warm from ``warm`` where there is one,
+    else (or where that fails) from the state its march from its bulk reaches
     (:func:`confine.film_case.pseudo_transient`)."""
     if warm is not None:
         try:
             return run_cell(film, None, comm, initial=warm)
         except (SolverError, ValueError) as err:  # ValueError: another mesh
-            log.info("film: the warm start failed (%s); marching from the bulk", err)
+            log.info("%s: the warm start failed (%s); marching", film.case.name, err)
     marched = run_cell(pseudo_transient(film), None, comm)
     return run_cell(film, None, comm, initial=marched)
+
+
+@dataclass(frozen=True)
+class InFilm:
+    """The particle in the film's electrolyte at mid-depth, and its factors."""
+
+    depth: float
+    values: dict[str, float]
+    result: Result
+    eff: Effectiveness
+    passes: int
+    change: float
+
+
+def _in_film(
+    case: Case,
+    geo: FilmGeometry,
+    eff: Effectiveness,
+    res: Result,
+    shifts: list[float],
+    comm: Any,
+    run_cell: Runner,
+    warm: ElectrodeSolution | None,
+) -> tuple[InFilm, Result, list[float]]:
+    """Factors from the particle in the film's own electrolyte, iterated with the film.
+
+    The particle sits at mid-film in the film's composition, its metal at the
+    film's electrode potential against the local solution (E + shift − φ(x)).
+    Its factors replace the previous ones and the film is solved again (warm),
+    until no factor moves by more than :data:`FACTOR_TOLERANCE`.
+    """
+    depth = 0.5 * geo.thickness
+    local: Any = None if warm is None else warm.in_film
+    for passes in range(1, MAX_FACTOR_PASSES + 1):
+        values = face_values(res, [depth], comm)[0]
+        potential = case.electrode.potential + shifts[-1] - values.get("phi", 0.0)
+        inside = particle_in_film(case, values, potential)
+        local = _solve_film(inside, local, comm, run_cell)
+        new = effectiveness(inside, local.metrics)
+        change = max((abs(v - eff.factors.get(k, 1.0)) for k, v in new.factors.items()), default=0)
+        eff = new
+        state = ElectrodeSolution(None, res.solution, shifts[-1])
+        res, shifts = _settle(case, geo, eff, comm, run_cell, state)
+        log.debug("factors in the film, pass %d: largest change %.2e", passes, change)
+        if change < FACTOR_TOLERANCE:
+            return InFilm(depth, values, local, eff, passes, change), res, shifts
+    raise RuntimeError(
+        f"the effectiveness factors in the film did not settle in {MAX_FACTOR_PASSES} passes "
+        f"(last change {change:.2e})"
+    )
+
+
+def _in_film_entries(inside: InFilm, bulk: Effectiveness) -> dict[str, Any]:
+    """The document's entries of the particle in the film (see :func:`_in_film`)."""
+    doc = inside.result.metrics
+    v = inside.values
+
+    def q(x: Any, unit: str) -> dict[str, Any]:
+        return {"value": x, "unit": unit}
+
+    return {
+        "effectiveness_factors_bulk_bath": {k: q(x, "1") for k, x in bulk.factors.items()},
+        "particle_in_film": {
+            "depth_um": q(inside.depth * 1e6, "um"),
+            "pH": q(ph(v.get("H+"), v.get("OH-")), "1"),
+            "CO2_mol_L": q(None if v.get("CO2") is None else v["CO2"] / 1000.0, "mol/L"),
+            "electrode_potential_V": q(value(doc, "electrode_potential_V"), "V"),
+            "factor_passes": q(inside.passes, "1"),
+            "factor_change": q(inside.change, "1"),
+            "ratio_interior_exterior": {
+                name: q(entry.get("ratio_interior_exterior", {}).get("value"), "1")
+                for name, entry in doc.get("species", {}).items()
+            },
+        },
+        "particle_in_film_document": doc,
+    }
 
 
 def face_values(res: Result, xs: Sequence[float], comm: Any) -> list[dict[str, float]]:

@@ -122,6 +122,21 @@ def film_case(case: Case, geo: FilmGeometry, eff: Effectiveness, shift: float = 
     return case_from_dict(raw, case.source)
 
 
+def particle_in_film(case: Case, values: dict[str, float], potential: float) -> Case:
+    """The electrode case's particle in the film's own electrolyte: its bath at the film's
+    composition at one depth (``values``, mol/m³ of every solution species, from the
+    film's fields) and its metal at ``potential`` against that electrolyte (V)."""
+    raw = particle_case(case).to_dict()
+    for entry in raw["species"]:
+        if entry.get("phase", "solution") == "solution" and entry["name"] in values:
+            entry["bulk"] = f"{max(values[entry['name']], 0.0)!r} mol/m^3"
+    raw["electrode"] = {**raw["electrode"], "potential": f"{potential!r} V"}
+    raw["case"]["name"] = f"{case.case.name}-particle-in-film"
+    # the film's alkaline electrolyte: NH4+ beside NH3 in fast equilibrium (see film_case)
+    raw["solver"] = {**raw["solver"], "rtol": min(case.solver.rtol, FILM_RTOL)}
+    return case_from_dict(raw, case.source)
+
+
 def pseudo_transient(film: Case) -> Case:
     """The film from the bulk state, switched on at its potential, marched to steady state.
 
@@ -136,11 +151,18 @@ def pseudo_transient(film: Case) -> Case:
     slowest species' diffusion time across film and Nernst layer; the steady
     solve started from it (:mod:`confine.electrode_run`) is what is reported.
 
+    The same march starts a particle in the film's electrolyte
+    (:func:`particle_in_film`), whose bath is far from the bulk it was built from.
+
     Args:
-        film: a film case (:func:`film_case`).
+        film: a film case (:func:`film_case`), or a particle case.
     """
     raw = film.to_dict()
-    length = film.geometry.length or 0.0
+    g = film.geometry
+    if g.kind == "planar":
+        length = g.length or 0.0
+    else:  # a particle in its bath
+        length = 0.5 * (g.outer_diameter or 0.0) + (g.bath_thickness or 0.0)
     slowest = min(float(s.diffusivity or math.inf) for s in film.species if s.phase == "solution")
     end = MARCH_DIFFUSION_TIMES * length**2 / slowest
     raw["solver"] = {

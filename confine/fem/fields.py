@@ -50,8 +50,10 @@ def rates(
     cov: Mapping[str, Expr],
     phi: Expr,
     ramp: bool = True,
+    backward: bool = False,
 ) -> dict[str, Expr]:
-    """Physical rate of every reaction (catalytic ones × the continuation multiplier)."""
+    """Physical rate of every reaction (catalytic ones × the continuation multiplier);
+    with ``backward``, the backward rate of every reversible one alone."""
     case = spaces.case
     values = {**conc, **cov}
     # Resolved double layers: the local φ is the reaction-plane potential φ₂, which
@@ -62,6 +64,8 @@ def rates(
     out = {}
     fluid = fluid_fraction(spaces)
     for r in case.reactions:
+        if backward and (r.name not in params.kb or r.type == "electrochemical"):
+            continue
         k: Expr = params.k[r.name]
         if r.where != "electrolyte":
             k = k * spaces.site_factor  # per-site kinetics: × local Γ / Γ_ref
@@ -78,6 +82,7 @@ def rates(
             temperature=spaces.temperature,
             alpha=params.alpha.get(r.name),
             reference=params.e_ref.get(r.name),
+            backward_only=backward,
         )
         if r.where == "electrolyte" and fluid is not None:
             out[r.name] = fluid * out[r.name]  # per volume of the whole: its electrolyte reacts

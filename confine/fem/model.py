@@ -90,6 +90,7 @@ class Model:
             res.phi,
             res.rates,
         )
+        self.backward_rates = res.backward_rates
         self.poisson_interior, self.rho_hat = res.poisson_interior, res.rho_hat
         self.strength, self.debye = res.strength, res.debye
         self.u_old, self.theta_old = res.u_old, res.theta_old

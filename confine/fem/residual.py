@@ -77,6 +77,7 @@ class Residual:
         F: the residual, one form per block (u; θ with adsorbates).
         conc, cov, phi: concentrations (mol/m³), coverages and φ (V) as UFL.
         rates: every reaction's physical rate (catalytic ones × s).
+        backward_rates: the backward rate alone of every reversible step (metrics).
         eq_forms: each species balance's interior part (tested with ``v``).
         eq_scale: scaled → physical factor of each balance (mol/s per L-power).
         eq_test: the component of ``v`` each balance is tested with.
@@ -91,6 +92,7 @@ class Residual:
     cov: dict[str, Expr]
     phi: Expr
     rates: dict[str, Expr]
+    backward_rates: dict[str, Expr]
     eq_forms: dict[str, Any]
     eq_scale: dict[str, float]
     eq_test: dict[str, int]
@@ -263,6 +265,10 @@ class _Builder:
             spaces, params, spaces.u, spaces.theta
         )
         self.rates = fields.rates(spaces, params, self.conc, self.cov, self.phi)
+        #: The backward rates of the reversible steps alone (metrics: gross turnover).
+        self.backward_rates = fields.rates(
+            spaces, params, self.conc, self.cov, self.phi, backward=True
+        )
         self.conc_hat = {s: self.conc[s] / spaces.c_ref[s] for s in self.conc}
         self.phi_hat: Expr = (
             part(spaces.u, spaces.unknowns.index("phi")) if spaces.has_phi else None
@@ -446,6 +452,7 @@ def build_residual(spaces: Spaces, params: Parameters, sources: Sources | None =
         cov=b.cov,
         phi=b.phi,
         rates=b.rates,
+        backward_rates=b.backward_rates,
         eq_forms=eq_forms,
         eq_scale=eq_scale,
         eq_test=eq_test,

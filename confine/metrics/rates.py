@@ -12,7 +12,7 @@ the formulas alone (no solution needed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,8 @@ class Rates:
         current: Σ n F r over the electrochemical steps (A, cathodic positive).
         particle: reaction name -> its part inside the particle's outer mouths
             (cavity, pores and their layers; the ``particle`` union).
+        backward: reversible reaction name -> its backward rate alone over the cell
+            × multiplicity (the net is ``total``).
     """
 
     total: dict[str, float]
@@ -107,6 +109,7 @@ class Rates:
     stoichiometry: dict[str, dict[str, float]]
     current: float
     particle: dict[str, float]
+    backward: dict[str, float] = field(default_factory=dict)
 
     def production(self, name: str, interior: bool = False) -> float:
         """Net production of a species (mol/s), in the whole cell or the interior."""
@@ -124,8 +127,14 @@ class Rates:
         )
 
     def gross(self, name: str) -> float:
-        """Gross turnover of a species, Σ |ν r| over every reaction (mol/s)."""
-        return sum(abs(self.stoichiometry[k].get(name, 0.0) * v) for k, v in self.total.items())
+        """Gross turnover of a species, Σ |ν| (r_forward + r_backward) over every reaction
+        (mol/s): a fast equilibrium turns a species over far faster than its net rate,
+        and its balance is resolved relative to that."""
+        out = 0.0
+        for k, v in self.total.items():
+            back = self.backward.get(k, 0.0)
+            out += abs(self.stoichiometry[k].get(name, 0.0)) * (abs(v + back) + abs(back))
+        return out
 
 
 def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
@@ -141,6 +150,7 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
     total: dict[str, float] = {}
     interior: dict[str, float] = {}
     particle: dict[str, float] = {}
+    backward: dict[str, float] = {}
     inside = tags("interior")  # the cells of chi_interior
     for surface in (False, True):
         # one form per kind (cells, facets): every reaction's rate per cell, summed by group
@@ -148,8 +158,11 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
         group = [r for r in group if p.measure_of(r) is not None]
         if not group:
             continue
+        reversible = [r for r in group if r.name in p.backward_rates]
         rates = [p.rates[r.name] * p.w for r in group]
-        table = p.tables.table(rates, [p.measure_of(r) for r in group])
+        rates += [p.backward_rates[r.name] * p.w for r in reversible]
+        measures = [p.measure_of(r) for r in (*group, *reversible)]
+        table = p.tables.table(rates, measures)
         whole, inner = p.tables.total(table), p.tables.total(table, inside)
         within = p.tables.total(table, tags("particle"))
         for k, r in enumerate(group):
@@ -157,6 +170,9 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
             total[r.name] = float(whole[k]) * p.L**dim * m
             interior[r.name] = float(inner[k]) * p.L**dim * m
             particle[r.name] = float(within[k]) * p.L**dim * m
+        for k, r in enumerate(reversible, len(group)):
+            dim = p.d - 1 if r.where == "surface" else p.d
+            backward[r.name] = float(whole[k]) * p.L**dim * m
     for r in case.reactions:
         if r.name not in total:  # no such region in the mesh
             total[r.name] = interior[r.name] = particle[r.name] = 0.0
@@ -167,7 +183,7 @@ def reaction_rates(case: Case, p: Any, multiplicity: float) -> Rates:
         r.electrons * FARADAY * total[r.name] for r in case.reactions if r.type == "electrochemical"
     )
     nu = {r.name: stoichiometry(r) for r in case.reactions}
-    return Rates(total, interior, nu, current, particle)
+    return Rates(total, interior, nu, current, particle, backward)
 
 
 def solution_balance(

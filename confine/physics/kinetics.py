@@ -107,6 +107,7 @@ def reaction_rate(
     temperature: Expr = 298.15,
     alpha: Expr | None = None,
     reference: Expr | None = None,
+    backward_only: bool = False,
 ) -> Expr:
     """Rate of one step (mol/(m³ s) in a layer or the electrolyte, mol/(m² s) on a surface).
 
@@ -125,9 +126,16 @@ def reaction_rate(
         temperature: K.
         alpha: transfer coefficient (default r.transfer_coefficient).
         reference: reference potential (default r.reference_potential).
+        backward_only: the backward rate alone (0 for an irreversible step), so that a
+            fast equilibrium's turnover is its forward plus backward rate, not the net.
     """
     s_fwd, s_bwd = site_demand(r, coverages.keys())
     theta_free = free_sites(coverages) if coverages else 1.0
+    if backward_only:
+        if kb is None or r.type == "electrochemical":
+            return 0.0
+        back = mass_action(kb, values, backward_orders(r))
+        return back * power(theta_free, s_bwd) if s_bwd else back
     rate = mass_action(k, values, forward_orders(r))
     if s_fwd:
         rate = rate * power(theta_free, s_fwd)
