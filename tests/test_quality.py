@@ -11,7 +11,13 @@ import pytest
 
 import confine
 from confine.case import load_case
-from confine.quality import BOUND_TOLERANCE, FieldBounds, QualityError, assess
+from confine.quality import (
+    BOUND_TOLERANCE,
+    FieldBounds,
+    QualityError,
+    assess,
+    round_off_fraction,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CASE = ROOT / "cases" / "mchs-7nm.toml"
@@ -85,6 +91,59 @@ def test_checks_on_a_metrics_document() -> None:
     assert over.check == "summed Faradaic efficiency" and over.value == pytest.approx(1.01)
     fe["products"]["C"]["faradaic_efficiency"]["value"] = 0.3
     assert assess(case, fe, None) == []
+
+
+def scaled(**species: tuple[float, float]) -> dict:
+    """A metrics document of (relative error, mass_balance_scale_mol_s) per species."""
+    doc = metrics(**{n: e for n, (e, _) in species.items()})
+    for n, (_, s) in species.items():
+        doc["species"][n]["mass_balance_scale_mol_s"] = {"value": s, "unit": "mol/s"}
+    return doc
+
+
+def test_a_round_off_species_is_judged_on_the_largest_turnover() -> None:
+    """A species turning over far below the largest has a balance of round-off: it is
+    judged over f × the largest turnover; above f, or with an imbalance above the
+    round-off, it is judged as before."""
+    case = load_case(ROOT / "cases" / "first-order-shell.toml")
+    f = round_off_fraction(case.solver.quality_tolerance, case.solver.rtol)
+    assert f == pytest.approx(100 * 2.220446049250313e-16 / 1e-6)  # > rtol = 1e-10
+    # urea of the study's 4 nm model: 0.84 of 2e-33 mol/s beside 3.4e-16 mol/s
+    assert assess(case, scaled(A=(1e-12, 3.4e-16), U=(0.84, 2.2e-33)), None) == []
+    # the same error on a species above the floor fails
+    (found,) = assess(case, scaled(A=(1e-12, 3.4e-16), U=(0.84, 1e-20 + f * 3.4e-16)), None)
+    assert found.subject == "U" and found.value == pytest.approx(0.84)
+    # below the floor, an imbalance above 100 ε of the largest turnover fails
+    (found,) = assess(case, scaled(A=(1e-12, 1.0), U=(0.5, 1e-10)), None)
+    assert found.subject == "U" and found.value == pytest.approx(0.5e-10 / f)
+    # the largest species is always judged on its own turnover
+    (found,) = assess(case, scaled(A=(2e-6, 1.0), U=(0.0, 1e-30)), None)
+    assert (found.subject, found.value) == ("A", 2e-6)
+
+
+def test_a_round_off_species_does_not_fail_the_run(tmp_path: Path) -> None:
+    """The study's own model at 4 nm on coarse cells: urea is made at ~1e-33 mol/s,
+    17 decades below the largest turnover, and its balance (0.84 of that) is
+    round-off; the run passes and reports it."""
+    case = load_case(
+        ROOT / "cases" / "du2025-model" / "du2025-4nm.toml",
+        set={
+            "mesh.cells_per_pore_diameter": "3",
+            "mesh.cells_across_layer": "1",
+            "output.figures": "false",
+            "output.fields": "false",
+        },
+    )
+    result = confine.run(case)
+    urea = result.metric("species.urea.production_mol_s")
+    largest = max(
+        e["mass_balance_scale_mol_s"]["value"]
+        for e in result.metrics["species"].values()
+        if e["mass_balance_scale_mol_s"]["value"] is not None
+    )
+    assert 0 < urea < 1e-30 and urea < 1e-14 * largest
+    assert result.metric("species.urea.mass_balance_relative_error") > 1e-6  # round-off
+    assert result.metric("species.H+.mass_balance_relative_error") < 1e-9
 
 
 def test_bounds() -> None:

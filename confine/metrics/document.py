@@ -73,6 +73,7 @@ UNITS = {
     "electrons_per_molecule": "1",
     "mean_coverage": "1",
     "mass_balance_relative_error": "1",
+    "mass_balance_scale_mol_s": "mol/s",
     "pH": "1",
     "yield_g_per_h_per_g_cat": "g/(h g_cat)",
     "current_density_A_per_m2": "A/m^2",
@@ -130,6 +131,11 @@ _DEFINITIONS = {
     "faradaic_efficiency": "electrons_per_molecule * F * production / current",
     "electrons_per_molecule": "electron accounting over the network relative to the bulk species",
     "current": "sum over electrochemical steps of n F rate (cathodic positive)",
+    "mass_balance_relative_error": "|outflow - production + accumulation| / "
+    "mass_balance_scale_mol_s (the largest of the three and the gross turnover; an "
+    "adsorbate: |production - accumulation| / gross turnover); the quality gate judges a "
+    "species turning over less than a round-off fraction of the largest against that "
+    "fraction (confine.quality.round_off_fraction)",
     "pH": "-log10 of the mean H+ concentration in mol/L (or pKw + log10 [OH-])",
     **CATALYST_MEAN_DEFINITIONS,
 }

@@ -198,7 +198,7 @@ def solution_balance(
 
     Outflow = production − accumulation (transient runs) to solver tolerance;
     the relative error is over the largest of them and the gross turnover
-    (None for a species that never reacts).
+    (``mass_balance_scale_mol_s``; both None for a species that never reacts).
 
     Args:
         p: the solved model.
@@ -223,9 +223,9 @@ def solution_balance(
         acc = p.integrate((c - p.conc_old[name]) / p.dt * p.w * p.dx) * p.L**p.d * m
         entry["accumulation_mol_s"] = acc
     gross = rates.gross(name)
-    entry["mass_balance_relative_error"] = (
-        abs(out - prod + acc) / max(abs(out), abs(prod), abs(acc), gross) if gross > 0 else None
-    )
+    scale = max(abs(out), abs(prod), abs(acc), gross)
+    entry["mass_balance_relative_error"] = abs(out - prod + acc) / scale if gross > 0 else None
+    entry["mass_balance_scale_mol_s"] = scale if gross > 0 else None
     return entry
 
 
@@ -245,7 +245,8 @@ def adsorbate_balance(
     """An adsorbed species' mean coverage, production and mass balance.
 
     Net production (minus Γ ∂θ/∂t over the catalyst, transient runs) against
-    the gross turnover (None for an adsorbate that never reacts).
+    the gross turnover (``mass_balance_scale_mol_s``; both None for an adsorbate
+    that never reacts).
 
     Args:
         p: the solved model.
@@ -267,6 +268,7 @@ def adsorbate_balance(
         acc = p.integrate(rate * p.w * meas) * p.L**dim * multiplicity
         entry["accumulation_mol_s"] = acc
     entry["mass_balance_relative_error"] = abs(prod - acc) / gross if gross > 0 else None
+    entry["mass_balance_scale_mol_s"] = gross if gross > 0 else None
     return entry
 
 
