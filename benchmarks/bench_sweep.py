@@ -23,8 +23,10 @@ one, so the default measures a first run, every mesh built; ``--reuse-meshes``
 runs in the repository root and uses its cache. ``--profile FILE``
 writes a cProfile of the sweep (sorted by cumulative time) to FILE.
 
-Run: ``python benchmarks/bench_sweep.py [--jobs 1] [--out FILE]`` (default FILE:
-``benchmarks/records/pore-sweep-15pt.json``).
+Run: ``python benchmarks/bench_sweep.py [--sweep FILE] [--jobs 1] [--out FILE]`` (default:
+``cases/pore-sweep.toml`` into ``benchmarks/records/pore-sweep-15pt.json``; the study through
+the electrode: ``--sweep cases/electrode/pore-sweep.toml --out
+benchmarks/records/electrode-pore-sweep-15pt.json``).
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def main() -> None:
     first = [w for w, s in zip(point_wall, warm, strict=True) if not s]
     later = [w for w, s in zip(point_wall, warm, strict=True) if s]
     record: dict[str, Any] = {
-        "benchmark": "pore-sweep-15pt",
+        "benchmark": f"{spec.name}-{len(points)}pt",
         "sweep": str(sweep_file.relative_to(ROOT)) if sweep_file.is_relative_to(ROOT) else "",
         "jobs": args.jobs,
         "points": len(table),
@@ -168,6 +170,7 @@ def main() -> None:
         "startup_s": startup,
         "wall_with_startup_s": wall + startup,
         "under_a_minute": wall + startup < 60.0,
+        "under_five_minutes": wall + startup < 300.0,
         "phases_s": {p: sum(v) for p, v in phases.items()}
         | {
             "points_total": sum(point_wall),
