@@ -108,8 +108,13 @@ def film_case(case: Case, geo: FilmGeometry, eff: Effectiveness, shift: float = 
         # balance resolved beyond the step test's √rtol: its residual is that × gross
         "rtol": min(case.solver.rtol, FILM_RTOL),
         "petsc_options": {
-            **raw["solver"].get("petsc_options", {}),
             "snes_linesearch_type": "basic",
+            # MUMPS workspace +400 % over its estimate (default here +50 %): the lumped
+            # fast reactions beside trace species (H+ at pH 13) delay many pivots, and
+            # at 80 cells across the film +50 % ran out (INFOG(1) = -9). A 1D film's
+            # factors are small: the memory does not matter.
+            "mat_mumps_icntl_14": 400,
+            **raw["solver"].get("petsc_options", {}),
         },
     }
     raw["output"] = {**raw["output"], "interior": "cavity", "exterior": "outer_boundary"}
