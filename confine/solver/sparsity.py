@@ -45,12 +45,15 @@ import_dolfinx()
 from dolfinx import cpp as _cpp  # noqa: E402
 from dolfinx import fem  # noqa: E402
 from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from dolfinx.fem.forms import derivative_block  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 _ScalarPtr = ctypes.POINTER(ctypes.c_double)
+#: Blocks per chunk of the scans over the BAIJ values.
+_CHUNK = 1 << 16
 
 
 def _baij_array_functions() -> tuple[Any, Any] | None:
@@ -94,8 +97,11 @@ def available(bs: int) -> bool:
 
 def _nonzero_positions(raw: np.ndarray) -> np.ndarray:
     """Which of the bs² positions of a block hold a nonzero in some block (``raw``:
-    blocks × bs²)."""
-    return np.any(raw != 0.0, axis=0)
+    blocks × bs²), in chunks of blocks (no temporary of the matrix's size)."""
+    out = np.zeros(raw.shape[1], dtype=bool)
+    for r0 in range(0, len(raw), _CHUNK):
+        out |= np.any(raw[r0 : r0 + _CHUNK] != 0.0, axis=0)
+    return out
 
 
 class BlockedJacobian:
@@ -162,7 +168,7 @@ class BlockedJacobian:
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        rows, cols = self._blocks(n)
+        rows, cols = self._blocks()
         self.n_blocks = len(rows)
         local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
@@ -178,38 +184,30 @@ class BlockedJacobian:
             [np.full(imap.size_local, comm.rank), np.asarray(imap.owners)]
         ).astype(np.int64)
         node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
-        base = ranges[owner] + (node - first[owner]) * bs
+        base = (ranges[owner] + (node - first[owner]) * bs).astype(PETSc.IntType)
 
         keep = self.coupled | np.eye(bs, dtype=bool)
         fa, fb = np.nonzero(keep)  # (row field, column field)
         nb, nk = len(rows), len(fa)
-        # BAIJ stores each bs × bs block by columns: value (a, b) at b·bs + a
-        index = np.int32 if nb * bs * bs < 2**31 else np.int64  # half the memory
-        offsets = (fb * bs + fa).astype(index)
-        self.gather = ((np.arange(nb, dtype=index) * bs * bs)[:, None] + offsets).ravel()
+        #: positions of the kept pairs in a block: BAIJ stores it by columns, (a, b) at b·bs + a
+        self.offsets = (fb * bs + fa).astype(np.intp)
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
-        coo_rows = [(base[rows][:, None] + fa).ravel()]
-        coo_cols = [(base[cols][:, None] + fb).ravel()]
-        if self.blocked:  # dolfinx's pattern of the coverage blocks, zeros included
-            spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
-            self._is = _cpp.la.petsc.create_index_sets(
-                [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
-            )
-            self._assemble_coverage_blocks(template)
-            template.assemble()
-            ia, ja, _ = template.getValuesCSR()
-            coo_rows.append(
-                template.getOwnershipRange()[0] + np.repeat(np.arange(len(ia) - 1), np.diff(ia))
-            )
-            coo_cols.append(ja)
-        self.values = np.zeros(sum(len(c) for c in coo_rows))
+        cov_rows, cov_cols = self._coverage_pattern(template)
         self.n_uu = nb * nk
-
-        coo = (
-            np.concatenate(coo_rows).astype(PETSc.IntType),
-            np.concatenate(coo_cols).astype(PETSc.IntType),
-        )
-        A = matrix_like(template, lambda M: M.setPreallocationCOO(*coo))
+        size = self.n_uu + len(cov_rows)
+        # the COO set, built in place in PETSc's index type (no 64-bit temporaries)
+        coo_rows = np.empty(size, dtype=PETSc.IntType)
+        coo_cols = np.empty(size, dtype=PETSc.IntType)
+        for out, at, fields in ((coo_rows, rows, fa), (coo_cols, cols, fb)):
+            np.add(
+                base[at][:, None],
+                fields.astype(PETSc.IntType),
+                out=out[: self.n_uu].reshape(nb, nk),
+            )
+        coo_rows[self.n_uu :], coo_cols[self.n_uu :] = cov_rows, cov_cols
+        del rows, cols, cov_rows, cov_cols
+        self.values = np.zeros(size)
+        A = matrix_like(template, lambda M: M.setPreallocationCOO(coo_rows, coo_cols))
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
         # a new entry would reallocate the arrays the COO map points into
         A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
@@ -220,16 +218,28 @@ class BlockedJacobian:
         _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
 
-    def _blocks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(row node, column node) of each stored block, in storage order."""
-        ia, ja = self.local.getRowIJ()  # the point pattern: bs rows per node
-        bs = self.bs
-        start = np.asarray(ia[0 : n * bs + 1 : bs], dtype=np.int64)
-        per_row = np.diff(start) // (bs * bs)
-        rows = np.repeat(np.arange(n, dtype=np.int64), per_row)
-        k = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-        cols = np.asarray(ja, dtype=np.int64)[np.repeat(start[:-1], per_row) + k * bs] // bs
-        return rows, cols
+    def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row node, column node) of each stored block, in storage order (the block
+        pattern: a point-wise one would be bs times larger)."""
+        ia, ja = self.local.getRowIJ(compressed=True)
+        rows = np.repeat(np.arange(len(ia) - 1, dtype=np.int64), np.diff(ia))
+        return rows, np.asarray(ja, dtype=np.int64)
+
+    def _coverage_pattern(self, template: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Global (row, column) of dolfinx's pattern of the coverage blocks, zeros
+        included (assembled into ``template`` once); empty without coverages."""
+        if not self.blocked:
+            return np.empty(0, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)
+        spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
+        self._is = _cpp.la.petsc.create_index_sets(
+            [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
+        )
+        self._assemble_coverage_blocks(template)
+        template.assemble()
+        ia, ja, _ = template.getValuesCSR()
+        start = template.getOwnershipRange()[0]
+        rows = start + np.repeat(np.arange(len(ia) - 1, dtype=PETSc.IntType), np.diff(ia))
+        return rows.astype(PETSc.IntType), ja
 
     def _with_values(self, fn: Any) -> Any:
         """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
@@ -248,7 +258,8 @@ class BlockedJacobian:
         uncoupled field pair holds a nonzero on some rank."""
 
         def gather(raw: np.ndarray) -> bool:
-            self.values[: self.n_uu] = raw.ravel()[self.gather]
+            kept = self.values[: self.n_uu].reshape(self.n_blocks, len(self.offsets))
+            np.take(raw, self.offsets, axis=1, out=kept, mode="clip")  # in place: no copy
             return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
 
         return bool(self.comm.allreduce(self._with_values(gather), op=MPI.LOR))
@@ -297,8 +308,31 @@ class BlockedJacobian:
             J.restoreLocalSubMatrix(self._is[1], self._is[1], sub)
 
 
+def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
+    """The Jacobian's forms for dolfinx's NonlinearProblem, and the species block
+    compiled where :class:`BlockedJacobian` will assemble it (else None).
+
+    With block insertion the species block of dolfinx's Jacobian is never
+    assembled: it is left out of the forms NonlinearProblem allocates its matrix
+    from (which then holds only the coverage blocks) and compiled apart (the same
+    UFL, so the same kernel). dolfinx would allocate all bs² field pairs at every
+    node pair, through a sparsity pattern of every entry: on the urea network
+    (bs 13) that was the run's peak, ~8 KB per unknown at set-up, freed at once.
+    :func:`drop_structural_zeros` puts the block back into the problem's forms.
+    """
+    if not isinstance(F, Sequence) or not available(u[0].function_space.dofmap.index_map_bs):
+        return None, None
+    J = derivative_block(F, u)
+    if J[0][1] is None or J[1][0] is None or J[0][1].empty() or J[1][0].empty():
+        return None, None  # the matrix's layout needs a block in the species row and column
+    uu = fem.form(J[0][0], entity_maps=entity_maps)
+    return [[None, J[0][1]], J[1]], uu
+
+
 # ---------------------------------------------------------------- compaction of the pattern
-def drop_structural_zeros(nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any]) -> None:
+def drop_structural_zeros(
+    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None
+) -> None:
     """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
 
     dolfinx allocates every component pair of the blocked space at every pair
@@ -318,8 +352,11 @@ def drop_structural_zeros(nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[An
     insertion and gathered into such a pattern instead (:class:`BlockedJacobian`:
     the couplings read off the species block at the generic state, the coverage
     blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
-    pair becomes nonzero). The functions' state is kept.
+    pair becomes nonzero). The functions' state is kept. ``uu``: the species
+    block compiled apart (:func:`jacobian_forms`), put back into ``nlp.J``.
     """
+    if uu is not None:
+        nlp.J[0][0] = uu
     A = nlp.A
     saved = spaces.state()
     generic_state(spaces, case)
