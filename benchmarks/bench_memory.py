@@ -26,9 +26,9 @@ Run: ``PYTHONPATH=. python benchmarks/bench_memory.py [--level 1] [--bath bulk|f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -44,6 +44,7 @@ from cross_fidelity import level_overrides  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
+import confine.solve  # noqa: E402
 import confine.solver.newton as newton_module  # noqa: E402
 from confine.case import load_case  # noqa: E402
 from confine.env import versions  # noqa: E402
@@ -83,6 +84,7 @@ class Stages:
         self.rows[name] = {
             "rss_change_bytes": _status("VmRSS") - before,
             "peak_above_start_bytes": _status("VmHWM") - before,
+            "peak_bytes": _status("VmHWM"),
             "seconds": time.perf_counter() - t0,
             "rss_after_bytes": _status("VmRSS"),
         }
@@ -136,12 +138,15 @@ def solver_parts(newton: Any) -> dict[str, Any]:
     local = getattr(jac, "local", None)
     if local is not None:
         parts["block_insertion_baij"] = _matrix_bytes(local)
+        direct = getattr(jac, "direct", None)
         arrays = [getattr(jac, k) for k in ("gather", "offsets", "values") if hasattr(jac, k)]
+        arrays += [direct.positions] if direct is not None else []
         parts["block_insertion_arrays"] = {"bytes": float(sum(a.nbytes for a in arrays))}
-        # PETSc's COO map of the Jacobian (MatSetPreallocationCOO): jmap (one count per
-        # stored entry) and perm (one per COO entry), 8-byte PetscCount each
-        nnz = parts["jacobian"]["entries"]
-        parts["jacobian_coo_map"] = {"bytes": 8.0 * (nnz + 1 + len(jac.values))}
+        if hasattr(jac, "values"):
+            # PETSc's COO map of the Jacobian (MatSetPreallocationCOO): jmap (one count per
+            # stored entry) and perm (one per COO entry), 8-byte PetscCount each
+            nnz = parts["jacobian"]["entries"]
+            parts["jacobian_coo_map"] = {"bytes": 8.0 * (nnz + 1 + len(jac.values))}
     pc = snes.getKSP().getPC()
     parts.update(preconditioner_parts(pc))
     ksp = snes.getKSP()
@@ -155,10 +160,14 @@ def solver_parts(newton: Any) -> dict[str, Any]:
 
 
 def _revision() -> str:
+    """The git revision of the confine package that ran (PYTHONPATH may point elsewhere)."""
+    where = Path(confine.solve.__file__).resolve().parent.parent
     out = subprocess.run(
-        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+        ["git", "-C", str(where), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
     )
-    return out.stdout.strip()
+    return f"{out.stdout.strip()} ({where})"
 
 
 def _watch_compaction(stages: Stages) -> Callable[..., None]:
@@ -181,7 +190,7 @@ def run(level: float, bath: str) -> dict[str, Any]:
     path = ROOT / "cases" / "mchs-7nm.toml"
     base = load_case(path, set=sets)
     case = load_case(path, set={**sets, **level_overrides(base, level)})
-    start_rss = _status("VmRSS")
+    start_rss, start_peak = _status("VmRSS"), _status("VmHWM")
     with stages("mesh (gmsh or cache, conversion to dolfinx)"):
         md = load_mesh(case, comm)
     with stages("model (spaces, Constants, UFL residual, conditions)"):
@@ -194,10 +203,9 @@ def run(level: float, bath: str) -> dict[str, Any]:
     with stages("solve (PC set-up: sub-matrices, AMG; Krylov space; continuation)"):
         sol = solver.solve()
     with stages("metrics"):
-        compute_metrics(case, md, sol, comm)
+        metrics = compute_metrics(case, md, sol, comm)
     dofs = sol.dofs
     parts = solver_parts(newton)
-    peak = _status("VmHWM")  # since the last reset: the metrics stage
     record = {
         "level": level,
         "bath_boundary": bath,
@@ -205,34 +213,31 @@ def run(level: float, bath: str) -> dict[str, Any]:
         "dofs": dofs,
         "newton_iterations": sol.newton_iterations,
         "linear_iterations": sol.linear_iterations,
+        # equal hashes: the same metrics to the last digit (before and after a change)
+        "metrics_sha256": hashlib.sha256(
+            json.dumps(metrics, sort_keys=True, default=str).encode()
+        ).hexdigest(),
+        "metrics": metrics,
         "start_rss_bytes": start_rss,
         "stages": stages.rows,
         "parts": parts,
-        "peak_rss_bytes": max(peak, *(r["rss_after_bytes"] for r in stages.rows.values())),
-        "process_peak_rss_mb": _getrusage_mb(),
+        # the stages reset VmHWM (and with it getrusage's peak): the process peak is
+        # the largest of the stages' peaks and of the imports' before them
+        "process_peak_rss_mb": comm.allreduce(
+            max(start_peak, *(r["peak_bytes"] for r in stages.rows.values())) / MB, op=MPI.MAX
+        ),
     }
-    return _max_over_ranks(record, comm)
-
-
-def _getrusage_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _max_over_ranks(record: dict[str, Any], comm: Any) -> dict[str, Any]:
-    if comm.size == 1:
-        return record
-    record["process_peak_rss_mb"] = comm.allreduce(record["process_peak_rss_mb"], op=MPI.MAX)
     return record
 
 
 def per_unknown(record: dict[str, Any]) -> dict[str, float]:
     """Bytes per unknown of each stage's peak and each part."""
     n = record["dofs"] / MPI.COMM_WORLD.size
-    out = {f"stage: {k}": v["peak_above_start_bytes"] / n for k, v in record["stages"].items()}
+    out = {f"stage peak: {k}": v["peak_above_start_bytes"] / n for k, v in record["stages"].items()}
     for k, v in record["parts"].items():
         if isinstance(v, dict) and "bytes" in v:
             out[f"part: {k}"] = v["bytes"] / n
-    out["process peak (getrusage)"] = record["process_peak_rss_mb"] * MB / n
+    out["process peak"] = record["process_peak_rss_mb"] * MB / n
     out["process peak minus start (imports)"] = (
         record["process_peak_rss_mb"] * MB - record["start_rss_bytes"]
     ) / n

@@ -15,9 +15,11 @@ BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
   rank's local and ghost nodes (block insertion, Dirichlet rows as dolfinx
   sets them);
 * the coupled field pairs of each stored block (those with a nonzero at the
-  generic state of set-up, and the diagonal) are gathered from its value array
-  into one COO set of the compacted AIJ Jacobian (PETSc adds the ghost rows to
-  their owners);
+  generic state of set-up, and the diagonal) are copied from its value array
+  into the compacted AIJ Jacobian: the owned rows straight into the AIJ's value
+  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built once
+  from a COO set, no COO map kept), the ghost rows through MatSetValues (added
+  on their owners);
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
   into that matrix as usual, in dolfinx's pattern (they are small).
 
@@ -28,9 +30,8 @@ own assembly for good: the matrix then grows its pattern, and stays exact.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from confine.case import Case
 from confine.env import import_dolfinx
 from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
+from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
 
 import_dolfinx()
 
@@ -51,48 +53,17 @@ from petsc4py import PETSc  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-_ScalarPtr = ctypes.POINTER(ctypes.c_double)
 #: Blocks per chunk of the scans over the BAIJ values.
 _CHUNK = 1 << 16
 
 
-def _baij_array_functions() -> tuple[Any, Any] | None:
-    """PETSc's MatSeqBAIJGetArray/RestoreArray through the library petsc4py links,
-    or None (not found, or complex scalars)."""
-    if np.dtype(PETSc.ScalarType) != np.float64:
-        return None
-    try:
-        lib = ctypes.CDLL(PETSc.__file__)  # its dependencies' symbols resolve through it
-        get, restore = lib.MatSeqBAIJGetArray, lib.MatSeqBAIJRestoreArray
-    except (OSError, AttributeError):
-        return None
-    for fn in (get, restore):
-        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ScalarPtr)]
-        fn.restype = ctypes.c_int
-    return get, restore
-
-
-_BAIJ_ARRAY = _baij_array_functions()
 #: dolfinx's assembly into a given PETSc matrix (a singledispatch overload)
 _assemble_matrix: Any = fem_petsc.assemble_matrix
 
 
-def matrix_like(template: Any, preallocate: Callable[[Any], None]) -> Any:
-    """A matrix with ``template``'s sizes, type, block sizes, local-to-global maps and
-    options prefix, its pattern set by ``preallocate`` (CSR or COO)."""
-    A: Any = PETSc.Mat().create(comm=template.getComm())
-    A.setSizes(template.getSizes())
-    A.setType(template.getType())
-    A.setBlockSizes(*template.getBlockSizes())
-    preallocate(A)
-    A.setLGMap(*template.getLGMap())
-    A.setOptionsPrefix(template.getOptionsPrefix())
-    return A
-
-
 def available(bs: int) -> bool:
     """Whether block insertion pays and can run: a blocked space and PETSc's array access."""
-    return bs >= 2 and _BAIJ_ARRAY is not None
+    return bs >= 2 and FUNCTIONS is not None
 
 
 def _nonzero_positions(raw: np.ndarray) -> np.ndarray:
@@ -153,22 +124,16 @@ class BlockedJacobian:
             + np.tile(dofs, (1, width)).ravel()
         )
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
-        serial: Any = MPI.COMM_SELF
-        local: Any = PETSc.Mat()
-        self.local = local.createBAIJ(
-            (n * bs, n * bs),
-            bs,
-            csr=(ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType)),
-            comm=serial,
-        )
-        identity: Any = np.arange(n, dtype=PETSc.IntType)
-        lgmap = PETSc.LGMap().create(identity, bsize=bs, comm=serial)
-        self.local.setLGMap(lgmap, lgmap)
+        csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
+        del pairs, ai
+        self.local = self._local_baij(n, csr)
         option: Any = PETSc.Mat.Option
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        rows, cols = self._blocks()
+        csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(csr[0]))
+        cols = np.asarray(csr[1], dtype=np.int64)
         self.n_blocks = len(rows)
         local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
@@ -196,20 +161,28 @@ class BlockedJacobian:
         self.n_uu = nb * nk
         size = self.n_uu + len(cov_rows)
         # the COO set, built in place in PETSc's index type (no 64-bit temporaries)
-        coo_rows = np.empty(size, dtype=PETSc.IntType)
-        coo_cols = np.empty(size, dtype=PETSc.IntType)
-        for out, at, fields in ((coo_rows, rows, fa), (coo_cols, cols, fb)):
+        coo = [np.empty(size, dtype=PETSc.IntType) for _ in range(2)]
+        for out, at, fields in ((coo[0], rows, fa), (coo[1], cols, fb)):
             np.add(
                 base[at][:, None],
                 fields.astype(PETSc.IntType),
                 out=out[: self.n_uu].reshape(nb, nk),
             )
-        coo_rows[self.n_uu :], coo_cols[self.n_uu :] = cov_rows, cov_cols
+        coo[0][self.n_uu :], coo[1][self.n_uu :] = cov_rows, cov_cols
+        # owned rows first (blocks are stored by row node): written straight into the
+        # matrix's arrays; the entries of ghost rows are added on their owners
+        self.n_owned_blocks = int(np.searchsorted(rows, imap.size_local))
+        ghost = slice(self.n_owned_blocks * nk, self.n_uu)
+        self.ghost_rows, self.ghost_cols = (c[ghost].reshape(-1, 1).copy() for c in coo)
         del rows, cols, cov_rows, cov_cols
-        self.values = np.zeros(size)
-        A = matrix_like(template, lambda M: M.setPreallocationCOO(coo_rows, coo_cols))
+        # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
+        self.local.destroy()
+        self.direct = DirectAIJ(template, coo, self.n_owned_blocks * nk)
+        self.local = self._local_baij(n, csr)
+        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        # a new entry would reallocate the arrays the COO map points into
+        # a new entry would move the entries away from their positions
         A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.matrix = A
 
@@ -218,12 +191,16 @@ class BlockedJacobian:
         _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
 
-    def _blocks(self) -> tuple[np.ndarray, np.ndarray]:
-        """(row node, column node) of each stored block, in storage order (the block
-        pattern: a point-wise one would be bs times larger)."""
-        ia, ja = self.local.getRowIJ(compressed=True)
-        rows = np.repeat(np.arange(len(ia) - 1, dtype=np.int64), np.diff(ia))
-        return rows, np.asarray(ja, dtype=np.int64)
+    def _local_baij(self, n: int, csr: Any) -> Any:
+        """The local BAIJ matrix on ``n`` local nodes, its block pattern ``csr``."""
+        serial: Any = MPI.COMM_SELF
+        local: Any = PETSc.Mat().createBAIJ(
+            (n * self.bs, n * self.bs), self.bs, csr=csr, comm=serial
+        )
+        identity: Any = np.arange(n, dtype=PETSc.IntType)
+        lgmap = PETSc.LGMap().create(identity, bsize=self.bs, comm=serial)
+        local.setLGMap(lgmap, lgmap)
+        return local
 
     def _coverage_pattern(self, template: Any) -> tuple[np.ndarray, np.ndarray]:
         """Global (row, column) of dolfinx's pattern of the coverage blocks, zeros
@@ -243,26 +220,39 @@ class BlockedJacobian:
 
     def _with_values(self, fn: Any) -> Any:
         """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
-        assert _BAIJ_ARRAY is not None
-        get, restore = _BAIJ_ARRAY
-        ptr = _ScalarPtr()
-        if get(self.local.handle, ctypes.byref(ptr)) != 0:
-            raise RuntimeError("MatSeqBAIJGetArray failed")
-        try:
-            return fn(np.ctypeslib.as_array(ptr, shape=(self.n_blocks, self.bs * self.bs)))
-        finally:
-            restore(self.local.handle, ctypes.byref(ptr))
+        size = self.n_blocks * self.bs * self.bs
+        with value_array(self.local.handle, size, "BAIJ") as values:
+            return fn(values.reshape(self.n_blocks, self.bs * self.bs))
 
-    def _gather_species_block(self) -> bool:
-        """Copy the coupled entries of the local BAIJ into the COO values; True if an
-        uncoupled field pair holds a nonzero on some rank."""
+    def _uncoupled_nonzero(self) -> bool:
+        """Whether an uncoupled field pair holds a nonzero on some rank."""
 
-        def gather(raw: np.ndarray) -> bool:
-            kept = self.values[: self.n_uu].reshape(self.n_blocks, len(self.offsets))
-            np.take(raw, self.offsets, axis=1, out=kept, mode="clip")  # in place: no copy
+        def check(raw: np.ndarray) -> bool:
             return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
 
-        return bool(self.comm.allreduce(self._with_values(gather), op=MPI.LOR))
+        return bool(self.comm.allreduce(self._with_values(check), op=MPI.LOR))
+
+    def _write_species_block(self, J: Any) -> None:
+        """The coupled entries of the local BAIJ into ``J`` (zeroed; this object's
+        matrix or a duplicate): the owned rows straight into its arrays, in chunks of
+        blocks, the ghost rows added on their owners at assembly."""
+        nk = len(self.offsets)
+
+        def write(raw: np.ndarray) -> None:
+            with self.direct.arrays(J) as arrays:
+                for b0 in range(0, self.n_owned_blocks, _CHUNK):
+                    b1 = min(b0 + _CHUNK, self.n_owned_blocks)
+                    kept = np.take(raw[b0:b1], self.offsets, axis=1)
+                    self.direct.put(arrays, b0 * nk, kept.ravel())
+            self._add_ghost_rows(J, raw[self.n_owned_blocks :])
+
+        self._with_values(write)
+
+    def _add_ghost_rows(self, J: Any, raw: np.ndarray) -> None:
+        """The coupled entries of the ghost row nodes' blocks, added on their owners at
+        assembly (one MatSetValues per entry, in PETSc's loop)."""
+        values = np.take(raw, self.offsets, axis=1).reshape(-1, 1)
+        J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
 
     def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
@@ -270,7 +260,7 @@ class BlockedJacobian:
         fem_petsc.assign(x, self.funcs)
         if not self.fallback:
             self._assemble_local()
-            if self._gather_species_block():
+            if self._uncoupled_nonzero():
                 log.info(
                     "a field coupling absent at set-up appeared: the Jacobian is assembled "
                     "by dolfinx from now on (exact, slower)"
@@ -282,7 +272,8 @@ class BlockedJacobian:
             _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
             J.assemble()
             return
-        J.setValuesCOO(self.values, PETSc.InsertMode.INSERT_VALUES)
+        J.zeroEntries()
+        self._write_species_block(J)
         if self.blocked:
             self._assemble_coverage_blocks(J)
         J.assemble()
@@ -322,7 +313,7 @@ def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
     """
     if not isinstance(F, Sequence) or not available(u[0].function_space.dofmap.index_map_bs):
         return None, None
-    J = derivative_block(F, u)
+    J: Any = derivative_block(F, u)
     if J[0][1] is None or J[1][0] is None or J[0][1].empty() or J[1][0].empty():
         return None, None  # the matrix's layout needs a block in the species row and column
     uu = fem.form(J[0][0], entity_maps=entity_maps)
