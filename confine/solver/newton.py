@@ -24,7 +24,7 @@ from confine.fem.spaces import Spaces
 from confine.quality import BOUND_TOLERANCE, bounds_of
 from confine.solver import options as opt
 from confine.solver.convergence import RESIDUAL_DROP, FieldTest
-from confine.solver.sparsity import drop_structural_zeros
+from confine.solver.sparsity import drop_structural_zeros, jacobian_forms
 
 import_dolfinx()
 from dolfinx import fem  # noqa: E402
@@ -68,9 +68,11 @@ class Newton:
         fs: Any = F if spaces.adsorbed else F[0]
         us: Any = [spaces.u, spaces.theta] if spaces.adsorbed else spaces.u
         self._prefix = f"confine_{id(self)}_"
+        J, uu = jacobian_forms(fs, us, spaces.entity_maps or None)
         self.nlp = fem_petsc.NonlinearProblem(
             fs,
             us,
+            J=J,
             bcs=bcs,
             petsc_options_prefix=self._prefix,
             petsc_options=self.options(),
@@ -96,7 +98,7 @@ class Newton:
         snes.setConvergenceTest(converged)
         self._bounds: tuple[Any, Any] | None = None
         self.set_bounds()
-        drop_structural_zeros(self.nlp, spaces, case, bcs)
+        drop_structural_zeros(self.nlp, spaces, case, bcs, uu)
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
             self._split_fields(pc)

@@ -15,9 +15,11 @@ BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
   rank's local and ghost nodes (block insertion, Dirichlet rows as dolfinx
   sets them);
 * the coupled field pairs of each stored block (those with a nonzero at the
-  generic state of set-up, and the diagonal) are gathered from its value array
-  into one COO set of the compacted AIJ Jacobian (PETSc adds the ghost rows to
-  their owners);
+  generic state of set-up, and the diagonal) are copied from its value array
+  into the compacted AIJ Jacobian: the owned rows straight into the AIJ's value
+  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built once
+  from a COO set, no COO map kept), the ghost rows through MatSetValues (added
+  on their owners);
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
   into that matrix as usual, in dolfinx's pattern (they are small).
 
@@ -28,9 +30,8 @@ own assembly for good: the matrix then grows its pattern, and stays exact.
 
 from __future__ import annotations
 
-import ctypes
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,63 +40,39 @@ from confine.case import Case
 from confine.env import import_dolfinx
 from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
+from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
 
 import_dolfinx()
 
 from dolfinx import cpp as _cpp  # noqa: E402
 from dolfinx import fem  # noqa: E402
 from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from dolfinx.fem.forms import derivative_block  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-_ScalarPtr = ctypes.POINTER(ctypes.c_double)
+#: Blocks per chunk of the scans over the BAIJ values.
+_CHUNK = 1 << 16
 
 
-def _baij_array_functions() -> tuple[Any, Any] | None:
-    """PETSc's MatSeqBAIJGetArray/RestoreArray through the library petsc4py links,
-    or None (not found, or complex scalars)."""
-    if np.dtype(PETSc.ScalarType) != np.float64:
-        return None
-    try:
-        lib = ctypes.CDLL(PETSc.__file__)  # its dependencies' symbols resolve through it
-        get, restore = lib.MatSeqBAIJGetArray, lib.MatSeqBAIJRestoreArray
-    except (OSError, AttributeError):
-        return None
-    for fn in (get, restore):
-        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ScalarPtr)]
-        fn.restype = ctypes.c_int
-    return get, restore
-
-
-_BAIJ_ARRAY = _baij_array_functions()
 #: dolfinx's assembly into a given PETSc matrix (a singledispatch overload)
 _assemble_matrix: Any = fem_petsc.assemble_matrix
 
 
-def matrix_like(template: Any, preallocate: Callable[[Any], None]) -> Any:
-    """A matrix with ``template``'s sizes, type, block sizes, local-to-global maps and
-    options prefix, its pattern set by ``preallocate`` (CSR or COO)."""
-    A: Any = PETSc.Mat().create(comm=template.getComm())
-    A.setSizes(template.getSizes())
-    A.setType(template.getType())
-    A.setBlockSizes(*template.getBlockSizes())
-    preallocate(A)
-    A.setLGMap(*template.getLGMap())
-    A.setOptionsPrefix(template.getOptionsPrefix())
-    return A
-
-
 def available(bs: int) -> bool:
     """Whether block insertion pays and can run: a blocked space and PETSc's array access."""
-    return bs >= 2 and _BAIJ_ARRAY is not None
+    return bs >= 2 and FUNCTIONS is not None
 
 
 def _nonzero_positions(raw: np.ndarray) -> np.ndarray:
     """Which of the bs² positions of a block hold a nonzero in some block (``raw``:
-    blocks × bs²)."""
-    return np.any(raw != 0.0, axis=0)
+    blocks × bs²), in chunks of blocks (no temporary of the matrix's size)."""
+    out = np.zeros(raw.shape[1], dtype=bool)
+    for r0 in range(0, len(raw), _CHUNK):
+        out |= np.any(raw[r0 : r0 + _CHUNK] != 0.0, axis=0)
+    return out
 
 
 class BlockedJacobian:
@@ -147,22 +124,16 @@ class BlockedJacobian:
             + np.tile(dofs, (1, width)).ravel()
         )
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
-        serial: Any = MPI.COMM_SELF
-        local: Any = PETSc.Mat()
-        self.local = local.createBAIJ(
-            (n * bs, n * bs),
-            bs,
-            csr=(ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType)),
-            comm=serial,
-        )
-        identity: Any = np.arange(n, dtype=PETSc.IntType)
-        lgmap = PETSc.LGMap().create(identity, bsize=bs, comm=serial)
-        self.local.setLGMap(lgmap, lgmap)
+        csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
+        del pairs, ai
+        self.local = self._local_baij(n, csr)
         option: Any = PETSc.Mat.Option
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        rows, cols = self._blocks(n)
+        csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(csr[0]))
+        cols = np.asarray(csr[1], dtype=np.int64)
         self.n_blocks = len(rows)
         local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
@@ -178,40 +149,40 @@ class BlockedJacobian:
             [np.full(imap.size_local, comm.rank), np.asarray(imap.owners)]
         ).astype(np.int64)
         node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
-        base = ranges[owner] + (node - first[owner]) * bs
+        base = (ranges[owner] + (node - first[owner]) * bs).astype(PETSc.IntType)
 
         keep = self.coupled | np.eye(bs, dtype=bool)
         fa, fb = np.nonzero(keep)  # (row field, column field)
         nb, nk = len(rows), len(fa)
-        # BAIJ stores each bs × bs block by columns: value (a, b) at b·bs + a
-        index = np.int32 if nb * bs * bs < 2**31 else np.int64  # half the memory
-        offsets = (fb * bs + fa).astype(index)
-        self.gather = ((np.arange(nb, dtype=index) * bs * bs)[:, None] + offsets).ravel()
+        #: positions of the kept pairs in a block: BAIJ stores it by columns, (a, b) at b·bs + a
+        self.offsets = (fb * bs + fa).astype(np.intp)
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
-        coo_rows = [(base[rows][:, None] + fa).ravel()]
-        coo_cols = [(base[cols][:, None] + fb).ravel()]
-        if self.blocked:  # dolfinx's pattern of the coverage blocks, zeros included
-            spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
-            self._is = _cpp.la.petsc.create_index_sets(
-                [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
-            )
-            self._assemble_coverage_blocks(template)
-            template.assemble()
-            ia, ja, _ = template.getValuesCSR()
-            coo_rows.append(
-                template.getOwnershipRange()[0] + np.repeat(np.arange(len(ia) - 1), np.diff(ia))
-            )
-            coo_cols.append(ja)
-        self.values = np.zeros(sum(len(c) for c in coo_rows))
+        cov_rows, cov_cols = self._coverage_pattern(template)
         self.n_uu = nb * nk
-
-        coo = (
-            np.concatenate(coo_rows).astype(PETSc.IntType),
-            np.concatenate(coo_cols).astype(PETSc.IntType),
-        )
-        A = matrix_like(template, lambda M: M.setPreallocationCOO(*coo))
+        size = self.n_uu + len(cov_rows)
+        # the COO set, built in place in PETSc's index type (no 64-bit temporaries)
+        coo = [np.empty(size, dtype=PETSc.IntType) for _ in range(2)]
+        for out, at, fields in ((coo[0], rows, fa), (coo[1], cols, fb)):
+            np.add(
+                base[at][:, None],
+                fields.astype(PETSc.IntType),
+                out=out[: self.n_uu].reshape(nb, nk),
+            )
+        coo[0][self.n_uu :], coo[1][self.n_uu :] = cov_rows, cov_cols
+        # owned rows first (blocks are stored by row node): written straight into the
+        # matrix's arrays; the entries of ghost rows are added on their owners
+        self.n_owned_blocks = int(np.searchsorted(rows, imap.size_local))
+        ghost = slice(self.n_owned_blocks * nk, self.n_uu)
+        self.ghost_rows, self.ghost_cols = (c[ghost].reshape(-1, 1).copy() for c in coo)
+        del rows, cols, cov_rows, cov_cols
+        # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
+        self.local.destroy()
+        self.direct = DirectAIJ(template, coo, self.n_owned_blocks * nk)
+        self.local = self._local_baij(n, csr)
+        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        # a new entry would reallocate the arrays the COO map points into
+        # a new entry would move the entries away from their positions
         A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.matrix = A
 
@@ -220,38 +191,68 @@ class BlockedJacobian:
         _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
 
-    def _blocks(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """(row node, column node) of each stored block, in storage order."""
-        ia, ja = self.local.getRowIJ()  # the point pattern: bs rows per node
-        bs = self.bs
-        start = np.asarray(ia[0 : n * bs + 1 : bs], dtype=np.int64)
-        per_row = np.diff(start) // (bs * bs)
-        rows = np.repeat(np.arange(n, dtype=np.int64), per_row)
-        k = np.arange(len(rows)) - np.repeat(np.cumsum(per_row) - per_row, per_row)
-        cols = np.asarray(ja, dtype=np.int64)[np.repeat(start[:-1], per_row) + k * bs] // bs
-        return rows, cols
+    def _local_baij(self, n: int, csr: Any) -> Any:
+        """The local BAIJ matrix on ``n`` local nodes, its block pattern ``csr``."""
+        serial: Any = MPI.COMM_SELF
+        local: Any = PETSc.Mat().createBAIJ(
+            (n * self.bs, n * self.bs), self.bs, csr=csr, comm=serial
+        )
+        identity: Any = np.arange(n, dtype=PETSc.IntType)
+        lgmap = PETSc.LGMap().create(identity, bsize=self.bs, comm=serial)
+        local.setLGMap(lgmap, lgmap)
+        return local
+
+    def _coverage_pattern(self, template: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Global (row, column) of dolfinx's pattern of the coverage blocks, zeros
+        included (assembled into ``template`` once); empty without coverages."""
+        if not self.blocked:
+            return np.empty(0, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)
+        spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
+        self._is = _cpp.la.petsc.create_index_sets(
+            [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
+        )
+        self._assemble_coverage_blocks(template)
+        template.assemble()
+        ia, ja, _ = template.getValuesCSR()
+        start = template.getOwnershipRange()[0]
+        rows = start + np.repeat(np.arange(len(ia) - 1, dtype=PETSc.IntType), np.diff(ia))
+        return rows.astype(PETSc.IntType), ja
 
     def _with_values(self, fn: Any) -> Any:
         """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
-        assert _BAIJ_ARRAY is not None
-        get, restore = _BAIJ_ARRAY
-        ptr = _ScalarPtr()
-        if get(self.local.handle, ctypes.byref(ptr)) != 0:
-            raise RuntimeError("MatSeqBAIJGetArray failed")
-        try:
-            return fn(np.ctypeslib.as_array(ptr, shape=(self.n_blocks, self.bs * self.bs)))
-        finally:
-            restore(self.local.handle, ctypes.byref(ptr))
+        size = self.n_blocks * self.bs * self.bs
+        with value_array(self.local.handle, size, "BAIJ") as values:
+            return fn(values.reshape(self.n_blocks, self.bs * self.bs))
 
-    def _gather_species_block(self) -> bool:
-        """Copy the coupled entries of the local BAIJ into the COO values; True if an
-        uncoupled field pair holds a nonzero on some rank."""
+    def _uncoupled_nonzero(self) -> bool:
+        """Whether an uncoupled field pair holds a nonzero on some rank."""
 
-        def gather(raw: np.ndarray) -> bool:
-            self.values[: self.n_uu] = raw.ravel()[self.gather]
+        def check(raw: np.ndarray) -> bool:
             return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
 
-        return bool(self.comm.allreduce(self._with_values(gather), op=MPI.LOR))
+        return bool(self.comm.allreduce(self._with_values(check), op=MPI.LOR))
+
+    def _write_species_block(self, J: Any) -> None:
+        """The coupled entries of the local BAIJ into ``J`` (zeroed; this object's
+        matrix or a duplicate): the owned rows straight into its arrays, in chunks of
+        blocks, the ghost rows added on their owners at assembly."""
+        nk = len(self.offsets)
+
+        def write(raw: np.ndarray) -> None:
+            with self.direct.arrays(J) as arrays:
+                for b0 in range(0, self.n_owned_blocks, _CHUNK):
+                    b1 = min(b0 + _CHUNK, self.n_owned_blocks)
+                    kept = np.take(raw[b0:b1], self.offsets, axis=1)
+                    self.direct.put(arrays, b0 * nk, kept.ravel())
+            self._add_ghost_rows(J, raw[self.n_owned_blocks :])
+
+        self._with_values(write)
+
+    def _add_ghost_rows(self, J: Any, raw: np.ndarray) -> None:
+        """The coupled entries of the ghost row nodes' blocks, added on their owners at
+        assembly (one MatSetValues per entry, in PETSc's loop)."""
+        values = np.take(raw, self.offsets, axis=1).reshape(-1, 1)
+        J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
 
     def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
@@ -259,7 +260,7 @@ class BlockedJacobian:
         fem_petsc.assign(x, self.funcs)
         if not self.fallback:
             self._assemble_local()
-            if self._gather_species_block():
+            if self._uncoupled_nonzero():
                 log.info(
                     "a field coupling absent at set-up appeared: the Jacobian is assembled "
                     "by dolfinx from now on (exact, slower)"
@@ -271,7 +272,8 @@ class BlockedJacobian:
             _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
             J.assemble()
             return
-        J.setValuesCOO(self.values, PETSc.InsertMode.INSERT_VALUES)
+        J.zeroEntries()
+        self._write_species_block(J)
         if self.blocked:
             self._assemble_coverage_blocks(J)
         J.assemble()
@@ -297,8 +299,31 @@ class BlockedJacobian:
             J.restoreLocalSubMatrix(self._is[1], self._is[1], sub)
 
 
+def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
+    """The Jacobian's forms for dolfinx's NonlinearProblem, and the species block
+    compiled where :class:`BlockedJacobian` will assemble it (else None).
+
+    With block insertion the species block of dolfinx's Jacobian is never
+    assembled: it is left out of the forms NonlinearProblem allocates its matrix
+    from (which then holds only the coverage blocks) and compiled apart (the same
+    UFL, so the same kernel). dolfinx would allocate all bs² field pairs at every
+    node pair, through a sparsity pattern of every entry: on the urea network
+    (bs 13) that was the run's peak, ~8 KB per unknown at set-up, freed at once.
+    :func:`drop_structural_zeros` puts the block back into the problem's forms.
+    """
+    if not isinstance(F, Sequence) or not available(u[0].function_space.dofmap.index_map_bs):
+        return None, None
+    J: Any = derivative_block(F, u)
+    if J[0][1] is None or J[1][0] is None or J[0][1].empty() or J[1][0].empty():
+        return None, None  # the matrix's layout needs a block in the species row and column
+    uu = fem.form(J[0][0], entity_maps=entity_maps)
+    return [[None, J[0][1]], J[1]], uu
+
+
 # ---------------------------------------------------------------- compaction of the pattern
-def drop_structural_zeros(nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any]) -> None:
+def drop_structural_zeros(
+    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None
+) -> None:
     """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
 
     dolfinx allocates every component pair of the blocked space at every pair
@@ -318,8 +343,11 @@ def drop_structural_zeros(nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[An
     insertion and gathered into such a pattern instead (:class:`BlockedJacobian`:
     the couplings read off the species block at the generic state, the coverage
     blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
-    pair becomes nonzero). The functions' state is kept.
+    pair becomes nonzero). The functions' state is kept. ``uu``: the species
+    block compiled apart (:func:`jacobian_forms`), put back into ``nlp.J``.
     """
+    if uu is not None:
+        nlp.J[0][0] = uu
     A = nlp.A
     saved = spaces.state()
     generic_state(spaces, case)

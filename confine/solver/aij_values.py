@@ -1,0 +1,168 @@
+"""Values written straight into an AIJ matrix's arrays, without PETSc's COO map.
+
+PETSc's COO assembly (MatSetPreallocationCOO / MatSetValuesCOO) keeps two
+8-byte maps per entry beside the matrix's 12 bytes, and its caller a values
+array of 8 more: 36 bytes per stored entry where the matrix needs 12.
+:class:`DirectAIJ` uses a COO set only to build the pattern (entries of ghost
+rows summed on their owners, as COO does): it writes each owned entry's number
+through COO once, reads back where each landed in the matrix's value arrays
+(one array on one rank; the diagonal and off-diagonal parts on several), and
+rebuilds the matrix from its CSR without the COO map. Later values go straight
+into those arrays: 4 bytes per owned entry for its position.
+
+Also :func:`matrix_like` (a matrix of another's layout) and the BAIJ array
+access that block insertion reads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from confine.env import import_dolfinx
+
+import_dolfinx()
+from petsc4py import PETSc  # noqa: E402
+
+_ScalarPtr = ctypes.POINTER(ctypes.c_double)
+#: Entries per chunk of a scan over a value array (bounded temporaries).
+_CHUNK = 1 << 20
+
+
+def _petsc_functions() -> dict[str, Any] | None:
+    """PETSc's array access of (Seq)BAIJ/AIJ matrices through the library petsc4py
+    links, or None (not found, or complex scalars)."""
+    if np.dtype(PETSc.ScalarType) != np.float64:
+        return None
+    try:
+        lib = ctypes.CDLL(PETSc.__file__)  # its dependencies' symbols resolve through it
+        fns = {
+            name: getattr(lib, name)
+            for name in (
+                "MatSeqBAIJGetArray",
+                "MatSeqBAIJRestoreArray",
+                "MatSeqAIJGetArray",
+                "MatSeqAIJRestoreArray",
+                "MatMPIAIJGetSeqAIJ",
+            )
+        }
+    except (OSError, AttributeError):
+        return None
+    for fn in fns.values():
+        fn.restype = ctypes.c_int
+        fn.argtypes = [ctypes.c_void_p, ctypes.POINTER(_ScalarPtr)]
+    fns["MatMPIAIJGetSeqAIJ"].argtypes = [ctypes.c_void_p] + [ctypes.POINTER(ctypes.c_void_p)] * 3
+    return fns
+
+
+#: PETSc's functions reached through ctypes (None: block insertion is not available).
+FUNCTIONS = _petsc_functions()
+
+
+@contextmanager
+def value_array(handle: int, length: int, kind: str) -> Iterator[np.ndarray]:
+    """The value array of a sequential matrix ``kind`` "BAIJ" or "AIJ" (a view of
+    ``length`` scalars), restored (its state increased) on exit."""
+    assert FUNCTIONS is not None
+    ptr = _ScalarPtr()
+    if FUNCTIONS[f"MatSeq{kind}GetArray"](handle, ctypes.byref(ptr)) != 0:
+        raise RuntimeError(f"MatSeq{kind}GetArray failed")
+    try:
+        yield np.ctypeslib.as_array(ptr, shape=(length,)) if length else np.empty(0)
+    finally:
+        FUNCTIONS[f"MatSeq{kind}RestoreArray"](handle, ctypes.byref(ptr))
+
+
+def matrix_like(template: Any, preallocate: Callable[[Any], None]) -> Any:
+    """A matrix with ``template``'s sizes, type, block sizes, local-to-global maps and
+    options prefix, its pattern set by ``preallocate`` (CSR or COO)."""
+    A: Any = PETSc.Mat().create(comm=template.getComm())
+    A.setSizes(template.getSizes())
+    A.setType(template.getType())
+    A.setBlockSizes(*template.getBlockSizes())
+    preallocate(A)
+    A.setLGMap(*template.getLGMap())
+    A.setOptionsPrefix(template.getOptionsPrefix())
+    return A
+
+
+def _parts(A: Any) -> list[tuple[int, int]]:
+    """(handle, stored entries) of the sequential parts of an assembled AIJ matrix: itself,
+    or its diagonal and off-diagonal blocks."""
+    local = PETSc.Mat.InfoType.LOCAL
+    total = int(A.getInfo(local)["nz_allocated"])
+    if A.getType() == "seqaij":
+        return [(A.handle, total)]
+    assert FUNCTIONS is not None
+    d, o, colmap = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
+    if FUNCTIONS["MatMPIAIJGetSeqAIJ"](A.handle, d, o, colmap) != 0:
+        raise RuntimeError("MatMPIAIJGetSeqAIJ failed")
+    nd = int(A.getDiagonalBlock().getInfo(local)["nz_allocated"])
+    return [(int(d.value or 0), nd), (int(o.value or 0), total - nd)]
+
+
+class DirectAIJ:
+    """An AIJ matrix of a COO pattern whose first ``owned`` entries (rows this rank
+    owns, each entry once) are later written straight into its value arrays.
+
+    Args:
+        template: the layout (:func:`matrix_like`).
+        coo: the COO set [rows, cols] (global indices; entries of rows of other ranks
+            and repeated entries are summed, as by MatSetValuesCOO); emptied.
+        owned: how many leading entries of the set are written by :meth:`put`.
+    """
+
+    def __init__(self, template: Any, coo: list[np.ndarray], owned: int):
+        A = matrix_like(template, lambda M: M.setPreallocationCOO(*coo))
+        size = len(coo[0])
+        coo.clear()  # the caller's only reference: freed once the pattern is built
+        ids = np.zeros(size)
+        ids[:owned] = np.arange(1, owned + 1)  # exact in float64 below 2^53
+        A.setValuesCOO(ids, PETSc.InsertMode.INSERT_VALUES)
+        A.assemble()
+        del ids
+        parts = _parts(A)
+        index = np.int32 if sum(n for _, n in parts) < 2**31 else np.int64
+        self.positions = np.full(owned, -1, dtype=index)
+        offset = 0
+        for handle, n in parts:  # where entry k landed: the slot holding k + 1
+            with value_array(handle, n, "AIJ") as values:
+                for s0 in range(0, n, _CHUNK):
+                    slots = s0 + np.flatnonzero(values[s0 : s0 + _CHUNK])
+                    self.positions[values[slots].astype(np.int64) - 1] = slots + offset
+            offset += n
+        if bool(np.any(np.asarray(self.positions) < 0)):
+            raise RuntimeError("an owned COO entry was not found in the matrix")
+        #: entries of the diagonal part (positions past it are in the off-diagonal one)
+        self.n_diagonal = parts[0][1]
+        if A.getType() == "seqaij":
+            ia, ja = A.getRowIJ()  # no copy of the values
+        else:
+            ia, ja, _ = A.getValuesCSR()  # local rows, global columns
+        A.destroy()
+        self.matrix = matrix_like(template, lambda M: M.setPreallocationCSR((ia, ja)))
+
+    @contextmanager
+    def arrays(self, J: Any) -> Iterator[list[np.ndarray]]:
+        """The value arrays (views) of :attr:`matrix` or a duplicate, for :meth:`put`."""
+        parts = _parts(J)
+        with value_array(*parts[0], "AIJ") as a:
+            if len(parts) == 1:
+                yield [a]
+                return
+            with value_array(*parts[1], "AIJ") as b:
+                yield [a, b]
+
+    def put(self, arrays: list[np.ndarray], start: int, values: np.ndarray) -> None:
+        """Write the owned entries ``start``, ``start + 1``, ... (insert)."""
+        p: Any = self.positions[start : start + len(values)]
+        if len(arrays) == 1:
+            arrays[0][p] = values
+            return
+        d = p < self.n_diagonal
+        arrays[0][p[d]] = values[d]
+        arrays[1][p[~d] - self.n_diagonal] = values[~d]
