@@ -48,7 +48,7 @@ class _Model:
         self.conds = spec.conditions()
         self.warm: dict[int, Any] = {}
         self.cache: dict[tuple[float, ...], np.ndarray] = {}
-        self.factors: dict[int, float] = {}
+        self.factors: dict[int, list[float]] = {}
         self.evaluations = 0
         self.runs = 0
         self.log_path = log_path
@@ -98,21 +98,32 @@ class _Model:
         return self.runner(case, out=None, comm=self.comm, initial=None)
 
     def _metric(self, result: Any, ti: int, t: Target) -> float:
-        node: Any = result.metrics
-        try:
-            v = result.metric(t.metric)
-            node = document.get(result.metrics, t.metric)
-        except KeyError as e:
-            raise FitError(f"target {t.label()}: no metric '{t.metric}' ({e})") from None
-        if v is None or not is_number(v):
-            raise FitError(f"target {t.label()}: metric '{t.metric}' is {v!r}")
+        """The target's model value in its data unit: its metric, or the sum of its parts
+        (each converted from its own unit)."""
         if ti not in self.factors:
-            unit = node.get("unit", "") if isinstance(node, dict) else ""
+            self.factors[ti] = [self._factor(result, t, path) for path in t.paths()]
+        total = 0.0
+        for path, factor in zip(t.paths(), self.factors[ti], strict=True):
             try:
-                self.factors[ti] = conversion_factor(unit or "", t.unit)
-            except ValueError as e:
-                raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
-        return float(v) * self.factors[ti]
+                v = result.metric(path)
+            except KeyError as e:
+                raise FitError(f"target {t.label()}: no metric '{path}' ({e})") from None
+            if v is None or not is_number(v):
+                raise FitError(f"target {t.label()}: metric '{path}' is {v!r}")
+            total += float(v) * factor
+        return total
+
+    def _factor(self, result: Any, t: Target, path: str) -> float:
+        """Factor from a metric's unit (in the document) to the target's data unit."""
+        try:
+            node: Any = document.get(result.metrics, path)
+        except KeyError as e:
+            raise FitError(f"target {t.label()}: no metric '{path}' ({e})") from None
+        unit = node.get("unit", "") if isinstance(node, dict) else ""
+        try:
+            return conversion_factor(unit or "", t.unit)
+        except ValueError as e:
+            raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
 
     def normalized(self, x: np.ndarray) -> np.ndarray:
         """(model − data)/σ of every target, checks included."""

@@ -319,3 +319,37 @@ def test_intervals_are_those_of_the_weighted_jacobian(twin: tuple[Path, FitRepor
     std = np.sqrt(np.diag(np.linalg.inv(jac.T @ jac)))
     got = np.array([report.parameter(k).std_fit_coordinate for k in keys])
     np.testing.assert_allclose(got, std, rtol=0.03)
+
+
+def test_a_target_may_be_the_sum_of_metrics(tmp_path: Path) -> None:
+    """A list of metric paths is their sum (e.g. total ammonia: NH4+ + NH3): here the two
+    products' FEs, which add to 100 % whatever the parameters."""
+    data = twin_data(tmp_path / "twin.csv")
+    lines = data.read_text().splitlines()
+    lines += [f"fe.both,{e},100,1,%,twin" for e in POTENTIALS]
+    data.write_text("\n".join(lines) + "\n")
+    path = fit_file(tmp_path, FOUR, data)
+    both = '["products.B-.faradaic_efficiency", "products.C2-.faradaic_efficiency"]'
+    path.write_text(path.read_text() + f'"fe.both" = {{ metric = {both}, fit = false }}\n')
+    spec = load_fit(path)
+    summed = [t for t in spec.targets if t.quantity == "fe.both"]
+    assert summed[0].paths() == (
+        "products.B-.faradaic_efficiency",
+        "products.C2-.faradaic_efficiency",
+    )
+    report = fit(spec, None, runner=ShellRunner())
+    checks = [t for t in report.targets if t.label.startswith("fe.both")]
+    assert len(checks) == len(POTENTIALS)
+    assert all(t.model == pytest.approx(100.0, rel=1e-12) for t in checks)
+    fe_b = [t for t in report.targets if t.label.startswith("fe.B")]
+    assert all(0 < t.model < 100 for t in fe_b)  # the parts are not the sum
+
+
+@pytest.mark.parametrize("metric", ["[]", "[1, 2]", "3"])
+def test_a_summed_target_needs_paths(tmp_path: Path, metric: str) -> None:
+    path = fit_file(tmp_path, FOUR, twin_data(tmp_path / "twin.csv"))
+    path.write_text(
+        path.read_text().replace('"current" = "current_A"', f'"current" = {{ metric = {metric} }}')
+    )
+    with pytest.raises(CaseError, match="list of paths"):
+        load_fit(path)
