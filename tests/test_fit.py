@@ -7,6 +7,7 @@ import json
 import math
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -353,3 +354,33 @@ def test_a_summed_target_needs_paths(tmp_path: Path, metric: str) -> None:
     )
     with pytest.raises(CaseError, match="list of paths"):
         load_fit(path)
+
+
+class _FailsAbove:
+    """The closed-form runner, failing (as a solver that cannot reach the point) wherever
+    reactions.one.rate_constant exceeds ``limit`` 1/s, warm or cold."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit, self.shell, self.failed = limit, ShellRunner(), 0
+
+    def __call__(self, case: Any, out: Any = None, comm: Any = None, initial: Any = None) -> Any:
+        if case.reaction_named("one").rate_constant > self.limit:
+            self.failed += 1
+            raise RuntimeError("Newton did not converge")
+        return self.shell(case, out, comm, initial)
+
+
+def test_a_trial_point_that_fails_is_a_rejected_step(tmp_path: Path) -> None:
+    """A trial step into a region the solver cannot reach is penalised and rejected (the
+    trust region shrinks), not the end of the fit: the twin's parameters are still found,
+    and the report says how many points failed. A start that fails stops the fit."""
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, FOUR.replace('start = "2e4 1/s"', 'start = "1e3 1/s"'), data)
+    runner = _FailsAbove(1e5)  # the truth is 5e4: the first steps from 1e3 overshoot it
+    report = fit(path, None, runner=runner)
+    assert runner.failed > 0
+    assert any("failed to solve and were penalised" in w for w in report.warnings)
+    fitted = {p.key: p.value for p in report.parameters}
+    assert fitted["reactions.one.rate_constant"] == pytest.approx(5e4, rel=1e-3)
+    with pytest.raises(FitError, match="Newton did not converge"):
+        fit(path, None, runner=_FailsAbove(1e2))
