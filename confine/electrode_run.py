@@ -275,9 +275,7 @@ def document(
         "products": products,
         "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
         "selectivity": fm.get("selectivity"),
-        "yield_g_per_h_per_g_cat": next(iter(products.values()), {}).get(
-            "yield_g_per_h_per_g_cat", quantity(None, "g/(h g_cat)")
-        ),
+        "yield_g_per_h_per_g_cat": _first_yield(products),
         "film_face": side(at_face),
         "collector": side(at_collector),
         "ohmic_drop_film_V": quantity(_drop(at_face, at_collector), "V"),
@@ -311,6 +309,13 @@ def _products(case: Case, fm: dict[str, Any]) -> dict[str, Any]:
             "yield_g_per_h_per_g_cat": {"value": yld, "unit": "g/(h g_cat)"},
         }
     return out
+
+
+def _first_yield(products: dict[str, Any]) -> dict[str, Any]:
+    """The first declared product's yield (the particle document's top-level value)."""
+    for entry in products.values():
+        return dict(entry["yield_g_per_h_per_g_cat"])
+    return {"value": None, "unit": "g/(h g_cat)"}
 
 
 def _film_entry(geo: FilmGeometry) -> dict[str, Any]:
