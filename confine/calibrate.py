@@ -34,6 +34,10 @@ Runner = Callable[..., Any]
 Z95 = 1.959963984540054  # two-sided 95 % normal quantile
 
 
+#: Normalized residual of every target at a trial point whose run fails.
+PENALTY = 1e3
+
+
 class FitError(RuntimeError):
     """A fit that cannot go on (a failed run, a missing metric, incompatible units)."""
 
@@ -48,12 +52,13 @@ class _Model:
         self.conds = spec.conditions()
         self.warm: dict[int, Any] = {}
         self.cache: dict[tuple[float, ...], np.ndarray] = {}
-        self.factors: dict[int, float] = {}
+        self.factors: dict[int, list[float]] = {}
         self.evaluations = 0
         self.runs = 0
         self.log_path = log_path
         self.last_case: Case | None = None
         self.warm_broken = False
+        self.failed: list[str] = []  # trial points whose runs failed (penalised)
         self.tally: progress.Tally | None = None  # evaluations so far, shown by rank 0
         if log_path is not None:
             header = ["evaluation", *[p.key for p in spec.parameters], "chi2"]
@@ -76,7 +81,16 @@ class _Model:
             try:
                 result = self._run(case, self.warm.get(ci))
             except Exception as e:
-                raise FitError(f"the run at {sets} {cond} failed: {type(e).__name__}: {e}") from e
+                what = f"the run at {sets} {cond} failed: {type(e).__name__}: {e}"
+                if not self.cache:  # the start itself: nothing to step back to
+                    raise FitError(what) from e
+                # a trial point the solver cannot reach: a residual far above any the fit has
+                # seen, so the optimizer rejects the step and shrinks its trust region
+                log.warning("fit: %s; penalised (the step is rejected)", what)
+                self.failed.append(what)
+                penalty = np.array([t.value + PENALTY * t.uncertainty for t in self.spec.targets])
+                self.cache[key] = penalty
+                return penalty
             self.runs += 1
             if getattr(result, "solution", None) is not None:
                 self.warm[ci] = result.solution
@@ -88,31 +102,47 @@ class _Model:
         return out
 
     def _run(self, case: Case, initial: Any) -> Any:
-        """One run, warm-started when possible (a failed warm start is retried cold)."""
+        """One run, warm-started when possible. A failed warm start is retried cold; warm
+        starts stop for good only when the cold retry succeeds (the solver cannot warm
+        start), not when the point itself fails both ways."""
         if initial is not None and not self.warm_broken:
             try:
                 return self.runner(case, out=None, comm=self.comm, initial=initial)
             except Exception as e:
+                log.info("fit: warm start failed (%s); solving cold", e)
+                result = self.runner(case, out=None, comm=self.comm, initial=None)
                 self.warm_broken = True
                 log.warning("fit: warm start failed (%s); cold starts from now on", e)
+                return result
         return self.runner(case, out=None, comm=self.comm, initial=None)
 
     def _metric(self, result: Any, ti: int, t: Target) -> float:
-        node: Any = result.metrics
-        try:
-            v = result.metric(t.metric)
-            node = document.get(result.metrics, t.metric)
-        except KeyError as e:
-            raise FitError(f"target {t.label()}: no metric '{t.metric}' ({e})") from None
-        if v is None or not is_number(v):
-            raise FitError(f"target {t.label()}: metric '{t.metric}' is {v!r}")
+        """The target's model value in its data unit: its metric, or the sum of its parts
+        (each converted from its own unit)."""
         if ti not in self.factors:
-            unit = node.get("unit", "") if isinstance(node, dict) else ""
+            self.factors[ti] = [self._factor(result, t, path) for path in t.paths()]
+        total = 0.0
+        for path, factor in zip(t.paths(), self.factors[ti], strict=True):
             try:
-                self.factors[ti] = conversion_factor(unit or "", t.unit)
-            except ValueError as e:
-                raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
-        return float(v) * self.factors[ti]
+                v = result.metric(path)
+            except KeyError as e:
+                raise FitError(f"target {t.label()}: no metric '{path}' ({e})") from None
+            if v is None or not is_number(v):
+                raise FitError(f"target {t.label()}: metric '{path}' is {v!r}")
+            total += float(v) * factor
+        return total
+
+    def _factor(self, result: Any, t: Target, path: str) -> float:
+        """Factor from a metric's unit (in the document) to the target's data unit."""
+        try:
+            node: Any = document.get(result.metrics, path)
+        except KeyError as e:
+            raise FitError(f"target {t.label()}: no metric '{path}' ({e})") from None
+        unit = node.get("unit", "") if isinstance(node, dict) else ""
+        try:
+            return conversion_factor(unit or "", t.unit)
+        except ValueError as e:
+            raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
 
     def normalized(self, x: np.ndarray) -> np.ndarray:
         """(model − data)/σ of every target, checks included."""
@@ -227,6 +257,11 @@ def _report(spec: FitSpec, model: _Model, res: Any, wall: float) -> FitReport:
     fitted, warnings = _intervals(spec, x, std, active)
     targets, sens = _targets(spec, model, x, jac)
     warnings += _identifiability(spec, m, undetermined, jac, sens, corr)
+    if model.failed:
+        warnings.append(
+            f"{len(model.failed)} trial point(s) failed to solve and were penalised "
+            f"(steps rejected); the first: {model.failed[0]}"
+        )
     base = model.base.replace(
         **{p.key: p.override(f.value) for p, f in zip(ps, fitted, strict=True)}
     )

@@ -40,10 +40,12 @@ from confine.film import FilmGeometry, film_geometry
 from confine.film_case import film_case, particle_case, particle_in_film, pseudo_transient
 from confine.io import write_failure
 from confine.metrics.means import ph
+from confine.metrics.rates import molar_mass
 from confine.readable import readable_case
 from confine.result import Result
 from confine.solver.continuation import SolverError
 from confine.two_scale import Effectiveness, effectiveness
+from confine.units import FARADAY
 
 log = logging.getLogger("confine")
 
@@ -340,15 +342,7 @@ def document(
             "potential_V": quantity(values.get("phi"), "V"),
         }
 
-    products = {
-        name: {
-            "faradaic_efficiency": quantity(value(p, "faradaic_efficiency"), "1"),
-            "partial_current_density_mA_per_cm2": quantity(
-                _fe_current(p, value(fm, "current_density_A_per_m2")), "mA/cm^2"
-            ),
-        }
-        for name, p in fm["products"].items()
-    }
+    products = _products(case, fm)
     j = value(fm, "current_density_A_per_m2")
     worst = [value(d, "mass_balance_relative_error") for d in (fm, particle)]
     its = [value(d, "solver.newton_iterations") for d in (fm, particle)]
@@ -380,6 +374,8 @@ def document(
         "current_density_mA_per_cm2": quantity(j / 10.0 if j is not None else None, "mA/cm^2"),
         "products": products,
         "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
+        "selectivity": fm.get("selectivity"),
+        "yield_g_per_h_per_g_cat": _first_yield(products),
         "film_face": side(at_face),
         "collector": side(at_collector),
         "ohmic_drop_film_V": quantity(_drop(at_face, at_collector), "V"),
@@ -389,6 +385,37 @@ def document(
         "film_document": fm,
         "particle_document": particle,
     }
+
+
+def _products(case: Case, fm: dict[str, Any]) -> dict[str, Any]:
+    """Each product's FE, partial current density and yield per catalyst mass
+    (production per electrode area × molar mass ÷ loading), from the film's document."""
+    j = value(fm, "current_density_A_per_m2")
+    out: dict[str, Any] = {}
+    for name, p in fm["products"].items():
+        fe, n_e = value(p, "faradaic_efficiency"), value(p, "electrons_per_molecule")
+        mm = molar_mass(case, name)
+        part = None if fe is None or j is None else fe * j  # A/m² of electrode
+        yld = None
+        if part is not None and n_e and mm is not None and case.catalyst.electrode_loading:
+            # mol/(m² s) × g/mol × s/h ÷ g/m² (loading in kg/m²)
+            yld = part / (n_e * FARADAY) * mm * 3600.0 / (case.catalyst.electrode_loading * 1e3)
+        out[name] = {
+            "faradaic_efficiency": {"value": fe, "unit": "1"},
+            "partial_current_density_mA_per_cm2": {
+                "value": None if part is None else part / 10.0,
+                "unit": "mA/cm^2",
+            },
+            "yield_g_per_h_per_g_cat": {"value": yld, "unit": "g/(h g_cat)"},
+        }
+    return out
+
+
+def _first_yield(products: dict[str, Any]) -> dict[str, Any]:
+    """The first declared product's yield (the particle document's top-level value)."""
+    for entry in products.values():
+        return dict(entry["yield_g_per_h_per_g_cat"])
+    return {"value": None, "unit": "g/(h g_cat)"}
 
 
 def _film_entry(geo: FilmGeometry) -> dict[str, Any]:
@@ -408,8 +435,3 @@ def _drop(high: dict[str, float], low: dict[str, float]) -> float | None:
     if "phi" not in high or "phi" not in low:
         return None
     return high["phi"] - low["phi"]
-
-
-def _fe_current(product: dict[str, Any], j: float | None) -> float | None:
-    fe = value(product, "faradaic_efficiency")
-    return None if fe is None or j is None else fe * j / 10.0

@@ -43,6 +43,10 @@ Schema (see docs/sweeps.md)::
     "yield.urea" = { metric = "yield_g_per_h_per_g_cat", relative_uncertainty = 0.1 }
     "selectivity.N" = { metric = "selectivity.N.urea", fit = false }  # a check: compared
                                                # and reported at the fit, not weighted
+    "faradaic_efficiency.NH4+" = { metric = ["products.NH4+.faradaic_efficiency",
+                                             "products.NH3.faradaic_efficiency"] }
+                                               # a list: the sum of its metrics (one unit),
+                                               # e.g. total ammonia, as the study measures it
 """
 
 from __future__ import annotations
@@ -164,6 +168,8 @@ class Target:
         source: where the value comes from.
         row: CSV line number.
         fitted: False for a check (compared at the fit, not in the objective).
+        parts: the metric paths summed when the fit file gives a list (``metric``
+            is then their names joined by " + "); empty: ``metric`` alone.
     """
 
     quantity: str
@@ -175,6 +181,11 @@ class Target:
     source: str = ""
     row: int = 0
     fitted: bool = True
+    parts: tuple[str, ...] = ()
+
+    def paths(self) -> tuple[str, ...]:
+        """The metric paths whose values add up to the model value."""
+        return self.parts or (self.metric,)
 
     def label(self) -> str:
         """``quantity @ key=value`` for reports."""
@@ -445,9 +456,11 @@ def _read_targets(
         where = f"targets.{quantity}"
         if isinstance(spec, str):
             spec = {"metric": spec}
-        if not isinstance(spec, dict) or not isinstance(spec.get("metric"), str):
+        if not isinstance(spec, dict) or not _metric_paths(spec.get("metric")):
             err(
-                where, "expected a metric path, or a table with metric (unit, relative_uncertainty)"
+                where,
+                "expected a metric path, or a table with metric (a path or a list of paths "
+                "to add up; unit, relative_uncertainty)",
             )
             continue
         for k in spec:
@@ -516,7 +529,18 @@ def _target(
         cell = (r.get(col) or "").strip()
         if cell:
             cond[key] = f"{cell} {cu}" if cu else cell
-    return Target(quantity, spec["metric"], cond, value, unc, unit, r.get("source", ""))
+    paths = _metric_paths(spec["metric"])
+    t = Target(quantity, " + ".join(paths), cond, value, unc, unit, r.get("source", ""))
+    return replace(t, parts=paths) if len(paths) > 1 else t
+
+
+def _metric_paths(metric: Any) -> tuple[str, ...]:
+    """A target's metric paths: one path, or a non-empty list of them (summed); () if neither."""
+    if isinstance(metric, str):
+        return (metric,)
+    if isinstance(metric, list) and metric and all(isinstance(m, str) for m in metric):
+        return tuple(metric)
+    return ()
 
 
 def _check_cases(spec: FitSpec) -> None:

@@ -7,6 +7,7 @@ import json
 import math
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -319,3 +320,67 @@ def test_intervals_are_those_of_the_weighted_jacobian(twin: tuple[Path, FitRepor
     std = np.sqrt(np.diag(np.linalg.inv(jac.T @ jac)))
     got = np.array([report.parameter(k).std_fit_coordinate for k in keys])
     np.testing.assert_allclose(got, std, rtol=0.03)
+
+
+def test_a_target_may_be_the_sum_of_metrics(tmp_path: Path) -> None:
+    """A list of metric paths is their sum (e.g. total ammonia: NH4+ + NH3): here the two
+    products' FEs, which add to 100 % whatever the parameters."""
+    data = twin_data(tmp_path / "twin.csv")
+    lines = data.read_text().splitlines()
+    lines += [f"fe.both,{e},100,1,%,twin" for e in POTENTIALS]
+    data.write_text("\n".join(lines) + "\n")
+    path = fit_file(tmp_path, FOUR, data)
+    both = '["products.B-.faradaic_efficiency", "products.C2-.faradaic_efficiency"]'
+    path.write_text(path.read_text() + f'"fe.both" = {{ metric = {both}, fit = false }}\n')
+    spec = load_fit(path)
+    summed = [t for t in spec.targets if t.quantity == "fe.both"]
+    assert summed[0].paths() == (
+        "products.B-.faradaic_efficiency",
+        "products.C2-.faradaic_efficiency",
+    )
+    report = fit(spec, None, runner=ShellRunner())
+    checks = [t for t in report.targets if t.label.startswith("fe.both")]
+    assert len(checks) == len(POTENTIALS)
+    assert all(t.model == pytest.approx(100.0, rel=1e-12) for t in checks)
+    fe_b = [t for t in report.targets if t.label.startswith("fe.B")]
+    assert all(0 < t.model < 100 for t in fe_b)  # the parts are not the sum
+
+
+@pytest.mark.parametrize("metric", ["[]", "[1, 2]", "3"])
+def test_a_summed_target_needs_paths(tmp_path: Path, metric: str) -> None:
+    path = fit_file(tmp_path, FOUR, twin_data(tmp_path / "twin.csv"))
+    path.write_text(
+        path.read_text().replace('"current" = "current_A"', f'"current" = {{ metric = {metric} }}')
+    )
+    with pytest.raises(CaseError, match="list of paths"):
+        load_fit(path)
+
+
+class _FailsAbove:
+    """The closed-form runner, failing (as a solver that cannot reach the point) wherever
+    reactions.one.rate_constant exceeds ``limit`` 1/s, warm or cold."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit, self.shell, self.failed = limit, ShellRunner(), 0
+
+    def __call__(self, case: Any, out: Any = None, comm: Any = None, initial: Any = None) -> Any:
+        if case.reaction_named("one").rate_constant > self.limit:
+            self.failed += 1
+            raise RuntimeError("Newton did not converge")
+        return self.shell(case, out, comm, initial)
+
+
+def test_a_trial_point_that_fails_is_a_rejected_step(tmp_path: Path) -> None:
+    """A trial step into a region the solver cannot reach is penalised and rejected (the
+    trust region shrinks), not the end of the fit: the twin's parameters are still found,
+    and the report says how many points failed. A start that fails stops the fit."""
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, FOUR.replace('start = "2e4 1/s"', 'start = "1e3 1/s"'), data)
+    runner = _FailsAbove(1e5)  # the truth is 5e4: the first steps from 1e3 overshoot it
+    report = fit(path, None, runner=runner)
+    assert runner.failed > 0
+    assert any("failed to solve and were penalised" in w for w in report.warnings)
+    fitted = {p.key: p.value for p in report.parameters}
+    assert fitted["reactions.one.rate_constant"] == pytest.approx(5e4, rel=1e-3)
+    with pytest.raises(FitError, match="Newton did not converge"):
+        fit(path, None, runner=_FailsAbove(1e2))
