@@ -48,6 +48,8 @@ MAX_HALVINGS = 12
 #: Newton iterations above which a converged continuation step halves the next
 #: increment in log s (double-layer runs crawl under the line search otherwise).
 SLOW_STEP_ITERATIONS = 10
+#: A backward-Euler step converged in at most this many iterations doubles the next.
+MARCH_GROWTH_ITERATIONS = 10
 #: Smallest increment in log10 s that slow steps halve down to (failures still halve).
 MIN_LOG_STEP = 1.0 / 16.0
 
@@ -258,7 +260,10 @@ class Solver:
             if reason > 0 and self.newton.finite():
                 t += step
                 times.append(t)
-                dt = min(2 * dt, dt_max) if its <= 4 else dt
+                # grow back towards time_step once Newton converges easily: after a
+                # run of halvings (a stiff front) steps that take 5-10 iterations would
+                # otherwise stay tiny for hundreds of steps
+                dt = min(2 * dt, dt_max) if its <= MARCH_GROWTH_ITERATIONS else dt
                 continue
             model.restore(saved)
             self._unless_broken(reason, len(times) - 1, 1.0, None)
