@@ -40,6 +40,8 @@ FILM_GROWTH = 1.15
 MARCH_DIFFUSION_TIMES = 100.0
 #: ... in at most this many backward-Euler steps (halved where Newton fails).
 MARCH_STEPS = 10
+#: Newton tolerance of the march's steps.
+MARCH_RTOL = 1e-10
 
 
 def particle_case(case: Case) -> Case:
@@ -172,6 +174,10 @@ def pseudo_transient(film: Case) -> Case:
     end = MARCH_DIFFUSION_TIMES * length**2 / slowest
     raw["solver"] = {
         **raw["solver"],
+        # the march only finds the steady solve's start: its steps need not resolve what
+        # the steady solve does (at FILM_RTOL late steps sat at their round-off floor and
+        # failed until the time step collapsed)
+        "rtol": max(film.solver.rtol, MARCH_RTOL),
         "transient": True,
         "end_time": f"{end!r} s",
         "time_step": f"{end / MARCH_STEPS!r} s",
