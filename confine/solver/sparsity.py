@@ -40,6 +40,7 @@ from confine.case import Case
 from confine.env import import_dolfinx
 from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
+from confine.solver import node_pattern
 from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
 
 import_dolfinx()
@@ -131,9 +132,9 @@ class BlockedJacobian:
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(csr[0]))
-        cols = np.asarray(csr[1], dtype=np.int64)
+        block_csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(block_csr[0]))
+        cols = np.asarray(block_csr[1], dtype=np.int64)
         self.n_blocks = len(rows)
         local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
@@ -145,40 +146,44 @@ class BlockedJacobian:
         # its species block (nodes × fields, interleaved), then its coverage block.
         ranges = np.asarray(template.getOwnershipRanges(), dtype=np.int64)
         first = np.asarray(comm.allgather(imap.local_range[0]), dtype=np.int64)
-        owner = np.concatenate(
-            [np.full(imap.size_local, comm.rank), np.asarray(imap.owners)]
-        ).astype(np.int64)
         node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
-        base = (ranges[owner] + (node - first[owner]) * bs).astype(PETSc.IntType)
+        base = node_pattern.base_of(node, first, ranges, bs)
 
         keep = self.coupled | np.eye(bs, dtype=bool)
-        fa, fb = np.nonzero(keep)  # (row field, column field)
-        nb, nk = len(rows), len(fa)
+        pairs = np.nonzero(keep)  # (row field, column field), sorted by row field
+        fa, fb = pairs
         #: positions of the kept pairs in a block: BAIJ stores it by columns, (a, b) at b·bs + a
         self.offsets = (fb * bs + fa).astype(np.intp)
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
-        cov_rows, cov_cols = self._coverage_pattern(template)
-        self.n_uu = nb * nk
-        size = self.n_uu + len(cov_rows)
-        # the COO set, built in place in PETSc's index type (no 64-bit temporaries)
-        coo = [np.empty(size, dtype=PETSc.IntType) for _ in range(2)]
-        for out, at, fields in ((coo[0], rows, fa), (coo[1], cols, fb)):
-            np.add(
-                base[at][:, None],
-                fields.astype(PETSc.IntType),
-                out=out[: self.n_uu].reshape(nb, nk),
-            )
-        coo[0][self.n_uu :], coo[1][self.n_uu :] = cov_rows, cov_cols
         # owned rows first (blocks are stored by row node): written straight into the
         # matrix's arrays; the entries of ghost rows are added on their owners
         self.n_owned_blocks = int(np.searchsorted(rows, imap.size_local))
-        ghost = slice(self.n_owned_blocks * nk, self.n_uu)
-        self.ghost_rows, self.ghost_cols = (c[ghost].reshape(-1, 1).copy() for c in coo)
-        del rows, cols, cov_rows, cov_cols
+        own = slice(0, self.n_owned_blocks)
+        ghost = slice(self.n_owned_blocks, None)
+        self.ghost_rows, self.ghost_cols = (
+            (base[at[ghost], None] + f).astype(PETSc.IntType).reshape(-1, 1)
+            for at, f in ((rows, fa), (cols, fb))
+        )
         # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
         self.local.destroy()
-        self.direct = DirectAIJ(template, coo, self.n_owned_blocks * nk)
-        self.local = self._local_baij(n, csr)
+        # the pattern: the node graph (ghost rows' node pairs on their owners) × kept pairs
+        graph = node_pattern.node_graph(comm, imap.size_local, node[rows], node[cols])
+        size = int(ranges[-1])
+        csr = node_pattern.expanded_pattern(
+            graph,
+            node_pattern.base_of(graph[1].astype(np.int64), first, ranges, bs),
+            pairs,
+            self._coverage_pattern(template),
+            size,
+        )
+        del graph
+        column_range = (int(ranges[comm.rank]), int(ranges[comm.rank + 1]))
+        positions = node_pattern.block_positions(
+            csr, column_range, (rows[own], base[cols[own]]), pairs, size
+        )
+        del rows, cols, base, node
+        self.direct = DirectAIJ(template, csr, positions)
+        self.local = self._local_baij(n, block_csr)
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
@@ -202,11 +207,12 @@ class BlockedJacobian:
         local.setLGMap(lgmap, lgmap)
         return local
 
-    def _coverage_pattern(self, template: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Global (row, column) of dolfinx's pattern of the coverage blocks, zeros
-        included (assembled into ``template`` once); empty without coverages."""
+    def _coverage_pattern(self, template: Any) -> list[np.ndarray]:
+        """CSR (owned rows, global columns) of dolfinx's pattern of the coverage blocks,
+        zeros included (assembled into ``template`` once); no entries without them."""
         if not self.blocked:
-            return np.empty(0, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)
+            rows = template.getLocalSize()[0]
+            return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)]
         spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
         self._is = _cpp.la.petsc.create_index_sets(
             [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
@@ -214,9 +220,7 @@ class BlockedJacobian:
         self._assemble_coverage_blocks(template)
         template.assemble()
         ia, ja, _ = template.getValuesCSR()
-        start = template.getOwnershipRange()[0]
-        rows = start + np.repeat(np.arange(len(ia) - 1, dtype=PETSc.IntType), np.diff(ia))
-        return rows.astype(PETSc.IntType), ja
+        return [np.asarray(ia), np.asarray(ja)]
 
     def _with_values(self, fn: Any) -> Any:
         """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
