@@ -38,7 +38,8 @@ def node_graph(comm: Any, n_owned: int, rows: np.ndarray, cols: np.ndarray) -> l
     """CSR (owned rows, global columns sorted in each row) of the node pairs
     (``rows``, ``cols``: global node indices; a rank owns ``n_owned`` consecutive
     nodes, in rank order), the pairs of nodes owned elsewhere sent to their owners."""
-    A: Any = PETSc.Mat().createAIJ(((n_owned, None), (n_owned, None)), comm=comm)
+    sizes: Any = ((n_owned, None), (n_owned, None))
+    A: Any = PETSc.Mat().createAIJ(sizes, comm=comm)
     A.setPreallocationCOO(rows.astype(PETSc.IntType), cols.astype(PETSc.IntType))
     A.setValuesCOO(np.ones(len(rows)), PETSc.InsertMode.INSERT_VALUES)
     A.assemble()

@@ -150,8 +150,8 @@ class BlockedJacobian:
         base = node_pattern.base_of(node, first, ranges, bs)
 
         keep = self.coupled | np.eye(bs, dtype=bool)
-        pairs = np.nonzero(keep)  # (row field, column field), sorted by row field
-        fa, fb = pairs
+        kept: Any = np.nonzero(keep)  # (row field, column field), sorted by row field
+        fa, fb = kept
         #: positions of the kept pairs in a block: BAIJ stores it by columns, (a, b) at b·bs + a
         self.offsets = (fb * bs + fa).astype(np.intp)
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
@@ -169,20 +169,20 @@ class BlockedJacobian:
         # the pattern: the node graph (ghost rows' node pairs on their owners) × kept pairs
         graph = node_pattern.node_graph(comm, imap.size_local, node[rows], node[cols])
         size = int(ranges[-1])
-        csr = node_pattern.expanded_pattern(
+        pattern = node_pattern.expanded_pattern(
             graph,
             node_pattern.base_of(graph[1].astype(np.int64), first, ranges, bs),
-            pairs,
+            kept,
             self._coverage_pattern(template),
             size,
         )
         del graph
         column_range = (int(ranges[comm.rank]), int(ranges[comm.rank + 1]))
         positions = node_pattern.block_positions(
-            csr, column_range, (rows[own], base[cols[own]]), pairs, size
+            pattern, column_range, (rows[own], base[cols[own]]), kept, size
         )
         del rows, cols, base, node
-        self.direct = DirectAIJ(template, csr, positions)
+        self.direct = DirectAIJ(template, pattern, positions)
         self.local = self._local_baij(n, block_csr)
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         A = self.direct.matrix
