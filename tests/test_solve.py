@@ -685,6 +685,14 @@ def test_jacobian_without_structural_zeros_is_exact(
     assert_jacobian_is_exact_without_structural_zeros(unblocked)
     monkeypatch.undo()
 
+    # lean storage (no BAIJ kept): dolfinx assembles into the compacted pattern
+    monkeypatch.setenv("CONFINE_JACOBIAN", "lean")
+    lean = Solver.build(case, md)
+    lean.model.restore(sol.model.state())
+    assert block_insertion(lean).lean and block_insertion(lean).local is None
+    assert_jacobian_is_exact_without_structural_zeros(lean)
+    monkeypatch.delenv("CONFINE_JACOBIAN")
+
     monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     poor = Solver.build(case, md)
     sparse = poor.newton.nlp.A.getInfo()["nz_used"]
@@ -698,8 +706,9 @@ def test_jacobian_without_structural_zeros_is_exact(
 def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ghost rows of the block-inserted species block reach their owners; the switch
-    to dolfinx's assembly (a pattern from the all-zero state) happens on every rank."""
+    """Ghost rows of the block-inserted species block reach their owners (also with
+    the lean storage); the switch to dolfinx's assembly (a pattern from the all-zero
+    state) happens on every rank."""
     if COMM.size < 2:
         pytest.skip("needs mpiexec -n 2")
 
@@ -708,6 +717,11 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     p.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(p)
     assert not block_insertion(p).fallback
+    monkeypatch.setenv("CONFINE_JACOBIAN", "lean")  # no BAIJ: dolfinx's insertion
+    lean = Solver.build(case, md)
+    lean.model.set_bulk_state()
+    assert_jacobian_is_exact_without_structural_zeros(lean)
+    monkeypatch.delenv("CONFINE_JACOBIAN")
 
     monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     poor = Solver.build(case, md)

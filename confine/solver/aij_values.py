@@ -117,9 +117,13 @@ class DirectAIJ:
             part holds (:func:`block_positions`).
     """
 
-    def __init__(self, template: Any, csr: list[np.ndarray], positions: tuple[np.ndarray, int]):
+    def __init__(
+        self, template: Any, csr: list[np.ndarray], positions: tuple[np.ndarray, int] | None
+    ):
         self.matrix = matrix_like(template, lambda M: M.setPreallocationCSR(tuple(csr)))
         csr.clear()  # the caller's only reference: freed once the matrix holds its copy
+        if positions is None:  # not written directly (dolfinx assembles into it)
+            positions = np.empty(0, dtype=np.int32), _parts(self.matrix)[0][1]
         self.positions, self.n_diagonal = positions
         if _parts(self.matrix)[0][1] != self.n_diagonal:
             raise RuntimeError("the matrix's diagonal part is not the pattern's")

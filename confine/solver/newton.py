@@ -44,6 +44,8 @@ class Newton:
         F: its residual forms; bcs: its Dirichlet conditions.
         petsc_options: extra options over the defaults and the case's.
         linear_solver: "auto", "direct" or "iterative" (default: the case's).
+        jacobian: the species block's storage, "auto", "block" or "lean"
+            (:func:`confine.solver.options.lean_jacobian`; default: ``CONFINE_JACOBIAN``).
     """
 
     def __init__(
@@ -55,6 +57,7 @@ class Newton:
         *,
         petsc_options: Mapping[str, Any] | None = None,
         linear_solver: str | None = None,
+        jacobian: str | None = None,
     ):
         case = params.case
         linear_solver = linear_solver or case.solver.linear_solver
@@ -98,7 +101,8 @@ class Newton:
         snes.setConvergenceTest(converged)
         self._bounds: tuple[Any, Any] | None = None
         self.set_bounds()
-        drop_structural_zeros(self.nlp, spaces, case, bcs, uu)
+        lean = opt.lean_jacobian(self.nlp.x.getSize() / self.comm.size, jacobian)
+        drop_structural_zeros(self.nlp, spaces, case, bcs, uu, lean)
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
             self._split_fields(pc)

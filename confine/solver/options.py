@@ -8,6 +8,7 @@ can force either. :func:`split_fields` names the fieldsplit blocks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -77,6 +78,16 @@ FIELD_AMG: dict[str, Any] = {
 DIRECT_MAX_WORK = 150_000
 #: The linear solver choices of a case or a caller.
 LINEAR_SOLVERS = ("auto", "direct", "iterative")
+#: How the species block of the Jacobian is assembled (where block insertion can run):
+#: "block" (block insertion into a BAIJ copy, gathered into the compacted AIJ: fast),
+#: "lean" (dolfinx inserts value by value into the compacted AIJ: no BAIJ, ~1.4 KB
+#: less per unknown on the urea network, each Jacobian ~3× slower) or "auto": lean
+#: from :data:`LEAN_MIN_UNKNOWNS` unknowns per rank. Environment variable
+#: ``CONFINE_JACOBIAN`` (a run's or a caller's choice: not part of the case).
+JACOBIAN_STORAGES = ("auto", "block", "lean")
+#: Unknowns per rank from which "auto" stores the Jacobian lean: there block
+#: insertion's BAIJ would be ~1.9 GB per rank on the urea network.
+LEAN_MIN_UNKNOWNS = 1_500_000
 
 
 def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
@@ -87,6 +98,18 @@ def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
     if tdim < 3:
         return True
     return nodes * unknowns**3 <= DIRECT_MAX_WORK
+
+
+def lean_jacobian(unknowns_per_rank: float, kind: str | None = None) -> bool:
+    """Whether the species block is assembled lean (:data:`JACOBIAN_STORAGES`):
+    ``kind``, else ``CONFINE_JACOBIAN``, else "auto". The same on every rank when
+    ``unknowns_per_rank`` is (global unknowns ÷ ranks)."""
+    kind = kind or os.environ.get("CONFINE_JACOBIAN") or "auto"
+    if kind not in JACOBIAN_STORAGES:
+        raise ValueError(f"CONFINE_JACOBIAN must be auto, block or lean: {kind!r}")
+    if kind != "auto":
+        return kind == "lean"
+    return unknowns_per_rank >= LEAN_MIN_UNKNOWNS
 
 
 def iterative_options(unknowns: int, adsorbed: bool) -> dict[str, Any]:

@@ -86,6 +86,12 @@ class BlockedJacobian:
         template: dolfinx's matrix for ``forms``, not yet assembled: sizes, maps and
             options prefix; the coverage blocks are assembled into it once, their
             entries (structural zeros too) taken over as they are.
+        lean: keep no BAIJ: the couplings and the pattern are taken as above (the BAIJ
+            assembled once at set-up), then dolfinx assembles every Jacobian straight
+            into the compacted matrix, value by value (a coupling absent at set-up
+            is inserted with a malloc: exact). About 2/5 less memory per unknown on
+            the urea network (no BAIJ of all bs² pairs, no positions), each Jacobian
+            slower (benchmarks/README.md, "Memory by part").
 
     The functions must hold a generic state (no coupling vanishing by accident):
     the field pairs (a, b) with a nonzero anywhere in the species block assembled
@@ -98,9 +104,10 @@ class BlockedJacobian:
         funcs: Any,
         bcs: Sequence[Any],
         template: Any,
+        lean: bool = False,
     ) -> None:
-        """Build the local BAIJ matrix, read the couplings off it and map its blocks
-        into one COO pattern of the compacted matrix.
+        """Build the local BAIJ matrix, read the couplings off it and build the
+        compacted matrix from the node graph (:mod:`~confine.solver.node_pattern`).
 
         Long because it is one pass whose index arrays (local nodes, stored
         blocks, global bases, kept field pairs) every later step reuses; split,
@@ -115,6 +122,8 @@ class BlockedJacobian:
         comm = template.getComm().tompi4py()
         self.comm = comm
         self.fallback = False
+        #: no BAIJ kept: dolfinx assembles into the compacted matrix (see the class)
+        self.lean = lean
 
         # The local BAIJ matrix: every pair of nodes that share a cell, local indices.
         n = imap.size_local + imap.num_ghosts
@@ -178,17 +187,21 @@ class BlockedJacobian:
         )
         del graph
         column_range = (int(ranges[comm.rank]), int(ranges[comm.rank + 1]))
-        positions = node_pattern.block_positions(
-            pattern, column_range, (rows[own], base[cols[own]]), kept, size
-        )
+        positions = None
+        if not lean:
+            positions = node_pattern.block_positions(
+                pattern, column_range, (rows[own], base[cols[own]]), kept, size
+            )
         del rows, cols, base, node
         self.direct = DirectAIJ(template, pattern, positions)
-        self.local = self._local_baij(n, block_csr)
-        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        self.local = None if lean else self._local_baij(n, block_csr)
+        if self.local is not None:
+            self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
         A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        # a new entry would move the entries away from their positions
-        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        # block insertion: a new entry would move the entries away from their positions;
+        # lean: a coupling absent at set-up is inserted (exact, with a malloc)
+        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, not lean)
         self.matrix = A
 
     def _assemble_local(self) -> None:
@@ -262,7 +275,7 @@ class BlockedJacobian:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         fem_petsc.assign(x, self.funcs)
-        if not self.fallback:
+        if not (self.fallback or self.lean):
             self._assemble_local()
             if self._uncoupled_nonzero():
                 log.info(
@@ -271,7 +284,7 @@ class BlockedJacobian:
                 )
                 self.fallback = True
                 J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-        if self.fallback:  # what dolfinx's own callback does
+        if self.fallback or self.lean:  # what dolfinx's own callback does
             J.zeroEntries()
             _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
             J.assemble()
@@ -326,7 +339,7 @@ def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
 
 # ---------------------------------------------------------------- compaction of the pattern
 def drop_structural_zeros(
-    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None
+    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None, lean: bool = False
 ) -> None:
     """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
 
@@ -349,6 +362,7 @@ def drop_structural_zeros(
     blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
     pair becomes nonzero). The functions' state is kept. ``uu``: the species
     block compiled apart (:func:`jacobian_forms`), put back into ``nlp.J``.
+    ``lean``: no block-insertion BAIJ kept (:class:`BlockedJacobian`).
     """
     if uu is not None:
         nlp.J[0][0] = uu
@@ -359,7 +373,7 @@ def drop_structural_zeros(
     snes = nlp.solver
     if available(len(spaces.unknowns)):  # block insertion
         # it assembles the species block at this state and reads the couplings off it
-        jac = BlockedJacobian(nlp.J, funcs, bcs, A)
+        jac = BlockedJacobian(nlp.J, funcs, bcs, A, lean=lean)
         spaces.restore(saved)
         snes.setJacobian(jac, jac.matrix, None)
         A.destroy()
