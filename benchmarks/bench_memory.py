@@ -92,7 +92,10 @@ class Stages:
 
 
 def _matrix_bytes(A: Any) -> dict[str, float]:
-    """Stored entries and bytes of a PETSc matrix (values, indices and row pointers)."""
+    """Stored entries and bytes of a PETSc matrix (values, indices and row pointers);
+    none for a view (a Python matrix: confine.solver.field_view)."""
+    if A.getType() == "python":
+        return {"entries": 0.0, "bytes": 0.0}
     info = A.getInfo()
     nz = float(info["nz_allocated"])
     rows = A.getLocalSize()[0]
@@ -217,7 +220,7 @@ def run(level: float, bath: str) -> dict[str, Any]:
     newton_module.drop_structural_zeros = original
     jacobian: Any = newton.snes.getJacobian()
     timed = _Timed(jacobian[2][0])
-    newton.snes.setJacobian(timed, jacobian[0], None, args=jacobian[2][1], kargs=jacobian[2][2])
+    newton.snes.setJacobian(timed, jacobian[0], jacobian[1], args=jacobian[2][1], kargs=jacobian[2][2])
     solver = Solver(model, newton)
     with stages("solve (PC set-up: sub-matrices, AMG; Krylov space; continuation)"):
         sol = solver.solve()

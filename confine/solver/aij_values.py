@@ -3,12 +3,10 @@
 PETSc's COO assembly (MatSetPreallocationCOO / MatSetValuesCOO) keeps two
 8-byte maps per entry beside the matrix's 12 bytes, and its caller a values
 array of 8 more: 36 bytes per stored entry where the matrix needs 12.
-:class:`DirectAIJ` uses a COO set only to build the pattern (entries of ghost
-rows summed on their owners, as COO does): it writes each owned entry's number
-through COO once, reads back where each landed in the matrix's value arrays
-(one array on one rank; the diagonal and off-diagonal parts on several), and
-rebuilds the matrix from its CSR without the COO map. Later values go straight
-into those arrays: 4 bytes per owned entry for its position.
+:class:`DirectAIJ` creates the matrix from a CSR pattern and the position of
+each entry it writes in the matrix's value arrays (one array on one rank; the
+diagonal and off-diagonal parts on several), both from
+:mod:`~confine.solver.node_pattern`: 4 bytes per owned entry for its position.
 
 Also :func:`matrix_like` (a matrix of another's layout) and the BAIJ array
 access that block insertion reads.

@@ -24,6 +24,7 @@ from confine.fem.spaces import Spaces
 from confine.quality import BOUND_TOLERANCE, bounds_of
 from confine.solver import options as opt
 from confine.solver.convergence import RESIDUAL_DROP, FieldTest
+from confine.solver.field_view import precondition_by_view
 from confine.solver.sparsity import drop_structural_zeros, jacobian_forms
 
 import_dolfinx()
@@ -105,7 +106,10 @@ class Newton:
         drop_structural_zeros(self.nlp, spaces, case, bcs, uu, lean)
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
-            self._split_fields(pc)
+            c_split = self._split_fields(pc)
+            callback: Any = snes.getJacobian()
+            if c_split is not None and opt.view_fieldsplit(callback[2][0]):
+                precondition_by_view(snes, c_split)  # no copy of the species block
 
     @property
     def snes(self) -> Any:
@@ -129,13 +133,13 @@ class Newton:
             self._extra_options,
         )
 
-    def _split_fields(self, pc: Any) -> None:
+    def _split_fields(self, pc: Any) -> Any:
         sp = self.spaces
         bs0 = len(sp.unknowns)
         n0 = sp.V.dofmap.index_map.size_local * bs0
         n1 = None if sp.theta is None else sp.W.dofmap.index_map.size_local * len(sp.adsorbed)
         start = self.nlp.A.getOwnershipRange()[0]
-        opt.split_fields(pc, start, n0, bs0, n1, self.comm)
+        return opt.split_fields(pc, start, n0, bs0, n1, self.comm)
 
     def _callbacks(self) -> tuple[Any, Any]:
         """SNES monitor and convergence test that hold the solver weakly.

@@ -112,6 +112,13 @@ def lean_jacobian(unknowns_per_rank: float, kind: str | None = None) -> bool:
     return unknowns_per_rank >= LEAN_MIN_UNKNOWNS
 
 
+def view_fieldsplit(jacobian: Any) -> bool:
+    """Whether the fieldsplit preconditioner takes its blocks from a view of the
+    Jacobian (:mod:`confine.solver.field_view`): where the Jacobian callback keeps the
+    view's state (block insertion's), unless ``CONFINE_PC_VIEW=0``."""
+    return hasattr(jacobian, "lean") and os.environ.get("CONFINE_PC_VIEW", "1") != "0"
+
+
 def iterative_options(unknowns: int, adsorbed: bool) -> dict[str, Any]:
     """:data:`ITERATIVE_OPTIONS` with one :data:`FIELD_AMG` block per unknown on the
     full mesh (species, φ): inside the "c" split with adsorbates, at the top
@@ -155,18 +162,20 @@ def _index_set(indices: np.ndarray, comm: Any) -> Any:
     return PETSc.IS().createGeneral(cast(Any, indices), comm=comm)
 
 
-def split_fields(pc: Any, start: int, n0: int, bs0: int, n1: int | None, comm: Any) -> None:
+def split_fields(pc: Any, start: int, n0: int, bs0: int, n1: int | None, comm: Any) -> Any:
     """Name the blocks of a fieldsplit preconditioner: "c" (species and φ: ``n0`` owned
     entries from ``start``, ``bs0`` per node) and "theta" (``n1`` coverages), or one
-    split per unknown ("0", "1", ...) without adsorbates (``n1`` None)."""
+    split per unknown ("0", "1", ...) without adsorbates (``n1`` None). Returns the
+    "c" split's index set (None without adsorbates)."""
     if n1 is None:
         splits = []
         for i in range(bs0):  # named by index: species names are no option prefixes
             idx = start + np.arange(i, n0, bs0, dtype=np.int32)
             splits.append((str(i), _index_set(idx, comm)))
         pc.setFieldSplitIS(*splits)
-        return
+        return None
     is0 = _index_set(start + np.arange(n0, dtype=np.int32), comm)
     is0.setBlockSize(bs0)
     is1 = _index_set(start + n0 + np.arange(n1, dtype=np.int32), comm)
     pc.setFieldSplitIS(("c", is0), ("theta", is1))
+    return is0

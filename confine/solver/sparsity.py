@@ -17,11 +17,16 @@ BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
 * the coupled field pairs of each stored block (those with a nonzero at the
   generic state of set-up, and the diagonal) are copied from its value array
   into the compacted AIJ Jacobian: the owned rows straight into the AIJ's value
-  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built once
-  from a COO set, no COO map kept), the ghost rows through MatSetValues (added
-  on their owners);
+  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built from
+  the node graph expanded by the coupled pairs, :mod:`~confine.solver.node_pattern`),
+  the ghost rows through MatSetValues (added on their owners);
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
   into that matrix as usual, in dolfinx's pattern (they are small).
+
+With the lean storage (``lean``, :func:`~confine.solver.options.lean_jacobian`)
+no BAIJ is kept: the couplings and the pattern are taken the same way, then
+dolfinx assembles straight into the compacted matrix (value by value: less
+memory, slower).
 
 An entry of an uncoupled field pair that becomes nonzero (a coupling absent at
 set-up, e.g. a rate constant that was zero) switches this Jacobian to dolfinx's
@@ -271,8 +276,12 @@ class BlockedJacobian:
         values = np.take(raw, self.offsets, axis=1).reshape(-1, 1)
         J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
 
-    def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
-        """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
+    def __call__(self, _snes: Any, x: Any, J: Any, P: Any) -> None:
+        """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix); a
+        preconditioner matrix ``P`` other than ``J`` is a view of it
+        (:mod:`~confine.solver.field_view`): its state is increased."""
+        if P is not None and P.handle != J.handle:
+            P.stateIncrease()
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         fem_petsc.assign(x, self.funcs)
         if not (self.fallback or self.lean):
