@@ -141,7 +141,7 @@ class BlockedJacobian:
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
         csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
         del pairs, ai
-        self.local = self._local_baij(n, csr)
+        self.local: Any = self._local_baij(n, csr)
         option: Any = PETSc.Mat.Option
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
@@ -199,9 +199,10 @@ class BlockedJacobian:
             )
         del rows, cols, base, node
         self.direct = DirectAIJ(template, pattern, positions)
-        self.local = None if lean else self._local_baij(n, block_csr)
-        if self.local is not None:
-            self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        # re-created at the first Jacobian, once dolfinx's matrix (``template``, held by
+        # the SNES until the caller hands it this one) is freed; never when lean
+        self.local = None
+        self._block_pattern = (n, block_csr)
         A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
         # block insertion: a new entry would move the entries away from their positions;
@@ -210,6 +211,9 @@ class BlockedJacobian:
         self.matrix = A
 
     def _assemble_local(self) -> None:
+        if self.local is None:
+            self.local = self._local_baij(*self._block_pattern)
+            self.local.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.local.zeroEntries()
         _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
