@@ -220,7 +220,9 @@ def run(level: float, bath: str) -> dict[str, Any]:
     newton_module.drop_structural_zeros = original
     jacobian: Any = newton.snes.getJacobian()
     timed = _Timed(jacobian[2][0])
-    newton.snes.setJacobian(timed, jacobian[0], jacobian[1], args=jacobian[2][1], kargs=jacobian[2][2])
+    newton.snes.setJacobian(
+        timed, jacobian[0], jacobian[1], args=jacobian[2][1], kargs=jacobian[2][2]
+    )
     solver = Solver(model, newton)
     with stages("solve (PC set-up: sub-matrices, AMG; Krylov space; continuation)"):
         sol = solver.solve()

@@ -102,7 +102,7 @@ class Newton:
         snes.setConvergenceTest(converged)
         self._bounds: tuple[Any, Any] | None = None
         self.set_bounds()
-        lean = opt.lean_jacobian(self.nlp.x.getSize() / self.comm.size, jacobian)
+        lean = self._lean(jacobian)
         drop_structural_zeros(self.nlp, spaces, case, bcs, uu, lean)
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
@@ -132,6 +132,15 @@ class Newton:
             bool(self.spaces.adsorbed),
             self._extra_options,
         )
+
+    def _lean(self, kind: str | None) -> bool:
+        """Whether the Jacobian's species block is stored lean, the same on every rank
+        (:func:`confine.solver.options.lean_jacobian`: by the memory of each node)."""
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        unknowns = node.allreduce(self.nlp.x.getLocalSize())
+        node.Free()
+        lean = opt.lean_jacobian(unknowns, opt.memory_available(), kind)
+        return bool(self.comm.allreduce(lean, op=MPI.LOR))
 
     def _split_fields(self, pc: Any) -> Any:
         sp = self.spaces

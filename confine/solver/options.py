@@ -81,13 +81,14 @@ LINEAR_SOLVERS = ("auto", "direct", "iterative")
 #: How the species block of the Jacobian is assembled (where block insertion can run):
 #: "block" (block insertion into a BAIJ copy, gathered into the compacted AIJ: fast),
 #: "lean" (dolfinx inserts value by value into the compacted AIJ: no BAIJ, ~1.4 KB
-#: less per unknown on the urea network, each Jacobian ~3× slower) or "auto": lean
-#: from :data:`LEAN_MIN_UNKNOWNS` unknowns per rank. Environment variable
-#: ``CONFINE_JACOBIAN`` (a run's or a caller's choice: not part of the case).
+#: less per unknown on the urea network, each Jacobian ~2.4× slower) or "auto":
+#: lean only where block insertion would not fit in memory (:func:`lean_jacobian`).
+#: Environment variable ``CONFINE_JACOBIAN`` (a run's choice: not part of the case).
 JACOBIAN_STORAGES = ("auto", "block", "lean")
-#: Unknowns per rank from which "auto" stores the Jacobian lean: there block
-#: insertion's BAIJ would be ~1.9 GB per rank on the urea network.
-LEAN_MIN_UNKNOWNS = 1_500_000
+#: What a 3D iterative solve still allocates after set-up starts, per unknown, with
+#: block insertion (Jacobian, BAIJ, preconditioner, Krylov basis: 4.3 KB per unknown
+#: on the urea sector, benchmarks/README.md "Memory by part"), with a margin.
+BLOCK_BYTES_PER_UNKNOWN = 4_500
 
 
 def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
@@ -100,16 +101,31 @@ def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
     return nodes * unknowns**3 <= DIRECT_MAX_WORK
 
 
-def lean_jacobian(unknowns_per_rank: float, kind: str | None = None) -> bool:
+def lean_jacobian(unknowns_on_node: float, available: float, kind: str | None = None) -> bool:
     """Whether the species block is assembled lean (:data:`JACOBIAN_STORAGES`):
-    ``kind``, else ``CONFINE_JACOBIAN``, else "auto". The same on every rank when
-    ``unknowns_per_rank`` is (global unknowns ÷ ranks)."""
+    ``kind``, else ``CONFINE_JACOBIAN``, else "auto": when block insertion's
+    :data:`BLOCK_BYTES_PER_UNKNOWN` for the ``unknowns_on_node`` (the node's ranks
+    together) exceed the ``available`` bytes (``MemAvailable``). The caller makes
+    the choice the same on every rank."""
     kind = kind or os.environ.get("CONFINE_JACOBIAN") or "auto"
     if kind not in JACOBIAN_STORAGES:
         raise ValueError(f"CONFINE_JACOBIAN must be auto, block or lean: {kind!r}")
     if kind != "auto":
         return kind == "lean"
-    return unknowns_per_rank >= LEAN_MIN_UNKNOWNS
+    return unknowns_on_node * BLOCK_BYTES_PER_UNKNOWN > available
+
+
+def memory_available() -> float:
+    """This machine's available memory in bytes (``MemAvailable`` of /proc/meminfo;
+    infinite where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
 
 
 def view_fieldsplit(jacobian: Any) -> bool:
