@@ -30,8 +30,9 @@ from confine.env import import_dolfinx
 import_dolfinx()
 from petsc4py import PETSc  # noqa: E402
 
-#: Nodes per chunk of the expansion and of the search (bounded temporaries).
-_CHUNK = 1 << 14
+#: Nodes per chunk of the expansion and of the search: bounded temporaries (~80
+#: kept pairs × ~14 neighbours per node on the urea network: ~20 MB per int64 array).
+_CHUNK = 1 << 11
 
 
 def node_graph(comm: Any, n_owned: int, rows: np.ndarray, cols: np.ndarray) -> list[np.ndarray]:
