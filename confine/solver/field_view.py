@@ -26,6 +26,7 @@ import numpy as np
 from confine.env import import_dolfinx
 
 import_dolfinx()
+from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
 
@@ -42,14 +43,11 @@ class FieldView:
     def __init__(self, J: Any, index: np.ndarray, virtual: Any = None) -> None:
         self.J, self.index, self.virtual = J, index, virtual
         self.start = 0  # this view's first owned row (set by :func:`view_matrix`)
+        #: whether this view is the Jacobian itself on every rank (the same numbering)
+        self.identity = False
         self._maps: dict[int, Any] = {}
         self._pattern = _pattern_state(J)
 
-    @property
-    def identity(self) -> bool:
-        """Whether this view is the Jacobian itself (the same numbering)."""
-        n = len(self.index)
-        return n == 0 or (self.index[0] == self.start and self.index[-1] == self.start + n - 1)
 
     def _mapped(self, iset: Any) -> Any:
         """``iset`` (this view's numbering, owned rows) in ``J``'s numbering (cached)."""
@@ -102,7 +100,9 @@ def view_matrix(J: Any, index: np.ndarray, virtual: Any, comm: Any) -> Any:
     sizes: Any = ((n, None), (n, None))
     M: Any = PETSc.Mat().createPython(sizes, context, comm=comm)
     M.setUp()
-    context.start = M.getOwnershipRange()[0]
+    context.start = start = M.getOwnershipRange()[0]
+    same = n == 0 or (index[0] == start and index[-1] == start + n - 1)
+    context.identity = bool(comm.tompi4py().allreduce(same, op=MPI.LAND))  # collective
     return M
 
 
