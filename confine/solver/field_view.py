@@ -48,7 +48,6 @@ class FieldView:
         self._maps: dict[int, Any] = {}
         self._pattern = _pattern_state(J)
 
-
     def _mapped(self, iset: Any) -> Any:
         """``iset`` (this view's numbering, owned rows) in ``J``'s numbering (cached)."""
         key = int(iset.handle)
