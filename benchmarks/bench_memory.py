@@ -19,8 +19,8 @@ and interpolation). Glibc may keep freed memory, so a stage's RSS change is
 an upper bound of what it holds; its peak is what a run must have.
 
 Run: ``PYTHONPATH=. python benchmarks/bench_memory.py [--level 1] [--bath bulk|far-field]
-[--out benchmarks/records/memory-sector-3d-urea.json]`` (one rank; also under
-``mpiexec -n N``: max over ranks).
+[--jacobian auto|block|lean] [--out benchmarks/records/memory-sector-3d-urea.json]``
+(one rank; also under ``mpiexec -n N``: max over ranks).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -91,7 +92,10 @@ class Stages:
 
 
 def _matrix_bytes(A: Any) -> dict[str, float]:
-    """Stored entries and bytes of a PETSc matrix (values, indices and row pointers)."""
+    """Stored entries and bytes of a PETSc matrix (values, indices and row pointers);
+    none for a view (a Python matrix: confine.solver.field_view)."""
+    if A.getType() == "python":
+        return {"entries": 0.0, "bytes": 0.0}
     info = A.getInfo()
     nz = float(info["nz_allocated"])
     rows = A.getLocalSize()[0]
@@ -135,9 +139,11 @@ def solver_parts(newton: Any) -> dict[str, Any]:
     snes = newton.snes
     parts: dict[str, Any] = {"jacobian": _matrix_bytes(newton.nlp.A)}
     jac = snes.getJacobian()[2][0]
-    local = getattr(jac, "local", None)
-    if local is not None:
-        parts["block_insertion_baij"] = _matrix_bytes(local)
+    jac = getattr(jac, "callback", jac)  # under _Timed
+    if hasattr(jac, "direct"):
+        local = jac.local  # None with the lean storage
+        if local is not None:
+            parts["block_insertion_baij"] = _matrix_bytes(local)
         direct = getattr(jac, "direct", None)
         arrays = [getattr(jac, k) for k in ("gather", "offsets", "values") if hasattr(jac, k)]
         arrays += [direct.positions] if direct is not None else []
@@ -182,6 +188,19 @@ def _watch_compaction(stages: Stages) -> Callable[..., None]:
     return original
 
 
+class _Timed:
+    """A SNES Jacobian callback, its calls counted and timed."""
+
+    def __init__(self, callback: Any) -> None:
+        self.callback, self.calls, self.seconds = callback, 0, 0.0
+
+    def __call__(self, *args: Any) -> None:
+        t0 = time.perf_counter()
+        self.callback(*args)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+
+
 def run(level: float, bath: str) -> dict[str, Any]:
     """Build, solve and measure one level."""
     comm = MPI.COMM_WORLD
@@ -199,6 +218,11 @@ def run(level: float, bath: str) -> dict[str, Any]:
     with stages("newton (forms compiled, vectors, dolfinx Jacobian; compaction included)"):
         newton = Newton(model.spaces, model.params, model.F, model.bcs, linear_solver="iterative")
     newton_module.drop_structural_zeros = original
+    jacobian: Any = newton.snes.getJacobian()
+    timed = _Timed(jacobian[2][0])
+    newton.snes.setJacobian(
+        timed, jacobian[0], jacobian[1], args=jacobian[2][1], kargs=jacobian[2][2]
+    )
     solver = Solver(model, newton)
     with stages("solve (PC set-up: sub-matrices, AMG; Krylov space; continuation)"):
         sol = solver.solve()
@@ -213,6 +237,8 @@ def run(level: float, bath: str) -> dict[str, Any]:
         "dofs": dofs,
         "newton_iterations": sol.newton_iterations,
         "linear_iterations": sol.linear_iterations,
+        "jacobian_storage": "lean" if getattr(timed.callback, "lean", False) else "block",
+        "jacobian_assembly": {"calls": timed.calls, "seconds": timed.seconds},
         # equal hashes: the same metrics to the last digit (before and after a change)
         "metrics_sha256": hashlib.sha256(
             json.dumps(metrics, sort_keys=True, default=str).encode()
@@ -249,7 +275,14 @@ def main() -> None:
     ap.add_argument("--level", type=float, default=1.0, help="mesh level f (h ∝ 1/f)")
     ap.add_argument("--bath", default="far-field", choices=("bulk", "far-field"))
     ap.add_argument("--out", type=Path, help="write the record as JSON")
+    ap.add_argument(
+        "--jacobian",
+        choices=("auto", "block", "lean"),
+        help="the species block's storage (sets CONFINE_JACOBIAN; default: its value or auto)",
+    )
     args = ap.parse_args()
+    if args.jacobian:
+        os.environ["CONFINE_JACOBIAN"] = args.jacobian
     record = run(args.level, args.bath)
     full = {
         "benchmark": "memory",

@@ -685,6 +685,14 @@ def test_jacobian_without_structural_zeros_is_exact(
     assert_jacobian_is_exact_without_structural_zeros(unblocked)
     monkeypatch.undo()
 
+    # lean storage (no BAIJ kept): dolfinx assembles into the compacted pattern
+    monkeypatch.setenv("CONFINE_JACOBIAN", "lean")
+    lean = Solver.build(case, md)
+    lean.model.restore(sol.model.state())
+    assert block_insertion(lean).lean and block_insertion(lean).local is None
+    assert_jacobian_is_exact_without_structural_zeros(lean)
+    monkeypatch.delenv("CONFINE_JACOBIAN")
+
     monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     poor = Solver.build(case, md)
     sparse = poor.newton.nlp.A.getInfo()["nz_used"]
@@ -698,8 +706,9 @@ def test_jacobian_without_structural_zeros_is_exact(
 def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ghost rows of the block-inserted species block reach their owners; the switch
-    to dolfinx's assembly (a pattern from the all-zero state) happens on every rank."""
+    """Ghost rows of the block-inserted species block reach their owners (also with
+    the lean storage); the switch to dolfinx's assembly (a pattern from the all-zero
+    state) happens on every rank."""
     if COMM.size < 2:
         pytest.skip("needs mpiexec -n 2")
 
@@ -708,12 +717,64 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     p.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(p)
     assert not block_insertion(p).fallback
+    monkeypatch.setenv("CONFINE_JACOBIAN", "lean")  # no BAIJ: dolfinx's insertion
+    lean = Solver.build(case, md)
+    lean.model.set_bulk_state()
+    assert_jacobian_is_exact_without_structural_zeros(lean)
+    monkeypatch.delenv("CONFINE_JACOBIAN")
 
     monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     poor = Solver.build(case, md)
     poor.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(poor)
     assert block_insertion(poor).fallback
+
+
+@pytest.mark.mpi
+def test_memory_lean_choices_solve_alike_in_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The urea network on a coarse 3D sector, 2 ranks, GMRES + fieldsplit/AMG: the
+    preconditioner's blocks taken from a view of the Jacobian (the default) or copied
+    by PETSc (``CONFINE_PC_VIEW=0``), the species block stored for block insertion or
+    lean (``CONFINE_JACOBIAN=lean``): the same Newton and GMRES iterations, and the
+    same solution to round-off."""
+    from confine.mesh import load_mesh
+
+    if COMM.size < 2:
+        pytest.skip("needs mpiexec -n 2")
+    case = load_case(
+        ROOT / "cases" / "mchs-7nm.toml",
+        set={
+            "geometry.model": "sector-3d",
+            "mesh.cells_per_pore_diameter": 3,
+            "mesh.cells_across_layer": 1,
+            "mesh.max_cell_size": "40 nm",
+            "mesh.growth": 1.6,
+        },
+    )
+    md = load_mesh(case, COMM)
+    runs = {}
+    for name, env in (
+        ("view", {}),
+        ("copy", {"CONFINE_PC_VIEW": "0"}),
+        ("lean", {"CONFINE_JACOBIAN": "lean"}),
+    ):
+        for k in ("CONFINE_PC_VIEW", "CONFINE_JACOBIAN"):
+            monkeypatch.delenv(k, raising=False)
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)
+        sol = solve(case, md, COMM, linear_solver="iterative")
+        pmat = newton_of(sol.model).snes.getJacobian()[1]
+        assert (pmat.getType() == "python") == (name != "copy"), name
+        runs[name] = sol
+    ref = runs["copy"]
+    want = ref.model.scaled_values()
+    for name, sol in runs.items():
+        assert (sol.newton_iterations, sol.linear_iterations) == (
+            ref.newton_iterations,
+            ref.linear_iterations,
+        ), name
+        got = sol.model.scaled_values()
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12 * np.abs(want).max()), name
 
 
 def test_a_solver_broken_by_a_petsc_error_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:

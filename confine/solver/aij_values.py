@@ -3,12 +3,10 @@
 PETSc's COO assembly (MatSetPreallocationCOO / MatSetValuesCOO) keeps two
 8-byte maps per entry beside the matrix's 12 bytes, and its caller a values
 array of 8 more: 36 bytes per stored entry where the matrix needs 12.
-:class:`DirectAIJ` uses a COO set only to build the pattern (entries of ghost
-rows summed on their owners, as COO does): it writes each owned entry's number
-through COO once, reads back where each landed in the matrix's value arrays
-(one array on one rank; the diagonal and off-diagonal parts on several), and
-rebuilds the matrix from its CSR without the COO map. Later values go straight
-into those arrays: 4 bytes per owned entry for its position.
+:class:`DirectAIJ` creates the matrix from a CSR pattern and the position of
+each entry it writes in the matrix's value arrays (one array on one rank; the
+diagonal and off-diagonal parts on several), both from
+:mod:`~confine.solver.node_pattern`: 4 bytes per owned entry for its position.
 
 Also :func:`matrix_like` (a matrix of another's layout) and the BAIJ array
 access that block insertion reads.
@@ -106,45 +104,27 @@ def _parts(A: Any) -> list[tuple[int, int]]:
 
 
 class DirectAIJ:
-    """An AIJ matrix of a COO pattern whose first ``owned`` entries (rows this rank
-    owns, each entry once) are later written straight into its value arrays.
+    """An AIJ matrix of a given CSR pattern whose owned species entries (those of
+    :func:`block_positions`) are later written straight into its value arrays.
 
     Args:
         template: the layout (:func:`matrix_like`).
-        coo: the COO set [rows, cols] (global indices; entries of rows of other ranks
-            and repeated entries are summed, as by MatSetValuesCOO); emptied.
-        owned: how many leading entries of the set are written by :meth:`put`.
+        csr: the pattern (owned rows, global columns sorted in each row); emptied.
+        positions: where each written entry sits in the value arrays (diagonal part
+            first, then the off-diagonal part), and how many entries the diagonal
+            part holds (:func:`block_positions`).
     """
 
-    def __init__(self, template: Any, coo: list[np.ndarray], owned: int):
-        A = matrix_like(template, lambda M: M.setPreallocationCOO(*coo))
-        size = len(coo[0])
-        coo.clear()  # the caller's only reference: freed once the pattern is built
-        ids = np.zeros(size)
-        ids[:owned] = np.arange(1, owned + 1)  # exact in float64 below 2^53
-        A.setValuesCOO(ids, PETSc.InsertMode.INSERT_VALUES)
-        A.assemble()
-        del ids
-        parts = _parts(A)
-        index = np.int32 if sum(n for _, n in parts) < 2**31 else np.int64
-        self.positions = np.full(owned, -1, dtype=index)
-        offset = 0
-        for handle, n in parts:  # where entry k landed: the slot holding k + 1
-            with value_array(handle, n, "AIJ") as values:
-                for s0 in range(0, n, _CHUNK):
-                    slots = s0 + np.flatnonzero(values[s0 : s0 + _CHUNK])
-                    self.positions[values[slots].astype(np.int64) - 1] = slots + offset
-            offset += n
-        if bool(np.any(np.asarray(self.positions) < 0)):
-            raise RuntimeError("an owned COO entry was not found in the matrix")
-        #: entries of the diagonal part (positions past it are in the off-diagonal one)
-        self.n_diagonal = parts[0][1]
-        if A.getType() == "seqaij":
-            ia, ja = A.getRowIJ()  # no copy of the values
-        else:
-            ia, ja, _ = A.getValuesCSR()  # local rows, global columns
-        A.destroy()
-        self.matrix = matrix_like(template, lambda M: M.setPreallocationCSR((ia, ja)))
+    def __init__(
+        self, template: Any, csr: list[np.ndarray], positions: tuple[np.ndarray, int] | None
+    ):
+        self.matrix = matrix_like(template, lambda M: M.setPreallocationCSR(tuple(csr)))
+        csr.clear()  # the caller's only reference: freed once the matrix holds its copy
+        if positions is None:  # not written directly (dolfinx assembles into it)
+            positions = np.empty(0, dtype=np.int32), _parts(self.matrix)[0][1]
+        self.positions, self.n_diagonal = positions
+        if _parts(self.matrix)[0][1] != self.n_diagonal:
+            raise RuntimeError("the matrix's diagonal part is not the pattern's")
 
     @contextmanager
     def arrays(self, J: Any) -> Iterator[list[np.ndarray]]:

@@ -24,6 +24,7 @@ from confine.fem.spaces import Spaces
 from confine.quality import BOUND_TOLERANCE, bounds_of
 from confine.solver import options as opt
 from confine.solver.convergence import RESIDUAL_DROP, FieldTest
+from confine.solver.field_view import precondition_by_view
 from confine.solver.sparsity import drop_structural_zeros, jacobian_forms
 
 import_dolfinx()
@@ -44,6 +45,8 @@ class Newton:
         F: its residual forms; bcs: its Dirichlet conditions.
         petsc_options: extra options over the defaults and the case's.
         linear_solver: "auto", "direct" or "iterative" (default: the case's).
+        jacobian: the species block's storage, "auto", "block" or "lean"
+            (:func:`confine.solver.options.lean_jacobian`; default: ``CONFINE_JACOBIAN``).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Newton:
         *,
         petsc_options: Mapping[str, Any] | None = None,
         linear_solver: str | None = None,
+        jacobian: str | None = None,
     ):
         case = params.case
         linear_solver = linear_solver or case.solver.linear_solver
@@ -98,10 +102,14 @@ class Newton:
         snes.setConvergenceTest(converged)
         self._bounds: tuple[Any, Any] | None = None
         self.set_bounds()
-        drop_structural_zeros(self.nlp, spaces, case, bcs, uu)
+        lean = self._lean(jacobian)
+        drop_structural_zeros(self.nlp, spaces, case, bcs, uu, lean)
         pc = snes.getKSP().getPC()
         if pc.getType() == "fieldsplit":
-            self._split_fields(pc)
+            c_split = self._split_fields(pc)
+            callback: Any = snes.getJacobian()
+            if c_split is not None and opt.view_fieldsplit(callback[2][0]):
+                precondition_by_view(snes, c_split)  # no copy of the species block
 
     @property
     def snes(self) -> Any:
@@ -125,13 +133,22 @@ class Newton:
             self._extra_options,
         )
 
-    def _split_fields(self, pc: Any) -> None:
+    def _lean(self, kind: str | None) -> bool:
+        """Whether the Jacobian's species block is stored lean, the same on every rank
+        (:func:`confine.solver.options.lean_jacobian`: by the memory of each node)."""
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        unknowns = node.allreduce(self.nlp.x.getLocalSize())
+        node.Free()
+        lean = opt.lean_jacobian(unknowns, opt.memory_available(), kind)
+        return bool(self.comm.allreduce(lean, op=MPI.LOR))
+
+    def _split_fields(self, pc: Any) -> Any:
         sp = self.spaces
         bs0 = len(sp.unknowns)
         n0 = sp.V.dofmap.index_map.size_local * bs0
         n1 = None if sp.theta is None else sp.W.dofmap.index_map.size_local * len(sp.adsorbed)
         start = self.nlp.A.getOwnershipRange()[0]
-        opt.split_fields(pc, start, n0, bs0, n1, self.comm)
+        return opt.split_fields(pc, start, n0, bs0, n1, self.comm)
 
     def _callbacks(self) -> tuple[Any, Any]:
         """SNES monitor and convergence test that hold the solver weakly.

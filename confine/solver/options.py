@@ -8,6 +8,7 @@ can force either. :func:`split_fields` names the fieldsplit blocks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -77,6 +78,17 @@ FIELD_AMG: dict[str, Any] = {
 DIRECT_MAX_WORK = 150_000
 #: The linear solver choices of a case or a caller.
 LINEAR_SOLVERS = ("auto", "direct", "iterative")
+#: How the species block of the Jacobian is assembled (where block insertion can run):
+#: "block" (block insertion into a BAIJ copy, gathered into the compacted AIJ: fast),
+#: "lean" (dolfinx inserts value by value into the compacted AIJ: no BAIJ, ~1.4 KB
+#: less per unknown on the urea network, each Jacobian ~2.4× slower) or "auto":
+#: lean only where block insertion would not fit in memory (:func:`lean_jacobian`).
+#: Environment variable ``CONFINE_JACOBIAN`` (a run's choice: not part of the case).
+JACOBIAN_STORAGES = ("auto", "block", "lean")
+#: What a 3D iterative solve still allocates after set-up starts, per unknown, with
+#: block insertion (Jacobian, BAIJ, preconditioner, Krylov basis: 4.3 KB per unknown
+#: on the urea sector, benchmarks/README.md "Memory by part"), with a margin.
+BLOCK_BYTES_PER_UNKNOWN = 4_500
 
 
 def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
@@ -87,6 +99,40 @@ def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
     if tdim < 3:
         return True
     return nodes * unknowns**3 <= DIRECT_MAX_WORK
+
+
+def lean_jacobian(unknowns_on_node: float, available: float, kind: str | None = None) -> bool:
+    """Whether the species block is assembled lean (:data:`JACOBIAN_STORAGES`):
+    ``kind``, else ``CONFINE_JACOBIAN``, else "auto": when block insertion's
+    :data:`BLOCK_BYTES_PER_UNKNOWN` for the ``unknowns_on_node`` (the node's ranks
+    together) exceed the ``available`` bytes (``MemAvailable``). The caller makes
+    the choice the same on every rank."""
+    kind = kind or os.environ.get("CONFINE_JACOBIAN") or "auto"
+    if kind not in JACOBIAN_STORAGES:
+        raise ValueError(f"CONFINE_JACOBIAN must be auto, block or lean: {kind!r}")
+    if kind != "auto":
+        return kind == "lean"
+    return unknowns_on_node * BLOCK_BYTES_PER_UNKNOWN > available
+
+
+def memory_available() -> float:
+    """This machine's available memory in bytes (``MemAvailable`` of /proc/meminfo;
+    infinite where there is none)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def view_fieldsplit(jacobian: Any) -> bool:
+    """Whether the fieldsplit preconditioner takes its blocks from a view of the
+    Jacobian (:mod:`confine.solver.field_view`): where the Jacobian callback keeps the
+    view's state (block insertion's), unless ``CONFINE_PC_VIEW=0``."""
+    return hasattr(jacobian, "lean") and os.environ.get("CONFINE_PC_VIEW", "1") != "0"
 
 
 def iterative_options(unknowns: int, adsorbed: bool) -> dict[str, Any]:
@@ -132,18 +178,20 @@ def _index_set(indices: np.ndarray, comm: Any) -> Any:
     return PETSc.IS().createGeneral(cast(Any, indices), comm=comm)
 
 
-def split_fields(pc: Any, start: int, n0: int, bs0: int, n1: int | None, comm: Any) -> None:
+def split_fields(pc: Any, start: int, n0: int, bs0: int, n1: int | None, comm: Any) -> Any:
     """Name the blocks of a fieldsplit preconditioner: "c" (species and φ: ``n0`` owned
     entries from ``start``, ``bs0`` per node) and "theta" (``n1`` coverages), or one
-    split per unknown ("0", "1", ...) without adsorbates (``n1`` None)."""
+    split per unknown ("0", "1", ...) without adsorbates (``n1`` None). Returns the
+    "c" split's index set (None without adsorbates)."""
     if n1 is None:
         splits = []
         for i in range(bs0):  # named by index: species names are no option prefixes
             idx = start + np.arange(i, n0, bs0, dtype=np.int32)
             splits.append((str(i), _index_set(idx, comm)))
         pc.setFieldSplitIS(*splits)
-        return
+        return None
     is0 = _index_set(start + np.arange(n0, dtype=np.int32), comm)
     is0.setBlockSize(bs0)
     is1 = _index_set(start + n0 + np.arange(n1, dtype=np.int32), comm)
     pc.setFieldSplitIS(("c", is0), ("theta", is1))
+    return is0

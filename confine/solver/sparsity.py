@@ -17,11 +17,16 @@ BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
 * the coupled field pairs of each stored block (those with a nonzero at the
   generic state of set-up, and the diagonal) are copied from its value array
   into the compacted AIJ Jacobian: the owned rows straight into the AIJ's value
-  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built once
-  from a COO set, no COO map kept), the ghost rows through MatSetValues (added
-  on their owners);
+  arrays (:class:`~confine.solver.aij_values.DirectAIJ`: the pattern built from
+  the node graph expanded by the coupled pairs, :mod:`~confine.solver.node_pattern`),
+  the ghost rows through MatSetValues (added on their owners);
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
   into that matrix as usual, in dolfinx's pattern (they are small).
+
+With the lean storage (``lean``, :func:`~confine.solver.options.lean_jacobian`)
+no BAIJ is kept: the couplings and the pattern are taken the same way, then
+dolfinx assembles straight into the compacted matrix (value by value: less
+memory, slower).
 
 An entry of an uncoupled field pair that becomes nonzero (a coupling absent at
 set-up, e.g. a rate constant that was zero) switches this Jacobian to dolfinx's
@@ -40,6 +45,7 @@ from confine.case import Case
 from confine.env import import_dolfinx
 from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
+from confine.solver import node_pattern
 from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
 
 import_dolfinx()
@@ -85,6 +91,12 @@ class BlockedJacobian:
         template: dolfinx's matrix for ``forms``, not yet assembled: sizes, maps and
             options prefix; the coverage blocks are assembled into it once, their
             entries (structural zeros too) taken over as they are.
+        lean: keep no BAIJ: the couplings and the pattern are taken as above (the BAIJ
+            assembled once at set-up), then dolfinx assembles every Jacobian straight
+            into the compacted matrix, value by value (a coupling absent at set-up
+            is inserted with a malloc: exact). About 2/5 less memory per unknown on
+            the urea network (no BAIJ of all bs² pairs, no positions), each Jacobian
+            slower (benchmarks/README.md, "Memory by part").
 
     The functions must hold a generic state (no coupling vanishing by accident):
     the field pairs (a, b) with a nonzero anywhere in the species block assembled
@@ -97,9 +109,10 @@ class BlockedJacobian:
         funcs: Any,
         bcs: Sequence[Any],
         template: Any,
+        lean: bool = False,
     ) -> None:
-        """Build the local BAIJ matrix, read the couplings off it and map its blocks
-        into one COO pattern of the compacted matrix.
+        """Build the local BAIJ matrix, read the couplings off it and build the
+        compacted matrix from the node graph (:mod:`~confine.solver.node_pattern`).
 
         Long because it is one pass whose index arrays (local nodes, stored
         blocks, global bases, kept field pairs) every later step reuses; split,
@@ -114,6 +127,8 @@ class BlockedJacobian:
         comm = template.getComm().tompi4py()
         self.comm = comm
         self.fallback = False
+        #: no BAIJ kept: dolfinx assembles into the compacted matrix (see the class)
+        self.lean = lean
 
         # The local BAIJ matrix: every pair of nodes that share a cell, local indices.
         n = imap.size_local + imap.num_ghosts
@@ -126,14 +141,14 @@ class BlockedJacobian:
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
         csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
         del pairs, ai
-        self.local = self._local_baij(n, csr)
+        self.local: Any = self._local_baij(n, csr)
         option: Any = PETSc.Mat.Option
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
         self._assemble_local()  # facet integrals across cells may add node pairs
         self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(csr[0]))
-        cols = np.asarray(csr[1], dtype=np.int64)
+        block_csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
+        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(block_csr[0]))
+        cols = np.asarray(block_csr[1], dtype=np.int64)
         self.n_blocks = len(rows)
         local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
@@ -145,48 +160,60 @@ class BlockedJacobian:
         # its species block (nodes × fields, interleaved), then its coverage block.
         ranges = np.asarray(template.getOwnershipRanges(), dtype=np.int64)
         first = np.asarray(comm.allgather(imap.local_range[0]), dtype=np.int64)
-        owner = np.concatenate(
-            [np.full(imap.size_local, comm.rank), np.asarray(imap.owners)]
-        ).astype(np.int64)
         node = np.asarray(imap.local_to_global(np.arange(n, dtype=np.int32)), dtype=np.int64)
-        base = (ranges[owner] + (node - first[owner]) * bs).astype(PETSc.IntType)
+        base = node_pattern.base_of(node, first, ranges, bs)
 
         keep = self.coupled | np.eye(bs, dtype=bool)
-        fa, fb = np.nonzero(keep)  # (row field, column field)
-        nb, nk = len(rows), len(fa)
+        kept: Any = np.nonzero(keep)  # (row field, column field), sorted by row field
+        fa, fb = kept
         #: positions of the kept pairs in a block: BAIJ stores it by columns, (a, b) at b·bs + a
         self.offsets = (fb * bs + fa).astype(np.intp)
         self.uncoupled = ~keep.T.ravel()  # positions b·bs + a of a block
-        cov_rows, cov_cols = self._coverage_pattern(template)
-        self.n_uu = nb * nk
-        size = self.n_uu + len(cov_rows)
-        # the COO set, built in place in PETSc's index type (no 64-bit temporaries)
-        coo = [np.empty(size, dtype=PETSc.IntType) for _ in range(2)]
-        for out, at, fields in ((coo[0], rows, fa), (coo[1], cols, fb)):
-            np.add(
-                base[at][:, None],
-                fields.astype(PETSc.IntType),
-                out=out[: self.n_uu].reshape(nb, nk),
-            )
-        coo[0][self.n_uu :], coo[1][self.n_uu :] = cov_rows, cov_cols
         # owned rows first (blocks are stored by row node): written straight into the
         # matrix's arrays; the entries of ghost rows are added on their owners
         self.n_owned_blocks = int(np.searchsorted(rows, imap.size_local))
-        ghost = slice(self.n_owned_blocks * nk, self.n_uu)
-        self.ghost_rows, self.ghost_cols = (c[ghost].reshape(-1, 1).copy() for c in coo)
-        del rows, cols, cov_rows, cov_cols
+        own = slice(0, self.n_owned_blocks)
+        ghost = slice(self.n_owned_blocks, None)
+        self.ghost_rows, self.ghost_cols = (
+            (base[at[ghost], None] + f).astype(PETSc.IntType).reshape(-1, 1)
+            for at, f in ((rows, fa), (cols, fb))
+        )
         # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
         self.local.destroy()
-        self.direct = DirectAIJ(template, coo, self.n_owned_blocks * nk)
-        self.local = self._local_baij(n, csr)
-        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        # the pattern: the node graph (ghost rows' node pairs on their owners) × kept pairs
+        graph = node_pattern.node_graph(comm, imap.size_local, node[rows], node[cols])
+        size = int(ranges[-1])
+        pattern = node_pattern.expanded_pattern(
+            graph,
+            node_pattern.base_of(graph[1].astype(np.int64), first, ranges, bs),
+            kept,
+            self._coverage_pattern(template),
+            size,
+        )
+        del graph
+        column_range = (int(ranges[comm.rank]), int(ranges[comm.rank + 1]))
+        positions = None
+        if not lean:
+            positions = node_pattern.block_positions(
+                pattern, column_range, (rows[own], base[cols[own]]), kept, size
+            )
+        del rows, cols, base, node
+        self.direct = DirectAIJ(template, pattern, positions)
+        # re-created at the first Jacobian, once dolfinx's matrix (``template``, held by
+        # the SNES until the caller hands it this one) is freed; never when lean
+        self.local = None
+        self._block_pattern = (n, block_csr)
         A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
-        # a new entry would move the entries away from their positions
-        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+        # block insertion: a new entry would move the entries away from their positions;
+        # lean: a coupling absent at set-up is inserted (exact, with a malloc)
+        A.setOption(option.NEW_NONZERO_ALLOCATION_ERR, not lean)
         self.matrix = A
 
     def _assemble_local(self) -> None:
+        if self.local is None:
+            self.local = self._local_baij(*self._block_pattern)
+            self.local.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
         self.local.zeroEntries()
         _assemble_matrix(self.local, self.uu, bcs=self.bcs, diag=1.0)
         self.local.assemble()
@@ -202,11 +229,12 @@ class BlockedJacobian:
         local.setLGMap(lgmap, lgmap)
         return local
 
-    def _coverage_pattern(self, template: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Global (row, column) of dolfinx's pattern of the coverage blocks, zeros
-        included (assembled into ``template`` once); empty without coverages."""
+    def _coverage_pattern(self, template: Any) -> list[np.ndarray]:
+        """CSR (owned rows, global columns) of dolfinx's pattern of the coverage blocks,
+        zeros included (assembled into ``template`` once); no entries without them."""
         if not self.blocked:
-            return np.empty(0, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)
+            rows = template.getLocalSize()[0]
+            return [np.zeros(rows + 1, dtype=PETSc.IntType), np.empty(0, dtype=PETSc.IntType)]
         spaces = [self.forms[i][i].function_spaces[0] for i in range(2)]
         self._is = _cpp.la.petsc.create_index_sets(
             [(W.dofmap.index_map, W.dofmap.index_map_bs) for W in spaces]
@@ -214,9 +242,7 @@ class BlockedJacobian:
         self._assemble_coverage_blocks(template)
         template.assemble()
         ia, ja, _ = template.getValuesCSR()
-        start = template.getOwnershipRange()[0]
-        rows = start + np.repeat(np.arange(len(ia) - 1, dtype=PETSc.IntType), np.diff(ia))
-        return rows.astype(PETSc.IntType), ja
+        return [np.asarray(ia), np.asarray(ja)]
 
     def _with_values(self, fn: Any) -> Any:
         """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
@@ -254,11 +280,15 @@ class BlockedJacobian:
         values = np.take(raw, self.offsets, axis=1).reshape(-1, 1)
         J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
 
-    def __call__(self, _snes: Any, x: Any, J: Any, _P: Any) -> None:
-        """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix)."""
+    def __call__(self, _snes: Any, x: Any, J: Any, P: Any) -> None:
+        """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix); a
+        preconditioner matrix ``P`` other than ``J`` is a view of it
+        (:mod:`~confine.solver.field_view`): its state is increased."""
+        if P is not None and P.handle != J.handle:
+            P.stateIncrease()
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         fem_petsc.assign(x, self.funcs)
-        if not self.fallback:
+        if not (self.fallback or self.lean):
             self._assemble_local()
             if self._uncoupled_nonzero():
                 log.info(
@@ -267,7 +297,7 @@ class BlockedJacobian:
                 )
                 self.fallback = True
                 J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-        if self.fallback:  # what dolfinx's own callback does
+        if self.fallback or self.lean:  # what dolfinx's own callback does
             J.zeroEntries()
             _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
             J.assemble()
@@ -322,7 +352,7 @@ def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
 
 # ---------------------------------------------------------------- compaction of the pattern
 def drop_structural_zeros(
-    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None
+    nlp: Any, spaces: Spaces, case: Case, bcs: Sequence[Any], uu: Any = None, lean: bool = False
 ) -> None:
     """Keep only the field couplings that exist in the Jacobian's sparsity pattern.
 
@@ -345,6 +375,7 @@ def drop_structural_zeros(
     blocks with dolfinx's pattern; dolfinx's assembly takes over if an uncoupled
     pair becomes nonzero). The functions' state is kept. ``uu``: the species
     block compiled apart (:func:`jacobian_forms`), put back into ``nlp.J``.
+    ``lean``: no block-insertion BAIJ kept (:class:`BlockedJacobian`).
     """
     if uu is not None:
         nlp.J[0][0] = uu
@@ -355,7 +386,7 @@ def drop_structural_zeros(
     snes = nlp.solver
     if available(len(spaces.unknowns)):  # block insertion
         # it assembles the species block at this state and reads the couplings off it
-        jac = BlockedJacobian(nlp.J, funcs, bcs, A)
+        jac = BlockedJacobian(nlp.J, funcs, bcs, A, lean=lean)
         spaces.restore(saved)
         snes.setJacobian(jac, jac.matrix, None)
         A.destroy()
