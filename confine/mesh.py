@@ -129,15 +129,20 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     directory.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     peak0 = _peak_rss_mb()
+    peaks: dict[str, float] = {}  # the process peak after each stage: which one set it
     with gmsh_session(verbose):
         info = build_model(case)
+        peaks["geometry"] = _peak_rss_mb()
         stats = generate_mesh(info, case.mesh.threads)
+        peaks["mesh"] = _peak_rss_mb()
         t1 = time.perf_counter()
         arrays = mesh_convert.extract(info.dimension)
         gmsh.model.remove()  # before dolfinx builds its mesh: never both in memory
+    peaks["extract"] = _peak_rss_mb()
     t2 = time.perf_counter()
     mesh, cell_tags, facet_tags = mesh_convert.to_dolfinx(arrays, info.dimension)
     del arrays
+    peaks["dolfinx_mesh"] = _peak_rss_mb()
     t3 = time.perf_counter()
     mesh.name = "mesh"
     cell_tags.name = "cell_tags"
@@ -157,7 +162,9 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
         "convert_s": time.perf_counter() - t1,
         "build_total_s": time.perf_counter() - t0,
     }
+    peaks["xdmf_write"] = _peak_rss_mb()
     out["peak_rss_mb"] = max(_peak_rss_mb(), peak0)
+    out["peak_rss_mb_after"] = peaks
     out["key"] = mesh_key(case)
     (directory / INFO_FILE).write_text(json.dumps(out, indent=2, default=str))
     return out
