@@ -102,7 +102,7 @@ def run_one(
             }
         )
         record["timings_s"] = info["timings"]
-        record["peak_rss_mib_after"] = info["peak_rss_mb_after"]
+        record["peak_rss_mib_after"] = info.get("peak_rss_mb_after")
     else:
         from confine.geometry.model import build_model, generate_mesh, gmsh_session
         from confine.mesh import mesh_hash
