@@ -21,6 +21,7 @@ Serial only (rank 0 builds the cache; every rank then reads the XDMF).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ def extract(dim: int) -> GmshArrays:
     return GmshArrays(x, cell_type, cells, cell_values, facets, facet_values)
 
 
-def to_dolfinx(arrays: GmshArrays, gdim: int) -> tuple[object, object, object]:
+def to_dolfinx(arrays: GmshArrays, gdim: int) -> tuple[Any, Any, Any]:
     """The serial dolfinx mesh of the arrays and its cell and facet tags."""
     domain = gmshio.ufl_mesh(arrays.cell_type, gdim, dtype=np.float64)
     num_nodes = domain.ufl_coordinate_element().basix_element.dim
@@ -117,21 +118,21 @@ def to_dolfinx(arrays: GmshArrays, gdim: int) -> tuple[object, object, object]:
     return mesh, cell_tags, facet_tags
 
 
-def _facet_tags(mesh: object, arrays: GmshArrays) -> object:
+def _facet_tags(mesh: Any, arrays: GmshArrays) -> Any:
     """Tags of the facets given by their gmsh nodes (serial mesh, facets created)."""
-    tdim = mesh.topology.dim  # type: ignore[attr-defined]
-    n_vertices = mesh.topology.index_map(0).size_local  # type: ignore[attr-defined]
+    tdim = mesh.topology.dim
+    n_vertices = mesh.topology.index_map(0).size_local
     facets = arrays.facets
     if n_vertices >= _KEY_LIMIT or tdim < 2 or facets.shape[1] != tdim:
         return _facet_tags_dolfinx(mesh, arrays)
     # gmsh node -> vertex: the geometry dofs of P1 cells are their vertices
-    dofmap = mesh.geometry.dofmaps[0]  # type: ignore[attr-defined]
-    c2v = mesh.topology.connectivity(tdim, 0).array.reshape(dofmap.shape)  # type: ignore[attr-defined]
-    igi = np.asarray(mesh.geometry.input_global_indices)  # type: ignore[attr-defined]
+    dofmap = mesh.geometry.dofmaps[0]
+    c2v = mesh.topology.connectivity(tdim, 0).array.reshape(dofmap.shape)
+    igi = np.asarray(mesh.geometry.input_global_indices)
     vertex_of = np.full(len(arrays.x), -1, dtype=np.int64)
     vertex_of[igi[dofmap]] = c2v
     tagged = _keys(np.sort(vertex_of[facets], axis=1), n_vertices)
-    f2v = mesh.topology.connectivity(tdim - 1, 0).array  # type: ignore[attr-defined]
+    f2v = mesh.topology.connectivity(tdim - 1, 0).array
     keys = _keys(np.sort(f2v.reshape(-1, tdim).astype(np.int64), axis=1), n_vertices)
     order = np.argsort(keys, kind="stable")
     pos = np.searchsorted(keys, tagged, sorter=order)
@@ -154,9 +155,9 @@ def _keys(triples: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _facet_tags_dolfinx(mesh: object, arrays: GmshArrays) -> object:
+def _facet_tags_dolfinx(mesh: Any, arrays: GmshArrays) -> Any:
     """Facet tags the way dolfinx's model_to_mesh makes them (any mesh)."""
-    tdim = mesh.topology.dim  # type: ignore[attr-defined]
+    tdim = mesh.topology.dim
     local, values = distribute_entity_data(mesh, tdim - 1, arrays.facets, arrays.facet_values)
     adj = dolfinx.graph.adjacencylist(local)
     return dolfinx.mesh.meshtags_from_entities(
