@@ -1,6 +1,6 @@
 """A meshed gmsh model -> a serial dolfinx mesh with its cell and facet tags.
 
-The same mesh, tags and file bytes as :func:`dolfinx.io.gmsh.model_to_mesh`
+The same mesh and tags, array for array, as :func:`dolfinx.io.gmsh.model_to_mesh`
 on one rank (tests/test_mesh_convert.py compares them), in less time and
 memory for the million-cell meshes of full-3d particles:
 
