@@ -11,6 +11,14 @@ Usage::
     python benchmarks/bench_mesh.py                       # axisymmetric + sector, 4/7/11 nm
     python benchmarks/bench_mesh.py --levels full-3d --sizes 11
     python benchmarks/bench_mesh.py --convert             # + dolfinx conversion and XDMF
+    python benchmarks/bench_mesh.py --case cases/mchs-11nm.toml --levels full-3d --sizes 11 \
+        --layer-cells 1 --convert                         # a case file's own mesh keys
+
+With ``--case`` the point is that case file at the level (its own mesh keys,
+one gmsh thread unless it says otherwise: the deterministic mesh of the
+cache) with ``mesh.cells_across_layer`` = ``--layer-cells``; the size only
+names the record. Every stage's wall and CPU time and peak memory are
+recorded (``stages``: the peak is ``VmHWM`` reset at each stage's start).
 
 Targets (issue 9, this 2-core machine): axisymmetric cell < 2 s, sector-3d
 < 60 s, full-3d 11 nm < 5 min and 4 GiB, full-3d 4 nm < 15 min and 16 GiB.
@@ -36,9 +44,13 @@ PORES = {"4": "4.18 nm", "7": "7.55 nm", "11": "11.12 nm"}
 LEVELS = ("axisymmetric-cell", "sector-3d", "full-3d")
 
 
-def bench_case(level: str, size: str, layer_cells: int = 2) -> Any:
-    """The benchmark case of one level and pore size."""
-    from confine.case import case_from_dict
+def bench_case(level: str, size: str, layer_cells: int = 2, case_file: str | None = None) -> Any:
+    """The benchmark case of one level and pore size (or of ``case_file`` at the level)."""
+    from confine.case import case_from_dict, load_case
+
+    if case_file:
+        sets = {"geometry.model": level, "mesh.cells_across_layer": str(layer_cells)}
+        return load_case(case_file, set=sets)
 
     return case_from_dict(
         {
@@ -60,17 +72,23 @@ def bench_case(level: str, size: str, layer_cells: int = 2) -> Any:
     )
 
 
-def run_one(level: str, size: str, convert: bool, layer_cells: int) -> dict[str, Any]:
+def run_one(
+    level: str, size: str, convert: bool, layer_cells: int, case_file: str | None = None
+) -> dict[str, Any]:
     """Build and mesh one point in this process; the record."""
     t_start = time.perf_counter()
-    case = bench_case(level, size, layer_cells)
+    c_start = time.process_time()
+    case = bench_case(level, size, layer_cells, case_file)
     t_validate = time.perf_counter() - t_start
     record: dict[str, Any] = {
         "level": level,
         "pore_size": f"{size} nm",
         "pore_diameter_nm": float(PORES[size].split()[0]),
         "cells_across_layer": layer_cells,
+        "case_file": case_file,
+        "mesh_threads": case.mesh.threads,
         "validate_s": t_validate,
+        "load_1min_before": os.getloadavg()[0],
     }
     if convert:
         from confine.mesh import build_mesh_files
@@ -84,6 +102,7 @@ def run_one(level: str, size: str, convert: bool, layer_cells: int) -> dict[str,
             }
         )
         record["timings_s"] = info["timings"]
+        record["peak_rss_mib_after"] = info.get("peak_rss_mb_after")
     else:
         from confine.geometry.model import build_model, generate_mesh, gmsh_session
         from confine.mesh import mesh_hash
@@ -102,8 +121,24 @@ def run_one(level: str, size: str, convert: bool, layer_cells: int) -> dict[str,
         )
     record["sizes_nm"] = info["sizes"] if isinstance(info, dict) else info.sizes
     record["total_s"] = time.perf_counter() - t_start
+    record["total_cpu_s"] = time.process_time() - c_start
+    record["load_1min_after"] = os.getloadavg()[0]
     record["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return record
+
+
+def git_revision() -> str | None:
+    """The revision of this checkout (``-dirty`` with uncommitted changes)."""
+    from confine.env import git_revision as rev
+
+    dirty = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    revision = rev()
+    return f"{revision}-dirty" if revision and dirty else revision
 
 
 def machine() -> dict[str, Any]:
@@ -132,27 +167,32 @@ def main(argv: list[str] | None = None) -> int:
         help="include dolfinx conversion and the XDMF write (the cache path)",
     )
     p.add_argument("--layer-cells", type=int, default=2)
+    p.add_argument("--case", help="a case file instead of the benchmark geometry")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--out", type=Path, default=RECORDS)
     p.add_argument("--one", nargs=2, metavar=("LEVEL", "SIZE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
-        rec = run_one(args.one[0], args.one[1], args.convert, args.layer_cells)
+        rec = run_one(args.one[0], args.one[1], args.convert, args.layer_cells, args.case)
         print(json.dumps(rec, default=str))
         return 0
     args.out.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for level in args.levels:
         for size in args.sizes:
-            cmd = [
-                sys.executable,
-                __file__,
-                "--one",
-                level,
-                size,
-                "--layer-cells",
-                str(args.layer_cells),
-            ] + (["--convert"] if args.convert else [])
+            cmd = (
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    level,
+                    size,
+                    "--layer-cells",
+                    str(args.layer_cells),
+                ]
+                + (["--convert"] if args.convert else [])
+                + (["--case", args.case] if args.case else [])
+            )
             t0 = time.perf_counter()
             try:
                 res = subprocess.run(
@@ -181,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
                 ["python", "benchmarks/bench_mesh.py", "--levels", level, "--sizes", size]
                 + ["--layer-cells", str(args.layer_cells)]
                 + (["--convert"] if args.convert else [])
+                + (["--case", args.case] if args.case else [])
             )
+            rec["git"] = git_revision()
             suffix = "" if args.layer_cells == 2 else f"-layer{args.layer_cells}"
-            name = f"mesh-{level}-{size}nm{suffix}{'-convert' if args.convert else ''}.json"
+            stem = f"{Path(args.case).stem}-" if args.case else ""
+            name = f"mesh-{stem}{level}-{size}nm{suffix}{'-convert' if args.convert else ''}.json"
             (args.out / name).write_text(json.dumps(rec, indent=2, default=str))
             print(
                 f"{level:18s} {size:>2s} nm  pores {rec.get('pore_count', '-')!s:>5s}  "

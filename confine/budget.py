@@ -14,6 +14,10 @@ milliseconds and before anything heavy runs (the lattice relaxation, gmsh):
   factor of about 2 (tests/test_budget.py checks it against real meshes).
   The memory printed with it is gmsh's peak per cell measured on full-3d
   meshes (the solve needs more). See docs/limits.md.
+* **memory of a run** (:func:`run_memory`, ``confine validate --estimate``):
+  the mesh build on rank 0 (gmsh's peak) and the solve spread over the
+  ranks, from the cell estimate, the unknowns per mesh vertex and the
+  measured bytes per unknown: what a batch script asks the scheduler for.
 
 No meshing, dolfinx or lattice relaxation here: numpy and closed forms only
 (not even gmsh's library).
@@ -48,6 +52,16 @@ MESH_BYTES_PER_CELL = 1100
 #: them (fitted to the meshes of tests/test_budget.py and benchmarks/records/
 #: {mesh,scaling}-*.json: 0.84-1.46 of their counts; equilateral: 0.433 and 0.118).
 CELL_MEASURE = {1: 1.0, 2: 0.36, 3: 0.16}
+#: Memory of the solve per unknown, bytes: the urea network on the 3D sector solved by the
+#: iterative solver on one rank, process peak less the imports (benchmarks/records/
+#: memory-sector-3d-urea.json: 4 956 B at 363 600 unknowns; 5 397 B with the imports).
+SOLVE_BYTES_PER_UNKNOWN = 5000
+#: Memory of one rank before its share of the problem: Python, dolfinx, PETSc, MPI and the
+#: compiled forms (153 MiB of imports in that record, ~300 MiB per rank in the scaling records).
+RANK_BYTES = 300 * 2**20
+#: Cells per mesh vertex as gmsh grades these meshes (full-3d and sector records: 4.4-5.3
+#: tetrahedra per vertex; triangles ~2).
+CELLS_PER_VERTEX = {1: 1.0, 2: 2.0, 3: 4.5}
 _RATIO = 1.04  # geometric step of the quadrature grids (an error well under 1 %)
 
 
@@ -62,6 +76,52 @@ class Estimate:
     def mesh_bytes(self) -> float | None:
         """gmsh's peak memory for the mesh, bytes."""
         return None if self.cells is None else self.cells * MESH_BYTES_PER_CELL
+
+
+def mesh_dimension(case: CaseData) -> int:
+    """Topological dimension of the case's mesh."""
+    model = case.geometry.model
+    if model == "1d":
+        return 1
+    return 2 if model in ("axisymmetric-cell", "2d") else 3
+
+
+def unknowns_per_vertex(case: CaseData) -> int:
+    """Fields on the mesh: the transported species (not the solvent) and the potential.
+
+    Coverages live on the catalytic layer only (a few % of the vertices): not counted.
+    """
+    species = sum(1 for s in case.species if s.phase == "solution" and s.name != "H2O")
+    return species + (case.electrolyte.potential_model != "none")
+
+
+def run_memory(case: CaseData, ranks: int = 1) -> dict[str, float] | None:
+    """Memory a run of the case needs: the mesh build and the solve over ``ranks`` ranks.
+
+    Returns:
+        ``cells``, ``vertices``, ``unknowns`` (estimates), ``mesh_bytes`` (gmsh's peak
+        on the rank that builds the mesh), ``solve_bytes`` (all ranks together),
+        ``per_rank_bytes`` (one rank's share of the solve) and ``rank0_bytes``
+        (the larger of the build and one rank's share: rank 0 does both, in
+        turn); None when the cells cannot be estimated.
+    """
+    est = estimate(case)
+    if est.cells is None or est.mesh_bytes is None:
+        return None
+    vertices = est.cells / CELLS_PER_VERTEX[mesh_dimension(case)]
+    unknowns = vertices * unknowns_per_vertex(case)
+    solve = unknowns * SOLVE_BYTES_PER_UNKNOWN
+    per_rank = RANK_BYTES + solve / max(ranks, 1)
+    return {
+        "ranks": float(ranks),
+        "cells": est.cells,
+        "vertices": vertices,
+        "unknowns": unknowns,
+        "mesh_bytes": est.mesh_bytes,
+        "solve_bytes": solve + RANK_BYTES * ranks,
+        "per_rank_bytes": per_rank,
+        "rank0_bytes": max(per_rank, est.mesh_bytes + RANK_BYTES),
+    }
 
 
 def max_cells(case: CaseData) -> int:

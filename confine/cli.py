@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from typing import Any, NoReturn
 
 from confine import summary as run_summary
 from confine._version import __version__
+from confine.budget import run_memory
 from confine.case import Case, CaseError, key_reference, load_case
 from confine.cli_guard import (
     EXIT_FAIL,
@@ -96,6 +98,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{', pores filled by the layer' if pore_is_filled(case) else ''}"
         )
     log.info(summary + ")")
+    if args.estimate:
+        memory = run_memory(case, args.ranks)
+        print(json.dumps({"case": str(args.case), **(memory or {})}))
     return EXIT_OK
 
 
@@ -357,7 +362,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     p.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _case_command(sub, "validate", "check a case file; exit 2 listing every problem", False, True)
+    sp = _case_command(
+        sub, "validate", "check a case file; exit 2 listing every problem", False, True
+    )
+    sp.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the estimated cells, unknowns and memory (bytes: mesh build, solve, "
+        "per rank) as one JSON line, for a batch script's memory request",
+    )
+    sp.add_argument("--ranks", type=int, default=1, help="with --estimate: MPI ranks of the run")
     _case_command(sub, "mesh", "build (or reuse) the mesh and write DIR/mesh.json", True, True)
     _case_command(
         sub, "run", "solve a case: DIR/metrics.json, case.toml, fields, figures", True, True

@@ -6,13 +6,16 @@ at every fidelity level from their keys only, without meshing.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from confine.budget import MAX_CELLS, MAX_PORES, estimate
+from confine.budget import MAX_CELLS, MAX_PORES, RANK_BYTES, estimate, run_memory
 from confine.case import GEOMETRY_KINDS, Case, CaseError, case_from_dict, load_case
 from confine.geometry.derived import lattice_of
 from confine.geometry.model import build_model, generate_mesh, gmsh_session
@@ -130,3 +133,38 @@ def test_raised_limits_admit_what_the_defaults_refuse() -> None:
     # the limits are absent from the resolved case unless given: hashes do not move
     assert "max_cells" not in load_case(path).to_dict()["mesh"]
     assert "max_pores" not in load_case(path).to_dict()["geometry"]
+
+
+def test_run_memory_spreads_the_solve_over_the_ranks() -> None:
+    """The urea network on the sector: 13 unknowns per vertex, the solve split over the ranks,
+    rank 0 at least gmsh's build; the CLI prints the same numbers as one JSON line."""
+    case = load_case(ROOT / "cases" / "mchs-7nm.toml", set={"geometry.model": "sector-3d"})
+    one, four = run_memory(case, 1), run_memory(case, 4)
+    assert one is not None and four is not None
+    assert one["unknowns"] == pytest.approx(13 * one["vertices"])
+    assert four["per_rank_bytes"] - RANK_BYTES == pytest.approx(
+        (one["per_rank_bytes"] - RANK_BYTES) / 4
+    )
+    assert four["per_rank_bytes"] < one["per_rank_bytes"]
+    assert one["rank0_bytes"] >= one["mesh_bytes"]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "confine",
+            "-q",
+            "validate",
+            str(ROOT / "cases" / "mchs-7nm.toml"),
+            "--set",
+            "geometry.model=sector-3d",
+            "--estimate",
+            "--ranks",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    printed = json.loads(out.stdout.strip().splitlines()[-1])
+    assert printed["per_rank_bytes"] == pytest.approx(four["per_rank_bytes"])

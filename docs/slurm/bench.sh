@@ -6,6 +6,10 @@
 #   sbatch docs/slurm/bench.sh                              # defaults below
 #   sbatch --ntasks=64 --export=ALL,PORES="4.18 7.55 11.12" docs/slurm/bench.sh
 #
+# Memory: `python -m confine validate CASE --set geometry.model=full-3d --estimate --ranks N`
+# prints what the mesh build (rank 0) and the solve (per rank) need; docs/slurm/scaling.sh
+# asks the scheduler for it by itself (multi-node strong and weak scaling).
+#
 # Strong scaling: submit the same script at several --ntasks (e.g. 16, 32, 64)
 # with the same OUT; each record carries mpi_ranks, so the time per Newton step
 # of the records of one case gives the speed-up and parallel efficiency.
