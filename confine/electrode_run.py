@@ -162,14 +162,21 @@ class ElectrodeSolution:
         return getattr(self.film, name)
 
 
+def _warm(run_cell: Runner, case: Case, comm: Any, warm: Any) -> Result | None:
+    """A run warm from ``warm`` (another state of the same mesh), or None where there is
+    no warm state or the warm start fails (the caller then starts otherwise)."""
+    if warm is None:
+        return None
+    try:
+        return run_cell(case, None, comm, initial=warm)
+    except (SolverError, ValueError) as err:  # ValueError: another mesh or unknowns
+        log.info("%s: the warm start failed (%s)", case.case.name, err)
+        return None
+
+
 def _warm_or_cold(run_cell: Runner, case: Case, comm: Any, warm: Any) -> Result:
-    """A run warm from ``warm`` (another state of the same mesh), else cold."""
-    if warm is not None:
-        try:
-            return run_cell(case, None, comm, initial=warm)
-        except (SolverError, ValueError) as err:  # ValueError: another mesh or unknowns
-            log.info("%s: the warm start failed (%s); solving cold", case.case.name, err)
-    return run_cell(case, None, comm)
+    """A run warm from ``warm`` where that works, else cold."""
+    return _warm(run_cell, case, comm, warm) or run_cell(case, None, comm)
 
 
 def _settle(
@@ -213,11 +220,9 @@ def _solve_film(film: Case, warm: Any, comm: Any, run_cell: Runner) -> Result:
     """A steady film (or particle in the film): warm from ``warm`` where there is one,
     else (or where that fails) from the state its march from its bulk reaches
     (:func:`confine.film_case.pseudo_transient`)."""
-    if warm is not None:
-        try:
-            return run_cell(film, None, comm, initial=warm)
-        except (SolverError, ValueError) as err:  # ValueError: another mesh
-            log.info("%s: the warm start failed (%s); marching", film.case.name, err)
+    done = _warm(run_cell, film, comm, warm)
+    if done is not None:
+        return done
     marched = run_cell(pseudo_transient(film), None, comm)
     return run_cell(film, None, comm, initial=marched)
 
@@ -272,20 +277,29 @@ def _in_film(
     )
 
 
+def _q(v: Any, unit: str) -> dict[str, Any]:
+    """A document value with its unit."""
+    return {"value": v, "unit": unit}
+
+
+def _composition(values: dict[str, float]) -> dict[str, Any]:
+    """pH and CO2 (mol/L) of the film's fields at one point (:func:`face_values`)."""
+    co2 = values.get("CO2")
+    return {
+        "pH": _q(ph(values.get("H+"), values.get("OH-")), "1"),
+        "CO2_mol_L": _q(None if co2 is None else co2 / 1000.0, "mol/L"),
+    }
+
+
 def _in_film_entries(inside: InFilm, bulk: Effectiveness) -> dict[str, Any]:
     """The document's entries of the particle in the film (see :func:`_in_film`)."""
     doc = inside.result.metrics
-    v = inside.values
-
-    def q(x: Any, unit: str) -> dict[str, Any]:
-        return {"value": x, "unit": unit}
-
+    q = _q
     return {
         "effectiveness_factors_bulk_bath": {k: q(x, "1") for k, x in bulk.factors.items()},
         "particle_in_film": {
             "depth_um": q(inside.depth * 1e6, "um"),
-            "pH": q(ph(v.get("H+"), v.get("OH-")), "1"),
-            "CO2_mol_L": q(None if v.get("CO2") is None else v["CO2"] / 1000.0, "mol/L"),
+            **_composition(inside.values),
             "electrode_potential_V": q(value(doc, "electrode_potential_V"), "V"),
             "factor_passes": q(inside.passes, "1"),
             "factor_change": q(inside.change, "1"),
@@ -330,17 +344,12 @@ def document(
     """The electrode's metrics document (see the module doc)."""
     fm = film.metrics
     at_face, at_collector = face_values(film, [geo.thickness, 0.0], comm)
+    quantity = _q
 
-    def quantity(v: Any, unit: str) -> dict[str, Any]:
-        return {"value": v, "unit": unit}
-
-    def side(values: dict[str, float]) -> dict[str, Any]:
-        co2 = values.get("CO2")
-        return {
-            "pH": quantity(ph(values.get("H+"), values.get("OH-")), "1"),
-            "CO2_mol_L": quantity(None if co2 is None else co2 / 1000.0, "mol/L"),
-            "potential_V": quantity(values.get("phi"), "V"),
-        }
+    face, collector = (
+        {**_composition(v), "potential_V": quantity(v.get("phi"), "V")}
+        for v in (at_face, at_collector)
+    )
 
     products = _products(case, fm)
     j = value(fm, "current_density_A_per_m2")
@@ -366,8 +375,8 @@ def document(
         "mass_balance_relative_error": quantity(max(w for w in worst if w is not None), "1"),
         "current_density_A_per_m2": quantity(j, "A/m^2"),
         "local_pH": {
-            "film_face": quantity(ph(at_face.get("H+"), at_face.get("OH-")), "1"),
-            "collector": quantity(ph(at_collector.get("H+"), at_collector.get("OH-")), "1"),
+            "film_face": face["pH"],
+            "collector": collector["pH"],
         },
         "electrode_potential_V": quantity(case.electrode.potential, "V"),
         "film_potential_shift_V": quantity(shifts[-1], "V"),
@@ -376,8 +385,8 @@ def document(
         "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
         "selectivity": fm.get("selectivity"),
         "yield_g_per_h_per_g_cat": _first_yield(products),
-        "film_face": side(at_face),
-        "collector": side(at_collector),
+        "film_face": face,
+        "collector": collector,
         "ohmic_drop_film_V": quantity(_drop(at_face, at_collector), "V"),
         "ohmic_drop_nernst_layer_V": quantity(_drop({"phi": 0.0}, at_face), "V"),
         "film": _film_entry(geo),

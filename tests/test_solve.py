@@ -90,6 +90,21 @@ def shell_rate(k: float, d: float, r_in: float, r_out: float, c_s: float) -> flo
 K_SHELL = 2.8e6  # Thiele modulus m (R_o − R_i) ≈ 2: neither kinetic nor diffusion limited
 
 
+def coarse_sector_case() -> Case:
+    """The 7 nm urea case on a coarse 3D sector: level 0.5 of
+    benchmarks/cross_fidelity.py (every target cell size × 2)."""
+    return load_case(
+        ROOT / "cases" / "mchs-7nm.toml",
+        set={
+            "geometry.model": "sector-3d",
+            "mesh.cells_per_pore_diameter": 3,
+            "mesh.cells_across_layer": 1,
+            "mesh.max_cell_size": "40 nm",
+            "mesh.growth": 1.6,
+        },
+    )
+
+
 def test_effectiveness_factor_spherical_shell() -> None:
     sol = solve(shell_case(K_SHELL), sm.shell(COMM, 55.0, 107.0, 16, 32))
     rate = sol.model.rate_integral("consume")
@@ -552,17 +567,7 @@ def test_iterative_solver_on_the_urea_network_in_3d(caplog: pytest.LogCaptureFix
     import confine.solve as solve_mod
     from confine.mesh import load_mesh
 
-    case = load_case(
-        ROOT / "cases" / "mchs-7nm.toml",
-        set={
-            "geometry.model": "sector-3d",
-            # level 0.5 of benchmarks/cross_fidelity.py: every target cell size × 2
-            "mesh.cells_per_pore_diameter": 3,
-            "mesh.cells_across_layer": 1,
-            "mesh.max_cell_size": "40 nm",
-            "mesh.growth": 1.6,
-        },
-    )
+    case = coarse_sector_case()
     md = load_mesh(case, COMM)
     # "auto" takes the iterative solver by itself: 13 fields (13³ × nodes > DIRECT_MAX_WORK)
     assert 13**3 * md.mesh.topology.index_map(0).size_global > solve_mod.DIRECT_MAX_WORK
@@ -741,16 +746,7 @@ def test_memory_lean_choices_solve_alike_in_parallel(monkeypatch: pytest.MonkeyP
 
     if COMM.size < 2:
         pytest.skip("needs mpiexec -n 2")
-    case = load_case(
-        ROOT / "cases" / "mchs-7nm.toml",
-        set={
-            "geometry.model": "sector-3d",
-            "mesh.cells_per_pore_diameter": 3,
-            "mesh.cells_across_layer": 1,
-            "mesh.max_cell_size": "40 nm",
-            "mesh.growth": 1.6,
-        },
-    )
+    case = coarse_sector_case()
     md = load_mesh(case, COMM)
     runs = {}
     for name, env in (

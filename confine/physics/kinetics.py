@@ -131,11 +131,14 @@ def reaction_rate(
     """
     s_fwd, s_bwd = site_demand(r, coverages.keys())
     theta_free = free_sites(coverages) if coverages else 1.0
-    if backward_only:
-        if kb is None or r.type == "electrochemical":
-            return 0.0
+    reversible = kb is not None and r.type != "electrochemical"
+    back: Expr = 0.0
+    if reversible:
         back = mass_action(kb, values, backward_orders(r))
-        return back * power(theta_free, s_bwd) if s_bwd else back
+        if s_bwd:
+            back = back * power(theta_free, s_bwd)
+    if backward_only:
+        return back
     rate = mass_action(k, values, forward_orders(r))
     if s_fwd:
         rate = rate * power(theta_free, s_fwd)
@@ -143,12 +146,7 @@ def reaction_rate(
         a = r.transfer_coefficient if alpha is None else alpha
         e_ref = r.reference_potential if reference is None else reference
         return rate * tafel_factor(a, potential, phi, e_ref, temperature)
-    if kb is not None:
-        back = mass_action(kb, values, backward_orders(r))
-        if s_bwd:
-            back = back * power(theta_free, s_bwd)
-        rate = rate - back
-    return rate
+    return rate - back if reversible else rate
 
 
 def stoichiometry(r: Reaction) -> dict[str, float]:
