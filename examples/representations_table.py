@@ -66,9 +66,8 @@ def row(name: str, where: str, potential: float, coarse: bool, warm: list[Any]) 
     """The metrics the comparison table reads, for one run (an error: its message).
 
     ``warm`` holds the previous potential's result at the same geometry (or nothing):
-    the run starts from it (surface diffusion at -0.7 V does not converge from the
-    bulk state at 7 and 11 nm and CS: SNES line search failure at the first step) and
-    leaves its own result there.
+    the run starts from it (fewer Newton iterations; every point also solves from the
+    bulk state) and leaves its own result there.
     """
     out: dict[str, Any] = {"representation": name, "geometry": where, "potential_V": potential}
     try:

@@ -131,3 +131,19 @@ def test_coverage_ratio_on_the_shipped_7nm_case(cache: Path) -> None:
     pmd = load_mesh(pore, COMM, cache)
     pm = compute_metrics(pore, pmd, solve(pore, pmd), COMM)
     assert pm["species"]["*X"]["coverage_ratio_interior_exterior"]["value"] is None
+
+
+@pytest.mark.parametrize("pore", ["7.55 nm", "11.12 nm"])
+def test_calibrated_surface_case_solves_cold_at_minus_0_7_v(cache: Path, pore: str) -> None:
+    """The calibrated surface-diffusion case from the bulk state at -0.7 V (issue #23: the
+    first continuation step failed its line search at 7 and 11 nm, the coverages'
+    round-off floor from the diffusion stiffness above the species' residuals). The site
+    balances are scaled by that stiffness too (confine.fem.fields.site_balance_scales)."""
+    fitted = CASE.parent.parent / "fit" / "representations" / "surface" / "fitted-case.toml"
+    sets = {"electrode.potential": "-0.7 V", "geometry.pore_diameter": pore}
+    case = load_case(fitted, set=sets)
+    md = load_mesh(case, COMM, cache)
+    sol = solve(case, md)
+    assert sol.converged and sol.multipliers[-1] == 1.0
+    # the first step (s = 1e-8) converges in a couple of Newton iterations
+    assert sol.step_iterations[0] <= 3, sol.step_iterations

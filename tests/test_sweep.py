@@ -566,15 +566,7 @@ def test_real_runs_keep_the_point_files(tmp_path: Path) -> None:
     "representation",
     [
         "immobile",
-        pytest.param(
-            "surface",
-            marks=pytest.mark.xfail(
-                reason="surface diffusion from the bulk state: some coarse points fail their "
-                "first continuation step (SNES line search, reason -6); the solver is not "
-                "this item's to change (issue 23)",
-                strict=False,
-            ),
-        ),
+        "surface",
         "mobile",
     ],
 )

@@ -3,7 +3,7 @@
 Assembled from :mod:`confine.physics` on the spaces of :mod:`confine.fem.spaces`
 with the Constants of :mod:`confine.fem.parameters`. Each species balance is
 divided by D_i c_ref,i L^(d−2) so its diffusion term is O(1); each adsorbate
-balance by a rate scale of its own (:func:`confine.fem.fields.adsorbate_rate_scales`).
+balance by a scale of its own (:func:`confine.fem.fields.site_balance_scales`).
 
 Ion fluxes are Galerkin by default; with ``solver.stabilization = "eafe"``
 they are edge-averaged finite elements (Scharfetter–Gummel on every edge, see
@@ -379,7 +379,7 @@ class _Builder:
         # two rules was the adsorbates' mass-balance error in a film)
         meas_rates = sp.measure_of("layer") if sp.catalyst == "layer" else meas
         rates1 = fields.rates(sp, pa, self.conc, self.cov, self.phi, ramp=False)
-        scales = fields.adsorbate_rate_scales(sp, case)
+        scales = fields.site_balance_scales(sp, case)
         form = 0
         for j, a in enumerate(sp.adsorbed):
             qa = part(sp.q, j)

@@ -73,7 +73,7 @@ class Spaces:
         unknowns, adsorbed, has_phi, poisson, dx, ds, dS, x, w, catalyst,
         layer_tags, dx_layer, surface_tags, ds_surface, cell_groups, V, u, v,
         W, theta, q, submesh, entity_maps, chi_pore, chi_layer, chi_interior, tables,
-        site_factor, catalytic_area, sites_mol, site_scale, gamma.
+        site_factor, catalytic_area, sites_mol, site_scale, gamma, coverage_cell_min.
     """
 
     def __init__(self, case: Case, meshdata: MeshData, comm: MPI.Comm | None = None):
@@ -197,6 +197,8 @@ class Spaces:
         self.v = ufl.TestFunction(self.V)
         self.entity_maps: list[Any] = []
         self.submesh: Any = None
+        #: Smallest cell diameter of the coverages' submesh (mesh units; inf: none).
+        self.coverage_cell_min = math.inf
         self.theta: fem.Function | None = None
         self.q: Any = None
         self.W: Any = None
@@ -231,6 +233,9 @@ class Spaces:
         self.submesh = submesh
         self.entity_maps = [emap]
         self.W = fem.functionspace(submesh, ("Lagrange", p, shape(len(self.adsorbed))))
+        n_sub = submesh.topology.index_map(dim).size_local
+        local = submesh.h(dim, np.arange(n_sub, dtype=np.int32)).min(initial=math.inf)
+        self.coverage_cell_min = float(self.comm.allreduce(local, op=MPI.MIN))
         self.theta = fem.Function(self.W, name="theta")
         self.q = ufl.TestFunction(self.W)
 
