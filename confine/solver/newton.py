@@ -35,11 +35,6 @@ from petsc4py import PETSc  # noqa: E402
 
 #: SNES reason of a failed linear solve (the one failure "auto" retries with MUMPS).
 DIVERGED_LINEAR_SOLVE = -3
-#: A bounded (VI) step pins a variable at its bound only where it sits there (the VI
-#: projects it onto the bound exactly). PETSc's default, 1e-8, pins every unknown
-#: within 1e-8 of its bound, in scaled units: H+ at pH 12 in an electrode film is
-#: 1e-8 of its pH-4 bulk, so it was frozen there, its balance unsolved (3.7e-4).
-VI_ZERO_TOLERANCE = 0.0
 
 
 class Newton:
@@ -279,11 +274,7 @@ class Newton:
         snes.setFunction(fn, self.nlp.b, args=fargs, kargs=fkargs)
         snes.setJacobian(jfn, self.nlp.A, self.nlp.P_mat, args=jargs, kargs=jkargs)
         opts: Any = PETSc.Options()
-        values = {
-            **self.options(),
-            "snes_type": "vinewtonrsls",
-            "snes_vi_zero_tolerance": VI_ZERO_TOLERANCE,
-        }
+        values = {**self.options(), "snes_type": "vinewtonrsls"}
         for k, v in values.items():
             opts[f"{self._prefix}vi_{k}"] = v
         snes.setFromOptions()

@@ -20,6 +20,11 @@ from confine.env import import_dolfinx
 import_dolfinx()
 from petsc4py import PETSc  # noqa: E402
 
+#: A bounded (VI) step pins a variable at its bound only where it sits there (the VI
+#: projects it onto the bound exactly). PETSc's default, 1e-8, pins every unknown
+#: within 1e-8 of its bound, in scaled units: H+ at pH 12 in an electrode film is
+#: 1e-8 of its pH-4 bulk, so it was frozen there, its balance unsolved (3.7e-4).
+VI_ZERO_TOLERANCE = 0.0
 #: Direct solve: MUMPS LU (2D, and 3D up to DIRECT_MAX_WORK).
 DIRECT_OPTIONS: dict[str, Any] = {
     "ksp_type": "preonly",
@@ -166,6 +171,7 @@ def newton_options(
         "snes_stol": 0.0,
         "snes_max_it": s.max_iterations,
         "snes_divergence_tolerance": -1,
+        "snes_vi_zero_tolerance": VI_ZERO_TOLERANCE,  # the bounded solvers' (VI)
     }
     opts.update(DIRECT_OPTIONS if direct else iterative_options(unknowns, adsorbed))
     opts.update(s.petsc_options)
