@@ -41,6 +41,7 @@ from confine.film_case import film_case, particle_case, particle_in_film, pseudo
 from confine.io import write_failure
 from confine.metrics.means import ph
 from confine.metrics.rates import molar_mass
+from confine.quality import QualityError
 from confine.readable import readable_case
 from confine.result import Result
 from confine.solver.continuation import SolverError
@@ -169,7 +170,9 @@ def _warm(run_cell: Runner, case: Case, comm: Any, warm: Any) -> Result | None:
         return None
     try:
         return run_cell(case, None, comm, initial=warm)
-    except (SolverError, ValueError) as err:  # ValueError: another mesh or unknowns
+    # a QualityError: the warm Newton converged to a state that fails its checks; the
+    # march from the bulk may not (ValueError: another mesh or unknowns)
+    except (SolverError, QualityError, ValueError) as err:
         log.info("%s: the warm start failed (%s)", case.case.name, err)
         return None
 

@@ -274,7 +274,7 @@ class Newton:
         snes.setFunction(fn, self.nlp.b, args=fargs, kargs=fkargs)
         snes.setJacobian(jfn, self.nlp.A, self.nlp.P_mat, args=jargs, kargs=jkargs)
         opts: Any = PETSc.Options()
-        values = {**self.options(), "snes_type": "vinewtonrsls"}
+        values = opt.with_vi_tolerance({**self.options(), "snes_type": "vinewtonrsls"})
         for k, v in values.items():
             opts[f"{self._prefix}vi_{k}"] = v
         snes.setFromOptions()

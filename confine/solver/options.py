@@ -171,11 +171,18 @@ def newton_options(
         "snes_stol": 0.0,
         "snes_max_it": s.max_iterations,
         "snes_divergence_tolerance": -1,
-        "snes_vi_zero_tolerance": VI_ZERO_TOLERANCE,  # the bounded solvers' (VI)
     }
     opts.update(DIRECT_OPTIONS if direct else iterative_options(unknowns, adsorbed))
     opts.update(s.petsc_options)
     opts.update(extra)
+    return with_vi_tolerance(opts)
+
+
+def with_vi_tolerance(opts: dict[str, Any]) -> dict[str, Any]:
+    """``opts`` with :data:`VI_ZERO_TOLERANCE` where they make a bounded (VI) SNES and
+    do not set it (on any other SNES PETSc would report the option unused)."""
+    if str(opts.get("snes_type", "")).startswith("vi"):
+        return {"snes_vi_zero_tolerance": VI_ZERO_TOLERANCE, **opts}
     return opts
 
 
