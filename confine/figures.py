@@ -304,22 +304,21 @@ def _axes_in_nm(ax: Any, plane: Plane) -> None:
 
 
 def render_fields(
-    grid: Any,
+    plane: Plane,
     names: Sequence[str],
     out_dir: Path,
     *,
-    axisymmetric: bool,
-    axis: Sequence[float] = (0.0, 0.0, 1.0),
     units: Mapping[str, str] | None = None,
     quantities: Mapping[str, str] | None = None,
     references: Mapping[str, float] | None = None,
     live: Mapping[str, Collection[int]] | None = None,
-    radial_window: tuple[float, float] | None = None,
     subtitle: str = "",
 ) -> dict[str, Path]:
     """One PNG per field into ``out_dir``; blank renders raise.
 
     Args:
+        plane: the section (:func:`flatten`), cut once for every field (under MPI,
+            once on rank 0 and shared: each rank draws some of the fields).
         units: the unit of each field's colour bar (default mol/L).
         quantities: the symbol of each field (default ``c(name)``).
         references: bulk values, for fields shown relative to them (< 1 % variation).
@@ -329,7 +328,6 @@ def render_fields(
         RuntimeError: a rendered image has no contrast (blank).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    plane = flatten(grid, axisymmetric, axis, radial_window)
     written: dict[str, Path] = {}
     for name in names:
         path = out_dir / f"{safe_name(name)}.png"

@@ -1,8 +1,9 @@
 """An MPI run writes the serial run's files and figures, and frees its solver on every rank.
 
 Run: mpiexec -n 2 python -m pytest -m mpi tests/test_mpi_outputs.py. The
-figures are drawn on rank 0 from the fields of every rank. Drawing once left
-reference cycles on rank 0 alone that held the solver, so rank 0 destroyed it
+section is cut on rank 0 from the fields of every rank, the maps are shared out
+between the ranks and rank 0 draws the profiles. Drawing once left reference
+cycles on rank 0 alone that held the solver, so rank 0 destroyed it
 (collective) at interpreter exit while rank 1 had destroyed it with the result:
 the run hung at exit. A hang would stop this session at exit; the solver check
 below names the cause.

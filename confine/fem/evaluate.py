@@ -58,9 +58,9 @@ def _flux_test(
             ft = spaces.meshdata.facet_tags
             facets = ft.indices[ft.values == tag(group)]
         comp = residual.eq_test[name]
-        Vsub = sub(spaces.V, comp)
-        Vi = Vsub.collapse()[0] if Vsub.component() else Vsub  # one unknown: V is scalar
-        dofs = fem.locate_dofs_topological((Vsub, Vi), fdim, facets)[0]
+        # the sub-space's own dofmap gives the parent's indices: no collapsed copy (a
+        # collapse builds a new index map, collective: 12 of them cost 0.7 s on 2 ranks)
+        dofs = fem.locate_dofs_topological(sub(spaces.V, comp), fdim, facets)
         g.x.array[dofs] = 1.0
         g.x.scatter_forward()
         tests[key] = g
@@ -143,9 +143,8 @@ def wall_indicator(spaces: Spaces, name: str) -> fem.Function:
     g = fem.Function(spaces.V)
     ft = spaces.meshdata.facet_tags
     facets = ft.indices[ft.values == tag(name)]
-    Vsub = sub(spaces.V, spaces.unknowns.index("phi"))
-    Vi, _ = Vsub.collapse()
-    dofs = fem.locate_dofs_topological((Vsub, Vi), spaces.tdim - 1, facets)[0]
+    phi = sub(spaces.V, spaces.unknowns.index("phi"))
+    dofs = fem.locate_dofs_topological(phi, spaces.tdim - 1, facets)  # no collapse: _flux_test
     g.x.array[dofs] = 1.0
     g.x.scatter_forward()
     return g
