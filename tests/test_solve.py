@@ -17,6 +17,7 @@ from confine.case import Case, case_from_dict, load_case
 from confine.metrics import compute_metrics
 from confine.physics import hindrance
 from confine.solve import Solver, SolverError, newton_of, solve
+from confine.solver import continuation
 from confine.solver.newton import Newton
 from confine.units import FARADAY, GAS_CONSTANT
 
@@ -469,11 +470,9 @@ def test_failure_raises_with_history() -> None:
 
 
 # --------------------------------------------------------------------------- transient
-def test_transient_first_order_decay_is_backward_euler() -> None:
-    """A → B everywhere in a closed box, uniform: c_n = c_0 / (1 + k Δt)^n exactly, and
-    the metrics balance production against accumulation."""
-    k, c0, dt, n = 2e3, 40.0, 1e-4, 10
-    case = case_from_dict(
+def decay_case(k: float, dt: float, n: int) -> Case:
+    """A → B at k everywhere in a closed box, marched n steps of dt."""
+    return case_from_dict(
         {
             "case": {"name": "decay"},
             "geometry": {
@@ -500,6 +499,13 @@ def test_transient_first_order_decay_is_backward_euler() -> None:
             ],
         }
     )
+
+
+def test_transient_first_order_decay_is_backward_euler() -> None:
+    """A → B everywhere in a closed box, uniform: c_n = c_0 / (1 + k Δt)^n exactly, and
+    the metrics balance production against accumulation."""
+    k, c0, dt, n = 2e3, 40.0, 1e-4, 10
+    case = decay_case(k, dt, n)
     md = sm.box(COMM, 2, 4, 10.0, layer_from=-1.0)  # all catalytic layer
     sol = solve(case, md)
     assert sol.times[-1] == pytest.approx(n * dt)
@@ -509,6 +515,15 @@ def test_transient_first_order_decay_is_backward_euler() -> None:
     m = compute_metrics(case, md, sol, COMM)
     assert value(m, "mass_balance_relative_error") < 1e-8
     assert value(m, "time_s") == pytest.approx(n * dt)
+
+
+def test_march_that_makes_no_progress_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A march is failed, with where it stood, after MAX_MARCH_STEPS steps: one whose
+    steps collapse without reaching the end would otherwise run for hours."""
+    monkeypatch.setattr(continuation, "MAX_MARCH_STEPS", 4)
+    md = sm.box(COMM, 2, 4, 10.0, layer_from=-1.0)
+    with pytest.raises(SolverError, match=r"no progress: 4 steps tried, t = 0.0004 s"):
+        solve(decay_case(2e3, 1e-4, 10), md)
 
 
 def test_fields_for_output(urea_solution) -> None:

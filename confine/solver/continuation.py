@@ -50,6 +50,10 @@ MAX_HALVINGS = 12
 SLOW_STEP_ITERATIONS = 10
 #: A backward-Euler step converged in at most this many iterations doubles the next.
 MARCH_GROWTH_ITERATIONS = 10
+#: Backward-Euler steps a march may try (converged or not) before it is failed: a march
+#: whose steps stay ~1e-5 of time_step (Newton failing again at every doubling) would
+#: otherwise run for hours (an electrode film at -0.9 V: 1,500 steps at t = 981 s of 1,136).
+MAX_MARCH_STEPS = 500
 #: Smallest increment in log10 s that slow steps halve down to (failures still halve).
 MIN_LOG_STEP = 1.0 / 16.0
 
@@ -249,7 +253,18 @@ class Solver:
         model.set_multiplier(1.0)
         t, dt = 0.0, dt_max
         times = [0.0]
+        tried = 0
         while t < end * (1 - 1e-12):
+            if tried >= MAX_MARCH_STEPS:
+                raise self._error(
+                    f"the march made no progress: {tried} steps tried, t = {t:.6g} s of "
+                    f"{end:.6g} s, time step {dt:.3g} s (of {dt_max:.3g})",
+                    step=len(times) - 1,
+                    multiplier=1.0,
+                    converged_multiplier=None,
+                    reason=0,
+                )
+            tried += 1
             step = min(dt, end - t)
             model.u_old.x.array[:] = model.u.x.array
             if model.theta_old is not None and model.theta is not None:
@@ -257,6 +272,7 @@ class Solver:
             saved = model.state()
             assign(model.dt, step)
             reason, its = self._newton(record)
+            log.debug("march: t %.4g s, dt %.3g s, reason %d, %d its", t, step, reason, its)
             if reason > 0 and self.newton.finite():
                 t += step
                 times.append(t)
