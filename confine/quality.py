@@ -151,14 +151,14 @@ def assess(case: Case, metrics: Mapping[str, Any], fields: FieldBounds | None) -
     return found
 
 
-def _mass_balance(species: Mapping[str, Any], tol: float, rtol: float) -> list[Finding]:
-    """Each reacting species' relative imbalance at most ``tol``, over its own turnover
-    or over :func:`round_off_fraction` × the largest species' turnover where that is
-    larger (a document without ``mass_balance_scale_mol_s``: over its own)."""
+def judged_mass_balances(species: Mapping[str, Any], tol: float, rtol: float) -> dict[str, float]:
+    """Each reacting species' relative imbalance as the gate judges it: over its own
+    turnover, or over :func:`round_off_fraction` × the largest species' turnover where
+    that is larger (a document without ``mass_balance_scale_mol_s``: over its own)."""
     scales = {n: _value(e.get("mass_balance_scale_mol_s")) for n, e in species.items()}
     known = [float(s) for s in scales.values() if s is not None and math.isfinite(s)]
     floor = round_off_fraction(tol, rtol) * max(known, default=0.0)
-    found = []
+    out: dict[str, float] = {}
     for name, entry in species.items():
         err = _value(entry.get("mass_balance_relative_error"))
         if err is None:
@@ -166,9 +166,18 @@ def _mass_balance(species: Mapping[str, Any], tol: float, rtol: float) -> list[F
         own = scales[name]
         if own is not None and 0.0 < own < floor and math.isfinite(err):
             err = err * own / floor  # the same imbalance over the round-off scale
-        if not err <= tol:  # NaN fails too
-            found.append(Finding("mass balance", name, float(err), tol))
-    return found
+        out[name] = float(err)
+    return out
+
+
+def _mass_balance(species: Mapping[str, Any], tol: float, rtol: float) -> list[Finding]:
+    """Each reacting species' judged imbalance (:func:`judged_mass_balances`) at most
+    ``tol``."""
+    return [
+        Finding("mass balance", name, err, tol)
+        for name, err in judged_mass_balances(species, tol, rtol).items()
+        if not err <= tol  # NaN fails too
+    ]
 
 
 def _faradaic(metrics: Mapping[str, Any], tol: float) -> list[Finding]:
