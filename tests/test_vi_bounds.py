@@ -36,7 +36,7 @@ PHI = 40.0  # t √(k c_B/D_eff)
 B_RATIO = 3.0
 
 
-def second_order_film(solver: dict[str, Any]) -> dict[str, Any]:
+def bimolecular_film(solver: dict[str, Any]) -> dict[str, Any]:
     k = (PHI / T) ** 2 * D_EFF / (B_RATIO * C_B)  # m³/(mol s)
     step = {
         "name": "sink",
@@ -62,9 +62,9 @@ def solved(raw: dict[str, Any], cache: Path) -> tuple[np.ndarray, dict[str, Any]
 
 def test_bounded_step_solves_a_species_far_below_its_bulk(tmp_path: Path) -> None:
     base = {"rtol": 1e-12}
-    a_newton, _ = solved(second_order_film(base), tmp_path)
+    a_newton, _ = solved(bimolecular_film(base), tmp_path)
     vi = {**base, "petsc_options": {"snes_type": "vinewtonrsls"}}
-    a_vi, m = solved(second_order_film(vi), tmp_path)
+    a_vi, m = solved(bimolecular_film(vi), tmp_path)
     # the depth of the test: A at the collector far below PETSc's default zero tolerance
     assert a_newton.min() < 1e-9 * C_B
     assert np.all(a_vi > 0)
