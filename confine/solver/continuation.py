@@ -260,7 +260,9 @@ class Solver:
         t, dt = 0.0, dt_max
         times = [0.0]
         tried = 0
-        floor_set = False  # the first step's initial residual sets MARCH_FLOOR's scale
+        # the case's own atol until the first step's initial residual sets MARCH_FLOOR's
+        # scale (a reused solver would otherwise keep an earlier march's floor)
+        self.newton.test.atol = sv.atol
         while t < end * (1 - 1e-12):
             if tried >= MAX_MARCH_STEPS:
                 raise self._error(
@@ -280,13 +282,18 @@ class Solver:
             assign(model.dt, step)
             reason, its = self._newton(record)
             h = self.newton.history
+            first, last = (h[0], h[-1]) if h else (math.nan, math.nan)
             log.debug(
                 "march: t %.4g s, dt %.3g s, reason %d, %d its, residual %.3g -> %.3g",
-                *(t, step, reason, its, h[0] if h else math.nan, h[-1] if h else math.nan),
+                t,
+                step,
+                reason,
+                its,
+                first,
+                last,
             )
-            if not floor_set and h:
-                self.newton.test.atol = max(self.newton.test.atol, MARCH_FLOOR * h[0])
-                floor_set = True
+            if tried == 1 and h:
+                self.newton.test.atol = max(sv.atol, MARCH_FLOOR * first)
             if reason > 0 and self.newton.finite():
                 t += step
                 times.append(t)
