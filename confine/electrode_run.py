@@ -301,17 +301,16 @@ def _composition(values: dict[str, float]) -> dict[str, Any]:
 def _in_film_entries(inside: InFilm, bulk: Effectiveness) -> dict[str, Any]:
     """The document's entries of the particle in the film (see :func:`_in_film`)."""
     doc = inside.result.metrics
-    q = _q
     return {
-        "effectiveness_factors_bulk_bath": {k: q(x, "1") for k, x in bulk.factors.items()},
+        "effectiveness_factors_bulk_bath": {k: _q(x, "1") for k, x in bulk.factors.items()},
         "particle_in_film": {
-            "depth_um": q(inside.depth * 1e6, "um"),
+            "depth_um": _q(inside.depth * 1e6, "um"),
             **_composition(inside.values),
-            "electrode_potential_V": q(value(doc, "electrode_potential_V"), "V"),
-            "factor_passes": q(inside.passes, "1"),
-            "factor_change": q(inside.change, "1"),
+            "electrode_potential_V": _q(value(doc, "electrode_potential_V"), "V"),
+            "factor_passes": _q(inside.passes, "1"),
+            "factor_change": _q(inside.change, "1"),
             "ratio_interior_exterior": {
-                name: q(entry.get("ratio_interior_exterior", {}).get("value"), "1")
+                name: _q(entry.get("ratio_interior_exterior", {}).get("value"), "1")
                 for name, entry in doc.get("species", {}).items()
             },
         },
@@ -351,11 +350,9 @@ def document(
     """The electrode's metrics document (see the module doc)."""
     fm = film.metrics
     at_face, at_collector = face_values(film, [geo.thickness, 0.0], comm)
-    quantity = _q
 
     face, collector = (
-        {**_composition(v), "potential_V": quantity(v.get("phi"), "V")}
-        for v in (at_face, at_collector)
+        {**_composition(v), "potential_V": _q(v.get("phi"), "V")} for v in (at_face, at_collector)
     )
 
     products = _products(case, fm)
@@ -379,29 +376,29 @@ def document(
         },
         "definitions": DEFINITIONS,
         "solver": {
-            "converged": quantity(True, "1"),
-            "newton_iterations": quantity(sum(i for i in its if i is not None), "1"),
-            "film_solves": quantity(len(shifts), "1"),
+            "converged": _q(True, "1"),
+            "newton_iterations": _q(sum(i for i in its if i is not None), "1"),
+            "film_solves": _q(len(shifts), "1"),
         },
-        "mass_balance_relative_error": quantity(max(worst), "1"),
-        "current_density_A_per_m2": quantity(j, "A/m^2"),
+        "mass_balance_relative_error": _q(max(worst), "1"),
+        "current_density_A_per_m2": _q(j, "A/m^2"),
         "local_pH": {
             "film_face": face["pH"],
             "collector": collector["pH"],
         },
-        "electrode_potential_V": quantity(case.electrode.potential, "V"),
-        "film_potential_shift_V": quantity(shifts[-1], "V"),
-        "current_density_mA_per_cm2": quantity(j / 10.0 if j is not None else None, "mA/cm^2"),
+        "electrode_potential_V": _q(case.electrode.potential, "V"),
+        "film_potential_shift_V": _q(shifts[-1], "V"),
+        "current_density_mA_per_cm2": _q(j / 10.0 if j is not None else None, "mA/cm^2"),
         "products": products,
-        "faradaic_efficiency_sum": quantity(value(fm, "faradaic_efficiency_sum"), "1"),
+        "faradaic_efficiency_sum": _q(value(fm, "faradaic_efficiency_sum"), "1"),
         "selectivity": fm.get("selectivity"),
         "yield_g_per_h_per_g_cat": _first_yield(products),
         "film_face": face,
         "collector": collector,
-        "ohmic_drop_film_V": quantity(_drop(at_face, at_collector), "V"),
-        "ohmic_drop_nernst_layer_V": quantity(_drop({"phi": 0.0}, at_face), "V"),
+        "ohmic_drop_film_V": _q(_drop(at_face, at_collector), "V"),
+        "ohmic_drop_nernst_layer_V": _q(_drop({"phi": 0.0}, at_face), "V"),
         "film": _film_entry(geo),
-        "effectiveness_factors": {k: quantity(v, "1") for k, v in eff.factors.items()},
+        "effectiveness_factors": {k: _q(v, "1") for k, v in eff.factors.items()},
         "film_document": fm,
         "particle_document": particle,
     }
