@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from confine import electrode_run, io
-from confine.case import Case
+from confine.case import Case, case_from_dict
 from confine.env import git_revision, import_dolfinx, release_unreachable, versions
 from confine.failure import summary as failure_summary
 from confine.figures import CATALYST_TAGS, flatten, render_fields
@@ -72,6 +72,10 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
             meshdata = load_mesh(case, comm)
     timings["mesh_s"] = t["seconds"]
     try:
+        if warm is None and case.solver.start == "axisymmetric-cell":
+            with step("cell start", comm.rank) as t:
+                warm = cell_solution(case, comm)
+            timings["cell_start_s"] = t["seconds"]
         with step("solve", comm.rank) as t:
             solution = solve(case, meshdata, comm, initial=warm)
         timings["solve_s"] = t["seconds"]
@@ -112,6 +116,17 @@ def _record_failure(out: Path, err: Exception, case: Case, comm: Any) -> None:
         write_failure(out, err, readable_case(case), comm, summary=failure_summary(err, case))
     except OSError as io_err:
         log.error("error: %s: cannot write %s (%s)", out, FAILURE_FILE, io_err.strerror)
+
+
+def cell_solution(case: Case, comm: Any) -> Any:
+    """The case solved on its axisymmetric cell (``solver.start``): Newton on the 3D
+    mesh starts from it (:func:`confine.fem.transfer.map_cell_state`)."""
+    raw = case.to_dict()
+    raw["geometry"] = {**raw["geometry"], "model": "axisymmetric-cell"}
+    # the cell is 2D: MUMPS ("auto"), from the bulk
+    raw["solver"] = {**raw["solver"], "start": "bulk", "linear_solver": "auto"}
+    cell = case_from_dict(raw, case.source)
+    return solve(cell, load_mesh(cell, comm), comm)
 
 
 def _same_mesh(warm: Any, case: Case) -> Any:

@@ -412,6 +412,16 @@ class Solver:
     continuation_steps: int = key(
         "int", "steps from the always-converging start", default=8, positive=True
     )
+    start: str = key(
+        "str",
+        "where a steady solve starts: bulk (the rate continuation from the bulk state) or "
+        "axisymmetric-cell (a hollow sphere's sector-3d or full-3d model: the same case is "
+        "first solved on its axisymmetric cell, that solution is mapped onto this mesh by "
+        "radius and distance from the nearest pore axis, and Newton starts there, with the "
+        "continuation as fallback): a few Newton steps on the large 3D meshes",
+        default="bulk",
+        choices=("bulk", "axisymmetric-cell"),
+    )
     linear_solver: str = key(
         "str",
         "linear solver of each Newton step: auto (MUMPS in 2D and small 3D, GMRES + "

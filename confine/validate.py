@@ -38,6 +38,7 @@ def check_case(case: CaseData) -> list[Finding]:
         _check_walls,
         _check_steady_state,
         _check_stabilization,
+        _check_start,
         _check_output,
         _check_catalyst,
         check_bath,
@@ -470,6 +471,21 @@ def _check_stabilization(case: CaseData) -> list[Finding]:
             )
         ]
     return []
+
+
+def _check_start(case: CaseData) -> list[Finding]:
+    """A start from the axisymmetric cell maps its solution onto a 3D hollow sphere."""
+    if case.solver.start != "axisymmetric-cell":
+        return []
+    g = case.geometry
+    rule = None
+    if g.kind != "hollow-sphere" or g.model not in ("sector-3d", "full-3d"):
+        rule = f"needs a hollow-sphere at sector-3d or full-3d, not {g.kind} at {g.model}"
+    elif case.solver.transient:
+        rule = "is for steady runs (a transient run marches from the bulk)"
+    if rule is None:
+        return []
+    return [Finding(case.source, "solver.start", f"'axisymmetric-cell' {rule}")]
 
 
 def _check_steady_state(case: CaseData) -> list[Finding]:

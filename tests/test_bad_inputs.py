@@ -360,6 +360,25 @@ SETS: list[tuple[str, list[str], str, str]] = [
         "expected true or false, got 'yes'",
     ),
     ("name-as-table", ["case.name={a = 1}"], "case.name", "expected a string, got {'a': 1}"),
+    (
+        "cell-start-on-the-cell",
+        ['solver.start="axisymmetric-cell"'],
+        "solver.start",
+        "'axisymmetric-cell' needs a hollow-sphere at sector-3d or full-3d, not "
+        "hollow-sphere at axisymmetric-cell",
+    ),
+    (
+        "cell-start-transient",
+        [
+            'solver.start="axisymmetric-cell"',
+            "geometry.model=sector-3d",
+            "solver.transient=true",
+            'solver.end_time="1 s"',
+            'solver.time_step="0.1 s"',
+        ],
+        "solver.start",
+        "is for steady runs",
+    ),
 ]
 
 

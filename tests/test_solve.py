@@ -574,6 +574,28 @@ def test_auto_falls_back_to_direct_when_the_iterative_solve_fails(
     assert np.allclose(got, want, rtol=1e-8, atol=1e-12 * np.abs(want).max())
 
 
+def test_auto_does_not_retry_with_mumps_where_it_cannot_fit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where MUMPS's LU would not fit the memory available, a failed iterative solve is
+    an error that says so (with the residual history), not a retry that dies of memory."""
+    import confine.solver.options as options_mod
+    from confine.mesh import load_mesh
+
+    case = load_case(
+        ROOT / "cases" / "first-order-shell.toml",
+        set={"geometry.model": "sector-3d", "mesh.cells_per_pore_diameter": 3},
+    )
+    md = load_mesh(case, COMM)
+    monkeypatch.setattr(options_mod, "DIRECT_MAX_WORK", 0)
+    monkeypatch.setattr(continuation, "memory_available", lambda: 1e3)
+    with pytest.raises(SolverError) as info:
+        solve(case, md, COMM, petsc_options={"ksp_max_it": 1}, linear_solver="auto")
+    assert "MUMPS is not tried" in str(info.value) and "GB available" in str(info.value)
+    assert info.value.reason == continuation.DIVERGED_LINEAR_SOLVE
+    assert info.value.history
+
+
 def test_iterative_solver_on_the_urea_network_in_3d(caplog: pytest.LogCaptureFixture) -> None:
     """GMRES + field-by-field AMG (the "auto" choice on large 3D meshes) solves the
     urea network (13 unknowns on the mesh, 2 coverages on the layer submesh) on a

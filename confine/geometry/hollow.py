@@ -194,6 +194,18 @@ def _cell(
     return half, dirs, clip_outline, multiplicity, in_cell
 
 
+def cell_axes(case: Case) -> np.ndarray:
+    """Unit vectors of the pore axes in the case's meshed cell, shape (pores, 3): the
+    y axis on the axisymmetric cell, the hexagons' centres on sector-3d, the lattice
+    directions on full-3d (as :func:`build` meshes them)."""
+    g = case.geometry
+    lat = lattice_of(case)
+    if lat is None:
+        raise ValueError(f"geometry kind {g.kind!r} has no pore lattice")
+    r_cav = (g.outer_diameter / 2 - g.shell_thickness) / NM
+    return _cell(g.model, lat.count, g.pore_diameter / 2 / NM, r_cav, g.sector_rings)[1]
+
+
 def _ingredients(
     dim: int, dirs: np.ndarray, radii: tuple[float, float, float, float, float], filled: bool
 ) -> Ingredients:

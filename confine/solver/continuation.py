@@ -32,9 +32,11 @@ from confine.env import import_dolfinx
 from confine.fem.model import Model
 from confine.fem.parameters import assign
 from confine.fem.residual import SourceHook
+from confine.fem.transfer import map_cell_state
 from confine.mesh import MeshData
 from confine.solution import Solution, frozen_state
 from confine.solver.newton import DIVERGED_LINEAR_SOLVE, Newton
+from confine.solver.options import direct_bytes, memory_available
 
 import_dolfinx()
 from mpi4py import MPI  # noqa: E402
@@ -380,8 +382,8 @@ def solve(
         case: the validated case.
         meshdata: the mesh with its tags (coordinates in nm).
         comm: communicator (must be the mesh's; default the mesh's).
-        initial: a converged solution on the same mesh to warm-start from
-            (e.g. the nearest point of a sweep).
+        initial: a converged solution to warm-start from: on the same mesh (e.g. a
+            sweep's nearest point), or this 3D model's axisymmetric cell (``solver.start``).
         manufactured: verification hook (method of manufactured solutions,
             ``confine.verification.Manufactured``).
         petsc_options: extra PETSc options (over the defaults and the case's).
@@ -389,15 +391,14 @@ def solve(
             V-cycle per field, see :data:`confine.solver.options.ITERATIVE_OPTIONS`),
             or "auto": direct in 2D and for 3D meshes up to
             :data:`confine.solver.options.DIRECT_MAX_WORK` (nodes × k³),
-            iterative above, and direct again if an iterative linear solve fails.
-            Default: the case's ``solver.linear_solver``.
+            iterative above, and direct again if an iterative linear solve fails
+            (where it fits in memory). Default: the case's ``solver.linear_solver``.
 
     Returns:
         The converged solution.
 
     Raises:
-        SolverError: Newton failed; carries the residual history and the
-            continuation step reached.
+        SolverError: Newton failed (with the residual history and the step reached).
         NotImplementedError: a potential model the solver lacks.
 
     A transient case (``solver.transient``) is marched with backward Euler from the
@@ -435,20 +436,44 @@ def solve(
     try:
         return attempt(linear_solver)
     except SolverError as err:
-        # "auto" chose the iterative solver (a large 3D mesh) and a linear solve failed:
-        # the preconditioner, not Newton, is what broke. Retry with MUMPS.
+        # "auto" chose the iterative solver (a large 3D mesh), a linear solve failed: the
+        # preconditioner, not Newton, broke. Retry with MUMPS where it fits.
         iterative = bool(built) and not built[-1].newton.is_direct()
         if linear_solver != "auto" or err.reason != DIVERGED_LINEAR_SOLVE or not iterative:
             raise
+        _unless_direct_fits(err, built[-1].model.spaces.global_dofs())
         log.warning(
             "the iterative linear solver failed (%s); solving again with MUMPS (direct)", err
         )
         return attempt("direct")
 
 
+def _unless_direct_fits(err: SolverError, dofs: int) -> None:
+    """Raise where MUMPS's LU of ``dofs`` unknowns would not fit this machine's memory
+    (:func:`~confine.solver.options.direct_bytes`): a retry would die of memory, not say
+    why."""
+    need, have = direct_bytes(dofs), memory_available()
+    if need <= have:
+        return
+    raise SolverError(
+        f"the iterative linear solver failed, and MUMPS is not tried: its LU of {dofs} "
+        f"unknowns would need about {need / 1e9:.3g} GB, {have / 1e9:.3g} GB available on "
+        "this machine (solver.linear_solver = 'direct' forces it)",
+        history=err.history,
+        step=err.step,
+        multiplier=err.multiplier,
+        converged_multiplier=err.converged_multiplier,
+        reason=err.reason,
+    ) from err
+
+
 def _copy_state(model: Model, initial: Solution) -> None:
-    """Warm start from another model's state on the same mesh and unknowns."""
+    """Warm start from another model's state on the same mesh and unknowns, or from the
+    axisymmetric cell of a 3D model (:func:`confine.fem.transfer.map_cell_state`)."""
     other = initial.model
+    if other.mesh is not model.mesh and other.axisymmetric and not model.axisymmetric:
+        map_cell_state(model, initial)
+        return
     if (
         other.unknowns != model.unknowns
         or other.adsorbed != model.adsorbed

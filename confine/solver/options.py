@@ -81,6 +81,10 @@ FIELD_AMG: dict[str, Any] = {
 #: 0.5 GB; the urea sector at 16k 8.7 s against 3.3 s; one field at 49k about
 #: even (11.6 against 12.8 s).
 DIRECT_MAX_WORK = 150_000
+#: MUMPS's LU of a 3D problem, measured: 1.6 GB at 71k unknowns (one rank, above); its
+#: fill grows about as unknowns^(4/3) in 3D (nested dissection). A failed iterative solve
+#: is retried with MUMPS only where that estimate fits the memory available.
+DIRECT_BYTES_AT = (71_000, 1.6e9)
 #: The linear solver choices of a case or a caller.
 LINEAR_SOLVERS = ("auto", "direct", "iterative")
 #: How the species block of the Jacobian is assembled (where block insertion can run):
@@ -94,6 +98,12 @@ JACOBIAN_STORAGES = ("auto", "block", "lean")
 #: block insertion (Jacobian, BAIJ, preconditioner, Krylov basis: 4.3 KB per unknown
 #: on the urea sector, benchmarks/README.md "Memory by part"), with a margin.
 BLOCK_BYTES_PER_UNKNOWN = 4_500
+
+
+def direct_bytes(unknowns: int) -> float:
+    """Estimated memory of MUMPS's LU of a 3D problem of ``unknowns`` (all ranks)."""
+    n0, b0 = DIRECT_BYTES_AT
+    return b0 * (unknowns / n0) ** (4.0 / 3.0)
 
 
 def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:

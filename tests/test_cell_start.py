@@ -1,0 +1,78 @@
+"""A 3D hollow sphere started from its axisymmetric cell (``solver.start``): the map
+onto the cell's r–z plane, the interpolation, and the run it starts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+from confine.case import load_case
+from confine.fem.transfer import _Interpolant, cell_coordinates
+from confine.pipeline import run
+
+ROOT = Path(__file__).resolve().parent.parent
+COMM = MPI.COMM_WORLD
+
+#: The 7 nm urea case on a coarse sector (tests/test_solve.py's coarse_sector_case).
+COARSE = {
+    "geometry.model": "sector-3d",
+    "mesh.cells_per_pore_diameter": 3,
+    "mesh.cells_across_layer": 1,
+    "mesh.max_cell_size": "40 nm",
+    "mesh.growth": 1.6,
+}
+
+
+def test_points_go_to_the_nearest_axis_and_into_the_cone() -> None:
+    axes = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    half = 0.3
+    on_axis = np.array([[0.0, 0.0, 50.0], [70.0, 0.0, 0.0]])
+    assert np.allclose(cell_coordinates(on_axis, axes, half), [[0.0, 50.0], [0.0, 70.0]])
+    inside = 60.0 * np.array([[math.sin(0.2), 0.0, math.cos(0.2)]])  # 0.2 rad off z
+    assert np.allclose(
+        cell_coordinates(inside, axes, half), [[60 * math.sin(0.2), 60 * math.cos(0.2)]]
+    )
+    # 0.5 rad off z (and further from x): turned onto the cone's side at the same radius
+    outside = 60.0 * np.array([[0.0, math.sin(0.5), math.cos(0.5)]])
+    rz = cell_coordinates(outside, axes, half)
+    assert np.allclose(rz, [[60 * math.sin(half), 60 * math.cos(half)]])
+    assert np.hypot(*rz[0]) == pytest.approx(60.0)
+
+
+def test_the_interpolation_is_exact_for_linear_fields_and_nearest_outside() -> None:
+    rng = np.random.default_rng(1)
+    points = rng.random((200, 2))
+    values = np.column_stack([2 * points[:, 0] - points[:, 1] + 3, points[:, 1]])
+    at = 0.2 + 0.6 * rng.random((50, 2))  # inside the hull of the points
+    got = _Interpolant(points, values)(at)
+    assert np.allclose(got[:, 0], 2 * at[:, 0] - at[:, 1] + 3, atol=1e-12)
+    assert np.allclose(got[:, 1], at[:, 1], atol=1e-12)
+    far = np.array([[5.0, 5.0]])
+    nearest = np.argmin(np.linalg.norm(points - far, axis=1))
+    assert np.array_equal(_Interpolant(points, values)(far)[0], values[nearest])
+
+
+def test_the_sector_from_its_cell_reaches_the_cold_state_in_few_newton_steps() -> None:
+    """The same state as the continuation from the bulk (its tolerances: 1e-8 relative
+    on the reported values, measured ~1e-11), in a fraction of the Newton steps."""
+    path = ROOT / "cases" / "mchs-7nm.toml"
+    off = {"output.fields": False, "output.figures": False}
+    cold = run(load_case(path, set={**COARSE, **off}), None, COMM)
+    warm = run(
+        load_case(path, set={**COARSE, **off, "solver.start": "axisymmetric-cell"}), None, COMM
+    )
+    steps = warm.metrics["solver"]["newton_iterations"]["value"]
+    assert steps <= 5 < cold.metrics["solver"]["newton_iterations"]["value"]
+    assert warm.metrics["solver"]["continuation_multipliers"] == [1.0]
+    assert "cell_start_s" in warm.metrics["timings"]
+    for key in ("current_A", "faradaic_efficiency_sum"):
+        assert warm.metrics[key]["value"] == pytest.approx(cold.metrics[key]["value"], rel=1e-8)
+    urea = [m.metrics["species"]["urea"]["ratio_interior_exterior"]["value"] for m in (warm, cold)]
+    assert urea[0] == pytest.approx(urea[1], rel=1e-8)
+    for name, p in cold.metrics["products"].items():
+        fe = warm.metrics["products"][name]["faradaic_efficiency"]["value"]
+        assert fe == pytest.approx(p["faradaic_efficiency"]["value"], rel=1e-8), name
