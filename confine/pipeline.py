@@ -30,7 +30,7 @@ from mpi4py import MPI  # noqa: E402
 from confine.mesh import load_mesh, mesh_hash  # noqa: E402
 from confine.metrics import compute_metrics  # noqa: E402
 from confine.quality import QualityError, assess, field_bounds  # noqa: E402
-from confine.solver.continuation import solve  # noqa: E402
+from confine.solver.continuation import SolverError, solve  # noqa: E402
 
 log = logging.getLogger("confine")
 
@@ -126,7 +126,11 @@ def cell_solution(case: Case, comm: Any) -> Any:
     # the cell is 2D: MUMPS ("auto"), from the bulk
     raw["solver"] = {**raw["solver"], "start": "bulk", "linear_solver": "auto"}
     cell = case_from_dict(raw, case.source)
-    return solve(cell, load_mesh(cell, comm), comm)
+    try:
+        return solve(cell, load_mesh(cell, comm), comm)
+    except SolverError as err:  # the 3D model then starts from the bulk, as by default
+        log.warning("the axisymmetric cell did not solve (%s): starting from the bulk", err)
+        return None
 
 
 def _same_mesh(warm: Any, case: Case) -> Any:

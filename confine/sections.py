@@ -417,8 +417,9 @@ class Solver:
         "where a steady solve starts: bulk (the rate continuation from the bulk state) or "
         "axisymmetric-cell (a hollow sphere's sector-3d or full-3d model: the same case is "
         "first solved on its axisymmetric cell, that solution is mapped onto this mesh by "
-        "radius and distance from the nearest pore axis, and Newton starts there, with the "
-        "continuation as fallback): a few Newton steps on the large 3D meshes",
+        "radius and distance from the nearest pore axis, and Newton starts there; where "
+        "the cell or that Newton fails, the continuation from the bulk): a few Newton "
+        "steps on the large 3D meshes",
         default="bulk",
         choices=("bulk", "axisymmetric-cell"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from mpi4py import MPI
 from confine.case import load_case
 from confine.fem.transfer import _Interpolant, cell_coordinates
 from confine.pipeline import run
+from confine.result import Result
+from confine.solver import continuation
 
 ROOT = Path(__file__).resolve().parent.parent
 COMM = MPI.COMM_WORLD
@@ -56,19 +59,25 @@ def test_the_interpolation_is_exact_for_linear_fields_and_nearest_outside() -> N
     assert np.array_equal(_Interpolant(points, values)(far)[0], values[nearest])
 
 
-def test_the_sector_from_its_cell_reaches_the_cold_state_in_few_newton_steps() -> None:
-    """The same state as the continuation from the bulk (its tolerances: 1e-8 relative
-    on the reported values, measured ~1e-11), in a fraction of the Newton steps."""
-    path = ROOT / "cases" / "mchs-7nm.toml"
-    off = {"output.fields": False, "output.figures": False}
-    cold = run(load_case(path, set={**COARSE, **off}), None, COMM)
-    warm = run(
-        load_case(path, set={**COARSE, **off, "solver.start": "axisymmetric-cell"}), None, COMM
+PATH = ROOT / "cases" / "mchs-7nm.toml"
+OFF = {"output.fields": False, "output.figures": False}
+
+
+@pytest.fixture(scope="module")
+def cold() -> Result:
+    """The coarse sector from the bulk (the rate continuation)."""
+    return run(load_case(PATH, set={**COARSE, **OFF}), None, COMM)
+
+
+def started() -> Result:
+    """The coarse sector started from its axisymmetric cell."""
+    return run(
+        load_case(PATH, set={**COARSE, **OFF, "solver.start": "axisymmetric-cell"}), None, COMM
     )
-    steps = warm.metrics["solver"]["newton_iterations"]["value"]
-    assert steps <= 5 < cold.metrics["solver"]["newton_iterations"]["value"]
-    assert warm.metrics["solver"]["continuation_multipliers"] == [1.0]
-    assert "cell_start_s" in warm.metrics["timings"]
+
+
+def assert_same_state(warm: Result, cold: Result) -> None:
+    """The reported values of two runs equal to the solver's tolerances (1e-8 relative)."""
     for key in ("current_A", "faradaic_efficiency_sum"):
         assert warm.metrics[key]["value"] == pytest.approx(cold.metrics[key]["value"], rel=1e-8)
     urea = [m.metrics["species"]["urea"]["ratio_interior_exterior"]["value"] for m in (warm, cold)]
@@ -76,3 +85,33 @@ def test_the_sector_from_its_cell_reaches_the_cold_state_in_few_newton_steps() -
     for name, p in cold.metrics["products"].items():
         fe = warm.metrics["products"][name]["faradaic_efficiency"]["value"]
         assert fe == pytest.approx(p["faradaic_efficiency"]["value"], rel=1e-8), name
+
+
+def test_the_sector_from_its_cell_reaches_the_cold_state_in_few_newton_steps(
+    cold: Result,
+) -> None:
+    """The same state as the continuation from the bulk (its tolerances: 1e-8 relative
+    on the reported values, measured ~1e-11), in a fraction of the Newton steps."""
+    warm = started()
+    steps = warm.metrics["solver"]["newton_iterations"]["value"]
+    assert steps <= 5 < cold.metrics["solver"]["newton_iterations"]["value"]
+    assert warm.metrics["solver"]["continuation_multipliers"] == [1.0]
+    assert "cell_start_s" in warm.metrics["timings"]
+    assert_same_state(warm, cold)
+
+
+def test_a_start_newton_cannot_take_continues_from_the_bulk(
+    cold: Result, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mapped state Newton fails from (here: not finite) is dropped for the bulk
+    state and the whole continuation, not continued from (its first steps need the
+    state that solves s → 0)."""
+
+    def poisoned(model: Any, cell: Any) -> None:
+        model.u.x.array[:] = np.nan
+
+    monkeypatch.setattr(continuation, "map_cell_state", poisoned)
+    warm = started()
+    multipliers = warm.metrics["solver"]["continuation_multipliers"]
+    assert multipliers[0] < 1e-6 and multipliers[-1] == 1.0  # the whole continuation
+    assert_same_state(warm, cold)

@@ -14,6 +14,8 @@ tile of solid angle 4π/12): 2 563 cells.
 
 from __future__ import annotations
 
+import io
+import logging
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ from confine.case import Case, case_from_dict
 from confine.case_reader import apply_overrides, read_case_file
 from confine.mesh import load_mesh
 from confine.metrics import compute_metrics
+from confine.pipeline import run
 from confine.solve import newton_of, solve
 
 #: Mesh error of the sector at this density, relative: |Q(f = 0.5) / Q(f = 2) − 1|
@@ -74,9 +77,26 @@ def solved_metrics(model: str, comm: MPI.Comm) -> tuple[dict[str, Any], Any]:
     return compute_metrics(case, md, sol, comm), sol
 
 
+@pytest.fixture(scope="module")
+def whole() -> tuple[dict[str, Any], Any, str]:
+    """The whole mini particle solved from the bulk on 2 ranks: metrics, solution, and
+    the warnings logged meanwhile."""
+    if MPI.COMM_WORLD.size < 2:
+        pytest.skip("needs mpiexec -n 2")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("confine").addHandler(handler)
+    try:
+        metrics, sol = solved_metrics("full-3d", MPI.COMM_WORLD)
+    finally:
+        logging.getLogger("confine").removeHandler(handler)
+    return metrics, sol, stream.getvalue()
+
+
 @pytest.mark.mpi
 def test_whole_mini_particle_on_two_ranks_agrees_with_its_sector(
-    caplog: pytest.LogCaptureFixture,
+    whole: tuple[dict[str, Any], Any, str],
 ) -> None:
     """Full-3d on 2 ranks by GMRES + field-by-field AMG (no MUMPS, no fallback to it)
     against the sector at the same mesh density: urea C_I/C_E, the current, and every
@@ -97,19 +117,34 @@ def test_whole_mini_particle_on_two_ranks_agrees_with_its_sector(
     0.47 %, the rest ≤ 4e-5). A production rate is FE × current / (n F), so its bound
     is the sum of the two. Time: ~38 s on 2 ranks here (load average 3), mesh cached.
     """
-    world = MPI.COMM_WORLD
-    if world.size < 2:
-        pytest.skip("needs mpiexec -n 2")
-    with caplog.at_level("WARNING", logger="confine"):
-        whole, sol = solved_metrics("full-3d", world)
+    metrics, sol, warnings = whole
     assert not newton_of(sol.model).is_direct()
     assert sol.linear_iterations > sol.newton_iterations  # a Krylov solve, not LU
-    assert "solving again with MUMPS" not in caplog.text
-    sector, _ = solved_metrics("sector-3d", world)
+    assert "solving again with MUMPS" not in warnings
+    sector, _ = solved_metrics("sector-3d", MPI.COMM_WORLD)
     bounds = dict(MESH_ERROR)
     for p in ("urea", "NH4+", "NH3", "NO2-", "H2"):
         fe = bounds[f"products/{p}/faradaic_efficiency"]
         bounds[f"products/{p}/production_mol_s"] = fe + bounds["current_A"]
     for key, bound in bounds.items():
-        got, want = value(whole, key), value(sector, key)
+        got, want = value(metrics, key), value(sector, key)
         assert got == pytest.approx(want, rel=bound), (key, got, want, bound)
+
+
+@pytest.mark.mpi
+def test_whole_mini_particle_from_its_cell_reaches_the_same_state(
+    whole: tuple[dict[str, Any], Any, str],
+) -> None:
+    """Started from its axisymmetric cell (``solver.start``: the cell solved on the 2
+    ranks, gathered, mapped onto each rank's part of the particle), Newton reaches the
+    state of the continuation from the bulk in a few steps: every compared value equal
+    to 1e-8 relative (the solver's tolerances; measured ~1e-11 on the sector)."""
+    metrics, sol, _ = whole
+    raw = mini_particle("full-3d").to_dict()
+    raw["solver"] = {**raw["solver"], "start": "axisymmetric-cell"}
+    raw["output"] = {**raw["output"], "fields": False, "figures": False}
+    started = run(case_from_dict(raw, "mini-particle"), None, MPI.COMM_WORLD).metrics
+    steps = started["solver"]["newton_iterations"]["value"]
+    assert steps <= 5 < sol.newton_iterations
+    for key in MESH_ERROR:
+        assert value(started, key) == pytest.approx(value(metrics, key), rel=1e-8), key

@@ -174,8 +174,12 @@ class Solver:
                 reason=reason,
             )
 
-    def solve(self, warm: bool = False) -> Solution:
+    def solve(self, warm: bool = False, cold_fallback: bool = False) -> Solution:
         """Continuation from the bulk state (or a warm start) to s = 1.
+
+        A warm start that fails continues from its own state, or from the bulk with
+        ``cold_fallback`` (a state mapped from another model: the continuation's first
+        steps need the bulk state, which solves s → 0).
 
         Raises:
             SolverError: a step failed even after halving.
@@ -192,8 +196,9 @@ class Solver:
                 return self._result(record, [1.0], [its])
             self._unless_broken(reason, 0, 1.0, None)
             record.failed = its
-            model.restore(saved)  # fall back to the cold path from the warm state
-        else:
+            if not cold_fallback:
+                model.restore(saved)  # fall back to the cold path from the warm state
+        if not warm or cold_fallback:
             model.set_bulk_state()
         return self._continue(record)
 
@@ -429,8 +434,7 @@ def solve(
         )
         built.append(solver)
         if initial is not None:
-            _copy_state(solver.model, initial)
-            return solver.solve(warm=True)
+            return solver.solve(warm=True, cold_fallback=_copy_state(solver.model, initial))
         return solver.solve()
 
     try:
@@ -467,13 +471,14 @@ def _unless_direct_fits(err: SolverError, dofs: int) -> None:
     ) from err
 
 
-def _copy_state(model: Model, initial: Solution) -> None:
+def _copy_state(model: Model, initial: Solution) -> bool:
     """Warm start from another model's state on the same mesh and unknowns, or from the
-    axisymmetric cell of a 3D model (:func:`confine.fem.transfer.map_cell_state`)."""
+    axisymmetric cell of a 3D model (:func:`confine.fem.transfer.map_cell_state`);
+    True for the cell's state mapped."""
     other = initial.model
     if other.mesh is not model.mesh and other.axisymmetric and not model.axisymmetric:
         map_cell_state(model, initial)
-        return
+        return True
     if (
         other.unknowns != model.unknowns
         or other.adsorbed != model.adsorbed
@@ -481,3 +486,4 @@ def _copy_state(model: Model, initial: Solution) -> None:
     ):
         raise ValueError("cannot warm-start from a problem with other unknowns or mesh")
     model.restore(initial.state)
+    return False
