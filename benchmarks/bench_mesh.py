@@ -13,6 +13,7 @@ Usage::
     python benchmarks/bench_mesh.py --convert             # + dolfinx conversion and XDMF
     python benchmarks/bench_mesh.py --case cases/mchs-11nm.toml --levels full-3d --sizes 11 \
         --layer-cells 1 --convert                         # a case file's own mesh keys
+    python benchmarks/bench_mesh.py ... --suffix lean      # record named mesh-...-lean.json
 
 With ``--case`` the point is that case file at the level (its own mesh keys,
 one gmsh thread unless it says otherwise: the deterministic mesh of the
