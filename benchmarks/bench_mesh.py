@@ -13,6 +13,7 @@ Usage::
     python benchmarks/bench_mesh.py --convert             # + dolfinx conversion and XDMF
     python benchmarks/bench_mesh.py --case cases/mchs-11nm.toml --levels full-3d --sizes 11 \
         --layer-cells 1 --convert                         # a case file's own mesh keys
+    python benchmarks/bench_mesh.py ... --suffix lean      # record named mesh-...-lean.json
 
 With ``--case`` the point is that case file at the level (its own mesh keys,
 one gmsh thread unless it says otherwise: the deterministic mesh of the
@@ -170,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--case", help="a case file instead of the benchmark geometry")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--out", type=Path, default=RECORDS)
+    p.add_argument("--suffix", default="", help="appended to the record's name (-SUFFIX)")
     p.add_argument("--one", nargs=2, metavar=("LEVEL", "SIZE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
@@ -222,11 +224,14 @@ def main(argv: list[str] | None = None) -> int:
                 + ["--layer-cells", str(args.layer_cells)]
                 + (["--convert"] if args.convert else [])
                 + (["--case", args.case] if args.case else [])
+                + (["--suffix", args.suffix] if args.suffix else [])
             )
             rec["git"] = git_revision()
             suffix = "" if args.layer_cells == 2 else f"-layer{args.layer_cells}"
             stem = f"{Path(args.case).stem}-" if args.case else ""
-            name = f"mesh-{stem}{level}-{size}nm{suffix}{'-convert' if args.convert else ''}.json"
+            convert = "-convert" if args.convert else ""
+            extra = f"-{args.suffix}" if args.suffix else ""
+            name = f"mesh-{stem}{level}-{size}nm{suffix}{convert}{extra}.json"
             (args.out / name).write_text(json.dumps(rec, indent=2, default=str))
             print(
                 f"{level:18s} {size:>2s} nm  pores {rec.get('pore_count', '-')!s:>5s}  "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from mpi4py import MPI
 
 from confine.case import case_from_dict
@@ -79,14 +80,21 @@ def test_default_is_one_thread_and_threads_are_in_the_key() -> None:
     assert mesh_hash(threaded) != mesh_hash(case)
 
 
-def test_same_key_gives_the_same_mesh_bit_for_bit_under_load(tmp_path: Path) -> None:
+#: The same particle whole: the lean full-3d build (HXT by group, the file from gmsh's arrays).
+WHOLE: dict[str, Any] = {**SECTOR, "geometry": {**SECTOR["geometry"], "model": "full-3d"}}
+
+
+@pytest.mark.parametrize("raw", [SECTOR, WHOLE], ids=["sector-3d", "full-3d"])
+def test_same_key_gives_the_same_mesh_bit_for_bit_under_load(
+    tmp_path: Path, raw: dict[str, Any]
+) -> None:
     """Two builds at once into two caches, beside a CPU burner: equal arrays."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
     burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
         builds = [
             subprocess.Popen(
-                [sys.executable, "-c", BUILD, json.dumps(SECTOR), str(tmp_path / f"cache{i}")],
+                [sys.executable, "-c", BUILD, json.dumps(raw), str(tmp_path / f"cache{i}")],
                 env=env,
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,
@@ -102,7 +110,7 @@ def test_same_key_gives_the_same_mesh_bit_for_bit_under_load(tmp_path: Path) -> 
     for p, (_, err) in zip(builds, outs, strict=True):
         assert p.returncode == 0, err
     first, second = (Path(out.strip()) for out, _ in outs)
-    assert first.name == second.name == mesh_hash(case_from_dict(SECTOR))
+    assert first.name == second.name == mesh_hash(case_from_dict(raw))
     assert first != second  # two caches: two builds
     info = [json.loads((d / INFO_FILE).read_text()) for d in (first, second)]
     assert info[0]["dimension"] == 3 and info[0]["cells"] > 1000
