@@ -12,7 +12,7 @@ their gmsh nodes): every rank's ``read_mesh`` then partitions the file as
 before. The file is a function of gmsh's mesh alone (no rank count, no
 partitioner), so the cache contract holds; its order differs from what
 dolfinx writes, so a solve on it moves at round-off from one on the
-converted file (see :func:`confine.mesh.direct_write`: only where the mesh
+converted file (see :func:`confine.mesh.lean_build`: only where the mesh
 key says so).
 
 This is the first step of the path beyond one rank (benchmarks/README.md,
