@@ -475,7 +475,8 @@ def _check_stabilization(case: CaseData) -> list[Finding]:
 def _check_steady_state(case: CaseData) -> list[Finding]:
     sv = case.solver
     if sv.until is not None and not sv.transient:
-        return [Finding(case.source, "solver.until", "'until' is a transient key: transient = true")]
+        message = "'until' is a transient key: transient = true"
+        return [Finding(case.source, "solver.until", message)]
     if sv.until == "steady":
         if sv.end_time is not None:
             return [
@@ -486,9 +487,7 @@ def _check_steady_state(case: CaseData) -> list[Finding]:
                 )
             ]
         if sv.time_step is None:
-            return [
-                Finding(case.source, "solver.time_step", "a march needs its first time_step")
-            ]
+            return [Finding(case.source, "solver.time_step", "a march needs its first time_step")]
         return []
     if sv.transient:
         if sv.end_time is None or sv.time_step is None:

@@ -305,9 +305,7 @@ class Solver:
         # scale (a reused solver would otherwise keep an earlier march's floor)
         self.newton.test.atol = model.case.solver.atol
 
-    def _march_step(
-        self, step: float, record: _Record, first: bool, index: int
-    ) -> tuple[int, int]:
+    def _march_step(self, step: float, record: _Record, first: bool, index: int) -> tuple[int, int]:
         """One backward-Euler step of ``step`` from the current state (the ``index``-th):
         (SNES reason, iterations); a failed step (reason ≤ 0) leaves the state as it was."""
         model = self.model
