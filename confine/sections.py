@@ -376,7 +376,7 @@ class Solver:
         "str",
         "transient: march until end_time (unset: so), or until steady state: 'steady' "
         "(pseudo-transient continuation: steps from time_step that grow as the steady "
-        "residual falls, until it is below max(atol, rtol x its value at the start) or a "
+        "residual falls, until it has fallen by 1e-6 from the start (or below atol) or a "
         "step changes no field by rtol; no end_time)",
         choices=("end_time", "steady"),
     )

@@ -306,7 +306,7 @@ def test_warm_start_false_runs_every_evaluation_from_the_bulk(tmp_path: Path) ->
         starts = {f.read_text() for f in calls.iterdir()}
         assert starts == ({"cold"} if flag == "false" else {"cold", "warm"})
     path = fit_file(tmp_path, params, data, 'warm_start = "no"')
-    with pytest.raises(CaseError, match="fit.warm_start: expected true or false"):
+    with pytest.raises(CaseError, match=r"fit\.warm_start: expected true or false"):
         load_fit(path)
 
 

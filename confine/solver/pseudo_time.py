@@ -14,9 +14,14 @@ residual falls slowly SER alone would keep the step) and never grown after a
 hard one; failed steps are halved (:mod:`confine.solver.continuation`).
 where F is the steady residual (the time term dropped: the model's old state
 set to its current one). The march has reached steady state when
-‖F(u_n)‖ ≤ max(atol, rtol ‖F(u_0)‖) (``solver.atol``, ``solver.rtol``; u_0
-the switch-on state), or when a step of at least the first time step moved
-no field by more than rtol of its size (the residual at its round-off floor).
+‖F(u_n)‖ ≤ max(atol, :data:`~confine.solver.convergence.RESIDUAL_DROP`
+‖F(u_0)‖) (``solver.atol``; u_0 the switch-on state: the fall a steady Newton
+solve is asked for, from the start of the march), or when a step of at least
+the first time step moved no field by more than ``solver.rtol`` of its size
+(the residual at its round-off floor). The steady solve started from there
+polishes it: a march run on to the round-off floor would leave that solve
+nothing to reduce, and its test (a fall of RESIDUAL_DROP, or an undamped
+correction below rtol) could then fail on a state that is already steady.
 What it reaches is a function of the case only: the steady state the
 switched-on electrode relaxes to from the bulk.
 """
@@ -30,6 +35,7 @@ import numpy as np
 
 from confine.env import import_dolfinx
 from confine.fem.model import Model
+from confine.solver.convergence import RESIDUAL_DROP
 from confine.solver.newton import Newton
 
 import_dolfinx()
@@ -58,7 +64,9 @@ def set_old_state(model: Model) -> None:
 
 def steady_residual(model: Model, newton: Newton) -> float:
     """‖F‖ (the SNES's norm, scaled units) of the steady equations at the model's state
-    (collective): the residual with the old state set to the current one."""
+    (collective): the residual with the old state set to the current one. The old state
+    is put back afterwards: the metrics of a march's last state read its accumulation."""
+    old = [f.x.array.copy() for f in _old(model)]
     set_old_state(model)
     x = newton.nlp.x.duplicate()
     f = newton.nlp.b.duplicate()
@@ -67,7 +75,14 @@ def steady_residual(model: Model, newton: Newton) -> float:
     norm = float(f.norm())
     x.destroy()
     f.destroy()
+    for func, values in zip(_old(model), old, strict=True):
+        func.x.array[:] = values
     return norm
+
+
+def _old(model: Model) -> list[Any]:
+    """The previous time level's Functions."""
+    return [model.u_old] + ([model.theta_old] if model.theta_old is not None else [])
 
 
 def owned_values(model: Model, newton: Newton) -> np.ndarray:
@@ -102,8 +117,8 @@ class SteadyMarch:
 
     @property
     def tolerance(self) -> float:
-        """The steady residual's target: max(atol, rtol ‖F(u_0)‖)."""
-        return max(self.atol, self.rtol * self.start)
+        """The steady residual's target: max(atol, RESIDUAL_DROP ‖F(u_0)‖)."""
+        return max(self.atol, RESIDUAL_DROP * self.start)
 
     def residual(self, value: float) -> bool:
         """Take the steady residual at the current state; whether it is steady."""
