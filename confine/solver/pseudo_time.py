@@ -69,7 +69,7 @@ def steady_residual(model: Model, newton: Newton) -> float:
     old = [f.x.array.copy() for f in _old(model)]
     set_old_state(model)
     x = newton.nlp.x.duplicate()
-    f = newton.nlp.b.duplicate()
+    f: Any = newton.nlp.b.duplicate()
     fem_petsc.assign(_functions(model), x)
     newton.snes.computeFunction(x, f)
     norm = float(f.norm())
