@@ -102,10 +102,11 @@ class _Model:
         return out
 
     def _run(self, case: Case, initial: Any) -> Any:
-        """One run, warm-started when possible. A failed warm start is retried cold; warm
-        starts stop for good only when the cold retry succeeds (the solver cannot warm
-        start), not when the point itself fails both ways."""
-        if initial is not None and not self.warm_broken:
+        """One run, warm-started when possible (``[fit] warm_start``; else always cold, as
+        ``confine run``). A failed warm start is retried cold; warm starts stop for good
+        only when the cold retry succeeds (the solver cannot warm start), not when the
+        point itself fails both ways."""
+        if initial is not None and self.spec.warm_start and not self.warm_broken:
             try:
                 return self.runner(case, out=None, comm=self.comm, initial=initial)
             except Exception as e:

@@ -36,10 +36,9 @@ from confine.two_scale import Effectiveness
 FILM_RTOL = 1e-14
 #: Mesh cell growth away from the film into the Nernst layer.
 FILM_GROWTH = 1.15
-#: A film's march (:func:`pseudo_transient`) lasts this many of its slowest diffusion times.
-MARCH_DIFFUSION_TIMES = 100.0
-#: ... in at most this many backward-Euler steps (halved where Newton fails).
-MARCH_STEPS = 10
+#: The first step of a film's march to steady state (:func:`pseudo_transient`), in its
+#: slowest diffusion times; later steps grow as its steady residual falls.
+MARCH_FIRST_STEP = 1.0
 #: Newton tolerance of the march's steps.
 MARCH_RTOL = 1e-10
 
@@ -154,8 +153,11 @@ def pseudo_transient(film: Case) -> Case:
     experiment itself: each step is near its start, so Newton converges, and the
     state reached is the one the electrode reaches when the potential is switched
     on (where the site kinetics have more than one steady state, the one reached
-    from the bulk). The march lasts :data:`MARCH_DIFFUSION_TIMES` times the
-    slowest species' diffusion time across film and Nernst layer; the steady
+    from the bulk). The march runs until the film no longer changes
+    (``solver.until = "steady"``, :mod:`confine.solver.pseudo_time`: its first
+    step :data:`MARCH_FIRST_STEP` times the slowest species' diffusion time
+    across film and Nernst layer, later ones growing as the steady residual
+    falls), so the state reached is a function of the case only; the steady
     solve started from it (:mod:`confine.electrode_run`) is what is reported.
 
     The same march starts a particle in the film's electrolyte
@@ -171,7 +173,7 @@ def pseudo_transient(film: Case) -> Case:
     else:  # a particle in its bath
         length = 0.5 * (g.outer_diameter or 0.0) + (g.bath_thickness or 0.0)
     slowest = min(float(s.diffusivity or math.inf) for s in film.species if s.phase == "solution")
-    end = MARCH_DIFFUSION_TIMES * length**2 / slowest
+    first = MARCH_FIRST_STEP * length**2 / slowest
     raw["solver"] = {
         **raw["solver"],
         # the march only finds the steady solve's start: its steps need not resolve what
@@ -179,9 +181,10 @@ def pseudo_transient(film: Case) -> Case:
         # failed until the time step collapsed)
         "rtol": max(film.solver.rtol, MARCH_RTOL),
         "transient": True,
-        "end_time": f"{end!r} s",
-        "time_step": f"{end / MARCH_STEPS!r} s",
+        "until": "steady",
+        "time_step": f"{first!r} s",
     }
+    raw["solver"].pop("end_time", None)
     return case_from_dict(raw, film.source)
 
 

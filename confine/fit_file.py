@@ -19,6 +19,10 @@ Schema (see docs/sweeps.md)::
                                                # (each: one run per condition)
     step = 1e-3                                # finite-difference step (fit coordinates)
     jacobian = "2-point"                       # 2-point | 3-point
+    warm_start = true                          # each run from the last evaluation's state
+                                               # at its condition; false: from the bulk, as
+                                               # `confine run` (one steady state per point
+                                               # where the kinetics have several)
     default_relative_uncertainty = 0.1         # rows with no uncertainty (else an error)
     correlation_threshold = 0.95
     sensitivity_threshold = 1e-3
@@ -74,6 +78,7 @@ FIT_KEYS = (
     "max_evaluations",
     "step",
     "jacobian",
+    "warm_start",
     "default_relative_uncertainty",
     "correlation_threshold",
     "sensitivity_threshold",
@@ -207,6 +212,7 @@ class FitSpec:
     max_evaluations: int = 200
     step: float = 1e-3
     jacobian: str = "2-point"
+    warm_start: bool = True
     correlation_threshold: float = 0.95
     sensitivity_threshold: float = 1e-3
     description: str = ""
@@ -300,6 +306,7 @@ def load_fit(source: str | Path | Mapping[str, Any]) -> FitSpec:
         max_evaluations=opts["max_evaluations"],
         step=opts["step"],
         jacobian=opts["jacobian"],
+        warm_start=opts["warm_start"],
         correlation_threshold=opts["correlation_threshold"],
         sensitivity_threshold=opts["sensitivity_threshold"],
         description=str(head.get("description", "")),
@@ -314,6 +321,7 @@ def _options(head: Mapping[str, Any], err: Any) -> dict[str, Any]:
         "max_evaluations": head.get("max_evaluations", 200),
         "step": head.get("step", 1e-3),
         "jacobian": head.get("jacobian", "2-point"),
+        "warm_start": head.get("warm_start", True),
         "default_relative_uncertainty": head.get("default_relative_uncertainty"),
         "correlation_threshold": head.get("correlation_threshold", 0.95),
         "sensitivity_threshold": head.get("sensitivity_threshold", 1e-3),
@@ -322,6 +330,8 @@ def _options(head: Mapping[str, Any], err: Any) -> dict[str, Any]:
         err("fit.method", f"'{opts['method']}' is not one of trf, dogbox (bounded methods)")
     if opts["jacobian"] not in ("2-point", "3-point"):
         err("fit.jacobian", f"'{opts['jacobian']}' is not one of 2-point, 3-point")
+    if not isinstance(opts["warm_start"], bool):
+        err("fit.warm_start", f"expected true or false, got {opts['warm_start']!r}")
     m = opts["max_evaluations"]
     if isinstance(m, bool) or not isinstance(m, int) or m < 1:
         err("fit.max_evaluations", f"expected a positive integer, got {m!r}")

@@ -372,6 +372,14 @@ class Solver:
     transient: bool = key("bool", "time-dependent run (default steady)", default=False)
     end_time: float | None = key("quantity", "transient: end time", unit="s", positive=True)
     time_step: float | None = key("quantity", "transient: first time step", unit="s", positive=True)
+    until: str | None = key(
+        "str",
+        "transient: march until end_time (unset: so), or until steady state: 'steady' "
+        "(pseudo-transient continuation: steps from time_step that grow as the steady "
+        "residual falls, until it has fallen by 1e-6 from the start (or below atol) or a "
+        "step changes no field by rtol; no end_time)",
+        choices=("end_time", "steady"),
+    )
     degree: int = key("int", "Lagrange degree of the concentrations", default=1, positive=True)
     stabilization: str = key(
         "str",

@@ -489,8 +489,24 @@ def _check_start(case: CaseData) -> list[Finding]:
 
 
 def _check_steady_state(case: CaseData) -> list[Finding]:
-    if case.solver.transient:
-        if case.solver.end_time is None or case.solver.time_step is None:
+    sv = case.solver
+    if sv.until is not None and not sv.transient:
+        message = "'until' is a transient key: transient = true"
+        return [Finding(case.source, "solver.until", message)]
+    if sv.until == "steady":
+        if sv.end_time is not None:
+            return [
+                Finding(
+                    case.source,
+                    "solver.end_time",
+                    "until = 'steady' marches until steady state: drop end_time",
+                )
+            ]
+        if sv.time_step is None:
+            return [Finding(case.source, "solver.time_step", "a march needs its first time_step")]
+        return []
+    if sv.transient:
+        if sv.end_time is None or sv.time_step is None:
             return [
                 Finding(
                     case.source, "solver.end_time", "a transient run needs end_time and time_step"

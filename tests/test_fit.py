@@ -290,6 +290,26 @@ def test_fit_survives_a_solver_that_cannot_warm_start(tmp_path: Path) -> None:
     assert report.parameter("reactions.one.transfer_coefficient").value != 0.5
 
 
+def test_warm_start_false_runs_every_evaluation_from_the_bulk(tmp_path: Path) -> None:
+    """``[fit] warm_start = false``: no run is handed a warm start (each starts as
+    ``confine run`` does); the default hands each condition its last state."""
+    params = """
+    [parameters."reactions.one.transfer_coefficient"]
+    start = 0.5
+    bounds = [0.1, 1.0]
+    """
+    data = twin_data(tmp_path / "twin.csv")
+    for flag, calls in (("false", tmp_path / "cold"), ("true", tmp_path / "warm")):
+        path = fit_file(tmp_path, params, data, f"max_evaluations = 6\nwarm_start = {flag}")
+        assert load_fit(path).warm_start is (flag == "true")
+        fit(path, None, runner=ShellRunner(calls=str(calls)))
+        starts = {f.read_text() for f in calls.iterdir()}
+        assert starts == ({"cold"} if flag == "false" else {"cold", "warm"})
+    path = fit_file(tmp_path, params, data, 'warm_start = "no"')
+    with pytest.raises(CaseError, match=r"fit\.warm_start: expected true or false"):
+        load_fit(path)
+
+
 def test_intervals_are_those_of_the_weighted_jacobian(twin: tuple[Path, FitReport]) -> None:
     """Recompute cov = (JᵀJ)⁻¹ by central differences of the closed form at the truth."""
     report = twin[1]

@@ -37,6 +37,7 @@ from confine.mesh import MeshData
 from confine.solution import Solution, frozen_state
 from confine.solver.newton import DIVERGED_LINEAR_SOLVE, Newton
 from confine.solver.options import direct_bytes, memory_available
+from confine.solver.pseudo_time import SteadyMarch, owned_values, set_old_state, steady_residual
 
 import_dolfinx()
 from mpi4py import MPI  # noqa: E402
@@ -252,75 +253,118 @@ class Solver:
         return self._result(record, reached, per_step)
 
     def _march(self) -> Solution:
-        """Backward Euler from the bulk state to end_time (steps halved on failure)."""
+        """Backward Euler from the bulk state to end_time, or to steady state
+        (``solver.until = "steady"``: :mod:`confine.solver.pseudo_time`); steps halved
+        on failure, grown again once Newton converges easily (to steady state: as the
+        steady residual falls)."""
         record = _Record()
         model = self.model
         sv = model.case.solver
-        end = float(sv.end_time or 0.0)
-        dt_max = float(sv.time_step or end)
+        steady = SteadyMarch(self.newton, float(sv.time_step or 0.0), sv.rtol, sv.atol)
+        to_steady = sv.until == "steady"
+        end = math.inf if to_steady else float(sv.end_time or 0.0)
+        dt_max = steady.first_step if not to_steady else math.inf
+        self._start_march()
+        t, dt = 0.0, float(sv.time_step or end)
+        times = [0.0]
+        tried = 0
+        while t < end * (1 - 1e-12):
+            if to_steady and steady.residual(steady_residual(model, self.newton)):
+                break
+            if tried >= MAX_MARCH_STEPS:
+                raise self._march_error(f"{tried} steps tried", t, end, dt, steady, times)
+            tried += 1
+            step = min(dt, end - t)
+            before = owned_values(model, self.newton) if to_steady else None
+            reason, its = self._march_step(step, record, tried == 1, len(times) - 1)
+            if reason > 0:
+                t += step
+                times.append(t)
+                if before is not None and steady.unchanged(
+                    step, before, owned_values(model, self.newton)
+                ):
+                    break
+                # grow back once Newton converges easily: after a run of halvings (a
+                # stiff front) steps that take 5-10 iterations would otherwise stay tiny
+                # for hundreds of steps
+                easy = its <= MARCH_GROWTH_ITERATIONS
+                if to_steady:
+                    dt = steady.next_step(step, easy)
+                elif easy:
+                    dt = min(2 * dt, dt_max)
+                continue
+            dt = step / 2
+            if dt < 1e-9 * steady.first_step:
+                why = f"time step collapsed at t = {t:.6g} s"
+                raise self._march_error(why, t, end, dt, steady, times, reason)
+        return self._result(record, [1.0], (), times)
+
+    def _start_march(self) -> None:
+        """The bulk state (coverages at ``species.initial``), switched on (s = 1)."""
+        model = self.model
         model.set_bulk_state()
         if model.theta is not None:  # a transient starts from the declared coverages
             tarr = model.theta.x.array.reshape(-1, len(model.adsorbed))
             for j, a in enumerate(model.adsorbed):
                 tarr[:, j] = model.case.species_named(a).initial
         model.set_multiplier(1.0)
-        t, dt = 0.0, dt_max
-        times = [0.0]
-        tried = 0
         # the case's own atol until the first step's initial residual sets MARCH_FLOOR's
         # scale (a reused solver would otherwise keep an earlier march's floor)
-        self.newton.test.atol = sv.atol
-        while t < end * (1 - 1e-12):
-            if tried >= MAX_MARCH_STEPS:
-                raise self._error(
-                    f"the march made no progress: {tried} steps tried, t = {t:.6g} s of "
-                    f"{end:.6g} s, time step {dt:.3g} s (of {dt_max:.3g})",
-                    step=len(times) - 1,
-                    multiplier=1.0,
-                    converged_multiplier=None,
-                    reason=0,
-                )
-            tried += 1
-            step = min(dt, end - t)
-            model.u_old.x.array[:] = model.u.x.array
-            if model.theta_old is not None and model.theta is not None:
-                model.theta_old.x.array[:] = model.theta.x.array
-            saved = model.state()
-            assign(model.dt, step)
-            reason, its = self._newton(record)
-            h = self.newton.history
-            first, last = (h[0], h[-1]) if h else (math.nan, math.nan)
-            log.debug(
-                "march: t %.4g s, dt %.3g s, reason %d, %d its, residual %.3g -> %.3g",
-                t,
-                step,
-                reason,
-                its,
-                first,
-                last,
+        self.newton.test.atol = model.case.solver.atol
+
+    def _march_step(self, step: float, record: _Record, first: bool, index: int) -> tuple[int, int]:
+        """One backward-Euler step of ``step`` from the current state (the ``index``-th):
+        (SNES reason, iterations); a failed step (reason ≤ 0) leaves the state as it was."""
+        model = self.model
+        set_old_state(model)
+        saved = model.state()
+        assign(model.dt, step)
+        reason, its = self._newton(record)
+        h = self.newton.history
+        first_res, last_res = (h[0], h[-1]) if h else (math.nan, math.nan)
+        log.debug(
+            "march: dt %.3g s, reason %d, %d its, residual %.3g -> %.3g",
+            step,
+            reason,
+            its,
+            first_res,
+            last_res,
+        )
+        if first and h:
+            self.newton.test.atol = max(model.case.solver.atol, MARCH_FLOOR * first_res)
+        if reason > 0 and self.newton.finite():
+            return reason, its
+        model.restore(saved)
+        self._unless_broken(reason, index, 1.0, None)
+        return min(reason, 0), its
+
+    def _march_error(
+        self,
+        why: str,
+        t: float,
+        end: float,
+        dt: float,
+        steady: SteadyMarch,
+        times: list[float],
+        reason: int = 0,
+    ) -> SolverError:
+        """A failed march, with where it stood."""
+        if math.isinf(end):
+            where = (
+                f"the march did not reach steady state: {why}, t = {t:.6g} s, time step "
+                f"{dt:.3g} s, steady residual {steady.last:.3g} (steady below "
+                f"{steady.tolerance:.3g}; at the start {steady.start:.3g})"
             )
-            if tried == 1 and h:
-                self.newton.test.atol = max(sv.atol, MARCH_FLOOR * first)
-            if reason > 0 and self.newton.finite():
-                t += step
-                times.append(t)
-                # grow back towards time_step once Newton converges easily: after a
-                # run of halvings (a stiff front) steps that take 5-10 iterations would
-                # otherwise stay tiny for hundreds of steps
-                dt = min(2 * dt, dt_max) if its <= MARCH_GROWTH_ITERATIONS else dt
-                continue
-            model.restore(saved)
-            self._unless_broken(reason, len(times) - 1, 1.0, None)
-            dt = step / 2
-            if dt < 1e-9 * dt_max:
-                raise self._error(
-                    f"time step collapsed at t = {t:.6g} s",
-                    step=len(times) - 1,
-                    multiplier=1.0,
-                    converged_multiplier=None,
-                    reason=reason,
-                )
-        return self._result(record, [1.0], (), times)
+        elif reason:
+            where = why
+        else:
+            where = (
+                f"the march made no progress: {why}, t = {t:.6g} s of {end:.6g} s, time "
+                f"step {dt:.3g} s (of {steady.first_step:.3g})"
+            )
+        return self._error(
+            where, step=len(times) - 1, multiplier=1.0, converged_multiplier=None, reason=reason
+        )
 
     def _result(
         self,
