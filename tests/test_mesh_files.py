@@ -21,20 +21,12 @@ from confine.env import import_dolfinx
 
 import_dolfinx()
 from mpi4py import MPI  # noqa: E402
+from test_mesh_convert import PARTICLE  # noqa: E402  (the same small particle)
 
 from confine import mesh as mesh_mod  # noqa: E402
 from confine import mesh_files  # noqa: E402
 from confine.geometry.model import build_model, generate_mesh, gmsh_session  # noqa: E402
 from confine.mesh_convert import extract  # noqa: E402
-
-PARTICLE = {
-    "outer_diameter": "56 nm",
-    "shell_thickness": "12 nm",
-    "bath_thickness": "8 nm",
-    "pore_diameter": "10 nm",
-    "catalyst_layer": "2 nm",
-    "pore_count": 12,
-}
 
 
 def _case(model: str) -> Any:
