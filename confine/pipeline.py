@@ -71,22 +71,13 @@ def run(case: Case, out: Path | str | None = None, comm: Any = None, initial: An
             release_unreachable(comm)  # before a new mesh: free the earlier ones
             meshdata = load_mesh(case, comm)
     timings["mesh_s"] = t["seconds"]
+    from_cell = warm is None and case.solver.start == "axisymmetric-cell"
     try:
-        if warm is None and case.solver.start == "axisymmetric-cell":
-            with step("cell start", comm.rank) as t:
-                warm = cell_solution(case, comm)
-            timings["cell_start_s"] = t["seconds"]
-        with step("solve", comm.rank) as t:
-            solution = solve(case, meshdata, comm, initial=warm)
-        timings["solve_s"] = t["seconds"]
+        solution, body, findings = _solve_and_assess(case, meshdata, comm, warm, from_cell, timings)
     except Exception as err:
         if out is not None:
             _record_failure(Path(out), err, case, comm)
         raise
-    with step("metrics", comm.rank) as t:
-        body = compute_metrics(case, meshdata, solution, comm)
-        findings = assess(case, body, field_bounds(solution.load(), comm))
-    timings["metrics_s"] = t["seconds"]
     if findings:  # a wrong answer is a failure, never a result
         rejected = QualityError(findings, solution.residual_history)
         if out is not None:
@@ -116,6 +107,36 @@ def _record_failure(out: Path, err: Exception, case: Case, comm: Any) -> None:
         write_failure(out, err, readable_case(case), comm, summary=failure_summary(err, case))
     except OSError as io_err:
         log.error("error: %s: cannot write %s (%s)", out, FAILURE_FILE, io_err.strerror)
+
+
+def _solve_and_assess(
+    case: Case, meshdata: Any, comm: Any, warm: Any, from_cell: bool, timings: dict[str, float]
+) -> tuple[Any, dict[str, Any], list[Any]]:
+    """Solve (from ``warm``, or ``from_cell``: the case's axisymmetric cell) and assess:
+    the solution, the metrics body and the quality findings. A state reached from the
+    cell that fails the quality checks (Newton judged converged from a poor start) is
+    solved again from the bulk, said in the log."""
+    if from_cell:
+        with step("cell start", comm.rank) as t:
+            warm = cell_solution(case, comm)
+        timings["cell_start_s"] = t["seconds"]
+    with step("solve", comm.rank) as t:
+        solution = solve(case, meshdata, comm, initial=warm)
+    timings["solve_s"] = t["seconds"]
+    with step("metrics", comm.rank) as t:
+        body = compute_metrics(case, meshdata, solution, comm)
+        findings = assess(case, body, field_bounds(solution.load(), comm))
+    timings["metrics_s"] = t["seconds"]
+    if findings and from_cell and warm is not None:
+        log.warning(
+            "the state reached from the axisymmetric cell failed its quality checks (%s): "
+            "solving again from the bulk",
+            QualityError(findings, []),
+        )
+        del solution, warm
+        release_unreachable(comm)  # the first model and solver, before the second
+        return _solve_and_assess(case, meshdata, comm, None, False, timings)
+    return solution, body, findings
 
 
 def cell_solution(case: Case, comm: Any) -> Any:

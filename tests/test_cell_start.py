@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
+from confine import pipeline
 from confine.case import load_case
 from confine.fem.transfer import _Interpolant, cell_coordinates
 from confine.pipeline import run
+from confine.quality import Finding, assess
 from confine.result import Result
 from confine.solver import continuation
 
@@ -114,4 +116,27 @@ def test_a_start_newton_cannot_take_continues_from_the_bulk(
     warm = started()
     multipliers = warm.metrics["solver"]["continuation_multipliers"]
     assert multipliers[0] < 1e-6 and multipliers[-1] == 1.0  # the whole continuation
+    assert_same_state(warm, cold)
+
+
+def test_a_state_from_the_cell_that_fails_the_quality_checks_is_solved_again(
+    cold: Result, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Newton may judge a poor start converged (its test is relative to the first
+    residual): where the state reached from the cell fails the quality checks, the run
+    solves again from the bulk and says so, never reports the first state. Forced here:
+    the first assessment fails."""
+    calls: list[int] = []
+
+    def first_fails(*args: Any) -> list[Any]:
+        calls.append(1)
+        found = assess(*args)
+        return found or ([Finding("mass balance", "urea", 1.0, 1e-6)] if len(calls) == 1 else [])
+
+    monkeypatch.setattr(pipeline, "assess", first_fails)
+    with caplog.at_level("WARNING", logger="confine"):
+        warm = started()
+    assert len(calls) == 2 and "solving again from the bulk" in caplog.text
+    multipliers = warm.metrics["solver"]["continuation_multipliers"]
+    assert multipliers[0] < 1e-6 and multipliers[-1] == 1.0
     assert_same_state(warm, cold)
