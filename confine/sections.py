@@ -426,8 +426,8 @@ class Solver:
         "axisymmetric-cell (a hollow sphere's sector-3d or full-3d model: the same case is "
         "first solved on its axisymmetric cell, that solution is mapped onto this mesh by "
         "radius and distance from the nearest pore axis, and Newton starts there; where "
-        "the cell or that Newton fails, the continuation from the bulk): a few Newton "
-        "steps on the large 3D meshes",
+        "the cell or that Newton fails, or its state fails the quality checks, the "
+        "continuation from the bulk): a few Newton steps on the large 3D meshes",
         default="bulk",
         choices=("bulk", "axisymmetric-cell"),
     )
