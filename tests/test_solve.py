@@ -470,35 +470,35 @@ def test_failure_raises_with_history() -> None:
 
 
 # --------------------------------------------------------------------------- transient
+def decay_raw(k: float, solver: dict[str, Any], **geometry: Any) -> dict[str, Any]:
+    """A → B at k in the catalytic layer of a 10 nm planar box, ``solver`` as given;
+    ``geometry``: more geometry keys (e.g. its bath boundary)."""
+    return {
+        "case": {"name": "decay"},
+        "geometry": {"kind": "planar", "model": "2d", "length": "10 nm", **geometry},
+        "electrolyte": {"potential_model": "none", "hindrance": "none"},
+        "solver": solver,
+        "species": [
+            {"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
+            {"name": "B", "formula": "X", "diffusivity": "1e-9 m^2/s"},
+        ],
+        "reactions": [
+            {
+                "name": "decay",
+                "type": "chemical",
+                "where": "layer",
+                "reactants": {"A": 1},
+                "products": {"B": 1},
+                "rate_constant": f"{k} 1/s",
+            }
+        ],
+    }
+
+
 def decay_case(k: float, dt: float, n: int) -> Case:
     """A → B at k everywhere in a closed box, marched n steps of dt."""
-    return case_from_dict(
-        {
-            "case": {"name": "decay"},
-            "geometry": {
-                "kind": "planar",
-                "model": "2d",
-                "length": "10 nm",
-                "bath_boundary": "closed",
-            },
-            "electrolyte": {"potential_model": "none", "hindrance": "none"},
-            "solver": {"transient": True, "end_time": f"{n * dt} s", "time_step": f"{dt} s"},
-            "species": [
-                {"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
-                {"name": "B", "formula": "X", "diffusivity": "1e-9 m^2/s"},
-            ],
-            "reactions": [
-                {
-                    "name": "decay",
-                    "type": "chemical",
-                    "where": "layer",
-                    "reactants": {"A": 1},
-                    "products": {"B": 1},
-                    "rate_constant": f"{k} 1/s",
-                }
-            ],
-        }
-    )
+    marched = {"transient": True, "end_time": f"{n * dt} s", "time_step": f"{dt} s"}
+    return case_from_dict(decay_raw(k, marched, bath_boundary="closed"))
 
 
 def test_transient_first_order_decay_is_backward_euler() -> None:

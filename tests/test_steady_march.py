@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import solver_meshes as sm
 from mpi4py import MPI
+from test_solve import decay_raw
 
 from confine.case import Case, CaseError, case_from_dict
 from confine.solve import SolverError, newton_of, solve
@@ -28,28 +29,7 @@ K = 1e8  # 1/s: k L²/D = 10 over the 10 nm box
 
 def decay(**solver: Any) -> Case:
     """A → B at K in the catalytic layer, A and B held at the bulk on the box's edges."""
-    return case_from_dict(
-        {
-            "case": {"name": "decay-to-steady"},
-            "geometry": {"kind": "planar", "model": "2d", "length": "10 nm"},
-            "electrolyte": {"potential_model": "none", "hindrance": "none"},
-            "solver": solver,
-            "species": [
-                {"name": "A", "formula": "X", "diffusivity": "1e-9 m^2/s", "bulk": "0.04 mol/L"},
-                {"name": "B", "formula": "X", "diffusivity": "1e-9 m^2/s"},
-            ],
-            "reactions": [
-                {
-                    "name": "decay",
-                    "type": "chemical",
-                    "where": "layer",
-                    "reactants": {"A": 1},
-                    "products": {"B": 1},
-                    "rate_constant": f"{K} 1/s",
-                }
-            ],
-        }
-    )
+    return case_from_dict(decay_raw(K, solver))
 
 
 STEADY_MARCH = {"transient": True, "until": "steady", "time_step": "1e-10 s"}
