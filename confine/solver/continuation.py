@@ -268,6 +268,9 @@ class Solver:
         t, dt = 0.0, float(sv.time_step or end)
         times = [0.0]
         tried = 0
+        # the state before each step (to steady state): a failed step restores it, a
+        # converged one's state is the next step's "before"
+        before = owned_values(model, self.newton) if to_steady else None
         while t < end * (1 - 1e-12):
             if to_steady and steady.residual(steady_residual(model, self.newton)):
                 break
@@ -275,15 +278,15 @@ class Solver:
                 raise self._march_error(f"{tried} steps tried", t, end, dt, steady, times)
             tried += 1
             step = min(dt, end - t)
-            before = owned_values(model, self.newton) if to_steady else None
             reason, its = self._march_step(step, record, tried == 1, len(times) - 1)
             if reason > 0:
                 t += step
                 times.append(t)
-                if before is not None and steady.unchanged(
-                    step, before, owned_values(model, self.newton)
-                ):
-                    break
+                if before is not None:
+                    after = owned_values(model, self.newton)
+                    if steady.unchanged(step, before, after):
+                        break
+                    before = after
                 # grow back once Newton converges easily: after a run of halvings (a
                 # stiff front) steps that take 5-10 iterations would otherwise stay tiny
                 # for hundreds of steps
