@@ -146,7 +146,7 @@ def solver_parts(newton: Any) -> dict[str, Any]:
             parts["block_insertion_baij"] = _matrix_bytes(local)
         direct = getattr(jac, "direct", None)
         arrays = [getattr(jac, k) for k in ("gather", "offsets", "values") if hasattr(jac, k)]
-        arrays += [direct.positions] if direct is not None else []
+        arrays += [direct.starts] if direct is not None else []
         parts["block_insertion_arrays"] = {"bytes": float(sum(a.nbytes for a in arrays))}
         if hasattr(jac, "values"):
             # PETSc's COO map of the Jacobian (MatSetPreallocationCOO): jmap (one count per

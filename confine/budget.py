@@ -54,8 +54,9 @@ MESH_BYTES_PER_CELL = 1100
 CELL_MEASURE = {1: 1.0, 2: 0.36, 3: 0.16}
 #: Memory of the solve per unknown, bytes: the urea network on the 3D sector solved by the
 #: iterative solver on one rank, process peak less the imports (benchmarks/records/
-#: memory-sector-3d-urea.json: 4 956 B at 363 600 unknowns; 5 397 B with the imports).
-SOLVE_BYTES_PER_UNKNOWN = 5000
+#: memory-sector-3d-urea-chunks.json: 2 838 B at 363 600 unknowns; the whole 11 nm
+#: particle on 2 ranks: 2.78 KB), with a tenth for margin.
+SOLVE_BYTES_PER_UNKNOWN = 3100
 #: Memory of one rank before its share of the problem: Python, dolfinx, PETSc, MPI and the
 #: compiled forms (153 MiB of imports in that record, ~300 MiB per rank in the scaling records).
 RANK_BYTES = 300 * 2**20

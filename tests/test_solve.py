@@ -735,13 +735,23 @@ def test_jacobian_without_structural_zeros_is_exact(
     assert_jacobian_is_exact_without_structural_zeros(lean)
     monkeypatch.delenv("CONFINE_JACOBIAN")
 
-    monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
-    poor = Solver.build(case, md)
-    sparse = poor.newton.nlp.A.getInfo()["nz_used"]
-    poor.model.restore(sol.model.state())
-    assert_jacobian_is_exact_without_structural_zeros(poor)
-    assert block_insertion(poor).fallback  # dolfinx's assembly took over
-    assert poor.newton.nlp.A.getInfo()["nz_used"] > sparse  # the pattern grew where needed
+    # the species block by chunks of cells (a BAIJ of at most 16 KiB at a time)
+    monkeypatch.setattr("confine.solver.sparsity.CHUNK_BYTES", 1 << 14)
+    chunked = Solver.build(case, md)
+    chunked.model.restore(sol.model.state())
+    assert len(block_insertion(chunked).chunks) > 3
+    assert_jacobian_is_exact_without_structural_zeros(chunked)
+    assert not block_insertion(chunked).fallback
+
+    for chunk_bytes in (1 << 14, 1 << 40):  # by chunks, and at once
+        monkeypatch.setattr("confine.solver.sparsity.CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
+        poor = Solver.build(case, md)
+        sparse = poor.newton.nlp.A.getInfo()["nz_used"]
+        poor.model.restore(sol.model.state())
+        assert_jacobian_is_exact_without_structural_zeros(poor)
+        assert block_insertion(poor).fallback  # dolfinx's assembly took over
+        assert poor.newton.nlp.A.getInfo()["nz_used"] > sparse  # the pattern grew where needed
 
 
 @pytest.mark.mpi
@@ -764,6 +774,13 @@ def test_jacobian_without_structural_zeros_is_exact_in_parallel(
     lean.model.set_bulk_state()
     assert_jacobian_is_exact_without_structural_zeros(lean)
     monkeypatch.delenv("CONFINE_JACOBIAN")
+    monkeypatch.setattr("confine.solver.sparsity.CHUNK_BYTES", 1 << 14)  # by chunks
+    chunked = Solver.build(case, md)
+    chunked.model.set_bulk_state()
+    assert len(block_insertion(chunked).chunks) > 1
+    assert_jacobian_is_exact_without_structural_zeros(chunked)
+    assert not block_insertion(chunked).fallback
+    monkeypatch.undo()
 
     monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     poor = Solver.build(case, md)
@@ -777,8 +794,8 @@ def test_memory_lean_choices_solve_alike_in_parallel(monkeypatch: pytest.MonkeyP
     """The urea network on a coarse 3D sector, 2 ranks, GMRES + fieldsplit/AMG: the
     preconditioner's blocks taken from a view of the Jacobian (the default) or copied
     by PETSc (``CONFINE_PC_VIEW=0``), the species block stored for block insertion or
-    lean (``CONFINE_JACOBIAN=lean``): the same Newton and GMRES iterations, and the
-    same solution to round-off."""
+    lean (``CONFINE_JACOBIAN=lean``) or by chunks of cells: the same Newton and GMRES
+    iterations, and the same solution to round-off."""
     from confine.mesh import load_mesh
 
     if COMM.size < 2:
@@ -790,12 +807,17 @@ def test_memory_lean_choices_solve_alike_in_parallel(monkeypatch: pytest.MonkeyP
         ("view", {}),
         ("copy", {"CONFINE_PC_VIEW": "0"}),
         ("lean", {"CONFINE_JACOBIAN": "lean"}),
+        ("chunks", {}),
     ):
         for k in ("CONFINE_PC_VIEW", "CONFINE_JACOBIAN"):
             monkeypatch.delenv(k, raising=False)
         for k, v in env.items():
             monkeypatch.setenv(k, v)
+        if name == "chunks":  # the species block by chunks of cells (16 KiB BAIJs)
+            monkeypatch.setattr("confine.solver.sparsity.CHUNK_BYTES", 1 << 14)
         sol = solve(case, md, COMM, linear_solver="iterative")
+        if name == "chunks":
+            assert len(block_insertion(solver_of(sol)).chunks) > 1
         pmat = newton_of(sol.model).snes.getJacobian()[1]
         assert (pmat.getType() == "python") == (name != "copy"), name
         runs[name] = sol

@@ -6,7 +6,8 @@ array of 8 more: 36 bytes per stored entry where the matrix needs 12.
 :class:`DirectAIJ` creates the matrix from a CSR pattern and the position of
 each entry it writes in the matrix's value arrays (one array on one rank; the
 diagonal and off-diagonal parts on several), both from
-:mod:`~confine.solver.node_pattern`: 4 bytes per owned entry for its position.
+:mod:`~confine.solver.node_pattern`: where each block's run of each row field
+starts (4 bytes per row field of an owned block).
 
 Also :func:`matrix_like` (a matrix of another's layout) and the BAIJ array
 access that block insertion reads.
@@ -105,7 +106,7 @@ def _parts(A: Any) -> list[tuple[int, int]]:
 
 class DirectAIJ:
     """An AIJ matrix of a given CSR pattern whose owned species entries (those of
-    :func:`block_positions`) are later written straight into its value arrays.
+    :func:`block_positions`) are later added straight into its value arrays.
 
     Args:
         template: the layout (:func:`matrix_like`).
@@ -113,22 +114,49 @@ class DirectAIJ:
         positions: where each written entry sits in the value arrays (diagonal part
             first, then the off-diagonal part), and how many entries the diagonal
             part holds (:func:`block_positions`).
+        pairs: the kept field pairs (row fields, column fields; sorted by row
+            field, then column field) whose entries each block writes.
+
+    A block's kept pairs of one row field sit side by side in the matrix (the
+    node's fields are consecutive columns): each block keeps where its row fields'
+    runs start (bs per block instead of one per kept pair, checked at set-up).
     """
 
     def __init__(
-        self, template: Any, csr: list[np.ndarray], positions: tuple[np.ndarray, int] | None
+        self,
+        template: Any,
+        csr: list[np.ndarray],
+        positions: tuple[np.ndarray, int] | None,
+        pairs: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.matrix = matrix_like(template, lambda M: M.setPreallocationCSR(tuple(csr)))
         csr.clear()  # the caller's only reference: freed once the matrix holds its copy
         if positions is None:  # not written directly (dolfinx assembles into it)
             positions = np.empty(0, dtype=np.int32), _parts(self.matrix)[0][1]
-        self.positions, self.n_diagonal = positions
+        flat, self.n_diagonal = positions
         if _parts(self.matrix)[0][1] != self.n_diagonal:
             raise RuntimeError("the matrix's diagonal part is not the pattern's")
+        fa = np.zeros(1, dtype=np.intp) if pairs is None else np.asarray(pairs[0], dtype=np.intp)
+        first = np.searchsorted(fa, np.arange(int(fa.max()) + 1))
+        #: each kept pair's row field, and its place in that field's run
+        self._fa, self._rank = fa, (np.arange(len(fa)) - first[fa]).astype(flat.dtype)
+        by_block = flat.reshape(-1, len(fa))
+        #: where each block's run of each row field starts (blocks × bs)
+        self.starts = np.ascontiguousarray(by_block[:, first])
+        step = max(1, _CHUNK // len(fa))
+        for b0 in range(0, len(by_block), step):
+            runs = self.starts[b0 : b0 + step][:, fa] + self._rank
+            if not np.array_equal(runs, by_block[b0 : b0 + step]):
+                raise RuntimeError("a block's entries of one row field are not consecutive")
+
+    def positions(self, blocks: Any) -> np.ndarray:
+        """The positions of the kept entries of owned ``blocks`` (a slice or indices),
+        block by block."""
+        return (self.starts[blocks][:, self._fa] + self._rank).ravel()
 
     @contextmanager
     def arrays(self, J: Any) -> Iterator[list[np.ndarray]]:
-        """The value arrays (views) of :attr:`matrix` or a duplicate, for :meth:`put`."""
+        """The value arrays (views) of :attr:`matrix` or a duplicate, for :meth:`add`."""
         parts = _parts(J)
         with value_array(*parts[0], "AIJ") as a:
             if len(parts) == 1:
@@ -137,12 +165,12 @@ class DirectAIJ:
             with value_array(*parts[1], "AIJ") as b:
                 yield [a, b]
 
-    def put(self, arrays: list[np.ndarray], start: int, values: np.ndarray) -> None:
-        """Write the owned entries ``start``, ``start + 1``, ... (insert)."""
-        p: Any = self.positions[start : start + len(values)]
+    def add(self, arrays: list[np.ndarray], blocks: Any, values: np.ndarray) -> None:
+        """Add the kept entries ``values`` of owned ``blocks`` (each block once)."""
+        p = self.positions(blocks)
         if len(arrays) == 1:
-            arrays[0][p] = values
+            arrays[0][p] += values
             return
         d = p < self.n_diagonal
-        arrays[0][p[d]] = values[d]
-        arrays[1][p[~d] - self.n_diagonal] = values[~d]
+        arrays[0][p[d]] += values[d]
+        arrays[1][p[~d] - self.n_diagonal] += values[~d]

@@ -135,12 +135,8 @@ class Newton:
 
     def _lean(self, kind: str | None) -> bool:
         """Whether the Jacobian's species block is stored lean, the same on every rank
-        (:func:`confine.solver.options.lean_jacobian`: by the memory of each node)."""
-        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
-        unknowns = node.allreduce(self.nlp.x.getLocalSize())
-        node.Free()
-        lean = opt.lean_jacobian(unknowns, opt.memory_available(), kind)
-        return bool(self.comm.allreduce(lean, op=MPI.LOR))
+        (:func:`confine.solver.options.lean_jacobian`)."""
+        return bool(self.comm.allreduce(opt.lean_jacobian(kind), op=MPI.LOR))
 
     def _split_fields(self, pc: Any) -> Any:
         sp = self.spaces

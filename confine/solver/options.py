@@ -88,16 +88,13 @@ DIRECT_BYTES_AT = (71_000, 1.6e9)
 #: The linear solver choices of a case or a caller.
 LINEAR_SOLVERS = ("auto", "direct", "iterative")
 #: How the species block of the Jacobian is assembled (where block insertion can run):
-#: "block" (block insertion into a BAIJ copy, gathered into the compacted AIJ: fast),
-#: "lean" (dolfinx inserts value by value into the compacted AIJ: no BAIJ, ~1.4 KB
-#: less per unknown on the urea network, each Jacobian ~2.4× slower) or "auto":
-#: lean only where block insertion would not fit in memory (:func:`lean_jacobian`).
-#: Environment variable ``CONFINE_JACOBIAN`` (a run's choice: not part of the case).
+#: "block" (block insertion into a BAIJ, a chunk of cells at a time
+#: (:mod:`~confine.solver.cell_chunks`), gathered into the compacted AIJ: fast, and
+#: no more than ~64 MiB of BAIJ at once), "lean" (dolfinx inserts value by value into
+#: the compacted AIJ: ~50 B less per unknown, each Jacobian ~3× slower) or "auto"
+#: (= "block"). Environment variable ``CONFINE_JACOBIAN`` (a run's choice: not part
+#: of the case). benchmarks/README.md, "Memory by part".
 JACOBIAN_STORAGES = ("auto", "block", "lean")
-#: What a 3D iterative solve still allocates after set-up starts, per unknown, with
-#: block insertion (Jacobian, BAIJ, preconditioner, Krylov basis: 4.3 KB per unknown
-#: on the urea sector, benchmarks/README.md "Memory by part"), with a margin.
-BLOCK_BYTES_PER_UNKNOWN = 4_500
 
 
 def direct_bytes(unknowns: int) -> float:
@@ -116,18 +113,13 @@ def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
     return nodes * unknowns**3 <= DIRECT_MAX_WORK
 
 
-def lean_jacobian(unknowns_on_node: float, available: float, kind: str | None = None) -> bool:
+def lean_jacobian(kind: str | None = None) -> bool:
     """Whether the species block is assembled lean (:data:`JACOBIAN_STORAGES`):
-    ``kind``, else ``CONFINE_JACOBIAN``, else "auto": when block insertion's
-    :data:`BLOCK_BYTES_PER_UNKNOWN` for the ``unknowns_on_node`` (the node's ranks
-    together) exceed the ``available`` bytes (``MemAvailable``). The caller makes
-    the choice the same on every rank."""
+    ``kind``, else ``CONFINE_JACOBIAN``, else "auto" (block insertion)."""
     kind = kind or os.environ.get("CONFINE_JACOBIAN") or "auto"
     if kind not in JACOBIAN_STORAGES:
         raise ValueError(f"CONFINE_JACOBIAN must be auto, block or lean: {kind!r}")
-    if kind != "auto":
-        return kind == "lean"
-    return unknowns_on_node * BLOCK_BYTES_PER_UNKNOWN > available
+    return kind == "lean"
 
 
 def memory_available() -> float:

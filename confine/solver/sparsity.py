@@ -23,6 +23,12 @@ BAIJ stores the structural zeros that :func:`drop_structural_zeros` drops. So:
 * the blocks of the coverages on the catalytic layer are assembled by dolfinx
   into that matrix as usual, in dolfinx's pattern (they are small).
 
+Where the BAIJ would hold more than :data:`CHUNK_BYTES`, it is assembled and
+gathered a chunk of cells at a time (:mod:`~confine.solver.cell_chunks`): the
+same entries, summed in another order, with no more than about
+:data:`CHUNK_BYTES` of BAIJ at once (the BAIJ of the whole is 1.25 KB per
+unknown on the urea network).
+
 With the lean storage (``lean``, :func:`~confine.solver.options.lean_jacobian`)
 no BAIJ is kept: the couplings and the pattern are taken the same way, then
 dolfinx assembles straight into the compacted matrix (value by value: less
@@ -47,6 +53,7 @@ from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
 from confine.solver import node_pattern
 from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
+from confine.solver.cell_chunks import BlockChunk, ChunkedForm, block_chunks, node_pairs, splittable
 
 import_dolfinx()
 
@@ -61,6 +68,9 @@ log = logging.getLogger(__name__)
 
 #: Blocks per chunk of the scans over the BAIJ values.
 _CHUNK = 1 << 16
+#: The most a block-insertion BAIJ holds (its values): larger species blocks are
+#: assembled a chunk of cells at a time (:mod:`~confine.solver.cell_chunks`).
+CHUNK_BYTES = 64 << 20
 
 
 #: dolfinx's assembly into a given PETSc matrix (a singledispatch overload)
@@ -94,9 +104,13 @@ class BlockedJacobian:
         lean: keep no BAIJ: the couplings and the pattern are taken as above (the BAIJ
             assembled once at set-up), then dolfinx assembles every Jacobian straight
             into the compacted matrix, value by value (a coupling absent at set-up
-            is inserted with a malloc: exact). About 2/5 less memory per unknown on
-            the urea network (no BAIJ of all bs² pairs, no positions), each Jacobian
-            slower (benchmarks/README.md, "Memory by part").
+            is inserted with a malloc: exact). Each Jacobian ~2.3× slower
+            (benchmarks/README.md, "Memory by part").
+        chunked: the species block's form split by cells (``forms``' species block
+            is its ``whole``): a BAIJ of more than ``chunk_bytes`` (default
+            :data:`CHUNK_BYTES`) is assembled a
+            chunk of cells at a time (the same entries, summed in another order),
+            so that no more than about ``chunk_bytes`` of it exists at once.
 
     The functions must hold a generic state (no coupling vanishing by accident):
     the field pairs (a, b) with a nonzero anywhere in the species block assembled
@@ -110,6 +124,8 @@ class BlockedJacobian:
         bcs: Sequence[Any],
         template: Any,
         lean: bool = False,
+        chunked: ChunkedForm | None = None,
+        chunk_bytes: int | None = None,
     ) -> None:
         """Build the local BAIJ matrix, read the couplings off it and build the
         compacted matrix from the node graph (:mod:`~confine.solver.node_pattern`).
@@ -133,11 +149,7 @@ class BlockedJacobian:
         # The local BAIJ matrix: every pair of nodes that share a cell, local indices.
         n = imap.size_local + imap.num_ghosts
         dofs = V.dofmap.map()
-        width = dofs.shape[1]
-        pairs = np.unique(
-            np.repeat(dofs, width, axis=1).ravel().astype(np.int64) * n
-            + np.tile(dofs, (1, width)).ravel()
-        )
+        pairs = np.unique(node_pairs(dofs, n))
         ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
         csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
         del pairs, ai
@@ -197,8 +209,17 @@ class BlockedJacobian:
             positions = node_pattern.block_positions(
                 pattern, column_range, (rows[own], base[cols[own]]), kept, size
             )
+        #: the chunks of cells the species block is assembled by (none: all at once)
+        self.chunks: list[BlockChunk] = []
+        n_chunks = -(-self.n_blocks * bs * bs * 8 // (chunk_bytes or CHUNK_BYTES))
+        if chunked is not None and not lean and comm.allreduce(n_chunks, op=MPI.MAX) > 1:
+            keys = rows * n + cols
+            n_chunks = comm.allreduce(n_chunks, op=MPI.MAX)
+            self.chunks = block_chunks(chunked, n_chunks, dofs, n, imap.size_local, keys)
+            self._bc_diagonal = self._diagonal_blocks(keys, n, kept)
+            del keys
         del rows, cols, base, node
-        self.direct = DirectAIJ(template, pattern, positions)
+        self.direct = DirectAIJ(template, pattern, positions, kept)
         # re-created at the first Jacobian, once dolfinx's matrix (``template``, held by
         # the SNES until the caller hands it this one) is freed; never when lean
         self.local = None
@@ -250,35 +271,24 @@ class BlockedJacobian:
         with value_array(self.local.handle, size, "BAIJ") as values:
             return fn(values.reshape(self.n_blocks, self.bs * self.bs))
 
-    def _uncoupled_nonzero(self) -> bool:
-        """Whether an uncoupled field pair holds a nonzero on some rank."""
-
-        def check(raw: np.ndarray) -> bool:
-            return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
-
-        return bool(self.comm.allreduce(self._with_values(check), op=MPI.LOR))
-
-    def _write_species_block(self, J: Any) -> None:
-        """The coupled entries of the local BAIJ into ``J`` (zeroed; this object's
-        matrix or a duplicate): the owned rows straight into its arrays, in chunks of
-        blocks, the ghost rows added on their owners at assembly."""
-        nk = len(self.offsets)
-
-        def write(raw: np.ndarray) -> None:
-            with self.direct.arrays(J) as arrays:
-                for b0 in range(0, self.n_owned_blocks, _CHUNK):
-                    b1 = min(b0 + _CHUNK, self.n_owned_blocks)
-                    kept = np.take(raw[b0:b1], self.offsets, axis=1)
-                    self.direct.put(arrays, b0 * nk, kept.ravel())
-            self._add_ghost_rows(J, raw[self.n_owned_blocks :])
-
-        self._with_values(write)
-
-    def _add_ghost_rows(self, J: Any, raw: np.ndarray) -> None:
-        """The coupled entries of the ghost row nodes' blocks, added on their owners at
-        assembly (one MatSetValues per entry, in PETSc's loop)."""
-        values = np.take(raw, self.offsets, axis=1).reshape(-1, 1)
-        J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
+    def _diagonal_blocks(
+        self, keys: np.ndarray, n: int, kept: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The owned Dirichlet dofs of the species space as (owned block of its node's
+        diagonal, kept pair of its field): where the chunks' sum gets its 1.0."""
+        V = self.uu.function_spaces[0]
+        dofs = [
+            np.asarray(bc.dof_indices()[0][: bc.dof_indices()[1]], dtype=np.int64)
+            for bc in self.bcs
+            if V.contains(bc.function_space)
+        ]
+        dof = np.unique(np.concatenate(dofs)) if dofs else np.empty(0, dtype=np.int64)
+        node, field = dof // self.bs, dof % self.bs
+        block = np.searchsorted(keys, node * n + node)
+        pair = np.full(self.bs, -1, dtype=np.intp)
+        fa, fb = kept
+        pair[fa[fa == fb]] = np.nonzero(fa == fb)[0]
+        return block, pair[field]
 
     def __call__(self, _snes: Any, x: Any, J: Any, P: Any) -> None:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix); a
@@ -289,24 +299,89 @@ class BlockedJacobian:
         x.ghostUpdate(addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
         fem_petsc.assign(x, self.funcs)
         if not (self.fallback or self.lean):
-            self._assemble_local()
-            if self._uncoupled_nonzero():
-                log.info(
-                    "a field coupling absent at set-up appeared: the Jacobian is assembled "
-                    "by dolfinx from now on (exact, slower)"
-                )
-                self.fallback = True
-                J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
-        if self.fallback or self.lean:  # what dolfinx's own callback does
             J.zeroEntries()
-            _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
-            J.assemble()
-            return
-        J.zeroEntries()
-        self._write_species_block(J)
-        if self.blocked:
-            self._assemble_coverage_blocks(J)
+            stray = self._species_block(J)
+            if not self.comm.allreduce(stray, op=MPI.LOR):
+                if self.blocked:
+                    self._assemble_coverage_blocks(J)
+                J.assemble()
+                return
+            log.info(
+                "a field coupling absent at set-up appeared: the Jacobian is assembled "
+                "by dolfinx from now on (exact, slower)"
+            )
+            self.fallback = True
+            J.assemble()  # the ghost rows' stashed entries, before they are zeroed
+            J.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, False)
+        J.zeroEntries()  # what dolfinx's own callback does
+        _assemble_matrix(J, self.forms, bcs=self.bcs, diag=1.0)
         J.assemble()
+
+    def _species_block(self, J: Any) -> bool:
+        """The species block's coupled entries added into ``J`` (zeroed), at once or
+        by chunks of cells; whether an uncoupled pair held a nonzero on this rank."""
+
+        def stray(raw: np.ndarray) -> bool:
+            return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
+
+        if not self.chunks:
+            self._assemble_local()
+            found = self._with_values(stray)
+            self._with_values(lambda raw: self._write(J, raw, None, self.n_owned_blocks))
+            return found
+        found = False
+        consts = bcs = None
+        for chunk in self.chunks:
+            local = self._local_baij(self._block_pattern[0], chunk.csr)
+            local.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+            consts = fem.pack_constants(chunk.form) if consts is None else consts
+            bcs = [bc._cpp_object for bc in self.bcs] if bcs is None else bcs
+            _cpp.fem.petsc.assemble_matrix(
+                local, chunk.form._cpp_object, consts, fem.pack_coefficients(chunk.form), bcs, False
+            )
+            local.assemble()
+            size = len(chunk.full) * self.bs * self.bs
+            with value_array(local.handle, size, "BAIJ") as values:
+                raw = values.reshape(len(chunk.full), self.bs * self.bs)
+                found = found or stray(raw)
+                self._write(J, raw, chunk.full, chunk.n_owned)
+            local.destroy()
+        block, pair = self._bc_diagonal
+        with self.direct.arrays(J) as arrays:
+            nk = len(self.offsets)
+            at = self.direct.positions(block).reshape(-1, nk)[np.arange(len(block)), pair]
+            ones = np.ones(len(at))
+            if len(arrays) == 1:
+                arrays[0][at] += ones
+            else:
+                d = at < self.direct.n_diagonal
+                arrays[0][at[d]] += ones[d]
+                arrays[1][at[~d] - self.direct.n_diagonal] += ones[~d]
+        return found
+
+    def _write(self, J: Any, raw: np.ndarray, full: np.ndarray | None, n_owned: int) -> None:
+        """The coupled entries of BAIJ blocks ``raw`` (blocks × bs², by columns) added
+        into ``J``: the owned rows' (the first ``n_owned`` blocks) straight into its
+        arrays, in chunks of blocks, the ghost rows' on their owners at assembly.
+        ``full``: each block's index among all blocks (None: the blocks are all)."""
+        nk = len(self.offsets)
+        with self.direct.arrays(J) as arrays:
+            for b0 in range(0, n_owned, _CHUNK):
+                b1 = min(b0 + _CHUNK, n_owned)
+                kept = np.take(raw[b0:b1], self.offsets, axis=1)
+                blocks = slice(b0, b1) if full is None else full[b0:b1]
+                self.direct.add(arrays, blocks, kept.ravel())
+        ghost = raw[n_owned:]
+        if not len(ghost):
+            return
+        values = np.take(ghost, self.offsets, axis=1).reshape(-1, 1)
+        if full is None:
+            J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
+            return
+        at = ((full[n_owned:] - self.n_owned_blocks)[:, None] * nk + np.arange(nk)).ravel()
+        J.setValuesRCV(
+            self.ghost_rows[at], self.ghost_cols[at], values, PETSc.InsertMode.ADD_VALUES
+        )
 
     def _assemble_coverage_blocks(self, J: Any) -> None:
         """The blocks with a coverage row or column, as dolfinx assembles blocks."""
@@ -331,7 +406,8 @@ class BlockedJacobian:
 
 def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
     """The Jacobian's forms for dolfinx's NonlinearProblem, and the species block
-    compiled where :class:`BlockedJacobian` will assemble it (else None).
+    compiled where :class:`BlockedJacobian` will assemble it (else None): a
+    :class:`~confine.solver.cell_chunks.ChunkedForm` where it can be split by cells.
 
     With block insertion the species block of dolfinx's Jacobian is never
     assembled: it is left out of the forms NonlinearProblem allocates its matrix
@@ -346,8 +422,9 @@ def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
     J: Any = derivative_block(F, u)
     if J[0][1] is None or J[1][0] is None or J[0][1].empty() or J[1][0].empty():
         return None, None  # the matrix's layout needs a block in the species row and column
-    uu = fem.form(J[0][0], entity_maps=entity_maps)
-    return [[None, J[0][1]], J[1]], uu
+    if splittable(J[0][0]):
+        return [[None, J[0][1]], J[1]], ChunkedForm(J[0][0], entity_maps)
+    return [[None, J[0][1]], J[1]], fem.form(J[0][0], entity_maps=entity_maps)
 
 
 # ---------------------------------------------------------------- compaction of the pattern
@@ -377,8 +454,9 @@ def drop_structural_zeros(
     block compiled apart (:func:`jacobian_forms`), put back into ``nlp.J``.
     ``lean``: no block-insertion BAIJ kept (:class:`BlockedJacobian`).
     """
+    chunked = uu if isinstance(uu, ChunkedForm) else None
     if uu is not None:
-        nlp.J[0][0] = uu
+        nlp.J[0][0] = uu.whole if chunked is not None else uu
     A = nlp.A
     saved = spaces.state()
     generic_state(spaces, case)
@@ -386,7 +464,7 @@ def drop_structural_zeros(
     snes = nlp.solver
     if available(len(spaces.unknowns)):  # block insertion
         # it assembles the species block at this state and reads the couplings off it
-        jac = BlockedJacobian(nlp.J, funcs, bcs, A, lean=lean)
+        jac = BlockedJacobian(nlp.J, funcs, bcs, A, lean=lean, chunked=chunked)
         spaces.restore(saved)
         snes.setJacobian(jac, jac.matrix, None)
         A.destroy()
