@@ -153,6 +153,18 @@ class ChunkedForm:
             self._entity_maps,
         )
 
+    def facet_pairs(self, dofs: np.ndarray, n: int) -> np.ndarray:
+        """The keys (row · n + column) of the node pairs the interior facet integrals
+        couple across their two cells (``dofs``: each cell's nodes, ``n`` nodes)."""
+        across = [
+            e.reshape(-1, 4)[:, [0, 2]]
+            for i, e in self._domains.get(IntegralType.interior_facet, [])
+        ]
+        if not across:
+            return np.empty(0, dtype=np.int64)
+        cells = np.concatenate(across)
+        return np.unique(node_pairs(np.hstack([dofs[cells[:, 0]], dofs[cells[:, 1]]]), n))
+
     def split(self, n: int) -> list[Part]:
         """``n`` parts over consecutive ranges of the owned cells (dolfinx numbers
         cells for locality: a range's nodes are few), each facet with the range of
@@ -208,8 +220,7 @@ def block_chunks(
     for part in chunked.split(n_chunks):
         pairs = [node_pairs(dofs[part.cells], n)]
         if len(part.across):
-            both = np.hstack([dofs[part.across[:, 0]], dofs[part.across[:, 1]]])
-            pairs.append(node_pairs(both, n))
+            pairs.append(node_pairs(np.hstack([dofs[c] for c in part.across.T]), n))
         mine = np.unique(np.concatenate(pairs))
         full = np.searchsorted(keys, mine)
         if np.any(keys[np.minimum(full, len(keys) - 1)] != mine):

@@ -146,23 +146,45 @@ class BlockedJacobian:
         #: no BAIJ kept: dolfinx assembles into the compacted matrix (see the class)
         self.lean = lean
 
-        # The local BAIJ matrix: every pair of nodes that share a cell, local indices.
+        option: Any = PETSc.Mat.Option
+        # The block pattern: every pair of nodes that share a cell, local indices.
         n = imap.size_local + imap.num_ghosts
         dofs = V.dofmap.map()
         pairs = np.unique(node_pairs(dofs, n))
-        ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
-        csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
-        del pairs, ai
-        self.local: Any = self._local_baij(n, csr)
-        option: Any = PETSc.Mat.Option
-        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
-        self._assemble_local()  # facet integrals across cells may add node pairs
-        self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
-        block_csr = self.local.getRowIJ(compressed=True)  # the block pattern, node pairs added
-        rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(block_csr[0]))
-        cols = np.asarray(block_csr[1], dtype=np.int64)
+        n_chunks = -(-len(pairs) * bs * bs * 8 // (chunk_bytes or CHUNK_BYTES))
+        n_chunks = comm.allreduce(n_chunks, op=MPI.MAX) if chunked is not None else 1
+        #: the chunks of cells the species block is assembled by (none: all at once)
+        self.chunks: list[BlockChunk] = []
+        self.local: Any = None
+        if n_chunks > 1:
+            # by chunks, from the set-up on: no BAIJ of the whole, ever
+            keys = np.union1d(pairs, chunked.facet_pairs(dofs, n))  # type: ignore[union-attr]
+            del pairs
+            self.chunks = block_chunks(chunked, n_chunks, dofs, n, imap.size_local, keys)  # type: ignore[arg-type]
+            self._block_pattern = (n, None)
+            local_nonzero = np.zeros(bs * bs, dtype=bool)
+            for chunk in self.chunks:
+                local = self._assemble_chunk(chunk)
+                local_nonzero |= self._with_values(_nonzero_positions, local, len(chunk.full))
+                local.destroy()
+            rows, cols = keys // n, keys % n
+        else:
+            ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
+            csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
+            del pairs, ai
+            self.local = self._local_baij(n, csr)
+            self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
+            self._assemble_local()  # facet integrals across cells may add node pairs
+            self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, True)
+            block_csr = self.local.getRowIJ(compressed=True)  # node pairs added
+            self._block_pattern = (n, block_csr)
+            rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(block_csr[0]))
+            cols = np.asarray(block_csr[1], dtype=np.int64)
+            self.n_blocks = len(rows)  # read by _with_values
+            local_nonzero = self._with_values(_nonzero_positions)
+            # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
+            self.local.destroy()
         self.n_blocks = len(rows)
-        local_nonzero = self._with_values(_nonzero_positions)
         nonzero = np.zeros(bs * bs, dtype=np.int32)
         comm.Allreduce(local_nonzero.astype(np.int32), nonzero, op=MPI.MAX)
         #: (a, b): fields a (row) and b (column) couple; blocks are stored by columns
@@ -190,8 +212,6 @@ class BlockedJacobian:
             (base[at[ghost], None] + f).astype(PETSc.IntType).reshape(-1, 1)
             for at, f in ((rows, fa), (cols, fb))
         )
-        # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
-        self.local.destroy()
         # the pattern: the node graph (ghost rows' node pairs on their owners) × kept pairs
         graph = node_pattern.node_graph(comm, imap.size_local, node[rows], node[cols])
         size = int(ranges[-1])
@@ -209,21 +229,13 @@ class BlockedJacobian:
             positions = node_pattern.block_positions(
                 pattern, column_range, (rows[own], base[cols[own]]), kept, size
             )
-        #: the chunks of cells the species block is assembled by (none: all at once)
-        self.chunks: list[BlockChunk] = []
-        n_chunks = -(-self.n_blocks * bs * bs * 8 // (chunk_bytes or CHUNK_BYTES))
-        if chunked is not None and not lean and comm.allreduce(n_chunks, op=MPI.MAX) > 1:
-            keys = rows * n + cols
-            n_chunks = comm.allreduce(n_chunks, op=MPI.MAX)
-            self.chunks = block_chunks(chunked, n_chunks, dofs, n, imap.size_local, keys)
-            self._bc_diagonal = self._diagonal_blocks(keys, n, kept)
-            del keys
+        if self.chunks:
+            self._bc_diagonal = self._diagonal_blocks(rows * n + cols, n, kept)
         del rows, cols, base, node
         self.direct = DirectAIJ(template, pattern, positions, kept)
         # re-created at the first Jacobian, once dolfinx's matrix (``template``, held by
         # the SNES until the caller hands it this one) is freed; never when lean
         self.local = None
-        self._block_pattern = (n, block_csr)
         A = self.direct.matrix
         A.setOption(option.IGNORE_ZERO_ENTRIES, True)
         # block insertion: a new entry would move the entries away from their positions;
@@ -265,11 +277,24 @@ class BlockedJacobian:
         ia, ja, _ = template.getValuesCSR()
         return [np.asarray(ia), np.asarray(ja)]
 
-    def _with_values(self, fn: Any) -> Any:
-        """``fn`` of the local BAIJ's values (a view: blocks × bs², each block by columns)."""
-        size = self.n_blocks * self.bs * self.bs
-        with value_array(self.local.handle, size, "BAIJ") as values:
-            return fn(values.reshape(self.n_blocks, self.bs * self.bs))
+    def _with_values(self, fn: Any, local: Any = None, n_blocks: int | None = None) -> Any:
+        """``fn`` of a local BAIJ's values (a view: blocks × bs², each block by columns):
+        the whole's (:attr:`local`), or ``local``'s of ``n_blocks`` blocks."""
+        local = self.local if local is None else local
+        n_blocks = self.n_blocks if n_blocks is None else n_blocks
+        with value_array(local.handle, n_blocks * self.bs * self.bs, "BAIJ") as values:
+            return fn(values.reshape(n_blocks, self.bs * self.bs))
+
+    def _assemble_chunk(self, chunk: BlockChunk, consts: Any = None) -> Any:
+        """A chunk's BAIJ assembled (Dirichlet rows and columns zeroed, no diagonal)."""
+        local = self._local_baij(self._block_pattern[0], chunk.csr)
+        local.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
+        consts = fem.pack_constants(chunk.form) if consts is None else consts
+        bcs = [bc._cpp_object for bc in self.bcs]
+        coefficients = fem.pack_coefficients(chunk.form)
+        _cpp.fem.petsc.assemble_matrix(local, chunk.form._cpp_object, consts, coefficients, bcs)
+        local.assemble()
+        return local
 
     def _diagonal_blocks(
         self, keys: np.ndarray, n: int, kept: Any
@@ -330,21 +355,13 @@ class BlockedJacobian:
             self._with_values(lambda raw: self._write(J, raw, None, self.n_owned_blocks))
             return found
         found = False
-        consts = bcs = None
+        consts = fem.pack_constants(self.chunks[0].form)  # the same Constants in each
         for chunk in self.chunks:
-            local = self._local_baij(self._block_pattern[0], chunk.csr)
-            local.setOption(PETSc.Mat.Option.NEW_NONZERO_ALLOCATION_ERR, True)
-            consts = fem.pack_constants(chunk.form) if consts is None else consts
-            bcs = [bc._cpp_object for bc in self.bcs] if bcs is None else bcs
-            _cpp.fem.petsc.assemble_matrix(
-                local, chunk.form._cpp_object, consts, fem.pack_coefficients(chunk.form), bcs, False
+            local = self._assemble_chunk(chunk, consts)
+            found = self._with_values(stray, local, len(chunk.full)) or found
+            self._with_values(
+                lambda raw, c=chunk: self._write(J, raw, c.full, c.n_owned), local, len(chunk.full)
             )
-            local.assemble()
-            size = len(chunk.full) * self.bs * self.bs
-            with value_array(local.handle, size, "BAIJ") as values:
-                raw = values.reshape(len(chunk.full), self.bs * self.bs)
-                found = found or stray(raw)
-                self._write(J, raw, chunk.full, chunk.n_owned)
             local.destroy()
         block, pair = self._bc_diagonal
         with self.direct.arrays(J) as arrays:
