@@ -167,7 +167,10 @@ class DirectAIJ:
 
     def add(self, arrays: list[np.ndarray], blocks: Any, values: np.ndarray) -> None:
         """Add the kept entries ``values`` of owned ``blocks`` (each block once)."""
-        p = self.positions(blocks)
+        self.add_at(arrays, self.positions(blocks), values)
+
+    def add_at(self, arrays: list[np.ndarray], p: np.ndarray, values: np.ndarray) -> None:
+        """Add ``values`` at positions ``p`` (distinct) of the value arrays."""
         if len(arrays) == 1:
             arrays[0][p] += values
             return

@@ -302,11 +302,8 @@ class BlockedJacobian:
         """The owned Dirichlet dofs of the species space as (owned block of its node's
         diagonal, kept pair of its field): where the chunks' sum gets its 1.0."""
         V = self.uu.function_spaces[0]
-        dofs = [
-            np.asarray(bc.dof_indices()[0][: bc.dof_indices()[1]], dtype=np.int64)
-            for bc in self.bcs
-            if V.contains(bc.function_space)
-        ]
+        mine = (bc.dof_indices() for bc in self.bcs if V.contains(bc.function_space))
+        dofs = [np.asarray(indices[:owned], dtype=np.int64) for indices, owned in mine]
         dof = np.unique(np.concatenate(dofs)) if dofs else np.empty(0, dtype=np.int64)
         node, field = dof // self.bs, dof % self.bs
         block = np.searchsorted(keys, node * n + node)
@@ -364,16 +361,9 @@ class BlockedJacobian:
             )
             local.destroy()
         block, pair = self._bc_diagonal
+        at = self.direct.positions(block).reshape(len(block), -1)[np.arange(len(block)), pair]
         with self.direct.arrays(J) as arrays:
-            nk = len(self.offsets)
-            at = self.direct.positions(block).reshape(-1, nk)[np.arange(len(block)), pair]
-            ones = np.ones(len(at))
-            if len(arrays) == 1:
-                arrays[0][at] += ones
-            else:
-                d = at < self.direct.n_diagonal
-                arrays[0][at[d]] += ones[d]
-                arrays[1][at[~d] - self.direct.n_diagonal] += ones[~d]
+            self.direct.add_at(arrays, at, np.ones(len(at)))
         return found
 
     def _write(self, J: Any, raw: np.ndarray, full: np.ndarray | None, n_owned: int) -> None:
