@@ -87,7 +87,10 @@ class Finding:
     limit: float
 
     def __str__(self) -> str:
-        return f"{self.check} of {self.subject} is {self.value:.3g} (limit {self.limit:.3g})"
+        value, limit = f"{self.value:.3g}", f"{self.limit:.3g}"
+        if value == limit:  # e.g. an FE sum of 1 + 2.4e-06 against 1 + 1e-06: the digits that differ
+            value, limit = f"{self.value:.10g}", f"{self.limit:.10g}"
+        return f"{self.check} of {self.subject} is {value} (limit {limit})"
 
     def to_dict(self) -> dict[str, Any]:
         return {

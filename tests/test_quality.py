@@ -92,6 +92,9 @@ def test_checks_on_a_metrics_document() -> None:
     assert over.check == "summed Faradaic efficiency" and over.value == pytest.approx(1.01)
     fe["products"]["C"]["faradaic_efficiency"]["value"] = 0.3
     assert assess(case, fe, None) == []
+    fe["products"]["C"]["faradaic_efficiency"]["value"] = 0.3 + 2.4e-6  # just over 1 + 1e-6
+    (barely,) = assess(case, fe, None)
+    assert str(barely).endswith("is 1.0000024 (limit 1.000001)")  # the differing digits shown
 
 
 def scaled(**species: tuple[float, float]) -> dict:
