@@ -88,7 +88,7 @@ class Finding:
 
     def __str__(self) -> str:
         value, limit = f"{self.value:.3g}", f"{self.limit:.3g}"
-        if value == limit:  # e.g. an FE sum of 1 + 2.4e-06 against 1 + 1e-06: the digits that differ
+        if value == limit:  # e.g. an FE sum of 1 + 2.4e-6 against 1 + 1e-6: show what differs
             value, limit = f"{self.value:.10g}", f"{self.limit:.10g}"
         return f"{self.check} of {self.subject} is {value} (limit {limit})"
 
