@@ -231,3 +231,20 @@ def block_chunks(
         owned = int(np.searchsorted(rows, n_owned))
         out.append(BlockChunk(part.form, csr, full, owned))
     return out
+
+
+def dirichlet_diagonal(
+    bcs: Sequence[Any], V: Any, keys: np.ndarray, n: int, kept: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """The owned Dirichlet dofs of the blocked space ``V`` as (the block of its node's
+    diagonal among ``keys``, row · n + column of every block, sorted; the kept field
+    pair of its field among ``kept``): where a sum of chunks gets its 1.0."""
+    bs = V.dofmap.index_map_bs
+    mine = (bc.dof_indices() for bc in bcs if V.contains(bc.function_space))
+    dofs = [np.asarray(indices[:owned], dtype=np.int64) for indices, owned in mine]
+    dof = np.unique(np.concatenate(dofs)) if dofs else np.empty(0, dtype=np.int64)
+    node, field = dof // bs, dof % bs
+    pair = np.full(bs, -1, dtype=np.intp)
+    fa, fb = kept
+    pair[fa[fa == fb]] = np.nonzero(fa == fb)[0]
+    return np.searchsorted(keys, node * n + node), pair[field]

@@ -53,7 +53,14 @@ from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
 from confine.solver import node_pattern
 from confine.solver.aij_values import FUNCTIONS, DirectAIJ, matrix_like, value_array
-from confine.solver.cell_chunks import BlockChunk, ChunkedForm, block_chunks, node_pairs, splittable
+from confine.solver.cell_chunks import (
+    BlockChunk,
+    ChunkedForm,
+    block_chunks,
+    dirichlet_diagonal,
+    node_pairs,
+    splittable,
+)
 
 import_dolfinx()
 
@@ -106,11 +113,9 @@ class BlockedJacobian:
             into the compacted matrix, value by value (a coupling absent at set-up
             is inserted with a malloc: exact). Each Jacobian ~2.3× slower
             (benchmarks/README.md, "Memory by part").
-        chunked: the species block's form split by cells (``forms``' species block
-            is its ``whole``): a BAIJ of more than ``chunk_bytes`` (default
-            :data:`CHUNK_BYTES`) is assembled a
-            chunk of cells at a time (the same entries, summed in another order),
-            so that no more than about ``chunk_bytes`` of it exists at once.
+        chunked: the species block's form split by cells (its ``whole`` in ``forms``):
+            a BAIJ of more than ``chunk_bytes`` (:data:`CHUNK_BYTES`) is assembled by
+            chunks of cells, at most about that much at once (same entries, summed).
 
     The functions must hold a generic state (no coupling vanishing by accident):
     the field pairs (a, b) with a nonzero anywhere in the species block assembled
@@ -230,7 +235,7 @@ class BlockedJacobian:
                 pattern, column_range, (rows[own], base[cols[own]]), kept, size
             )
         if self.chunks:
-            self._bc_diagonal = self._diagonal_blocks(rows * n + cols, n, kept)
+            self._bc_diagonal = dirichlet_diagonal(self.bcs, V, rows * n + cols, n, kept)
         del rows, cols, base, node
         self.direct = DirectAIJ(template, pattern, positions, kept)
         # re-created at the first Jacobian, once dolfinx's matrix (``template``, held by
@@ -295,22 +300,6 @@ class BlockedJacobian:
         _cpp.fem.petsc.assemble_matrix(local, chunk.form._cpp_object, consts, coefficients, bcs)
         local.assemble()
         return local
-
-    def _diagonal_blocks(
-        self, keys: np.ndarray, n: int, kept: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The owned Dirichlet dofs of the species space as (owned block of its node's
-        diagonal, kept pair of its field): where the chunks' sum gets its 1.0."""
-        V = self.uu.function_spaces[0]
-        mine = (bc.dof_indices() for bc in self.bcs if V.contains(bc.function_space))
-        dofs = [np.asarray(indices[:owned], dtype=np.int64) for indices, owned in mine]
-        dof = np.unique(np.concatenate(dofs)) if dofs else np.empty(0, dtype=np.int64)
-        node, field = dof // self.bs, dof % self.bs
-        block = np.searchsorted(keys, node * n + node)
-        pair = np.full(self.bs, -1, dtype=np.intp)
-        fa, fb = kept
-        pair[fa[fa == fb]] = np.nonzero(fa == fb)[0]
-        return block, pair[field]
 
     def __call__(self, _snes: Any, x: Any, J: Any, P: Any) -> None:
         """Assemble the Jacobian at ``x`` into ``J`` (this object's matrix); a
