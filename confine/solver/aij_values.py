@@ -154,6 +154,10 @@ class DirectAIJ:
         block by block."""
         return (self.starts[blocks][:, self._fa] + self._rank).ravel()
 
+    def entry_positions(self, blocks: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+        """The positions of kept pair ``pairs[i]`` of owned block ``blocks[i]``."""
+        return self.starts[blocks, self._fa[pairs]] + self._rank[pairs]
+
     @contextmanager
     def arrays(self, J: Any) -> Iterator[list[np.ndarray]]:
         """The value arrays (views) of :attr:`matrix` or a duplicate, for :meth:`add`."""

@@ -350,7 +350,7 @@ class BlockedJacobian:
             )
             local.destroy()
         block, pair = self._bc_diagonal
-        at = self.direct.positions(block).reshape(len(block), -1)[np.arange(len(block)), pair]
+        at = self.direct.entry_positions(block, pair)
         with self.direct.arrays(J) as arrays:
             self.direct.add_at(arrays, at, np.ones(len(at)))
         return found
