@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -185,8 +186,7 @@ class BlockedJacobian:
             self._block_pattern = (n, block_csr)
             rows = np.repeat(np.arange(n, dtype=np.int64), np.diff(block_csr[0]))
             cols = np.asarray(block_csr[1], dtype=np.int64)
-            self.n_blocks = len(rows)  # read by _with_values
-            local_nonzero = self._with_values(_nonzero_positions)
+            local_nonzero = self._with_values(_nonzero_positions, self.local, len(rows))
             # the BAIJ's values are not needed while the pattern is built (the set-up's peak)
             self.local.destroy()
         self.n_blocks = len(rows)
@@ -234,7 +234,9 @@ class BlockedJacobian:
             positions = node_pattern.block_positions(
                 pattern, column_range, (rows[own], base[cols[own]]), kept, size
             )
-        if self.chunks:
+        if lean:
+            self.chunks = []  # the set-up's: dolfinx assembles every Jacobian
+        elif self.chunks:
             self._bc_diagonal = dirichlet_diagonal(self.bcs, V, rows * n + cols, n, kept)
         del rows, cols, base, node
         self.direct = DirectAIJ(template, pattern, positions, kept)
@@ -331,23 +333,15 @@ class BlockedJacobian:
     def _species_block(self, J: Any) -> bool:
         """The species block's coupled entries added into ``J`` (zeroed), at once or
         by chunks of cells; whether an uncoupled pair held a nonzero on this rank."""
-
-        def stray(raw: np.ndarray) -> bool:
-            return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
-
         if not self.chunks:
             self._assemble_local()
-            found = self._with_values(stray)
-            self._with_values(lambda raw: self._write(J, raw, None, self.n_owned_blocks))
-            return found
+            return self._with_values(partial(self._write, J, None, self.n_owned_blocks))
         found = False
         consts = fem.pack_constants(self.chunks[0].form)  # the same Constants in each
         for chunk in self.chunks:
             local = self._assemble_chunk(chunk, consts)
-            found = self._with_values(stray, local, len(chunk.full)) or found
-            self._with_values(
-                lambda raw, c=chunk: self._write(J, raw, c.full, c.n_owned), local, len(chunk.full)
-            )
+            write = partial(self._write, J, chunk.full, chunk.n_owned)
+            found = self._with_values(write, local, len(chunk.full)) or found
             local.destroy()
         block, pair = self._bc_diagonal
         at = self.direct.entry_positions(block, pair)
@@ -355,11 +349,12 @@ class BlockedJacobian:
             self.direct.add_at(arrays, at, np.ones(len(at)))
         return found
 
-    def _write(self, J: Any, raw: np.ndarray, full: np.ndarray | None, n_owned: int) -> None:
+    def _write(self, J: Any, full: np.ndarray | None, n_owned: int, raw: np.ndarray) -> bool:
         """The coupled entries of BAIJ blocks ``raw`` (blocks × bs², by columns) added
         into ``J``: the owned rows' (the first ``n_owned`` blocks) straight into its
         arrays, in chunks of blocks, the ghost rows' on their owners at assembly.
-        ``full``: each block's index among all blocks (None: the blocks are all)."""
+        ``full``: each block's index among all blocks (None: the blocks are all).
+        Whether an uncoupled field pair holds a nonzero in ``raw``."""
         nk = len(self.offsets)
         with self.direct.arrays(J) as arrays:
             for b0 in range(0, n_owned, _CHUNK):
@@ -368,16 +363,14 @@ class BlockedJacobian:
                 blocks = slice(b0, b1) if full is None else full[b0:b1]
                 self.direct.add(arrays, blocks, kept.ravel())
         ghost = raw[n_owned:]
-        if not len(ghost):
-            return
-        values = np.take(ghost, self.offsets, axis=1).reshape(-1, 1)
-        if full is None:
-            J.setValuesRCV(self.ghost_rows, self.ghost_cols, values, PETSc.InsertMode.ADD_VALUES)
-            return
-        at = ((full[n_owned:] - self.n_owned_blocks)[:, None] * nk + np.arange(nk)).ravel()
-        J.setValuesRCV(
-            self.ghost_rows[at], self.ghost_cols[at], values, PETSc.InsertMode.ADD_VALUES
-        )
+        if len(ghost):
+            values = np.take(ghost, self.offsets, axis=1).reshape(-1, 1)
+            rows, cols = self.ghost_rows, self.ghost_cols
+            if full is not None:
+                at = (full[n_owned:] - self.n_owned_blocks)[:, None] * nk + np.arange(nk)
+                rows, cols = rows[at.ravel()], cols[at.ravel()]
+            J.setValuesRCV(rows, cols, values, PETSc.InsertMode.ADD_VALUES)
+        return bool(np.any(_nonzero_positions(raw) & self.uncoupled))
 
     def _assemble_coverage_blocks(self, J: Any) -> None:
         """The blocks with a coverage row or column, as dolfinx assembles blocks."""
