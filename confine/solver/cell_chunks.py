@@ -162,8 +162,7 @@ class ChunkedForm:
         ]
         if not across:
             return np.empty(0, dtype=np.int64)
-        cells = np.concatenate(across)
-        return np.unique(node_pairs(np.hstack([dofs[cells[:, 0]], dofs[cells[:, 1]]]), n))
+        return np.unique(across_pairs(dofs, np.concatenate(across), n))
 
     def split(self, n: int) -> list[Part]:
         """``n`` parts over consecutive ranges of the owned cells (dolfinx numbers
@@ -209,6 +208,17 @@ def node_pairs(dofs: np.ndarray, n: int) -> np.ndarray:
     )
 
 
+def across_pairs(dofs: np.ndarray, cells: np.ndarray, n: int) -> np.ndarray:
+    """The keys of the node pairs of each two cells (``cells``: m × 2) taken together."""
+    return node_pairs(np.hstack([dofs[cells[:, 0]], dofs[cells[:, 1]]]), n)
+
+
+def key_csr(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR block pattern (``n`` rows, PETSc's index type) of sorted keys row · n + column."""
+    ai = np.concatenate([[0], np.cumsum(np.bincount(keys // n, minlength=n))])
+    return ai.astype(PETSc.IntType), (keys % n).astype(PETSc.IntType)
+
+
 def block_chunks(
     chunked: ChunkedForm, n_chunks: int, dofs: np.ndarray, n: int, n_owned: int, keys: np.ndarray
 ) -> list[BlockChunk]:
@@ -220,16 +230,13 @@ def block_chunks(
     for part in chunked.split(n_chunks):
         pairs = [node_pairs(dofs[part.cells], n)]
         if len(part.across):
-            pairs.append(node_pairs(np.hstack([dofs[c] for c in part.across.T]), n))
+            pairs.append(across_pairs(dofs, part.across, n))
         mine = np.unique(np.concatenate(pairs))
         full = np.searchsorted(keys, mine)
         if np.any(keys[np.minimum(full, len(keys) - 1)] != mine):
             raise RuntimeError("a chunk's node pair is not in the species block's pattern")
-        rows = mine // n
-        ai = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
-        csr = (ai.astype(PETSc.IntType), (mine % n).astype(PETSc.IntType))
-        owned = int(np.searchsorted(rows, n_owned))
-        out.append(BlockChunk(part.form, csr, full, owned))
+        owned = int(np.searchsorted(mine // n, n_owned))
+        out.append(BlockChunk(part.form, key_csr(mine, n), full, owned))
     return out
 
 

@@ -59,6 +59,7 @@ from confine.solver.cell_chunks import (
     ChunkedForm,
     block_chunks,
     dirichlet_diagonal,
+    key_csr,
     node_pairs,
     splittable,
 )
@@ -175,9 +176,8 @@ class BlockedJacobian:
                 local.destroy()
             rows, cols = keys // n, keys % n
         else:
-            ai = np.concatenate([[0], np.cumsum(np.bincount(pairs // n, minlength=n))])
-            csr = (ai.astype(PETSc.IntType), (pairs % n).astype(PETSc.IntType))
-            del pairs, ai
+            csr = key_csr(pairs, n)
+            del pairs
             self.local = self._local_baij(n, csr)
             self.local.setOption(option.NEW_NONZERO_ALLOCATION_ERR, False)
             self._assemble_local()  # facet integrals across cells may add node pairs
