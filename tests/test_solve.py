@@ -743,9 +743,9 @@ def test_jacobian_without_structural_zeros_is_exact(
     assert_jacobian_is_exact_without_structural_zeros(chunked)
     assert not block_insertion(chunked).fallback
 
+    monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
     for chunk_bytes in (1 << 14, 1 << 40):  # by chunks, and at once
         monkeypatch.setattr("confine.solver.sparsity.CHUNK_BYTES", chunk_bytes)
-        monkeypatch.setattr("confine.solver.sparsity.generic_state", zero_generic_state)
         poor = Solver.build(case, md)
         sparse = poor.newton.nlp.A.getInfo()["nz_used"]
         poor.model.restore(sol.model.state())
