@@ -146,10 +146,10 @@ class _Model:
             raise FitError(f"target {t.label()}: metric unit vs data unit: {e}") from None
 
     def normalized(self, x: np.ndarray) -> np.ndarray:
-        """(model − data)/σ of every target, checks included."""
-        data = np.array([t.value for t in self.spec.targets])
-        sigma = np.array([t.uncertainty for t in self.spec.targets])
-        return (self.model(x) - data) / sigma
+        """(model − data)/σ of every target, checks included (a range: the distance
+        outside it over σ)."""
+        values = self.model(x)
+        return np.array([t.residual(float(m)) for t, m in zip(self.spec.targets, values, strict=True)])
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """The objective's residuals: fitted targets only."""
@@ -343,12 +343,17 @@ def _targets(
                 residual=float(normalized[i]),
                 source=t.source,
                 fitted=t.fitted,
+                upper=t.upper,
             )
         )
         if not t.fitted:
             continue
         row = {}
+        inside = t.upper is not None and normalized[i] == 0.0  # flat: no slope to report
         for j, p in enumerate(spec.parameters):
+            if inside:
+                row[p.key] = math.nan
+                continue
             dm_dx = t.uncertainty * jac[rows[i], j]  # ∂m/∂x
             dx_dlnp = 1.0 if p.scale == "log" else x[j]  # ln p = x (log), p = x·ref (linear)
             row[p.key] = float(dm_dx * dx_dlnp / values[i]) if values[i] != 0 else math.nan

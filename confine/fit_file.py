@@ -13,7 +13,9 @@ Schema (see docs/sweeps.md)::
     name = "mchs7-kinetics"
     case = "../cases/mchs-7nm.toml"            # relative to this file
     data = "../data/du2025-mchs7.csv"          # quantity, <condition columns>, value,
-                                               # uncertainty, unit[, source]
+                                               # uncertainty, unit[, source][, upper]
+                                               # upper: the row is a range [value, upper]
+                                               # (met anywhere inside it; outside, σ as usual)
     method = "trf"                             # trf | dogbox
     max_evaluations = 200                      # residual evaluations, Jacobian's included
                                                # (each: one run per condition)
@@ -175,6 +177,9 @@ class Target:
         fitted: False for a check (compared at the fit, not in the objective).
         parts: the metric paths summed when the fit file gives a list (``metric``
             is then their names joined by " + "); empty: ``metric`` alone.
+        upper: the upper end of a range target (``value`` its lower end): the data
+            say only that the quantity lies in [value, upper] at these conditions
+            (e.g. a range the paper gives over a potential window); None: a value.
     """
 
     quantity: str
@@ -187,6 +192,15 @@ class Target:
     row: int = 0
     fitted: bool = True
     parts: tuple[str, ...] = ()
+    upper: float | None = None
+
+    def residual(self, model: float) -> float:
+        """(model − data)/σ; for a range, the distance outside it over σ (0 inside)."""
+        if self.upper is None:
+            return (model - self.value) / self.uncertainty
+        if model > self.upper:
+            return (model - self.upper) / self.uncertainty
+        return min(model - self.value, 0.0) / self.uncertainty
 
     def paths(self) -> tuple[str, ...]:
         """The metric paths whose values add up to the model value."""
@@ -528,6 +542,17 @@ def _target(
     if not unc > 0:
         err(where, f"{at}: the uncertainty must be positive")
         return None
+    upper = None
+    upper_text = (r.get("upper") or "").strip()
+    if upper_text:
+        try:
+            upper = float(upper_text)
+        except ValueError:
+            err(where, f"{at}: upper {upper_text!r} is not a number")
+            return None
+        if not upper > value:
+            err(where, f"{at}: a range needs upper > value (got {value:g} .. {upper:g})")
+            return None
     unit = str(spec.get("unit", r.get("unit", "")))
     try:
         conversion_factor(unit, unit)
@@ -541,6 +566,7 @@ def _target(
             cond[key] = f"{cell} {cu}" if cu else cell
     paths = _metric_paths(spec["metric"])
     t = Target(quantity, " + ".join(paths), cond, value, unc, unit, r.get("source", ""))
+    t = replace(t, upper=upper)
     return replace(t, parts=paths) if len(paths) > 1 else t
 
 

@@ -47,6 +47,7 @@ class TargetResult:
     residual: float
     source: str
     fitted: bool = True
+    upper: float | None = None  # a range target's upper end (``data`` its lower end)
 
 
 @dataclass
@@ -125,15 +126,18 @@ class FitReport:
             "",
             "## Targets",
             "",
-            "Checks (not fitted: compared at the fit only) are marked *check*.",
+            "Checks (not fitted: compared at the fit only) are marked *check*. A range "
+            "(data low–high) is met anywhere inside it: its residual is the distance outside "
+            "over σ.",
             "",
             "| target | metric | data ± σ | model | (model − data)/σ | unit | source |",
             "|---|---|---|---|---|---|---|",
         ]
         for t in self.targets:
             mark = "" if t.fitted else " *check*"
+            data = f"{t.data:.4g}" if t.upper is None else f"{t.data:.4g}–{t.upper:.4g}"
             lines.append(
-                f"| {t.label}{mark} | `{t.metric}` | {t.data:.4g} ± {t.uncertainty:.2g} | "
+                f"| {t.label}{mark} | `{t.metric}` | {data} ± {t.uncertainty:.2g} | "
                 f"{t.model:.4g} | {t.residual:+.2f} | {t.unit or '1'} | {t.source} |"
             )
         keys = [p.key for p in self.parameters]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from sweep_runners import TWO_PATH, ShellRunner, shell_metrics
 
 from confine.calibrate import FitError, fit
 from confine.case import CaseError, load_case
-from confine.fit_file import conversion_factor, load_fit, normalize_unit
+from confine.fit_file import Target, conversion_factor, load_fit, normalize_unit
 from confine.fit_report import FitReport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -404,3 +405,59 @@ def test_a_trial_point_that_fails_is_a_rejected_step(tmp_path: Path) -> None:
     assert fitted["reactions.one.rate_constant"] == pytest.approx(5e4, rel=1e-3)
     with pytest.raises(FitError, match="Newton did not converge"):
         fit(path, None, runner=_FailsAbove(1e2))
+
+
+def test_a_range_target_is_met_anywhere_inside_it() -> None:
+    """A range row's residual is 0 inside [value, upper] and the distance outside over σ."""
+    t = Target("fe", "m", {}, 36.4, 2.0, "%", upper=42.5)
+    assert t.residual(36.4) == 0.0 and t.residual(40.0) == 0.0 and t.residual(42.5) == 0.0
+    assert t.residual(30.4) == pytest.approx(-3.0, rel=1e-14)
+    assert t.residual(46.5) == pytest.approx(2.0, rel=1e-14)
+    value = replace(t, upper=None)
+    assert value.residual(40.0) == pytest.approx(1.8, rel=1e-14)
+
+
+def test_range_rows_constrain_only_outside_their_range(tmp_path: Path) -> None:
+    """Range rows (an ``upper`` column) at potentials between the twin's values: one that
+    holds the truth leaves the twin fit where it was (χ² ~ 0, the true parameters); the
+    report gives each range's ends, and no sensitivity inside it (the residual is flat)."""
+    data = twin_data(tmp_path / "twin.csv")
+    lines = data.read_text().splitlines()
+    lines[1] += ",upper"
+    sets = {k: f"{v} {UNITS[k]}" if k in UNITS else v for k, v in TRUE.items()}
+    for e in (-0.8, -0.95):
+        m = shell_metrics(load_case(TWO_PATH, set={**sets, "electrode.potential": f"{e} V"}))
+        fe = m["products"]["B-"]["faradaic_efficiency"]["value"] * 100
+        lines.append(f"fe.B,{e},{fe - 3!r},0.5,%,range,{fe + 4!r}")
+    data.write_text("\n".join(lines) + "\n")
+    spec = load_fit(fit_file(tmp_path, FOUR, data))
+    ranges = [t for t in spec.targets if t.upper is not None]
+    assert [t.upper - t.value for t in ranges] == pytest.approx([7.0, 7.0], rel=1e-12)
+    report = fit(spec, tmp_path / "out", runner=ShellRunner())
+    assert report.chi2 < 1e-6
+    for key, true in TRUE.items():
+        assert report.parameter(key).value == pytest.approx(true, rel=1e-3), key
+    inside = [t for t in report.targets if t.upper is not None]
+    assert len(inside) == 2 and all(t.residual == 0.0 for t in inside)
+    assert all(t.data + 3 == pytest.approx(t.model, rel=1e-9) for t in inside)
+    md = (tmp_path / "out" / "fit.md").read_text()
+    assert f"{inside[0].data:.4g}–{inside[0].upper:.4g} ± 0.5" in md
+    saved = json.loads((tmp_path / "out" / "fit.json").read_text())
+    for t in inside:  # each label once (the range rows are at their own potentials)
+        assert all(v is None for v in saved["sensitivity"][t.label].values()), t.label
+
+
+def test_a_range_needs_upper_above_value(tmp_path: Path) -> None:
+    data = twin_data(tmp_path / "twin.csv")
+    lines = data.read_text().splitlines()
+    lines[1] += ",upper"
+    lines.append("fe.B,-0.8,40,1,%,range,30")
+    data.write_text("\n".join(lines) + "\n")
+    path = fit_file(tmp_path, FOUR, data)
+    with pytest.raises(CaseError) as info:
+        load_fit(path)
+    lines_out = [str(p) for p in info.value.problems]
+    assert any(
+        "targets.fe.B" in line and "twin.csv line" in line and "upper > value" in line
+        for line in lines_out
+    ), lines_out
