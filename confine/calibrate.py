@@ -149,7 +149,9 @@ class _Model:
         """(model − data)/σ of every target, checks included (a range: the distance
         outside it over σ)."""
         values = self.model(x)
-        return np.array([t.residual(float(m)) for t, m in zip(self.spec.targets, values, strict=True)])
+        return np.array(
+            [t.residual(float(m)) for t, m in zip(self.spec.targets, values, strict=True)]
+        )
 
     def residuals(self, x: np.ndarray) -> np.ndarray:
         """The objective's residuals: fitted targets only."""
