@@ -12,10 +12,12 @@ is a :class:`confine.fit_report.FitReport`. The fit file's schema is in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,8 @@ from confine.case import Case
 from confine.fit_file import FitSpec, Target, conversion_factor, is_number, load_fit
 from confine.fit_report import FitReport, FittedParameter, TargetResult
 from confine.pipeline import run as pipeline_run
+from confine.result import Result
+from confine.worker_context import init_worker, spawn_context
 
 log = logging.getLogger("confine")
 
@@ -46,8 +50,10 @@ class FitError(RuntimeError):
 class _Model:
     """Residuals of a parameter vector: one run per condition, warm-started, cached."""
 
-    def __init__(self, spec: FitSpec, runner: Runner, comm: Any, log_path: Path | None):
-        self.spec, self.runner, self.comm = spec, runner, comm
+    def __init__(
+        self, spec: FitSpec, runner: Runner, comm: Any, log_path: Path | None, pool: Any = None
+    ):
+        self.spec, self.runner, self.comm, self.pool = spec, runner, comm, pool
         self.base = spec.base_case()
         self.conds = spec.conditions()
         self.warm: dict[int, Any] = {}
@@ -76,10 +82,14 @@ class _Model:
             p.key: p.override(v) for p, v in zip(self.spec.parameters, self.values(x), strict=True)
         }
         out = np.empty(len(self.spec.targets))
+        cases = [self.base.replace(**sets, **cond) for cond in self.conds]
+        # in a pool: every condition at once, each run from the bulk, only metrics come back
+        pool = self.pool
+        futures = [pool.submit(_cold_metrics, self.runner, c) for c in cases] if pool else []
         for ci, cond in enumerate(self.conds):
-            case = self.base.replace(**sets, **cond)
+            case = cases[ci]
             try:
-                result = self._run(case, self.warm.get(ci))
+                result = futures[ci].result() if futures else self._run(case, self.warm.get(ci))
             except Exception as e:
                 what = f"the run at {sets} {cond} failed: {type(e).__name__}: {e}"
                 if not self.cache:  # the start itself: nothing to step back to
@@ -88,6 +98,8 @@ class _Model:
                 # seen, so the optimizer rejects the step and shrinks its trust region
                 log.warning("fit: %s; penalised (the step is rejected)", what)
                 self.failed.append(what)
+                for f in futures:
+                    f.cancel()
                 penalty = np.array([t.value + PENALTY * t.uncertainty for t in self.spec.targets])
                 self.cache[key] = penalty
                 return penalty
@@ -169,11 +181,19 @@ class _Model:
         return r
 
 
+def _cold_metrics(runner: Runner, case: Case) -> Result:
+    """One run from the bulk in a pool worker: its result without the solution (the
+    metrics are what the fit reads; dolfinx functions do not cross processes)."""
+    result = runner(case, out=None, comm=None, initial=None)
+    return Result(case=result.case, metrics=result.metrics, converged=result.converged)
+
+
 def fit(
     path_or_spec: str | Path | Mapping[str, Any] | FitSpec,
     out: str | Path | None = None,
     runner: Runner | None = None,
     comm: Any = None,
+    jobs: int = 1,
 ) -> FitReport:
     """Calibrate case parameters to measured targets (scipy least squares).
 
@@ -185,6 +205,9 @@ def fit(
             :func:`confine.pipeline.run`.
         comm: communicator passed to the runner (collective: call on every rank;
             rank 0 writes the files).
+        jobs: worker processes running an evaluation's conditions at once (needs
+            ``warm_start = false``: warm states stay in their process); ignored with
+            ``comm``. ``runner`` must then be picklable.
 
     Returns:
         The report: fitted values with 95 % intervals, residuals, sensitivities,
@@ -194,15 +217,36 @@ def fit(
         CaseError: a problem in the fit file, its data or the cases it implies.
         FitError: a run failed or a metric is missing.
     """
-    from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import (~0.4 s)
-
     spec = path_or_spec if isinstance(path_or_spec, FitSpec) else load_fit(path_or_spec)
     runner = pipeline_run if runner is None else runner
     root = comm is None or getattr(comm, "rank", 0) == 0  # files from one rank only
     if out is not None and root:
         Path(out).mkdir(parents=True, exist_ok=True)
     evaluations = Path(out) / "evaluations.csv" if out is not None and root else None
-    model = _Model(spec, runner, comm, evaluations)
+    parallel = jobs > 1 and comm is None and len(spec.conditions()) > 1
+    if parallel and spec.warm_start:
+        raise FitError(
+            f"{jobs} jobs need warm_start = false in [fit] (a warm start is the last "
+            "evaluation's state, which stays in the process that solved it)"
+        )
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if parallel:
+            keep_main = getattr(runner, "__module__", None) == "__main__"
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    max_workers=min(jobs, len(spec.conditions())),
+                    mp_context=spawn_context(keep_main),
+                    initializer=init_worker,
+                )
+            )
+        return _fit(spec, root, out, _Model(spec, runner, comm, evaluations, pool))
+
+
+def _fit(spec: FitSpec, root: bool, out: str | Path | None, model: _Model) -> FitReport:
+    """The least-squares search and its report (:func:`fit` made the model)."""
+    from scipy.optimize import least_squares  # lazy: scipy.optimize is slow to import (~0.4 s)
+
     ps = spec.parameters
     x0 = np.array([p.to_x(p.start) for p in ps])
     lo = np.array([p.to_x(p.lower) for p in ps])

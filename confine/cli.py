@@ -190,7 +190,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from confine import calibrate as fit_mod
 
     try:
-        report = fit_mod.fit(args.fit, out=Path(args.out))
+        report = fit_mod.fit(args.fit, out=Path(args.out), jobs=args.jobs)
     except CaseError as err:
         for p in err.problems:
             print(p, file=sys.stderr)
@@ -315,6 +315,13 @@ def _sweep_and_fit_commands(sub: Any) -> None:
     )
     sp.add_argument("fit", help="fit file (TOML); its keys: docs/sweeps.md, 'Fit files'")
     sp.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    sp.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        help="parallel processes: an evaluation's conditions at once (warm_start = false)",
+    )
     _mesh_cache_option(sp)
 
 

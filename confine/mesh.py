@@ -23,9 +23,11 @@ killed runs are removed (:mod:`confine.staging`). Every rank then reads the
 XDMF in parallel.
 
 Full-3d meshes are built lean (:data:`FULL_3D_BUILD`, in their key): gmsh's
-volumes meshed one physical group at a time and the file written from
-gmsh's arrays (:mod:`confine.mesh_files`) instead of through a serial
-dolfinx mesh (:mod:`confine.mesh_convert`, every other level).
+volumes meshed one physical group at a time, at most ``VOLUMES_PER_CALL``
+per call, each batch appended to the file and cleared from gmsh as soon as it
+is meshed (:mod:`confine.mesh_stream`: rank 0 holds the surface mesh and one
+batch, never the whole volume mesh nor a serial dolfinx mesh); every other
+level through a serial dolfinx mesh (:mod:`confine.mesh_convert`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from confine._version import __version__
 from confine.case import Case
 from confine.env import import_dolfinx
 from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+from confine.geometry.info import GeometryInfo
 
 import_dolfinx()  # MPI and PETSc in dolfinx's order: before mpi4py, and before gmsh
 import dolfinx  # noqa: E402
@@ -54,7 +57,7 @@ import gmsh  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
-from confine import mesh_convert, mesh_files  # noqa: E402
+from confine import mesh_convert, mesh_stream  # noqa: E402
 from confine.geometry.model import (  # noqa: E402
     VOLUMES_PER_CALL,
     build_model,
@@ -76,11 +79,12 @@ _NOT_SHAPING = frozenset({"bath_boundary", "min_wall", "end_voltage", "max_pores
 _MESH_LIMITS = frozenset({"max_cells"})
 #: How a whole particle is built (issue #24 item 3), in its mesh key: gmsh's HXT
 #: meshes one physical cell group at a time (its peak follows the largest group,
-#: not the particle) and the file is written from gmsh's arrays (no serial
-#: dolfinx mesh). Only full-3d keys carry it: the other levels' meshes, files
-#: and hashes are as before.
+#: not the particle), each batch written to the file and cleared from gmsh once
+#: meshed (gmsh then renumbers nodes, and HXT's tie-breaks follow the numbers:
+#: not the mesh of the unstreamed batches, hence "streamed" here). Only full-3d
+#: keys carry it: the other levels' meshes, files and hashes are as before.
 FULL_3D_BUILD: dict[str, str] = {
-    "volumes": f"by-group, {VOLUMES_PER_CALL} per call",
+    "volumes": f"by-group, {VOLUMES_PER_CALL} per call, streamed",
     "file": "gmsh-order",
 }
 
@@ -152,26 +156,28 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     t0 = time.perf_counter()
     peak0 = _peak_rss_mb()
     peaks: dict[str, float] = {}  # the process peak after each stage: which one set it
-    lean = lean_build(case)
+    stages: dict[str, float] = {}
     with gmsh_session(verbose):
         info = build_model(case)
         peaks["geometry"] = _peak_rss_mb()
-        stats = generate_mesh(info, case.mesh.threads, by_group=lean)
-        peaks["mesh"] = _peak_rss_mb()
-        t1 = time.perf_counter()
-        arrays = mesh_convert.extract(info.dimension)
-        gmsh.model.remove()  # before dolfinx builds its mesh: never both in memory
-    peaks["extract"] = _peak_rss_mb()
-    t2 = time.perf_counter()
-    stages: dict[str, float] = {}
-    if lean and mesh_files.supported(arrays, info.dimension):
-        mesh_files.write(arrays, info.dimension, directory / MESH_FILE)
-        stages["direct_write_s"] = time.perf_counter() - t2
-    else:
-        stages["dolfinx_mesh_s"] = _convert_and_write(arrays, info.dimension, directory / MESH_FILE)
-        peaks["dolfinx_mesh"] = _peak_rss_mb()
-        stages["xdmf_write_s"] = time.perf_counter() - t2 - stages["dolfinx_mesh_s"]
-    del arrays
+        if lean_build(case):  # each batch of volumes to the file as it is meshed
+            stats = _mesh_streamed(info, case.mesh.threads, directory / MESH_FILE, stages)
+            peaks["mesh"] = _peak_rss_mb()
+            t1 = t2 = time.perf_counter()
+        else:
+            stats = generate_mesh(info, case.mesh.threads)
+            peaks["mesh"] = _peak_rss_mb()
+            t1 = time.perf_counter()
+            arrays = mesh_convert.extract(info.dimension)
+            gmsh.model.remove()  # before dolfinx builds its mesh: never both in memory
+            peaks["extract"] = _peak_rss_mb()
+            t2 = time.perf_counter()
+            stages["dolfinx_mesh_s"] = _convert_and_write(
+                arrays, info.dimension, directory / MESH_FILE
+            )
+            del arrays
+            peaks["dolfinx_mesh"] = _peak_rss_mb()
+            stages["xdmf_write_s"] = time.perf_counter() - t2 - stages["dolfinx_mesh_s"]
     out = info.to_dict()
     out.update(stats)
     out["hash"] = mesh_hash(case)
@@ -188,6 +194,23 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     out["key"] = mesh_key(case)
     (directory / INFO_FILE).write_text(json.dumps(out, indent=2, default=str))
     return out
+
+
+def _mesh_streamed(
+    info: GeometryInfo, threads: int, path: Path, stages: dict[str, float]
+) -> dict[str, Any]:
+    """Mesh a whole particle by batches of volumes, each written to ``path`` and
+    cleared from gmsh as it is meshed (:mod:`confine.mesh_stream`); gmsh's model
+    removed. ``stages`` gets the seconds spent writing (``stream_write_s``)."""
+    sink = mesh_stream.StreamWriter(path)
+    try:
+        stats = generate_mesh(info, threads, by_group=True, sink=sink)
+        gmsh.model.remove()
+        sink.finish()
+    finally:
+        sink.close()
+    stages["stream_write_s"] = sink.seconds
+    return stats
 
 
 def _convert_and_write(arrays: mesh_convert.GmshArrays, gdim: int, path: Path) -> float:

@@ -29,8 +29,10 @@ import numpy as np
 
 from confine.mesh_convert import GmshArrays
 
+#: gmsh's element types of P1 triangles and tetrahedra.
+TRIANGLE, TETRAHEDRON = 2, 4
 #: gmsh element type -> (XDMF topology type, nodes): the P1 simplices written here.
-_CELL_TYPES = {1: ("PolyLine", 2), 2: ("Triangle", 3), 4: ("Tetrahedron", 4)}
+_CELL_TYPES = {1: ("PolyLine", 2), TRIANGLE: ("Triangle", 3), TETRAHEDRON: ("Tetrahedron", 4)}
 #: XDMF topology of the facets of a cell of each dimension.
 _FACET_TYPES = {2: ("PolyLine", 2), 3: ("Triangle", 3)}
 _GEOMETRY = {2: "XY", 3: "XYZ"}
@@ -98,30 +100,36 @@ def write(arrays: GmshArrays, gdim: int, xdmf: Path) -> dict[str, int]:
     if not supported(arrays, gdim):
         raise ValueError(f"direct write needs P1 simplices, not gmsh type {arrays.cell_type}")
     cells, facets, x = _compact(arrays, gdim)
-    cell_kind, per_cell = _CELL_TYPES[arrays.cell_type]
-    facet_kind, per_facet = _FACET_TYPES[cells.shape[1] - 1]
-    h5 = xdmf.with_suffix(".h5")
-    with h5py.File(h5, "w") as f:
+    with h5py.File(xdmf.with_suffix(".h5"), "w") as f:
         f.create_dataset("Mesh/mesh/geometry", data=x)
         f.create_dataset("Mesh/mesh/topology", data=cells)
         f.create_dataset("MeshTags/cell_tags/Values", data=arrays.cell_values.reshape(-1, 1))
         f.create_dataset("MeshTags/facet_tags/topology", data=facets)
         f.create_dataset("MeshTags/facet_tags/Values", data=arrays.facet_values.reshape(-1, 1))
+    counts = {"cells": len(cells), "vertices": len(x), "facets": len(facets)}
+    write_xdmf(xdmf, arrays.cell_type, gdim, counts)
+    return counts
+
+
+def write_xdmf(xdmf: Path, cell_type: int, gdim: int, counts: dict[str, int]) -> None:
+    """The XDMF of the HDF5 file beside ``xdmf`` (its datasets as :func:`write` names
+    them): cells of gmsh type ``cell_type``, ``counts`` of cells, vertices, facets."""
+    cell_kind, per_cell = _CELL_TYPES[cell_type]
+    facet_kind, per_facet = _FACET_TYPES[per_cell - 1]
     xdmf.write_text(
         _TEMPLATE.format(
-            h5=h5.name,
+            h5=xdmf.with_suffix(".h5").name,
             cell=cell_kind,
             per_cell=per_cell,
             facet=facet_kind,
             per_facet=per_facet,
-            nc=len(cells),
-            nf=len(facets),
-            nx=len(x),
+            nc=counts["cells"],
+            nf=counts["facets"],
+            nx=counts["vertices"],
             geometry=_GEOMETRY[gdim],
             gdim=gdim,
         )
     )
-    return {"cells": len(cells), "vertices": len(x), "facets": len(facets)}
 
 
 def _compact(arrays: GmshArrays, gdim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

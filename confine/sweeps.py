@@ -18,13 +18,11 @@ and, on top of either, one slice of the chains per SLURM array task.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -52,7 +50,7 @@ from confine.sweep_files import (
 from confine.sweep_plots import default_plots
 from confine.sweep_spec import Point, SweepSpec
 from confine.sweep_table import merge
-from confine.worker_context import spawn_context
+from confine.worker_context import init_worker, spawn_context
 
 log = logging.getLogger("confine")
 
@@ -182,22 +180,6 @@ def run_chain(
         if on_point is not None:
             on_point(p, status)
     return statuses
-
-
-def _worker_init() -> None:
-    """Pool workers leave Ctrl-C to the parent, die on SIGTERM, and die with the parent.
-
-    On Linux a worker gets SIGTERM when the sweep process dies (even by SIGKILL), so
-    that no orphan goes on running points beside a restarted sweep.
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            pr_set_pdeathsig = 1
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-            if os.getppid() == 1:  # the parent died before prctl
-                os._exit(1)
 
 
 def _worker_chain(
@@ -456,7 +438,7 @@ def _run_pool(
     # unless they need a runner written in it
     keep_main = getattr(runner, "__module__", None) == "__main__"
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=spawn_context(keep_main), initializer=_worker_init
+        max_workers=jobs, mp_context=spawn_context(keep_main), initializer=init_worker
     )
     pending: set[Future[list[tuple[int, str]]]] = set()
     try:

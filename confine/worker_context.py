@@ -11,7 +11,11 @@ the workers start from a clean interpreter and import only what they unpickle.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing as mp
+import os
+import signal
 import sys
 import types
 from collections.abc import Iterator
@@ -64,3 +68,19 @@ def spawn_context(keep_main: bool = False) -> BaseContext:
     if keep_main:
         return mp.get_context("spawn")
     return _Context()
+
+
+def init_worker() -> None:
+    """Pool workers leave Ctrl-C to the parent, die on SIGTERM, and die with the parent.
+
+    On Linux a worker gets SIGTERM when its parent dies (even by SIGKILL), so that no
+    orphan goes on running points beside a restarted sweep or fit.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+            if os.getppid() == 1:  # the parent died before prctl
+                os._exit(1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -461,3 +462,22 @@ def test_a_range_needs_upper_above_value(tmp_path: Path) -> None:
         "targets.fe.B" in line and "twin.csv line" in line and "upper > value" in line
         for line in lines_out
     ), lines_out
+
+
+def test_jobs_run_the_conditions_in_worker_processes(tmp_path: Path) -> None:
+    """``jobs = 2`` (``confine fit --jobs 2``): each evaluation's conditions run in two
+    worker processes, from the bulk; the fit is the one-process fit (the same
+    evaluations and values). Warm starts cannot cross processes: a clear error."""
+    data = twin_data(tmp_path / "twin.csv")
+    path = fit_file(tmp_path, FOUR, data, "warm_start = false")
+    one = fit(path, None, runner=ShellRunner())
+    calls = tmp_path / "calls"
+    two = fit(path, None, runner=ShellRunner(calls=str(calls)), jobs=2)
+    assert two.evaluations == one.evaluations and two.chi2 == pytest.approx(one.chi2, abs=1e-12)
+    for p in one.parameters:
+        assert two.parameter(p.key).value == pytest.approx(p.value, rel=1e-12), p.key
+    pids = {f.name.split(".")[1] for f in calls.iterdir()}
+    assert len(pids) == 2 and str(os.getpid()) not in pids  # two workers, not this process
+    assert {f.read_text() for f in calls.iterdir()} == {"cold"}
+    with pytest.raises(FitError, match="warm_start = false"):
+        fit(fit_file(tmp_path, FOUR, data), None, runner=ShellRunner(), jobs=2)

@@ -100,9 +100,9 @@ def test_lean_build_only_in_full_3d_keys() -> None:
 
 
 def test_full_3d_cache_built_lean(tmp_path: Path) -> None:
-    """A full-3d mesh goes through the direct writer and reads back whole."""
+    """A full-3d mesh is streamed to its file batch by batch and reads back whole."""
     info = mesh_mod.build_mesh_files(_case("full-3d"), tmp_path)
-    assert "direct_write_s" in info["timings"] and "dolfinx_mesh_s" not in info["timings"]
+    assert "stream_write_s" in info["timings"] and "dolfinx_mesh_s" not in info["timings"]
     data = mesh_mod.read_mesh(tmp_path, MPI.COMM_SELF)
     assert data.mesh.topology.index_map(3).size_local == info["cells"]
     assert info["min_quality"] > 0.0

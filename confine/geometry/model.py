@@ -95,7 +95,9 @@ def build_model(case: Case) -> GeometryInfo:
 VOLUMES_PER_CALL = 64
 
 
-def generate_mesh(info: GeometryInfo, threads: int = 1, by_group: bool = False) -> dict[str, Any]:
+def generate_mesh(
+    info: GeometryInfo, threads: int = 1, by_group: bool = False, sink: Any = None
+) -> dict[str, Any]:
     """Mesh the current model (HXT in 3D, Delaunay on surfaces) and report.
 
     Args:
@@ -106,6 +108,11 @@ def generate_mesh(info: GeometryInfo, threads: int = 1, by_group: bool = False) 
             (:func:`_volumes_by_group`), instead of all in one call. A
             different mesh of the same surfaces; HXT's peak memory then
             follows the largest call instead of the whole model.
+        sink: with ``by_group``: takes each batch as it is meshed (a
+            :class:`confine.mesh_stream.StreamWriter`: ``start()`` after the
+            surface mesh, ``batch(volumes)`` after each HXT call, which writes
+            and clears it), so gmsh never holds more than one batch's volume
+            mesh; the counts and quality are then the sink's.
 
     Returns:
         cells, vertices, min_quality (minSICN), and timings.
@@ -126,12 +133,22 @@ def generate_mesh(info: GeometryInfo, threads: int = 1, by_group: bool = False) 
     gmsh.model.mesh.generate(min(dim, 2))
     t_surface = time.perf_counter() - t0
     if dim == 3 and by_group:
-        _volumes_by_group()
+        if sink is not None:
+            sink.start()
+        _volumes_by_group(sink)
     elif dim == 3:
         gmsh.model.mesh.generate(3)
     t_mesh = time.perf_counter() - t0
     info.timings["surface_mesh_s"] = t_surface
     info.timings["volume_mesh_s"] = t_mesh - t_surface
+    if sink is not None and dim == 3 and by_group:
+        info.timings["mesh_s"] = t_mesh
+        return {
+            "cells": sink.cells,
+            "vertices": sink.nodes,
+            "min_quality": sink.min_quality,
+            "mesh_s": t_mesh,
+        }
     types, elem_tags, _ = gmsh.model.mesh.getElements(dim)
     cells = int(sum(len(t) for t in elem_tags))
     quality = 1.0
@@ -148,7 +165,7 @@ def generate_mesh(info: GeometryInfo, threads: int = 1, by_group: bool = False) 
     return {"cells": cells, "vertices": vertices, "min_quality": quality, "mesh_s": t_mesh}
 
 
-def _volumes_by_group() -> None:
+def _volumes_by_group(sink: Any = None) -> None:
     """Mesh the model's volumes (surfaces meshed) one batch at a time: each
     physical cell group in order of its tag, its volumes in order of their tags,
     :data:`VOLUMES_PER_CALL` per call; volumes in no group (if any) last.
@@ -157,6 +174,7 @@ def _volumes_by_group() -> None:
     (``Mesh.MeshOnlyVisible``, ``Mesh.MeshOnlyEmpty``); the batches share the
     surface meshes, so the volume mesh is conforming. Each HXT call holds
     ≈ 1.1 kB per tetrahedron of its batch at its peak (benchmarks/README.md).
+    ``sink.batch(volumes)`` (if given) takes each batch once meshed.
     """
     every = gmsh.model.getEntities(3)
     batches: list[list[int]] = []
@@ -174,6 +192,8 @@ def _volumes_by_group() -> None:
             gmsh.model.setVisibility(every, 0)
             gmsh.model.setVisibility([(3, t) for t in batch], 1)
             gmsh.model.mesh.generate(3)
+            if sink is not None:
+                sink.batch(batch)
     finally:
         gmsh.model.setVisibility(every, 1)
         gmsh.option.setNumber("Mesh.MeshOnlyVisible", 0)
