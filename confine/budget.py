@@ -46,8 +46,13 @@ MAX_CELLS = 50_000_000
 MAX_PORES = 10_000
 #: Most gmsh threads a case may ask for.
 MAX_THREADS = 1024
-#: gmsh's peak memory per cell, bytes (full-3d records: 0.97-1.1 kB per tetrahedron).
+#: gmsh's peak memory per cell, bytes (full-3d records of one HXT call: 0.97-1.1 kB per
+#: tetrahedron): every level but full-3d.
 MESH_BYTES_PER_CELL = 1100
+#: The same for a full-3d build, streamed by batches of volumes (the OCC model, the surface
+#: mesh and one batch at once: 1.86 GiB at 5.21 M cells, 384 B per cell,
+#: benchmarks/records/mesh-mchs-11nm-full-3d-11nm-convert-streamed.json), with margin.
+STREAMED_MESH_BYTES_PER_CELL = 450
 #: Cell measure over h^d for a target size h: triangles and tetrahedra as gmsh makes
 #: them (fitted to the meshes of tests/test_budget.py and benchmarks/records/
 #: {mesh,scaling}-*.json: 0.84-1.46 of their counts; equilateral: 0.433 and 0.118).
@@ -72,11 +77,13 @@ class Estimate:
 
     pores: float | None  # pore count of a hollow sphere (before the lattice is relaxed)
     cells: float | None  # cells of the mesh (None: geometry too inconsistent to tell)
+    streamed: bool = False  # a full-3d build: volumes streamed to the file by batches
 
     @property
     def mesh_bytes(self) -> float | None:
         """gmsh's peak memory for the mesh, bytes."""
-        return None if self.cells is None else self.cells * MESH_BYTES_PER_CELL
+        per_cell = STREAMED_MESH_BYTES_PER_CELL if self.streamed else MESH_BYTES_PER_CELL
+        return None if self.cells is None else self.cells * per_cell
 
 
 def mesh_dimension(case: CaseData) -> int:
@@ -198,7 +205,7 @@ def estimate(case: CaseData) -> Estimate:
         cells = math.inf
     if pores is not None and math.isnan(pores):
         pores = math.inf
-    return Estimate(pores=pores, cells=cells)
+    return Estimate(pores=pores, cells=cells, streamed=case.geometry.model == "full-3d")
 
 
 # --------------------------------------------------------------------------- pores
