@@ -12,12 +12,12 @@ is a :class:`confine.fit_report.FitReport`. The fit file's schema is in
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,10 @@ class _Model:
     """Residuals of a parameter vector: one run per condition, warm-started, cached."""
 
     def __init__(
-        self, spec: FitSpec, runner: Runner, comm: Any, log_path: Path | None, pool: Any = None
+        self, spec: FitSpec, runner: Runner, comm: Any, log_path: Path | None, jobs: int = 1
     ):
-        self.spec, self.runner, self.comm, self.pool = spec, runner, comm, pool
+        self.spec, self.runner, self.comm, self.jobs = spec, runner, comm, jobs
+        self.pool: ProcessPoolExecutor | None = None  # started at the first evaluation
         self.base = spec.base_case()
         self.conds = spec.conditions()
         self.warm: dict[int, Any] = {}
@@ -84,7 +85,7 @@ class _Model:
         out = np.empty(len(self.spec.targets))
         cases = [self.base.replace(**sets, **cond) for cond in self.conds]
         # in a pool: every condition at once, each run from the bulk, only metrics come back
-        pool = self.pool
+        pool = self._pool()
         futures = [pool.submit(_cold_metrics, self.runner, c) for c in cases] if pool else []
         for ci, cond in enumerate(self.conds):
             case = cases[ci]
@@ -100,6 +101,8 @@ class _Model:
                 self.failed.append(what)
                 for f in futures:
                     f.cancel()
+                if isinstance(e, BrokenProcessPool):  # a worker died (a crash, a signal)
+                    self.close()  # a fresh pool at the next evaluation
                 penalty = np.array([t.value + PENALTY * t.uncertainty for t in self.spec.targets])
                 self.cache[key] = penalty
                 return penalty
@@ -112,6 +115,23 @@ class _Model:
             self.last_case = case
         self.cache[key] = out
         return out
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """The worker pool (``jobs`` > 1), started on first use and after a breakage."""
+        if self.jobs > 1 and self.pool is None:
+            keep_main = getattr(self.runner, "__module__", None) == "__main__"
+            self.pool = ProcessPoolExecutor(
+                max_workers=min(self.jobs, len(self.conds)),
+                mp_context=spawn_context(keep_main),
+                initializer=init_worker,
+            )
+        return self.pool
+
+    def close(self) -> None:
+        """Stop the worker pool, if any (its workers end with it)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
     def _run(self, case: Case, initial: Any) -> Any:
         """One run, warm-started when possible (``[fit] warm_start``; else always cold, as
@@ -229,18 +249,11 @@ def fit(
             f"{jobs} jobs need warm_start = false in [fit] (a warm start is the last "
             "evaluation's state, which stays in the process that solved it)"
         )
-    with contextlib.ExitStack() as stack:
-        pool = None
-        if parallel:
-            keep_main = getattr(runner, "__module__", None) == "__main__"
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    max_workers=min(jobs, len(spec.conditions())),
-                    mp_context=spawn_context(keep_main),
-                    initializer=init_worker,
-                )
-            )
-        return _fit(spec, root, out, _Model(spec, runner, comm, evaluations, pool))
+    model = _Model(spec, runner, comm, evaluations, jobs if parallel else 1)
+    try:
+        return _fit(spec, root, out, model)
+    finally:
+        model.close()
 
 
 def _fit(spec: FitSpec, root: bool, out: str | Path | None, model: _Model) -> FitReport:

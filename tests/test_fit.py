@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -481,3 +482,26 @@ def test_jobs_run_the_conditions_in_worker_processes(tmp_path: Path) -> None:
     assert {f.read_text() for f in calls.iterdir()} == {"cold"}
     with pytest.raises(FitError, match="warm_start = false"):
         fit(fit_file(tmp_path, FOUR, data), None, runner=ShellRunner(), jobs=2)
+
+
+class _DiesAbove(_FailsAbove):
+    """As :class:`_FailsAbove`, but the worker process dies (SIGKILL: a crash) instead."""
+
+    def __call__(self, case: Any, out: Any = None, comm: Any = None, initial: Any = None) -> Any:
+        if case.reaction_named("one").rate_constant > self.limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.shell(case, out, comm, initial)
+
+
+def test_a_worker_that_dies_is_a_rejected_step(tmp_path: Path) -> None:
+    """With ``jobs``, a worker killed mid-run (a crash in a solver library, a signal)
+    breaks its pool: the trial point is penalised as a failed run, a fresh pool takes
+    the next evaluation, and the fit still finds the twin's parameters."""
+    data = twin_data(tmp_path / "twin.csv")
+    start = FOUR.replace('start = "2e4 1/s"', 'start = "1e3 1/s"')
+    path = fit_file(tmp_path, start, data, "warm_start = false")
+    report = fit(path, None, runner=_DiesAbove(1e5), jobs=2)
+    assert report.chi2 < 1e-6
+    for key, true in TRUE.items():
+        assert report.parameter(key).value == pytest.approx(true, rel=1e-3), key
+    assert any("BrokenProcessPool" in w for w in report.warnings), report.warnings
