@@ -29,7 +29,7 @@ from confine.fit_file import FitSpec, Target, conversion_factor, is_number, load
 from confine.fit_report import FitReport, FittedParameter, TargetResult
 from confine.pipeline import run as pipeline_run
 from confine.result import Result
-from confine.worker_context import init_worker, spawn_context
+from confine.worker_context import worker_pool
 
 log = logging.getLogger("confine")
 
@@ -119,12 +119,7 @@ class _Model:
     def _pool(self) -> ProcessPoolExecutor | None:
         """The worker pool (``jobs`` > 1), started on first use and after a breakage."""
         if self.jobs > 1 and self.pool is None:
-            keep_main = getattr(self.runner, "__module__", None) == "__main__"
-            self.pool = ProcessPoolExecutor(
-                max_workers=min(self.jobs, len(self.conds)),
-                mp_context=spawn_context(keep_main),
-                initializer=init_worker,
-            )
+            self.pool = worker_pool(min(self.jobs, len(self.conds)), self.runner)
         return self.pool
 
     def close(self) -> None:

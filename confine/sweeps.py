@@ -27,7 +27,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from confine.sweep_files import (
 from confine.sweep_plots import default_plots
 from confine.sweep_spec import Point, SweepSpec
 from confine.sweep_table import merge
-from confine.worker_context import init_worker, spawn_context
+from confine.worker_context import worker_pool
 
 log = logging.getLogger("confine")
 
@@ -436,10 +436,7 @@ def _run_pool(
 ) -> None:
     # workers do not re-run the caller's script (no `if __name__ == "__main__"` needed),
     # unless they need a runner written in it
-    keep_main = getattr(runner, "__module__", None) == "__main__"
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=spawn_context(keep_main), initializer=init_worker
-    )
+    pool = worker_pool(jobs, runner)
     pending: set[Future[list[tuple[int, str]]]] = set()
     try:
         pending = {pool.submit(_worker_chain, c, out, runner, retry_failed) for c in mine}

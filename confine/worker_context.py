@@ -19,6 +19,7 @@ import signal
 import sys
 import types
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing.context import BaseContext, SpawnContext, SpawnProcess
 from typing import Any
@@ -84,3 +85,12 @@ def init_worker() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
             if os.getppid() == 1:  # the parent died before prctl
                 os._exit(1)
+
+
+def worker_pool(workers: int, runner: Any = None) -> ProcessPoolExecutor:
+    """A pool of ``workers`` spawned processes started by :func:`init_worker`, kept from
+    the caller's ``__main__`` unless ``runner`` (what they will run) is defined there."""
+    keep_main = getattr(runner, "__module__", None) == "__main__"
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=spawn_context(keep_main), initializer=init_worker
+    )
