@@ -157,27 +157,27 @@ def build_mesh_files(case: Case, directory: Path, verbose: bool = False) -> dict
     peak0 = _peak_rss_mb()
     peaks: dict[str, float] = {}  # the process peak after each stage: which one set it
     stages: dict[str, float] = {}
+    lean = lean_build(case)
+    arrays = None
     with gmsh_session(verbose):
         info = build_model(case)
         peaks["geometry"] = _peak_rss_mb()
-        if lean_build(case):  # each batch of volumes to the file as it is meshed
+        if lean:  # each batch of volumes to the file as it is meshed
             stats = _mesh_streamed(info, case.mesh.threads, directory / MESH_FILE, stages)
-            peaks["mesh"] = _peak_rss_mb()
-            t1 = t2 = time.perf_counter()
         else:
             stats = generate_mesh(info, case.mesh.threads)
-            peaks["mesh"] = _peak_rss_mb()
-            t1 = time.perf_counter()
+        peaks["mesh"] = _peak_rss_mb()
+        t1 = time.perf_counter()
+        if not lean:
             arrays = mesh_convert.extract(info.dimension)
             gmsh.model.remove()  # before dolfinx builds its mesh: never both in memory
-            peaks["extract"] = _peak_rss_mb()
-            t2 = time.perf_counter()
-            stages["dolfinx_mesh_s"] = _convert_and_write(
-                arrays, info.dimension, directory / MESH_FILE
-            )
-            del arrays
-            peaks["dolfinx_mesh"] = _peak_rss_mb()
-            stages["xdmf_write_s"] = time.perf_counter() - t2 - stages["dolfinx_mesh_s"]
+    t2 = time.perf_counter()
+    if arrays is not None:
+        peaks["extract"] = _peak_rss_mb()
+        stages["dolfinx_mesh_s"] = _convert_and_write(arrays, info.dimension, directory / MESH_FILE)
+        del arrays
+        peaks["dolfinx_mesh"] = _peak_rss_mb()
+        stages["xdmf_write_s"] = time.perf_counter() - t2 - stages["dolfinx_mesh_s"]
     out = info.to_dict()
     out.update(stats)
     out["hash"] = mesh_hash(case)

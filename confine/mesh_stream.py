@@ -32,6 +32,7 @@ import gmsh
 import h5py
 import numpy as np
 
+from confine.geometry.model import min_quality
 from confine.mesh_files import TETRAHEDRON, TRIANGLE, write_xdmf
 
 #: Rows per HDF5 chunk of the appended datasets (nodes or cells).
@@ -164,9 +165,7 @@ class StreamWriter:
                 self._append(self.topology, row[at].reshape(-1, 4))
                 self._append(self.values, np.full((len(et), 1), self.group_of[v], np.int32))
                 self.cells += len(et)
-                q = gmsh.model.mesh.getElementQualities(list(et), "minSICN")
-                if len(q):
-                    self.min_quality = min(self.min_quality, float(np.min(q)))
+                self.min_quality = min(self.min_quality, min_quality([et]))
         self.used[0][row[~inner & used]] = True
         self.used.append(used[inner])
         gmsh.model.mesh.clear([(3, v) for v in volumes])

@@ -129,40 +129,39 @@ def generate_mesh(
     elif dim == 3:
         gmsh.option.setNumber("Mesh.Algorithm", 5)  # perforated spheres: 4-9x faster
         gmsh.option.setNumber("Mesh.Algorithm3D", 10)  # HXT (threaded when threads > 1)
+    streamed = sink is not None and dim == 3 and by_group
     t0 = time.perf_counter()
     gmsh.model.mesh.generate(min(dim, 2))
     t_surface = time.perf_counter() - t0
+    if streamed:
+        sink.start()
     if dim == 3 and by_group:
-        if sink is not None:
-            sink.start()
         _volumes_by_group(sink)
     elif dim == 3:
         gmsh.model.mesh.generate(3)
     t_mesh = time.perf_counter() - t0
     info.timings["surface_mesh_s"] = t_surface
     info.timings["volume_mesh_s"] = t_mesh - t_surface
-    if sink is not None and dim == 3 and by_group:
-        info.timings["mesh_s"] = t_mesh
-        return {
-            "cells": sink.cells,
-            "vertices": sink.nodes,
-            "min_quality": sink.min_quality,
-            "mesh_s": t_mesh,
-        }
-    types, elem_tags, _ = gmsh.model.mesh.getElements(dim)
-    cells = int(sum(len(t) for t in elem_tags))
-    quality = 1.0
-    if dim >= 2:
-        q = [
-            np.min(gmsh.model.mesh.getElementQualities(list(t), "minSICN"))
-            for t in elem_tags
-            if len(t)
-        ]
-        quality = float(min(q)) if q else 1.0
-    vertices = len(gmsh.model.mesh.getNodes()[0])
-    del types
     info.timings["mesh_s"] = t_mesh
+    if streamed:  # gmsh holds no volume mesh any more: the sink counted it
+        cells, vertices, quality = sink.cells, sink.nodes, sink.min_quality
+    else:
+        elem_tags = gmsh.model.mesh.getElements(dim)[1]
+        cells = int(sum(len(t) for t in elem_tags))
+        quality = min_quality(elem_tags) if dim >= 2 else 1.0
+        vertices = len(gmsh.model.mesh.getNodes()[0])
     return {"cells": cells, "vertices": vertices, "min_quality": quality, "mesh_s": t_mesh}
+
+
+def min_quality(element_tags: Any) -> float:
+    """The smallest minSICN quality of the elements given by tag (lists or arrays of
+    tags, one per element type); 1.0 when there are none."""
+    q = [
+        float(np.min(gmsh.model.mesh.getElementQualities(list(t), "minSICN")))
+        for t in element_tags
+        if len(t)
+    ]
+    return min(q, default=1.0)
 
 
 def _volumes_by_group(sink: Any = None) -> None:
