@@ -565,8 +565,9 @@ def _target(
         if cell:
             cond[key] = f"{cell} {cu}" if cu else cell
     paths = _metric_paths(spec["metric"])
-    t = Target(quantity, " + ".join(paths), cond, value, unc, unit, r.get("source", ""))
-    t = replace(t, upper=upper)
+    t = Target(
+        quantity, " + ".join(paths), cond, value, unc, unit, r.get("source", ""), upper=upper
+    )
     return replace(t, parts=paths) if len(paths) > 1 else t
 
 
