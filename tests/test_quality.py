@@ -95,6 +95,15 @@ def test_checks_on_a_metrics_document() -> None:
     fe["products"]["C"]["faradaic_efficiency"]["value"] = 0.3 + 2.4e-6  # just over 1 + 1e-6
     (barely,) = assess(case, fe, None)
     assert str(barely).endswith("is 1.0000024 (limit 1.000001)")  # the differing digits shown
+    # a transient state whose other species release 3e-6 of the current: theirs, not an error
+    fe["stored_current_fraction"] = {"value": -3e-6, "unit": "1"}
+    assert assess(case, fe, None) == []
+    fe["stored_current_fraction"]["value"] = -1e-6  # releasing less than the excess
+    (still,) = assess(case, fe, None)
+    assert still.limit == pytest.approx(1.0 + 2e-6)
+    fe["stored_current_fraction"]["value"] = 5e-6  # storing: the bound stays 1 + τ
+    (stored,) = assess(case, fe, None)
+    assert stored.limit == pytest.approx(1.0 + 1e-6)
 
 
 def scaled(**species: tuple[float, float]) -> dict:

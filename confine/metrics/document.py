@@ -55,6 +55,7 @@ from confine.metrics.rates import (
     reaction_rates,
     selectivity,
     solution_balance,
+    stored_current_fraction,
     worst_mass_balance,
 )
 from confine.metrics.sections import pore_middle
@@ -111,6 +112,7 @@ KEY_UNITS = {
     "cells": "1",
     "dofs": "1",
     "faradaic_efficiency_sum": "1",
+    "stored_current_fraction": "1",
     "layer_volume_m3": "m^3",
     "wall_area_m2": "m^2",
     "newton_iterations_failed_attempts": "1",
@@ -131,6 +133,9 @@ _DEFINITIONS = {
     "faradaic_efficiency": "electrons_per_molecule * F * production / current",
     "electrons_per_molecule": "electron accounting over the network relative to the bulk species",
     "current": "sum over electrochemical steps of n F rate (cathodic positive)",
+    "stored_current_fraction": "transient runs: sum over the species that are not declared "
+    "products of electrons_per_molecule * F * accumulation / current (negative: released); "
+    "faradaic_efficiency_sum + it is at most 1",
     "mass_balance_relative_error": "|outflow - production + accumulation| / "
     "mass_balance_scale_mol_s (the largest of the three and the gross turnover; an "
     "adsorbate: |production - accumulation| / gross turnover); the quality gate judges a "
@@ -332,6 +337,11 @@ def compute_metrics(
         "reactions": reaction_entries(case, rates),
         "products": products,
         "faradaic_efficiency_sum": faradaic_efficiency_sum(products),
+        **(
+            {"stored_current_fraction": stored_current_fraction(case, species, rates.current)}
+            if p.transient
+            else {}
+        ),
         "selectivity": selectivity(case, products),
         "yield_g_per_h_per_g_cat": products[first]["yield_g_per_h_per_g_cat"] if first else None,
         "local_pH": local_ph(means, p.conc),

@@ -335,6 +335,35 @@ def product_entries(
     return products
 
 
+def stored_current_fraction(
+    case: Case, species: dict[str, dict[str, Any]], current: float
+) -> float | None:
+    """The share of the current stored in the species that are not declared products,
+    Σ n F (accumulation) / current (transient runs; negative where they release it).
+
+    Electron accounting makes Σ over every species of n F production equal the
+    current, so the products' FEs sum to 1 less what the other species take: their
+    outflow and, in a transient run, their accumulation. At steady state the sum is
+    at most 1; while adsorbates discharge (an *NO coverage falling) it exceeds 1 by
+    what they release, which this fraction measures.
+
+    Args:
+        case: the case solved (``output.products``).
+        species: the document's species entries (``accumulation_mol_s`` where stored).
+        current: the current (A).
+    """
+    if current == 0:
+        return None
+    e_per = electrons_per_molecule(case)
+    stored = 0.0
+    for name, entry in species.items():
+        n_e, acc = e_per.get(name), entry.get("accumulation_mol_s")
+        if name in case.output.products or acc is None or n_e is None:
+            continue
+        stored += n_e * FARADAY * acc
+    return stored / current
+
+
 def faradaic_efficiency_sum(products: dict[str, dict[str, Any]]) -> float | None:
     """Σ FE over the products that have one (None without declared products)."""
     if not products:
