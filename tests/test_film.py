@@ -274,20 +274,22 @@ def test_an_alkaline_film_is_marched_to_its_steady_state() -> None:
     assert m["film_document"]["solver"]["newton_iterations"]["value"] <= 5
 
 
+def calibrated(sets: dict[str, str]) -> Any:
+    """The shipped calibrated electrode case, coarse, no field or figure output."""
+    coarse = {"mesh.cells_per_pore_diameter": "3", "output.fields": "false"}
+    return load_case(
+        ROOT / "cases" / "electrode" / "mchs-7nm-calibrated.toml",
+        set={**coarse, "output.figures": "false", **sets},
+    )
+
+
 def test_a_march_whose_adsorbates_discharge_passes_its_faradaic_check() -> None:
     """The 11 nm film at -0.9 V ends its march with *NO still falling: the products
     then carry 3.5e-6 more than the current at that instant (a sweep point failed its
     FE-sum check on it). The document says what the other species store
     (stored_current_fraction), electron accounting closes with it to round-off, and
     the gate allows the sum what they release."""
-    case = load_case(
-        ROOT / "cases" / "electrode" / "mchs-7nm-calibrated.toml",
-        set={
-            "electrode.potential": '"-0.9 V"',
-            "geometry.pore_diameter": '"11.12 nm"',
-            "mesh.cells_per_pore_diameter": 3,
-        },
-    )
+    case = calibrated({"electrode.potential": '"-0.9 V"', "geometry.pore_diameter": '"11.12 nm"'})
     particle = particle_case(case)
     eff = effectiveness(particle, run(particle).metrics)
     m = run(pseudo_transient(film_case(case, film_geometry(case), eff))).metrics
@@ -302,16 +304,7 @@ def test_factors_that_settle_slowly_are_given_the_passes_they_need() -> None:
     contract by ~0.2 a pass (measured: 7.0e-2 ... 1.17e-6 in 8 passes, 2.4e-7 in the
     9th); 8 passes were the limit and the sweep point failed. It now settles, with
     FE sum 1 and balanced."""
-    case = load_case(
-        ROOT / "cases" / "electrode" / "mchs-7nm-calibrated.toml",
-        set={
-            "electrode.potential": '"-0.7 V"',
-            "film.diffusion_layer": '"50 um"',
-            "mesh.cells_per_pore_diameter": 3,
-            "output.fields": "false",
-            "output.figures": "false",
-        },
-    )
+    case = calibrated({"electrode.potential": '"-0.7 V"', "film.diffusion_layer": '"50 um"'})
     m = run(case).metrics
     inside = m["particle_in_film"]
     assert inside["factor_passes"]["value"] > 8
