@@ -16,6 +16,7 @@ import numpy as np
 
 from confine.case import Case
 from confine.env import import_dolfinx
+from confine.fem import jit
 from confine.fem.parameters import Parameters
 from confine.fem.spaces import Spaces, sub
 from confine.geometry.groups import tag
@@ -77,7 +78,7 @@ def build_bcs(
         if exact is not None:
             Vi, _ = Vi_sub.collapse()
             g = fem.Function(Vi)
-            g.interpolate(fem.Expression(exact(name), Vi.element.interpolation_points))
+            g.interpolate(jit.expression(exact(name), Vi.element.interpolation_points, spaces.comm))
             dofs = fem.locate_dofs_topological((Vi_sub, Vi), fdim, facets)
             bcs.append(fem.dirichletbc(g, dofs, Vi_sub))
             continue

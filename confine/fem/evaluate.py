@@ -16,6 +16,7 @@ import numpy as np
 import ufl
 
 from confine.env import import_dolfinx
+from confine.fem import jit
 from confine.fem.bcs import bath_facets
 from confine.fem.parameters import Parameters
 from confine.fem.residual import Residual
@@ -142,7 +143,7 @@ def cell_peclet(spaces: Spaces, cache: dict[str, Any]) -> float:
     if "_peclet" not in cache:  # compiled once per model
         phi_hat = part(spaces.u, spaces.unknowns.index("phi"))
         expr = transport.edge_peclet(phi_hat, spaces.mesh)
-        cache["_peclet"] = fem.Expression(expr, Q.element.interpolation_points)
+        cache["_peclet"] = jit.expression(expr, Q.element.interpolation_points, spaces.comm)
     jump.interpolate(cache["_peclet"])
     local = jump.x.array.max(initial=0.0)
     return max(charges) * float(spaces.comm.allreduce(local, op=MPI.MAX))
@@ -215,7 +216,7 @@ def physical_functions(
     Pn = fem.functionspace(spaces.mesh, ("Lagrange", 1, shape(n)))
     if "_p1" not in cache:
         vec = ufl.as_vector(list(exprs.values())) if n > 1 else next(iter(exprs.values()))
-        cache["_p1"] = fem.Expression(vec, Pn.element.interpolation_points)
+        cache["_p1"] = jit.expression(vec, Pn.element.interpolation_points, spaces.comm)
     together = fem.Function(Pn)
     together.interpolate(cache["_p1"])
     values = together.x.array.reshape(-1, n)
@@ -235,7 +236,8 @@ def physical_functions(
         na = len(spaces.adsorbed)
         Wn = fem.functionspace(submesh, ("Lagrange", 1, shape(na)))
         if "_theta" not in cache:  # one expression for every coverage, split like the fields
-            cache["_theta"] = fem.Expression(spaces.theta, Wn.element.interpolation_points)
+            points = Wn.element.interpolation_points
+            cache["_theta"] = jit.expression(spaces.theta, points, spaces.comm)
         thetas = fem.Function(Wn)
         thetas.interpolate(cache["_theta"])
         coverage = thetas.x.array.reshape(-1, na)

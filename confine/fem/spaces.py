@@ -29,6 +29,7 @@ import ufl
 from confine.case import Case
 from confine.catalyst import areal_site_density, reference_site_density
 from confine.env import import_dolfinx
+from confine.fem import jit
 from confine.fem.cellwise import CellTables
 from confine.geometry.groups import FACET_GROUPS, tag, tags
 from confine.mesh import MeshData
@@ -128,7 +129,7 @@ class Spaces:
         """
         cached = self._forms.get(expr)
         if cached is None:
-            cached = fem.form(expr, entity_maps=self.entity_maps or None)
+            cached = jit.form(expr, entity_maps=self.entity_maps or None)
             self._forms[expr] = cached
         return cached
 

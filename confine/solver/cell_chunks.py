@@ -28,6 +28,7 @@ import numpy as np
 import ufl
 
 from confine.env import import_dolfinx
+from confine.fem import jit
 
 import_dolfinx()
 
@@ -98,7 +99,7 @@ class ChunkedForm:
         if self.mesh.ufl_domain() != form.ufl_domain():
             raise ValueError("the form is integrated over another mesh than its arguments'")
         self._entity_maps = entity_maps
-        self._compiled = fem.compile_form(self.mesh.comm, form)
+        self._compiled = jit.compile_form(self.mesh.comm, form)
         self._domains = self._all_domains()
         #: the form over every entity dolfinx's own Form of the original integrates
         self.whole: Any = self._create(self._domains)

@@ -19,6 +19,7 @@ import numpy as np
 
 from confine.case import Case
 from confine.env import import_dolfinx
+from confine.fem import jit
 from confine.fem.parameters import Parameters
 from confine.fem.spaces import Spaces
 from confine.quality import BOUND_TOLERANCE, bounds_of
@@ -30,6 +31,7 @@ from confine.solver.sparsity import drop_structural_zeros, jacobian_forms
 import_dolfinx()
 from dolfinx import fem  # noqa: E402
 from dolfinx.fem import petsc as fem_petsc  # noqa: E402
+from dolfinx.fem.forms import derivative_block  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 from petsc4py import PETSc  # noqa: E402
 
@@ -72,11 +74,15 @@ class Newton:
         fs: Any = F if spaces.adsorbed else F[0]
         us: Any = [spaces.u, spaces.theta] if spaces.adsorbed else spaces.u
         self._prefix = f"confine_{id(self)}_"
-        J, uu = jacobian_forms(fs, us, spaces.entity_maps or None)
+        maps = spaces.entity_maps or None
+        J, uu = jacobian_forms(fs, us, maps)
+        if J is None:
+            J = derivative_block(fs, us)
+        # compiled here on every rank at once (dolfinx's own JIT loads rank after rank)
         self.nlp = fem_petsc.NonlinearProblem(
-            fs,
+            jit.form(fs, entity_maps=maps),
             us,
-            J=J,
+            J=jit.form(J, entity_maps=maps),
             bcs=bcs,
             petsc_options_prefix=self._prefix,
             petsc_options=self.options(),

@@ -50,6 +50,7 @@ import numpy as np
 
 from confine.case import Case
 from confine.env import import_dolfinx
+from confine.fem import jit
 from confine.fem.fields import set_bulk_state
 from confine.fem.spaces import Spaces
 from confine.solver import node_pattern
@@ -413,7 +414,7 @@ def jacobian_forms(F: Any, u: Any, entity_maps: Any) -> tuple[Any, Any]:
         return None, None  # the matrix's layout needs a block in the species row and column
     if splittable(J[0][0]):
         return [[None, J[0][1]], J[1]], ChunkedForm(J[0][0], entity_maps)
-    return [[None, J[0][1]], J[1]], fem.form(J[0][0], entity_maps=entity_maps)
+    return [[None, J[0][1]], J[1]], jit.form(J[0][0], entity_maps=entity_maps)
 
 
 # ---------------------------------------------------------------- compaction of the pattern
