@@ -86,7 +86,8 @@ def _once_more_if_stale[T](compile_: Callable[[], T]) -> T:
 def _comm_of(forms: Any) -> Any:
     """The communicator of the first UFL form's mesh in a (nested) sequence."""
     if isinstance(forms, ufl.Form):
-        return forms.ufl_domain().ufl_cargo().comm
+        domain = forms.ufl_domain()  # None for a form without integrals
+        return None if domain is None else domain.ufl_cargo().comm
     if isinstance(forms, Sequence):
         for f in forms:
             comm = _comm_of(f)
