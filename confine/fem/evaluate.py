@@ -40,12 +40,17 @@ def rate_integral(spaces: Spaces, residual: Residual, name: str) -> float:
     return spaces.integrate(residual.rates[name] * spaces.w * meas) * spaces.L**dim
 
 
-def _face_facets(spaces: Spaces, group: str | None) -> np.ndarray:
-    """The facets of one group, or every bath face (:func:`confine.fem.bcs.bath_facets`)."""
+def _face_nodes(spaces: Spaces, group: str | None) -> np.ndarray:
+    """The blocked space's nodes on one facet group's faces, or on every bath face
+    (:func:`confine.fem.bcs.bath_facets`): owned and ghost, wherever found. Component
+    c of node b is dof bs·b + c, so one locate serves every species (a locate on each
+    component's sub-space is collective, and a collapsed copy builds an index map)."""
     if group is None:
-        return bath_facets(spaces.case, spaces.meshdata)
-    ft = spaces.meshdata.facet_tags
-    return ft.indices[ft.values == tag(group)]
+        facets = bath_facets(spaces.case, spaces.meshdata)
+    else:
+        ft = spaces.meshdata.facet_tags
+        facets = ft.indices[ft.values == tag(group)]
+    return fem.locate_dofs_topological(spaces.V, spaces.tdim - 1, facets)
 
 
 def _flux_test(
@@ -60,12 +65,8 @@ def _flux_test(
     g = tests.get(key)
     if g is None:  # one test function per species and faces: its functional compiles once
         g = fem.Function(spaces.V)
-        comp = residual.eq_test[name]
-        # the sub-space's own dofmap gives the parent's indices: no collapsed copy (a
-        # collapse builds a new index map, collective: 12 of them cost 0.7 s on 2 ranks)
-        facets = _face_facets(spaces, group)
-        dofs = fem.locate_dofs_topological(sub(spaces.V, comp), spaces.tdim - 1, facets)
-        g.x.array[dofs] = 1.0
+        bs = spaces.V.dofmap.index_map_bs
+        g.x.array[bs * _face_nodes(spaces, group) + residual.eq_test[name]] = 1.0
         g.x.scatter_forward()
         tests[key] = g
     return g
@@ -120,9 +121,9 @@ def outward_fluxes(
         return {n: outward_flux(spaces, residual, tests, n, group) for n in names}
     form = sum((residual.eq_forms[n] for n in names[1:]), residual.eq_forms[names[0]])
     vec = fem.assemble_vector(spaces.form(form)).array
-    # owned and ghost face nodes, wherever found (remote): each rank's unscattered
-    # vector holds its own cells' contributions, so the sum over ranks counts each once
-    nodes = fem.locate_dofs_topological(spaces.V, spaces.tdim - 1, _face_facets(spaces, group))
+    # owned and ghost face nodes: each rank's unscattered vector holds its own cells'
+    # contributions, so the sum over ranks counts each once
+    nodes = _face_nodes(spaces, group)
     bs = spaces.V.dofmap.index_map_bs
     local = np.array([vec[bs * nodes + c].sum() for c in comps])
     total = spaces.comm.allreduce(local, op=MPI.SUM)

@@ -87,7 +87,7 @@ class Newton:
             petsc_options_prefix=self._prefix,
             petsc_options=self.options(),
             kind=None,
-            entity_maps=spaces.entity_maps or None,
+            entity_maps=maps,
         )
         snes = self.nlp.solver
         # the factorisation's own options are read only by a first LU: mark them read,
