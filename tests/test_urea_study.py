@@ -152,22 +152,26 @@ def _si(value: float, unit: str) -> float:
 
 
 def test_warm_start_takes_every_changed_value() -> None:
-    """A warm start on a reused problem sees a changed transfer coefficient or site count.
+    """A warm start on a reused problem sees a changed transfer coefficient, bath or
+    site count.
 
-    Transfer coefficients are Constants (a fit changes them without recompiling);
-    the site density is set up with the problem, so the problem is rebuilt. Either
-    way the answer equals a cold start.
+    Transfer coefficients and bulk values are Constants (a fit changes them without
+    recompiling), and so is the secondary model's conductivity, which follows the
+    bath's ions (a particle in a film's changing electrolyte); the site density is
+    set up with the problem, so the problem is rebuilt. Either way the answer
+    equals a cold start.
     """
     base = confine.load_case(CASES / "mchs-7nm.toml", set=QUIET)
     first = confine.run(base)
     for change in (
         {"reactions.volmer.transfer_coefficient": 0.3},
+        {"species.NO3-.bulk": "0.3 mol/L", "species.K+.bulk": "0.300111763578154 mol/L"},
         {"catalyst.dispersion": 0.25},
     ):
         case = base.replace(**change)
         warm = confine.run(case, initial=first.solution).metrics
         cold = confine.run(case).metrics
-        for path in ("current_A", "faradaic_efficiency_sum"):
+        for path in ("current_A", "faradaic_efficiency_sum", "catalyst_layer_mean_potential_V"):
             assert warm[path]["value"] == pytest.approx(cold[path]["value"], rel=1e-6), change
         assert warm["current_A"]["value"] != pytest.approx(
             first.metrics["current_A"]["value"], rel=1e-4

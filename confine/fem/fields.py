@@ -32,7 +32,7 @@ def physical_fields(
     conc: dict[str, Expr] = {}
     for i, name in enumerate(spaces.unknowns):
         if name != "phi":  # the unknown is the deviation from the bulk (see module doc)
-            conc[name] = spaces.c_ref[name] * (params.bulk_hat[name] + part(u, i))
+            conc[name] = spaces.c_scale[name] * (params.bulk_hat[name] + part(u, i))
     phi_hat = part(u, spaces.unknowns.index("phi")) if spaces.has_phi else None
     if spaces.eliminated is not None:
         z_e = spaces.charges[spaces.eliminated]

@@ -20,6 +20,7 @@ from confine.env import import_dolfinx
 from confine.fem.spaces import Spaces
 from confine.fem.swept import SWEPT, form_signature
 from confine.physics import potential
+from confine.units import FARADAY
 
 import_dolfinx()
 from dolfinx import fem  # noqa: E402
@@ -48,6 +49,8 @@ class Parameters:
         end_value, end_target: the ramped φ̂ at a cylinder pore's ends, and half the
             voltage across it at s = 1.
         charge_scale: ε RT/(F L), C/m² per unit σ̂ (poisson models).
+        ohm: F/(κ v_T) of the secondary model (κ from the bulk ions, so it follows
+            ``bulk``; a reused model would otherwise keep its first bath's κ).
         dt: the time step (s) of a transient run (None if steady).
     """
 
@@ -67,6 +70,7 @@ class Parameters:
         self.bulk_hat = {
             s: self._const(case.species_named(s).bulk / self.c_ref[s]) for s in self.c_ref
         }
+        self.ohm = self._const(_ohm(spaces, case))
         echem = [r for r in case.reactions if r.type == "electrochemical"]
         self.alpha = {r.name: self._const(r.transfer_coefficient) for r in echem}
         self.e_ref = {r.name: self._const(r.reference_potential) for r in echem}
@@ -171,9 +175,17 @@ def _set_reference(p: Parameters, case: Case) -> None:
             assign(p.e_ref[r.name], r.reference_potential)
 
 
+def _ohm(spaces: Spaces, case: Case) -> float:
+    """F/(κ v_T), v_T = RT/F: the secondary model's source scale (κ of the bulk ions); else 0."""
+    if spaces.model != "secondary":
+        return 0.0
+    return FARADAY / (potential.conductivity(case) * spaces.vt)
+
+
 def _set_bulk(p: Parameters, case: Case) -> None:
     for s in p.c_ref:
         assign(p.bulk_hat[s], case.species_named(s).bulk / p.c_ref[s])
+    assign(p.ohm, _ohm(p.spaces, case))
 
 
 def _set_walls(p: Parameters, case: Case) -> None:

@@ -32,7 +32,6 @@ from confine.fem.parameters import Parameters
 from confine.fem.spaces import Spaces, part
 from confine.geometry.groups import tag
 from confine.physics import boundary, hindrance, kinetics, potential, transport
-from confine.units import FARADAY
 
 from confine.env import import_dolfinx  # isort: skip
 
@@ -158,7 +157,7 @@ def steric_potential(spaces: Spaces, conc_hat: Mapping[str, Expr]) -> Expr | Non
     for s in ions:
         size = e.ion_size if e.ion_size is not None else 2.0 * float(s.radius or 0.0)
         vols.append(transport.lattice_volume(size))
-        cs.append(spaces.c_ref[s.name] * conc_hat[s.name])
+        cs.append(spaces.c_scale[s.name] * conc_hat[s.name])
     return transport.steric_potential(cs, vols)
 
 
@@ -269,7 +268,7 @@ class _Builder:
         self.backward_rates = fields.rates(
             spaces, params, self.conc, self.cov, self.phi, backward=True
         )
-        self.conc_hat = {s: self.conc[s] / spaces.c_ref[s] for s in self.conc}
+        self.conc_hat = {s: self.conc[s] / spaces.c_scale[s] for s in self.conc}
         self.phi_hat: Expr = (
             part(spaces.u, spaces.unknowns.index("phi")) if spaces.has_phi else None
         )
@@ -293,7 +292,7 @@ class _Builder:
                 grad_steric,
             )
             form = -ufl.inner(flux, ufl.grad(vi)) * sp.w * sp.dx
-        scale = D * sp.c_ref[name]
+        scale = D * sp.c_scale[name]
         for r in case.reactions:
             coef = self.nu[r.name].get(name, 0.0)
             meas = sp.measure_of(r.where)
@@ -315,13 +314,12 @@ class _Builder:
         """The secondary model: ∇̂·(κ̂∇̂φ̂) = (F/κRT) Σ n r L² (Ohm's law with sources),
         κ̂ = ε/τ in the catalytic layer (:func:`layer_factor`), 1 elsewhere."""
         sp, case = self.sp, self.sp.case
-        kappa = potential.conductivity(case)
         wphi = part(sp.v, sp.unknowns.index("phi"))
         grad_phi = ufl.grad(self.phi_hat)
         if not isinstance(eps_tau := layer_factor(sp), float):
             grad_phi = eps_tau * grad_phi
         form = ufl.inner(grad_phi, ufl.grad(wphi)) * sp.w * sp.dx
-        fac = FARADAY / (kappa * sp.vt)
+        fac = self.pa.ohm  # F/(κ v_T): a Constant, as κ follows the bath's ions
         for r in case.reactions:
             meas = sp.measure_of(r.where)
             if r.type != "electrochemical" or meas is None:

@@ -70,7 +70,7 @@ class Spaces:
 
     Attributes (public, read by the residual, the solver and the metrics):
         case, meshdata, mesh, comm, L, d, tdim, axisymmetric, temperature, vt,
-        model (potential model), charges, diffusivity, c_ref, eliminated,
+        model (potential model), charges, diffusivity, c_ref, c_scale, eliminated,
         unknowns, adsorbed, has_phi, poisson, dx, ds, dS, x, w, catalyst,
         layer_tags, dx_layer, surface_tags, ds_surface, cell_groups, V, u, v,
         W, theta, q, submesh, entity_maps, chi_pore, chi_layer, chi_interior, tables,
@@ -103,6 +103,10 @@ class Spaces:
         floor = C_REF_FLOOR * max_bulk if max_bulk > 0 else 1.0
         #: Reference concentration of each solution species (mol/m³).
         self.c_ref = {s.name: max(s.bulk, floor) for s in sol}
+        #: c_ref as Constants, what the forms hold: a number compiled into them would
+        #: make a bath of another composition (a particle in a film's electrolyte)
+        #: compile every form again.
+        self.c_scale = {n: fem.Constant(self.mesh, c) for n, c in self.c_ref.items()}
         self.eliminated: str | None = None
         if model == "electroneutral":
             self.eliminated = potential.eliminated_ion(case).name
