@@ -23,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from confine import electrode_run
 from confine.case import CaseError, load_case
 from confine.catalyst import particle_mass
 from confine.electrode_run import ElectrodeSolution
 from confine.film import film_geometry, particle_volume
 from confine.film_case import film_case, particle_case, pseudo_transient
+from confine.fixed_point import Anderson
 from confine.physics.potential import conductivity
 from confine.pipeline import run
 from confine.two_scale import Effectiveness, effectiveness
@@ -283,13 +285,28 @@ def calibrated(sets: dict[str, str]) -> Any:
     )
 
 
+#: The range fit's stage-2 constants (the shipped calibration until stage 3's), at which
+#: the 11 nm film's march at -0.9 V was found to end while *NO discharges.
+STAGE2 = {
+    "reactions.volmer.rate_constant": '"3945.727 mol/(m^3*s)"',
+    "reactions.volmer.transfer_coefficient": "0.403684",
+    "reactions.nitrate-to-NO.rate_constant": '"6.957077 1/s"',
+    "reactions.nitrate-to-NO.transfer_coefficient": "0.421909",
+    "reactions.nitrate-to-nitrite.rate_constant": '"6.739256 1/s"',
+    "reactions.nitrate-to-nitrite.transfer_coefficient": "0.408617",
+    "reactions.coupling.rate_constant": '"534606.7 1/s"',
+}
+
+
 def test_a_march_whose_adsorbates_discharge_passes_its_faradaic_check() -> None:
-    """The 11 nm film at -0.9 V ends its march with *NO still falling: the products
-    then carry 3.5e-6 more than the current at that instant (a sweep point failed its
-    FE-sum check on it). The document says what the other species store
-    (stored_current_fraction), electron accounting closes with it to round-off, and
-    the gate allows the sum what they release."""
-    case = calibrated({"electrode.potential": '"-0.9 V"', "geometry.pore_diameter": '"11.12 nm"'})
+    """The 11 nm film at -0.9 V (stage-2 kinetics) ends its march with *NO still
+    falling: the products then carry 3.5e-6 more than the current at that instant (a
+    sweep point failed its FE-sum check on it). The document says what the other
+    species store (stored_current_fraction), electron accounting closes with it to
+    round-off, and the gate allows the sum what they release."""
+    case = calibrated(
+        {**STAGE2, "electrode.potential": '"-0.9 V"', "geometry.pore_diameter": '"11.12 nm"'}
+    )
     particle = particle_case(case)
     eff = effectiveness(particle, run(particle).metrics)
     m = run(pseudo_transient(film_case(case, film_geometry(case), eff))).metrics
@@ -299,18 +316,33 @@ def test_a_march_whose_adsorbates_discharge_passes_its_faradaic_check() -> None:
     assert m["species"]["*NO"]["accumulation_mol_s"]["value"] < 0.0
 
 
-def test_factors_that_settle_slowly_are_given_the_passes_they_need() -> None:
-    """Under a 50 µm Nernst layer at -0.7 V the factors from the particle in the film
-    contract by ~0.2 a pass (measured: 7.0e-2 ... 1.17e-6 in 8 passes, 2.4e-7 in the
-    9th); 8 passes were the limit and the sweep point failed. It now settles, with
-    FE sum 1 and balanced."""
+def test_factors_that_settle_slowly_are_accelerated_to_the_same_fixed_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under a 50 µm Nernst layer at -0.7 V the plain passes of the factors contract by
+    0.71 each (measured: 0.43, 0.27, ... 1.6e-5 after 30; 38 passes settle them): 30
+    were the limit and the sweep point failed. Anderson-accelerated they settle in 7
+    (measured), at the plain iteration's fixed point: the plain one stops with its
+    factors up to 0.71/0.29 × 1e-6 from it, so the two agree to a few 1e-6 (measured:
+    j 1.1e-6 relative, FEs 5e-6)."""
     case = calibrated({"electrode.potential": '"-0.7 V"', "film.diffusion_layer": '"50 um"'})
     m = run(case).metrics
     inside = m["particle_in_film"]
-    assert inside["factor_passes"]["value"] > 8
+    assert inside["factor_passes"]["value"] <= 10
     assert inside["factor_change"]["value"] < 1e-6
     assert m["faradaic_efficiency_sum"]["value"] == pytest.approx(1.0, abs=1e-6)
     assert m["mass_balance_relative_error"]["value"] < 1e-6
+    monkeypatch.setattr(electrode_run, "MAX_FACTOR_PASSES", 80)
+    monkeypatch.setattr(Anderson, "step", lambda self, x, g: g)
+    plain = run(case).metrics
+    assert plain["particle_in_film"]["factor_passes"]["value"] > 30
+    j = "current_density_A_per_m2"
+    assert m[j]["value"] == pytest.approx(plain[j]["value"], rel=2e-5)
+    for name, product in m["products"].items():
+        fe = product["faradaic_efficiency"]["value"]
+        assert fe == pytest.approx(
+            plain["products"][name]["faradaic_efficiency"]["value"], abs=2e-5
+        )
 
 
 def _factors(case: Any) -> Effectiveness:
