@@ -69,7 +69,12 @@ class UsageError(Exception):
 
     def __init__(self, message: str, code: int = EXIT_INVALID):
         super().__init__(message)
+        self.message = message
         self.code = code
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments where it is unpickled (a pool worker's failure)
+        return (type(self), (self.message, self.code))
 
 
 def key_value(item: str) -> str:

@@ -8,6 +8,7 @@ valid name for a misspelt one (:func:`nearest`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,7 @@ class CaseError(ValueError):
     def __init__(self, problems: list[Finding]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments where it is unpickled (a pool worker's failure)
+        return (type(self), (self.problems,))

@@ -119,6 +119,10 @@ class QualityError(RuntimeError):
         more = f" (and {len(self.findings) - 3} more)" if len(self.findings) > 3 else ""
         super().__init__(f"the solution failed its quality checks: {shown}{more}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments where it is unpickled (a pool worker's failure)
+        return (type(self), (self.findings, self.history))
+
 
 def _numbers(node: Any, path: str = "") -> Iterator[tuple[str, float]]:
     """Every number in a metrics document, with its dotted path."""

@@ -18,6 +18,7 @@ refers to the model only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -91,6 +92,7 @@ class SolverError(RuntimeError):
         converged_multiplier: float | None,
         reason: int,
     ):
+        self.message = message
         self.history = list(history)
         self.step = step
         self.multiplier = multiplier
@@ -102,6 +104,18 @@ class SolverError(RuntimeError):
             f"converged {converged_multiplier!s}), SNES reason {reason}, residual history "
             f"[{tail}]"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its arguments where it is unpickled: a pool worker's failure
+        # reaching its parent (the default, from ``args``, fails there and breaks the pool)
+        kw: dict[str, Any] = {
+            "history": self.history,
+            "step": self.step,
+            "multiplier": self.multiplier,
+            "converged_multiplier": self.converged_multiplier,
+            "reason": self.reason,
+        }
+        return (functools.partial(type(self), **kw), (self.message,))
 
 
 def newton_of(model: Model) -> Newton:
