@@ -20,7 +20,7 @@ from confine.fem import jit
 from confine.fem.bcs import bath_facets
 from confine.fem.parameters import Parameters
 from confine.fem.residual import Residual
-from confine.fem.spaces import Spaces, part, shape, sub
+from confine.fem.spaces import Spaces, part, shape
 from confine.geometry.groups import tag
 from confine.physics import transport
 from confine.units import FARADAY
@@ -153,11 +153,8 @@ def cell_peclet(spaces: Spaces, cache: dict[str, Any]) -> float:
 def wall_indicator(spaces: Spaces, name: str) -> fem.Function:
     """Function in V whose φ component is 1 on the wall's nodes, 0 elsewhere."""
     g = fem.Function(spaces.V)
-    ft = spaces.meshdata.facet_tags
-    facets = ft.indices[ft.values == tag(name)]
-    phi = sub(spaces.V, spaces.unknowns.index("phi"))
-    dofs = fem.locate_dofs_topological(phi, spaces.tdim - 1, facets)  # no collapse: _flux_test
-    g.x.array[dofs] = 1.0
+    bs = spaces.V.dofmap.index_map_bs
+    g.x.array[bs * _face_nodes(spaces, name) + spaces.unknowns.index("phi")] = 1.0
     g.x.scatter_forward()
     return g
 
