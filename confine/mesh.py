@@ -48,7 +48,7 @@ from confine import staging
 from confine._version import __version__
 from confine.case import Case
 from confine.env import import_dolfinx
-from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
+from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS, UNIONS
 from confine.geometry.info import GeometryInfo
 
 import_dolfinx()  # MPI and PETSc in dolfinx's order: before mpi4py, and before gmsh
@@ -57,7 +57,7 @@ import gmsh  # noqa: E402
 from dolfinx.io import XDMFFile  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
-from confine import mesh_convert, mesh_stream  # noqa: E402
+from confine import mesh_convert, mesh_stream, partition  # noqa: E402
 from confine.geometry.model import (  # noqa: E402
     VOLUMES_PER_CALL,
     build_model,
@@ -303,7 +303,12 @@ def read_mesh(directory: Path, comm: Any) -> MeshData:
     """Read a cached mesh folder on every rank of ``comm`` (collective)."""
     info = json.loads((directory / INFO_FILE).read_text())
     with XDMFFile(comm, str(directory / MESH_FILE), "r") as xdmf:
-        mesh = xdmf.read_mesh(name="mesh", ghost_mode=dolfinx.mesh.GhostMode.shared_facet)
+        mesh = None
+        if partition.use_balanced(comm):
+            catalyst = np.array([CELL_GROUPS[g] for g in UNIONS["catalyst_layer"]])
+            mesh = partition.read_balanced(xdmf, directory / MESH_FILE, comm, catalyst)
+        if mesh is None:
+            mesh = xdmf.read_mesh(name="mesh", ghost_mode=dolfinx.mesh.GhostMode.shared_facet)
         cell_tags = xdmf.read_meshtags(mesh, name="cell_tags")
         tdim = mesh.topology.dim
         mesh.topology.create_connectivity(tdim - 1, tdim)
