@@ -41,7 +41,7 @@ DIRECT_OPTIONS: dict[str, Any] = {
 #: (:data:`FIELD_AMG`), the blocks applied additively (block Jacobi over
 #: fields); the coverages on the catalyst submesh follow multiplicatively with
 #: ILU on overlapping subdomains (additive Schwarz, one layer of overlap: on one
-#: rank the ILU of the whole block, which is exact there; block Jacobi instead
+#: rank the ILU of the whole block, as good as exact there; block Jacobi instead
 #: drops the couplings across the partition, and on 2 ranks GMRES then took 566
 #: iterations on the sector of cases/mchs-7nm.toml against 529 with the
 #: coverages solved exactly, as with this, and 436 on one rank). Every field
