@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from confine.case import CaseError, load_case
+from confine.env import RUN_CHOICES, run_choice
 from confine.failure import is_solver_failure, summary
 from confine.io import FAILURE_FILE
 
@@ -135,11 +136,17 @@ def rank() -> int:
 
 # --------------------------------------------------------------------------- checks
 def check_arguments(args: argparse.Namespace) -> None:
-    """The input file and the output path of a command, before any work.
+    """The input file and the output path of a command, and the run's choices made by
+    environment variables, before any work.
 
     Raises:
-        UsageError: naming the path and what is wrong with it.
+        UsageError: naming the path or variable and what is wrong with it.
     """
+    for name in RUN_CHOICES:
+        try:
+            run_choice(name)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     command = getattr(args, "command", None)
     if command in INPUTS:
         attr, kind = INPUTS[command]

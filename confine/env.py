@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import importlib
+import os
 import platform
 import subprocess
 from functools import cache
@@ -18,6 +19,26 @@ from types import ModuleType
 from typing import Any
 
 from confine._version import __version__
+
+#: A run's choices made by environment variables (how, not what: never part of a
+#: case): name -> allowed values, the first the default.
+RUN_CHOICES: dict[str, tuple[str, ...]] = {
+    "CONFINE_JACOBIAN": ("auto", "block", "lean"),  # confine.solver.options
+    "CONFINE_PARTITION": ("balanced", "cells"),  # confine.partition
+}
+
+
+def run_choice(name: str) -> str:
+    """The value of the run choice ``name`` (:data:`RUN_CHOICES`; unset: its default).
+
+    Raises:
+        ValueError: a value it does not allow, naming the variable and the rule.
+    """
+    allowed = RUN_CHOICES[name]
+    value = os.environ.get(name) or allowed[0]
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: must be one of {', '.join(allowed)}")
+    return value
 
 
 @cache

@@ -7,7 +7,7 @@ one-rank sector run of cases/mchs-7nm.toml the species block costs 8.3 s on
 18 335 cells (0.45 ms a cell) and the coverage blocks 3.3 s more on its
 11 638 catalyst cells (0.28 ms): a catalyst cell weighs 1.6 plain ones. With
 dolfinx's partition two ranks held 4 661 and 6 977 of the catalyst cells, and
-at every Jacobian the one waited for the other (PETSc's log: 0.86 s in
+at every Jacobian the one waited for the other (PETSc's log: 0.86–1.01 s in
 MatAssemblyBegin over the run). dolfinx's graph partitioners take no vertex
 weights, so the weight goes into the graph: :func:`weighted_graph` joins an
 extra node to two of every three catalyst cells (:data:`CATALYST_WEIGHT`
@@ -25,7 +25,6 @@ own partition.
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
@@ -36,7 +35,7 @@ import h5py
 import numpy as np
 import ufl
 
-from confine.env import import_dolfinx
+from confine.env import import_dolfinx, run_choice
 
 import_dolfinx()
 import dolfinx  # noqa: E402
@@ -46,17 +45,12 @@ from mpi4py import MPI  # noqa: E402
 #: A catalyst cell's weight in plain cells (module docstring): the i-th catalyst
 #: cell of the file gets an extra node where ⌊i (w − 1)⌋ steps up.
 CATALYST_WEIGHT = Fraction(5, 3)
-#: The partitions :func:`use_balanced` chooses between (``CONFINE_PARTITION``).
-PARTITIONS = ("balanced", "cells")
 
 
 def use_balanced(comm: Any) -> bool:
     """Whether a mesh read on ``comm`` is partitioned by :func:`read_balanced`: on more
     than one rank, unless ``CONFINE_PARTITION=cells``."""
-    kind = os.environ.get("CONFINE_PARTITION") or "balanced"
-    if kind not in PARTITIONS:
-        raise ValueError(f"CONFINE_PARTITION must be balanced or cells: {kind!r}")
-    return comm.size > 1 and kind == "balanced"
+    return run_choice("CONFINE_PARTITION") == "balanced" and comm.size > 1
 
 
 def weighted_graph(graph: Any, heavy: np.ndarray, comm: Any) -> Any:

@@ -454,3 +454,14 @@ def test_a_recorded_failure_is_reported_from_its_failure_json(tmp_path: Path) ->
     other = RuntimeError("something else")  # an earlier run's failure.json is not this error's
     text, code = cli_guard.describe(other, args)
     assert "failure.json" not in text and "RuntimeError: something else" in text
+
+
+# --------------------------------------------------------------------------- run choices
+@pytest.mark.parametrize("name", ["CONFINE_PARTITION", "CONFINE_JACOBIAN"])
+def test_bad_run_choice_is_a_usage_error_before_any_work(tmp_path: Path, name: str) -> None:
+    """A run's choice made by an environment variable (confine.env.RUN_CHOICES) with a
+    value it does not allow: one line naming the variable and the rule, exit 2, no output."""
+    proc = confine_cli("run", CASE, "--out", "out", cwd=tmp_path, env={name: "metis"})
+    line = one_line(proc, 2)
+    assert f"{name}='metis': must be one of" in line, line
+    assert not (tmp_path / "out").exists()

@@ -63,7 +63,9 @@ def test_partition_choice(monkeypatch) -> None:
     monkeypatch.setenv("CONFINE_PARTITION", "cells")
     assert not partition.use_balanced(MPI.COMM_WORLD)
     monkeypatch.setenv("CONFINE_PARTITION", "metis")
-    with pytest.raises(ValueError, match="CONFINE_PARTITION must be balanced or cells"):
+    with pytest.raises(
+        ValueError, match="CONFINE_PARTITION='metis': must be one of balanced, cells"
+    ):
         partition.use_balanced(MPI.COMM_WORLD)
     monkeypatch.delenv("CONFINE_PARTITION")
     assert partition.use_balanced(MPI.COMM_WORLD) == (MPI.COMM_WORLD.size > 1)

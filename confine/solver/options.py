@@ -15,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 
 from confine.case import Case
-from confine.env import import_dolfinx
+from confine.env import RUN_CHOICES, import_dolfinx, run_choice
 
 import_dolfinx()
 from petsc4py import PETSc  # noqa: E402
@@ -100,7 +100,7 @@ LINEAR_SOLVERS = ("auto", "direct", "iterative")
 #: the compacted AIJ: ~50 B less per unknown, each Jacobian ~3× slower) or "auto"
 #: (= "block"). Environment variable ``CONFINE_JACOBIAN`` (a run's choice: not part
 #: of the case). benchmarks/README.md, "Memory by part".
-JACOBIAN_STORAGES = ("auto", "block", "lean")
+JACOBIAN_STORAGES = RUN_CHOICES["CONFINE_JACOBIAN"]
 
 
 def direct_bytes(unknowns: int) -> float:
@@ -122,9 +122,9 @@ def is_direct(kind: str, tdim: int, nodes: int, unknowns: int) -> bool:
 def lean_jacobian(kind: str | None = None) -> bool:
     """Whether the species block is assembled lean (:data:`JACOBIAN_STORAGES`):
     ``kind``, else ``CONFINE_JACOBIAN``, else "auto" (block insertion)."""
-    kind = kind or os.environ.get("CONFINE_JACOBIAN") or "auto"
+    kind = kind or run_choice("CONFINE_JACOBIAN")
     if kind not in JACOBIAN_STORAGES:
-        raise ValueError(f"CONFINE_JACOBIAN must be auto, block or lean: {kind!r}")
+        raise ValueError(f"Jacobian storage must be auto, block or lean: {kind!r}")
     return kind == "lean"
 
 
