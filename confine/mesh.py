@@ -48,7 +48,8 @@ from confine import staging
 from confine._version import __version__
 from confine.case import Case
 from confine.env import import_dolfinx
-from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS, UNIONS
+from confine.geometry import groups
+from confine.geometry.groups import CELL_GROUPS, FACET_GROUPS
 from confine.geometry.info import GeometryInfo
 
 import_dolfinx()  # MPI and PETSc in dolfinx's order: before mpi4py, and before gmsh
@@ -305,7 +306,7 @@ def read_mesh(directory: Path, comm: Any) -> MeshData:
     with XDMFFile(comm, str(directory / MESH_FILE), "r") as xdmf:
         mesh = None
         if partition.use_balanced(comm):
-            catalyst = np.array([CELL_GROUPS[g] for g in UNIONS["catalyst_layer"]])
+            catalyst = np.array(groups.tags("catalyst_layer"))
             mesh = partition.read_balanced(xdmf, directory / MESH_FILE, comm, catalyst)
         if mesh is None:
             mesh = xdmf.read_mesh(name="mesh", ghost_mode=dolfinx.mesh.GhostMode.shared_facet)

@@ -60,8 +60,7 @@ def weighted_graph(graph: Any, heavy: np.ndarray, comm: Any) -> Any:
     rank by rank: this rank's own first, then its extra nodes. Collective."""
     n = len(graph.offsets) - 1
     extra = np.flatnonzero(heavy)
-    sizes = np.array(comm.allgather(n), dtype=np.int64)
-    new_sizes = np.array(comm.allgather(n + len(extra)), dtype=np.int64)
+    sizes, new_sizes = np.array(comm.allgather((n, n + len(extra))), dtype=np.int64).T
     starts = np.concatenate([[0], np.cumsum(sizes)])
     new_starts = np.concatenate([[0], np.cumsum(new_sizes)])
     old = np.asarray(graph.array, dtype=np.int64)
@@ -127,25 +126,28 @@ def cell_partitioner(comm: Any, heavy: np.ndarray, ghost_mode: Any) -> Any:
     return dolfinx.cpp.mesh.create_cell_partitioner(part, ghost_mode, 2)
 
 
-def _datasets(xdmf: Path, grid: str) -> tuple[str, str | None]:
-    """The HDF5 datasets of a grid's topology and its attribute (None: no attribute)."""
-    root = ET.parse(xdmf).getroot()
-    for g in root.iter("Grid"):
-        if g.get("Name") == grid:
-            topo = g.find("Topology/DataItem")
-            attr = g.find("Attribute/DataItem")
-            if topo is None or topo.text is None:
-                break
+def _datasets(xdmf: Path) -> dict[str, tuple[str, str | None]]:
+    """Every grid's HDF5 datasets of its topology and its attribute (None: no attribute)."""
+    out: dict[str, tuple[str, str | None]] = {}
+    for g in ET.parse(xdmf).getroot().iter("Grid"):
+        topo, attr = g.find("Topology/DataItem"), g.find("Attribute/DataItem")
+        if topo is not None and topo.text is not None:
             value = None if attr is None or attr.text is None else attr.text.split(":", 1)[1]
-            return topo.text.split(":", 1)[1].strip(), None if value is None else value.strip()
-    raise ValueError(f"{xdmf}: no grid {grid!r} with a topology")
+            out[str(g.get("Name"))] = (
+                topo.text.split(":", 1)[1].strip(),
+                None if value is None else value.strip(),
+            )
+    return out
 
 
 def _cell_values(xdmf: Path, cells: np.ndarray, offset: int) -> np.ndarray | None:
     """The cell tags of this rank's rows ``offset …`` of the mesh's topology, read from
     the HDF5 file: None where the tag set's cells are not the mesh's rows in order."""
-    mesh_topology, _ = _datasets(xdmf, "mesh")
-    tag_topology, values = _datasets(xdmf, "cell_tags")
+    grids = _datasets(xdmf)
+    if "mesh" not in grids or "cell_tags" not in grids:
+        return None
+    mesh_topology, _ = grids["mesh"]
+    tag_topology, values = grids["cell_tags"]
     if values is None:
         return None
     rows = slice(offset, offset + len(cells))

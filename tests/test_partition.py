@@ -27,11 +27,11 @@ from mpi4py import MPI  # noqa: E402
 
 from confine import mesh as mesh_mod  # noqa: E402
 from confine import partition  # noqa: E402
-from confine.geometry.groups import CELL_GROUPS, UNIONS  # noqa: E402
+from confine.geometry import groups  # noqa: E402
 from confine.metrics import compute_metrics  # noqa: E402
 from confine.solve import solve  # noqa: E402
 
-CATALYST = [CELL_GROUPS[g] for g in UNIONS["catalyst_layer"]]
+CATALYST = groups.tags("catalyst_layer")
 
 
 def _path_graph(n: int) -> Any:
